@@ -1,0 +1,91 @@
+//! Every mutation of the state as a serialisable value: a log entry.
+//!
+//! The [`Store`](crate::Store) builds commands (minting IDs and stamping times),
+//! and [`State::apply`](crate::State::apply) carries them out. A host that persists
+//! or replicates ordu's state writes these values to its log and applies them in
+//! log order on every replica.
+
+use serde::{Deserialize, Serialize};
+
+use crate::structs::{AllocClientUpdate, Evaluation, Job, Node, Plan};
+
+/// One mutation. Applying the same commands at the same indexes gives the same
+/// state on every replica.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Command {
+    /// Create or update a job, with its evaluation, in one entry.
+    JobRegister {
+        /// The job, validated and canonicalised.
+        job: Job,
+        /// The `job-register` evaluation.
+        eval: Evaluation,
+        /// Check-and-set: the `JobModifyIndex` the job must have (0: must not exist).
+        enforce_index: Option<u64>,
+    },
+    /// Remove a job, with the evaluation that stops its allocations.
+    JobDeregister {
+        /// The job.
+        job_id: String,
+        /// The `job-deregister` evaluation.
+        eval: Evaluation,
+    },
+    /// Create or update evaluations (evaluate on demand, broker outcomes).
+    EvalUpsert {
+        /// The evaluations; a terminal stored evaluation is never changed.
+        evals: Vec<Evaluation>,
+    },
+    /// The result of a scheduler run.
+    PlanApply {
+        /// The plan.
+        plan: Plan,
+    },
+    /// Create or update a node (keeps `CreateIndex` and `Drain`).
+    NodeRegister {
+        /// The node.
+        node: Node,
+        /// Evaluations the change triggers.
+        evals: Vec<Evaluation>,
+    },
+    /// Remove a node.
+    NodeDeregister {
+        /// The node.
+        node_id: String,
+        /// Evaluations the change triggers.
+        evals: Vec<Evaluation>,
+    },
+    /// Set a node's status.
+    NodeUpdateStatus {
+        /// The node.
+        node_id: String,
+        /// `initializing`, `ready` or `down`.
+        status: String,
+        /// Evaluations the change triggers.
+        evals: Vec<Evaluation>,
+    },
+    /// Set a node's drain flag.
+    NodeUpdateDrain {
+        /// The node.
+        node_id: String,
+        /// Drain or not.
+        drain: bool,
+        /// Evaluations the change triggers.
+        evals: Vec<Evaluation>,
+    },
+    /// Client-reported allocation status.
+    AllocClientUpdate {
+        /// The updates; only client-owned fields change.
+        updates: Vec<AllocClientUpdate>,
+        /// Evaluations the change triggers.
+        evals: Vec<Evaluation>,
+        /// Unix nanoseconds.
+        time: i64,
+    },
+    /// Remove terminal evaluations and allocations.
+    GarbageCollect {
+        /// Evaluation IDs.
+        evals: Vec<String>,
+        /// Allocation IDs.
+        allocs: Vec<String>,
+    },
+}

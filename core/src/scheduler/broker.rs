@@ -1,0 +1,296 @@
+//! The evaluation broker: pending evaluations in priority order, at most one per
+//! job in flight, newer pending ones coalesced, delivery limits, and the blocked
+//! evaluations waiting for capacity.
+//!
+//! The broker is leader state, not replicated state: it is rebuilt from the
+//! stored evaluations ([`Broker::restore`]) and never read by `apply`.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::structs::{Evaluation, EVAL_STATUS_BLOCKED, EVAL_STATUS_PENDING};
+
+/// Ready-queue order: higher priority first, then older (lower create index).
+type ReadyKey = (Reverse<i64>, u64, String);
+
+/// An evaluation handed to a worker.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// The evaluation.
+    pub eval: Arc<Evaluation>,
+    /// Fences ack, nack and plan submission to this delivery.
+    pub token: String,
+    /// How many times it has been handed out, this time included.
+    pub attempt: u32,
+}
+
+/// What the broker wants done after an ack or nack.
+#[derive(Debug, Default, PartialEq)]
+pub struct Outcome {
+    /// Evaluations superseded by a newer one of the same job: write them `canceled`.
+    pub canceled: Vec<Arc<Evaluation>>,
+    /// Evaluations over the delivery limit: write them `failed`.
+    pub failed: Vec<Arc<Evaluation>>,
+}
+
+/// The broker. Not thread-safe by itself: the store guards it with a lock.
+#[derive(Debug, Default)]
+pub struct Broker {
+    delivery_limit: u32,
+    ready: BTreeSet<ReadyKey>,
+    evals: HashMap<String, Arc<Evaluation>>,
+    /// Jobs with an evaluation ready or out with a worker, and which one.
+    in_flight: HashMap<String, String>,
+    /// The newest evaluation waiting behind the in-flight one, per job.
+    waiting: HashMap<String, Arc<Evaluation>>,
+    /// Evaluations held until a due time (unix ns): rolling follow-ups.
+    delayed: BTreeMap<(i64, String), Arc<Evaluation>>,
+    unacked: HashMap<String, (String, u32)>,
+    deliveries: HashMap<String, u32>,
+    /// Blocked evaluations waiting for capacity, one per job.
+    blocked: HashMap<String, Arc<Evaluation>>,
+}
+
+impl Broker {
+    /// An empty broker that fails an evaluation after `delivery_limit` nacks.
+    pub fn new(delivery_limit: u32) -> Self {
+        Broker {
+            delivery_limit: delivery_limit.max(1),
+            ..Broker::default()
+        }
+    }
+
+    /// Takes in an evaluation written to the state: pending ones are queued
+    /// (or held until `now >= CreateTime + Wait`), blocked ones tracked. Returns
+    /// evaluations this one supersedes.
+    pub fn enqueue(&mut self, eval: Arc<Evaluation>) -> Vec<Arc<Evaluation>> {
+        match eval.status.as_str() {
+            EVAL_STATUS_PENDING if eval.wait > 0 => {
+                let due = eval.create_time.saturating_add(eval.wait);
+                self.delayed.insert((due, eval.id.clone()), eval);
+                Vec::new()
+            }
+            EVAL_STATUS_PENDING => self.make_ready(eval),
+            EVAL_STATUS_BLOCKED => self.block(eval),
+            _ => Vec::new(),
+        }
+    }
+
+    fn block(&mut self, eval: Arc<Evaluation>) -> Vec<Arc<Evaluation>> {
+        if self.evals.contains_key(&eval.id) {
+            // Being processed: a re-block comes back through `ack`.
+            return Vec::new();
+        }
+        match self.blocked.insert(eval.job_id.clone(), eval.clone()) {
+            Some(old) if old.id != eval.id => vec![old],
+            _ => Vec::new(),
+        }
+    }
+
+    fn make_ready(&mut self, eval: Arc<Evaluation>) -> Vec<Arc<Evaluation>> {
+        if self.evals.contains_key(&eval.id) {
+            return Vec::new();
+        }
+        match self.in_flight.get(&eval.job_id) {
+            Some(current) if current != &eval.id => {
+                // Only the newest waiting evaluation matters; older ones are canceled.
+                match self.waiting.insert(eval.job_id.clone(), eval) {
+                    Some(old) => vec![old],
+                    None => Vec::new(),
+                }
+            }
+            _ => {
+                self.in_flight.insert(eval.job_id.clone(), eval.id.clone());
+                self.ready
+                    .insert((Reverse(eval.priority), eval.create_index, eval.id.clone()));
+                self.evals.insert(eval.id.clone(), eval);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Moves held evaluations whose time has come into the ready queue.
+    pub fn promote_due(&mut self, now: i64) -> Vec<Arc<Evaluation>> {
+        let mut canceled = Vec::new();
+        while let Some(entry) = self.delayed.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let eval = entry.remove();
+            canceled.extend(self.make_ready(eval));
+        }
+        canceled
+    }
+
+    /// The next ready evaluation of one of `types` (all types when empty).
+    pub fn dequeue(&mut self, types: &[&str], token: String) -> Option<Delivery> {
+        let key = self
+            .ready
+            .iter()
+            .find(|(_, _, id)| {
+                types.is_empty() || types.contains(&self.evals[id].eval_type.as_str())
+            })?
+            .clone();
+        self.ready.remove(&key);
+        let eval = self.evals[&key.2].clone();
+        let n = self.deliveries.entry(eval.id.clone()).or_default();
+        *n += 1;
+        let attempt = *n;
+        self.unacked
+            .insert(eval.id.clone(), (token.clone(), attempt));
+        Some(Delivery {
+            eval,
+            token,
+            attempt,
+        })
+    }
+
+    /// True when there is something to dequeue.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// Checks that `eval_id` is out with the holder of `token`.
+    pub fn check_token(&self, eval_id: &str, token: &str) -> Result<(), String> {
+        match self.unacked.get(eval_id) {
+            None => Err(format!("evaluation {eval_id} is not outstanding")),
+            Some((t, _)) if t != token => Err("evaluation token does not match".into()),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The evaluation is done: frees the job's slot and readies the next one.
+    pub fn ack(&mut self, eval_id: &str, token: &str) -> Result<Outcome, String> {
+        self.check_token(eval_id, token)?;
+        self.unacked.remove(eval_id);
+        self.deliveries.remove(eval_id);
+        let eval = self.evals.remove(eval_id).expect("unacked evals are known");
+        self.in_flight.remove(&eval.job_id);
+        let mut out = Outcome::default();
+        if let Some(next) = self.waiting.remove(&eval.job_id) {
+            out.canceled.extend(self.make_ready(next));
+        }
+        Ok(out)
+    }
+
+    /// The evaluation failed to process: queue it again, or past the delivery
+    /// limit give it up (the caller writes it `failed`).
+    pub fn nack(&mut self, eval_id: &str, token: &str) -> Result<Outcome, String> {
+        self.check_token(eval_id, token)?;
+        let (_, attempt) = self.unacked.remove(eval_id).expect("checked");
+        let eval = self.evals[eval_id].clone();
+        if attempt >= self.delivery_limit {
+            let mut out = self.ack_unchecked(&eval);
+            out.failed.push(eval);
+            return Ok(out);
+        }
+        self.ready
+            .insert((Reverse(eval.priority), eval.create_index, eval.id.clone()));
+        Ok(Outcome::default())
+    }
+
+    fn ack_unchecked(&mut self, eval: &Evaluation) -> Outcome {
+        self.evals.remove(&eval.id);
+        self.deliveries.remove(&eval.id);
+        self.in_flight.remove(&eval.job_id);
+        let mut out = Outcome::default();
+        if let Some(next) = self.waiting.remove(&eval.job_id) {
+            out.canceled.extend(self.make_ready(next));
+        }
+        out
+    }
+
+    /// Capacity changed: every blocked evaluation goes back to the ready queue.
+    /// Returns how many were unblocked.
+    pub fn unblock_all(&mut self) -> usize {
+        let blocked: Vec<_> = self.blocked.drain().map(|(_, e)| e).collect();
+        let n = blocked.len();
+        for e in blocked {
+            // Unblocked evaluations are processed like pending ones.
+            self.make_ready(e);
+        }
+        n
+    }
+
+    /// Stops tracking the job's blocked evaluation (a newer evaluation placed
+    /// everything, or the job is gone). Returns it, to be canceled.
+    pub fn untrack_blocked(&mut self, job_id: &str) -> Option<Arc<Evaluation>> {
+        self.blocked.remove(job_id)
+    }
+
+    /// The blocked evaluation tracked for a job.
+    pub fn blocked(&self, job_id: &str) -> Option<&Arc<Evaluation>> {
+        self.blocked.get(job_id)
+    }
+
+    /// Counts for tests and metrics: (ready, unacked, waiting, delayed, blocked).
+    pub fn stats(&self) -> (usize, usize, usize, usize, usize) {
+        (
+            self.ready.len(),
+            self.unacked.len(),
+            self.waiting.len(),
+            self.delayed.len(),
+            self.blocked.len(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: &str, job: &str, prio: i64, idx: u64) -> Arc<Evaluation> {
+        Arc::new(Evaluation {
+            id: id.into(),
+            job_id: job.into(),
+            priority: prio,
+            create_index: idx,
+            eval_type: "service".into(),
+            status: EVAL_STATUS_PENDING.into(),
+            ..Evaluation::default()
+        })
+    }
+
+    #[test]
+    fn priority_then_age() {
+        let mut b = Broker::new(3);
+        b.enqueue(ev("a", "j1", 50, 1));
+        b.enqueue(ev("b", "j2", 70, 2));
+        b.enqueue(ev("c", "j3", 50, 0));
+        let order: Vec<_> = (0..3)
+            .map(|i| b.dequeue(&[], i.to_string()).unwrap().eval.id.clone())
+            .collect();
+        assert_eq!(order, ["b", "c", "a"]);
+    }
+
+    #[test]
+    fn one_per_job_and_coalescing() {
+        let mut b = Broker::new(3);
+        b.enqueue(ev("a", "j", 50, 1));
+        assert!(b.enqueue(ev("b", "j", 50, 2)).is_empty());
+        let superseded = b.enqueue(ev("c", "j", 50, 3));
+        assert_eq!(superseded[0].id, "b", "older waiting eval is canceled");
+        let d = b.dequeue(&[], "t".into()).unwrap();
+        assert!(
+            b.dequeue(&[], "u".into()).is_none(),
+            "one in flight per job"
+        );
+        b.ack(&d.eval.id, "t").unwrap();
+        assert_eq!(b.dequeue(&[], "v".into()).unwrap().eval.id, "c");
+    }
+
+    #[test]
+    fn delivery_limit_fails() {
+        let mut b = Broker::new(2);
+        b.enqueue(ev("a", "j", 50, 1));
+        let d = b.dequeue(&[], "1".into()).unwrap();
+        assert!(b.nack(&d.eval.id, "bad").is_err(), "token fences nack");
+        assert!(b.nack("a", "1").unwrap().failed.is_empty());
+        let d = b.dequeue(&[], "2".into()).unwrap();
+        assert_eq!(d.attempt, 2);
+        let out = b.nack("a", "2").unwrap();
+        assert_eq!(out.failed[0].id, "a");
+        assert!(b.dequeue(&[], "3".into()).is_none());
+    }
+}

@@ -1,0 +1,842 @@
+//! The state machine: tables of jobs, evaluations, allocations and nodes, their
+//! indexes, and [`State::apply`].
+//!
+//! `apply` is pure: no clock, no randomness, no I/O. Every ID and time a command
+//! needs is already in it, so the same commands at the same indexes give the same
+//! state, byte for byte ([`State::snapshot`]), on every replica. A command that is
+//! rejected (a check-and-set conflict, a plan that no longer fits) changes nothing.
+
+mod usage;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::Command;
+use crate::error::{Error, Result};
+use crate::structs::{
+    AllocClientUpdate, Allocation, Evaluation, Job, Node, Plan, EVAL_STATUS_BLOCKED,
+    EVAL_STATUS_PENDING, JOB_STATUS_DEAD, JOB_STATUS_PENDING, JOB_STATUS_RUNNING, JOB_TYPE_SYSTEM,
+    NODE_STATUS_INITIALIZING,
+};
+use crate::watch::Key;
+
+pub use usage::NodeUsage;
+
+/// The watch keys of what reads cover.
+pub mod keys {
+    use crate::watch::Key;
+
+    /// One job.
+    pub fn job(id: &str) -> Key {
+        Key::new("job", id)
+    }
+    /// The job list.
+    pub fn jobs() -> Key {
+        Key::new("jobs", "")
+    }
+    /// A job's allocations.
+    pub fn job_allocs(id: &str) -> Key {
+        Key::new("job-allocs", id)
+    }
+    /// A job's evaluations.
+    pub fn job_evals(id: &str) -> Key {
+        Key::new("job-evals", id)
+    }
+    /// One evaluation.
+    pub fn eval(id: &str) -> Key {
+        Key::new("eval", id)
+    }
+    /// One allocation.
+    pub fn alloc(id: &str) -> Key {
+        Key::new("alloc", id)
+    }
+    /// One node.
+    pub fn node(id: &str) -> Key {
+        Key::new("node", id)
+    }
+    /// The node list.
+    pub fn nodes() -> Key {
+        Key::new("nodes", "")
+    }
+    /// A node's allocations.
+    pub fn node_allocs(id: &str) -> Key {
+        Key::new("node-allocs", id)
+    }
+}
+
+/// Last-change indexes of what a job's reads cover; kept after the job is gone
+/// so that indexes never go backwards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct JobIndexes {
+    job: u64,
+    allocs: u64,
+    evals: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct NodeIndexes {
+    node: u64,
+    allocs: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct TableIndexes {
+    jobs: u64,
+    evals: u64,
+    allocs: u64,
+    nodes: u64,
+}
+
+/// Lookups derived from the tables; rebuilt on restore, never serialised.
+#[derive(Clone, Debug, Default)]
+struct Derived {
+    evals_by_job: HashMap<String, BTreeSet<String>>,
+    allocs_by_job: HashMap<String, BTreeSet<String>>,
+    allocs_by_node: HashMap<String, BTreeSet<String>>,
+    usage: HashMap<String, NodeUsage>,
+}
+
+/// What an applied command touched.
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    /// The index it was applied at.
+    pub index: u64,
+    /// Watch keys whose reads may have changed.
+    pub keys: Vec<Key>,
+    /// The job's `JobModifyIndex` after a register (for the reply).
+    pub job_modify_index: u64,
+}
+
+/// The tables and their indexes.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    index: u64,
+    jobs: BTreeMap<String, Arc<Job>>,
+    evals: BTreeMap<String, Arc<Evaluation>>,
+    allocs: BTreeMap<String, Arc<Allocation>>,
+    nodes: BTreeMap<String, Arc<Node>>,
+    job_indexes: BTreeMap<String, JobIndexes>,
+    node_indexes: BTreeMap<String, NodeIndexes>,
+    tables: TableIndexes,
+    #[serde(skip)]
+    derived: Derived,
+}
+
+impl State {
+    /// An empty state at index 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Index of the last command applied (0 when none was).
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// The whole state as bytes; equal states give equal bytes.
+    pub fn snapshot(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("state serialises")
+    }
+
+    /// A state from [`State::snapshot`] bytes.
+    pub fn restore(bytes: &[u8]) -> std::result::Result<State, serde_json::Error> {
+        let mut s: State = serde_json::from_slice(bytes)?;
+        s.rebuild();
+        Ok(s)
+    }
+
+    fn rebuild(&mut self) {
+        let mut d = Derived::default();
+        for (id, e) in &self.evals {
+            d.evals_by_job
+                .entry(e.job_id.clone())
+                .or_default()
+                .insert(id.clone());
+        }
+        for (id, a) in &self.allocs {
+            d.allocs_by_job
+                .entry(a.job_id.clone())
+                .or_default()
+                .insert(id.clone());
+            if !a.node_id.is_empty() {
+                d.allocs_by_node
+                    .entry(a.node_id.clone())
+                    .or_default()
+                    .insert(id.clone());
+            }
+            if !a.is_terminal() {
+                d.usage.entry(a.node_id.clone()).or_default().add(a);
+            }
+        }
+        self.derived = d;
+    }
+
+    // ---- reads ----
+
+    /// A job by ID.
+    pub fn job(&self, id: &str) -> Option<&Arc<Job>> {
+        self.jobs.get(id)
+    }
+
+    /// Jobs in ID order whose ID starts with `prefix`.
+    pub fn jobs_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a Arc<Job>> {
+        self.jobs
+            .range(prefix.to_string()..)
+            .take_while(move |(id, _)| id.starts_with(prefix))
+            .map(|(_, j)| j)
+    }
+
+    /// Every job, in ID order.
+    pub fn jobs(&self) -> impl Iterator<Item = &Arc<Job>> {
+        self.jobs.values()
+    }
+
+    /// An evaluation by ID.
+    pub fn eval(&self, id: &str) -> Option<&Arc<Evaluation>> {
+        self.evals.get(id)
+    }
+
+    /// Every evaluation, in ID order.
+    pub fn evals(&self) -> impl Iterator<Item = &Arc<Evaluation>> {
+        self.evals.values()
+    }
+
+    /// A job's evaluations, in ID order.
+    pub fn evals_by_job(&self, job_id: &str) -> Vec<Arc<Evaluation>> {
+        self.derived
+            .evals_by_job
+            .get(job_id)
+            .map(|ids| ids.iter().map(|id| self.evals[id].clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// An allocation by ID.
+    pub fn alloc(&self, id: &str) -> Option<&Arc<Allocation>> {
+        self.allocs.get(id)
+    }
+
+    /// Every allocation, in ID order.
+    pub fn allocs(&self) -> impl Iterator<Item = &Arc<Allocation>> {
+        self.allocs.values()
+    }
+
+    /// A job's allocations (every incarnation), in ID order.
+    pub fn allocs_by_job(&self, job_id: &str) -> Vec<Arc<Allocation>> {
+        self.derived
+            .allocs_by_job
+            .get(job_id)
+            .map(|ids| ids.iter().map(|id| self.allocs[id].clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// A node's allocations, in ID order.
+    pub fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
+        self.derived
+            .allocs_by_node
+            .get(node_id)
+            .map(|ids| ids.iter().map(|id| self.allocs[id].clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// A node by ID.
+    pub fn node(&self, id: &str) -> Option<&Arc<Node>> {
+        self.nodes.get(id)
+    }
+
+    /// Every node, in ID order.
+    pub fn nodes(&self) -> impl Iterator<Item = &Arc<Node>> {
+        self.nodes.values()
+    }
+
+    /// What the node's live (non-terminal) allocations use.
+    pub fn node_usage(&self, node_id: &str) -> Option<&NodeUsage> {
+        self.derived.usage.get(node_id)
+    }
+
+    /// Index of the last change to a job (also its removal).
+    pub fn job_index(&self, id: &str) -> u64 {
+        self.job_indexes.get(id).map_or(0, |i| i.job)
+    }
+    /// Index of the last change to a job's allocations.
+    pub fn job_allocs_index(&self, id: &str) -> u64 {
+        self.job_indexes.get(id).map_or(0, |i| i.allocs)
+    }
+    /// Index of the last change to a job's evaluations.
+    pub fn job_evals_index(&self, id: &str) -> u64 {
+        self.job_indexes.get(id).map_or(0, |i| i.evals)
+    }
+    /// Index of the last change to the job list.
+    pub fn jobs_index(&self) -> u64 {
+        self.tables.jobs
+    }
+    /// Index of the last change to any evaluation.
+    pub fn evals_index(&self) -> u64 {
+        self.tables.evals
+    }
+    /// Index of the last change to any allocation.
+    pub fn allocs_index(&self) -> u64 {
+        self.tables.allocs
+    }
+    /// Index of the last change to a node.
+    pub fn node_index(&self, id: &str) -> u64 {
+        self.node_indexes.get(id).map_or(0, |i| i.node)
+    }
+    /// Index of the last change to a node's allocations.
+    pub fn node_allocs_index(&self, id: &str) -> u64 {
+        self.node_indexes.get(id).map_or(0, |i| i.allocs)
+    }
+    /// Index of the last change to the node list.
+    pub fn nodes_index(&self) -> u64 {
+        self.tables.nodes
+    }
+
+    // ---- apply ----
+
+    /// Applies `cmd` at `index`, which must be above [`State::index`]. On error
+    /// nothing changed.
+    pub fn apply(&mut self, index: u64, cmd: &Command) -> Result<Applied> {
+        assert!(
+            index > self.index,
+            "index {index} is not above the last applied index {}",
+            self.index
+        );
+        // Checks first, so that a rejected command changes nothing.
+        self.check(cmd)?;
+        let mut tx = Tx {
+            state: self,
+            index,
+            applied: Applied {
+                index,
+                ..Applied::default()
+            },
+            jobs_to_status: BTreeSet::new(),
+        };
+        tx.run(cmd);
+        let applied = tx.finish();
+        self.index = index;
+        Ok(applied)
+    }
+
+    fn check(&self, cmd: &Command) -> Result<()> {
+        match cmd {
+            Command::JobRegister {
+                job,
+                enforce_index: Some(want),
+                ..
+            } => self.check_enforce_index(&job.id, *want),
+            Command::JobDeregister { job_id, .. } => self.require_job(job_id),
+            Command::PlanApply { plan } => self.check_plan(plan),
+            Command::NodeDeregister { node_id, .. }
+            | Command::NodeUpdateStatus { node_id, .. }
+            | Command::NodeUpdateDrain { node_id, .. } => self.require_node(node_id),
+            Command::AllocClientUpdate { updates, .. } => {
+                for u in updates {
+                    if !self.allocs.contains_key(&u.id) {
+                        return Err(Error::NotFound {
+                            what: "alloc",
+                            id: u.id.clone(),
+                            index: self.tables.allocs,
+                        });
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn require_job(&self, id: &str) -> Result<()> {
+        if self.jobs.contains_key(id) {
+            Ok(())
+        } else {
+            Err(Error::NotFound {
+                what: "job",
+                id: id.to_string(),
+                index: self.job_index(id),
+            })
+        }
+    }
+
+    fn require_node(&self, id: &str) -> Result<()> {
+        if self.nodes.contains_key(id) {
+            Ok(())
+        } else {
+            Err(Error::NotFound {
+                what: "node",
+                id: id.to_string(),
+                index: self.tables.nodes,
+            })
+        }
+    }
+
+    fn check_enforce_index(&self, id: &str, want: u64) -> Result<()> {
+        let current = self.jobs.get(id).map(|j| j.job_modify_index);
+        let message = match current {
+            Some(_) if want == 0 => {
+                format!("Enforcing job modify index {want}: job already exists")
+            }
+            Some(cur) if cur != want => format!(
+                "Enforcing job modify index {want}: job exists with conflicting job modify index: {cur}"
+            ),
+            None if want != 0 => {
+                format!("Enforcing job modify index {want}: job does not exist")
+            }
+            _ => return Ok(()),
+        };
+        Err(Error::Conflict {
+            message,
+            current_index: current.unwrap_or(0),
+        })
+    }
+
+    /// A plan is committed only if every node it places on is still
+    /// schedulable and, with the plan's stops, has room for its placements.
+    fn check_plan(&self, plan: &Plan) -> Result<()> {
+        let mut by_node: BTreeMap<&str, Vec<&Allocation>> = BTreeMap::new();
+        for a in &plan.placements {
+            by_node.entry(a.node_id.as_str()).or_default().push(a);
+        }
+        for (node_id, placed) in by_node {
+            let Some(node) = self.nodes.get(node_id) else {
+                return Err(plan_conflict(node_id, "node does not exist"));
+            };
+            let mut usage = self.derived.usage.get(node_id).cloned().unwrap_or_default();
+            let mut newly_placed = false;
+            for stop in &plan.stops {
+                if let Some(a) = self.allocs.get(&stop.id) {
+                    if a.node_id == node_id && !a.is_terminal() {
+                        usage.remove(a);
+                    }
+                }
+            }
+            for a in &placed {
+                match self.allocs.get(&a.id) {
+                    Some(old) if old.node_id == node_id => {
+                        if !old.is_terminal() {
+                            usage.remove(old);
+                        }
+                    }
+                    _ => newly_placed = true,
+                }
+                usage.add(a);
+            }
+            if newly_placed && !node.is_schedulable() {
+                return Err(plan_conflict(node_id, "node is not ready or is draining"));
+            }
+            if let Err(dimension) = usage.fits(node) {
+                return Err(plan_conflict(node_id, &dimension));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn plan_conflict(node_id: &str, why: &str) -> Error {
+    Error::Conflict {
+        message: format!("plan does not fit node {node_id}: {why}"),
+        current_index: 0,
+    }
+}
+
+/// One command being applied: every mutation goes through here so that the
+/// indexes and watch keys stay in step with the tables.
+struct Tx<'a> {
+    state: &'a mut State,
+    index: u64,
+    applied: Applied,
+    jobs_to_status: BTreeSet<String>,
+}
+
+impl Tx<'_> {
+    fn run(&mut self, cmd: &Command) {
+        match cmd {
+            Command::JobRegister { job, eval, .. } => self.job_register(job, eval),
+            Command::JobDeregister { job_id, eval } => {
+                self.state.jobs.remove(job_id);
+                self.touch_job(job_id);
+                self.upsert_eval(eval);
+            }
+            Command::EvalUpsert { evals } => self.upsert_evals(evals),
+            Command::PlanApply { plan } => self.plan_apply(plan),
+            Command::NodeRegister { node, evals } => {
+                self.node_register(node);
+                self.upsert_evals(evals);
+            }
+            Command::NodeDeregister { node_id, evals } => {
+                self.state.nodes.remove(node_id);
+                self.touch_node(node_id);
+                self.upsert_evals(evals);
+            }
+            Command::NodeUpdateStatus {
+                node_id,
+                status,
+                evals,
+            } => {
+                self.update_node(node_id, |n| n.status = status.clone());
+                self.upsert_evals(evals);
+            }
+            Command::NodeUpdateDrain {
+                node_id,
+                drain,
+                evals,
+            } => {
+                self.update_node(node_id, |n| n.drain = *drain);
+                self.upsert_evals(evals);
+            }
+            Command::AllocClientUpdate {
+                updates,
+                evals,
+                time,
+            } => {
+                for u in updates {
+                    self.client_update(u, *time);
+                }
+                self.upsert_evals(evals);
+            }
+            Command::GarbageCollect { evals, allocs } => {
+                for id in evals {
+                    self.delete_eval(id);
+                }
+                for id in allocs {
+                    self.delete_alloc(id);
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> Applied {
+        let jobs = std::mem::take(&mut self.jobs_to_status);
+        for id in jobs {
+            self.refresh_job_status(&id);
+        }
+        self.applied.keys.sort_unstable();
+        self.applied.keys.dedup();
+        self.applied
+    }
+
+    // ---- indexes and keys ----
+
+    fn touch_job(&mut self, id: &str) {
+        self.state
+            .job_indexes
+            .entry(id.to_string())
+            .or_default()
+            .job = self.index;
+        self.state.tables.jobs = self.index;
+        self.applied.keys.push(keys::job(id));
+        self.applied.keys.push(keys::jobs());
+    }
+
+    fn touch_job_evals(&mut self, job_id: &str) {
+        self.state
+            .job_indexes
+            .entry(job_id.to_string())
+            .or_default()
+            .evals = self.index;
+        self.state.tables.evals = self.index;
+        self.applied.keys.push(keys::job_evals(job_id));
+    }
+
+    fn touch_alloc(&mut self, a: &Allocation) {
+        self.state
+            .job_indexes
+            .entry(a.job_id.clone())
+            .or_default()
+            .allocs = self.index;
+        self.state.tables.allocs = self.index;
+        self.applied.keys.push(keys::alloc(&a.id));
+        self.applied.keys.push(keys::job_allocs(&a.job_id));
+        if !a.node_id.is_empty() {
+            self.state
+                .node_indexes
+                .entry(a.node_id.clone())
+                .or_default()
+                .allocs = self.index;
+            self.applied.keys.push(keys::node_allocs(&a.node_id));
+        }
+        self.jobs_to_status.insert(a.job_id.clone());
+    }
+
+    fn touch_node(&mut self, id: &str) {
+        self.state
+            .node_indexes
+            .entry(id.to_string())
+            .or_default()
+            .node = self.index;
+        self.state.tables.nodes = self.index;
+        self.applied.keys.push(keys::node(id));
+        self.applied.keys.push(keys::nodes());
+    }
+
+    // ---- jobs ----
+
+    fn job_register(&mut self, job: &Job, eval: &Evaluation) {
+        let existing = self.state.jobs.get(&job.id).cloned();
+        let changed = existing.as_ref().is_none_or(|old| !old.same_spec(job));
+        let job_modify_index = if changed {
+            let mut j = job.clone();
+            j.create_index = existing.as_ref().map_or(self.index, |o| o.create_index);
+            j.modify_index = self.index;
+            j.job_modify_index = self.index;
+            j.version = existing.as_ref().map_or(0, |o| o.version + 1);
+            j.status = existing
+                .as_ref()
+                .map_or(JOB_STATUS_PENDING.to_string(), |o| o.status.clone());
+            j.status_description.clear();
+            self.state.jobs.insert(j.id.clone(), Arc::new(j));
+            self.touch_job(&job.id);
+            self.index
+        } else {
+            existing.as_ref().map_or(0, |o| o.job_modify_index)
+        };
+        self.applied.job_modify_index = job_modify_index;
+        let mut e = eval.clone();
+        e.job_modify_index = job_modify_index;
+        self.upsert_eval(&e);
+    }
+
+    /// Job status as Nomad derives it: system jobs run unless stopped; any live
+    /// allocation means running; any open evaluation pending; else dead once it
+    /// has had evaluations, pending before.
+    fn refresh_job_status(&mut self, id: &str) {
+        let Some(job) = self.state.jobs.get(id) else {
+            return;
+        };
+        let status = if job.job_type == JOB_TYPE_SYSTEM {
+            if job.stop {
+                JOB_STATUS_DEAD
+            } else {
+                JOB_STATUS_RUNNING
+            }
+        } else {
+            let live_alloc = self
+                .state
+                .derived
+                .allocs_by_job
+                .get(id)
+                .is_some_and(|ids| ids.iter().any(|a| !self.state.allocs[a].is_terminal()));
+            let evals = self.state.derived.evals_by_job.get(id);
+            let open_eval = evals.is_some_and(|ids| {
+                ids.iter().any(|e| {
+                    matches!(
+                        self.state.evals[e].status.as_str(),
+                        EVAL_STATUS_PENDING | EVAL_STATUS_BLOCKED
+                    )
+                })
+            });
+            if live_alloc {
+                JOB_STATUS_RUNNING
+            } else if open_eval {
+                JOB_STATUS_PENDING
+            } else if job.stop || evals.is_some_and(|e| !e.is_empty()) {
+                JOB_STATUS_DEAD
+            } else {
+                JOB_STATUS_PENDING
+            }
+        };
+        if job.status != status {
+            let mut j = (**job).clone();
+            j.status = status.to_string();
+            j.modify_index = self.index;
+            self.state.jobs.insert(id.to_string(), Arc::new(j));
+            self.touch_job(id);
+        }
+    }
+
+    // ---- evaluations ----
+
+    fn upsert_evals(&mut self, evals: &[Evaluation]) {
+        for e in evals {
+            self.upsert_eval(e);
+        }
+    }
+
+    /// Terminal statuses are absorbing: an update to a terminal evaluation is
+    /// dropped.
+    fn upsert_eval(&mut self, eval: &Evaluation) {
+        let existing = self.state.evals.get(&eval.id);
+        if existing.is_some_and(|e| e.is_terminal()) {
+            return;
+        }
+        let mut e = eval.clone();
+        e.create_index = existing.map_or(self.index, |o| o.create_index);
+        if let Some(old) = existing {
+            e.create_time = old.create_time;
+        }
+        e.modify_index = self.index;
+        self.state
+            .derived
+            .evals_by_job
+            .entry(e.job_id.clone())
+            .or_default()
+            .insert(e.id.clone());
+        self.applied.keys.push(keys::eval(&e.id));
+        let job_id = e.job_id.clone();
+        self.state.evals.insert(e.id.clone(), Arc::new(e));
+        self.touch_job_evals(&job_id);
+        self.jobs_to_status.insert(job_id);
+    }
+
+    fn delete_eval(&mut self, id: &str) {
+        if let Some(e) = self.state.evals.remove(id) {
+            if let Some(set) = self.state.derived.evals_by_job.get_mut(&e.job_id) {
+                set.remove(id);
+                if set.is_empty() {
+                    self.state.derived.evals_by_job.remove(&e.job_id);
+                }
+            }
+            self.applied.keys.push(keys::eval(id));
+            self.touch_job_evals(&e.job_id);
+            self.jobs_to_status.insert(e.job_id.clone());
+        }
+    }
+
+    // ---- allocations ----
+
+    /// Stores `a`, keeping the lookups and the node's usage in step.
+    fn put_alloc(&mut self, a: Allocation) {
+        let d = &mut self.state.derived;
+        if let Some(old) = self.state.allocs.get(&a.id) {
+            if !old.is_terminal() {
+                d.usage.entry(old.node_id.clone()).or_default().remove(old);
+            }
+            if old.node_id != a.node_id {
+                if let Some(set) = d.allocs_by_node.get_mut(&old.node_id) {
+                    set.remove(&old.id);
+                }
+            }
+        }
+        if !a.is_terminal() {
+            d.usage.entry(a.node_id.clone()).or_default().add(&a);
+        }
+        d.allocs_by_job
+            .entry(a.job_id.clone())
+            .or_default()
+            .insert(a.id.clone());
+        if !a.node_id.is_empty() {
+            d.allocs_by_node
+                .entry(a.node_id.clone())
+                .or_default()
+                .insert(a.id.clone());
+        }
+        self.touch_alloc(&a);
+        self.state.allocs.insert(a.id.clone(), Arc::new(a));
+    }
+
+    fn delete_alloc(&mut self, id: &str) {
+        let Some(a) = self.state.allocs.remove(id) else {
+            return;
+        };
+        let d = &mut self.state.derived;
+        if !a.is_terminal() {
+            d.usage.entry(a.node_id.clone()).or_default().remove(&a);
+        }
+        for map in [&mut d.allocs_by_job] {
+            if let Some(set) = map.get_mut(&a.job_id) {
+                set.remove(id);
+                if set.is_empty() {
+                    map.remove(&a.job_id);
+                }
+            }
+        }
+        if let Some(set) = d.allocs_by_node.get_mut(&a.node_id) {
+            set.remove(id);
+            if set.is_empty() {
+                d.allocs_by_node.remove(&a.node_id);
+            }
+        }
+        self.touch_alloc(&a);
+    }
+
+    fn plan_apply(&mut self, plan: &Plan) {
+        for stop in &plan.stops {
+            let Some(old) = self.state.allocs.get(&stop.id) else {
+                continue;
+            };
+            let mut a = (**old).clone();
+            a.desired_status = stop.desired_status.clone();
+            a.desired_description = stop.desired_description.clone();
+            if let Some(cs) = &stop.client_status {
+                a.client_status = cs.clone();
+            }
+            if !stop.next_allocation.is_empty() {
+                a.next_allocation = stop.next_allocation.clone();
+            }
+            a.modify_index = self.index;
+            a.alloc_modify_index = self.index;
+            a.modify_time = plan.time;
+            self.put_alloc(a);
+        }
+        for placed in &plan.placements {
+            let mut a = placed.clone();
+            if let Some(job) = &plan.job {
+                a.job = job.clone();
+            }
+            match self.state.allocs.get(&a.id) {
+                // An in-place update keeps what the client reported.
+                Some(old) => {
+                    a.create_index = old.create_index;
+                    a.create_time = old.create_time;
+                    a.client_status = old.client_status.clone();
+                    a.client_description = old.client_description.clone();
+                    a.task_states = old.task_states.clone();
+                }
+                None => {
+                    a.create_index = self.index;
+                    a.create_time = plan.time;
+                }
+            }
+            a.modify_index = self.index;
+            a.alloc_modify_index = self.index;
+            a.modify_time = plan.time;
+            self.put_alloc(a);
+        }
+        self.upsert_evals(&plan.evals);
+    }
+
+    fn client_update(&mut self, u: &AllocClientUpdate, time: i64) {
+        let Some(old) = self.state.allocs.get(&u.id) else {
+            return;
+        };
+        let mut a = (**old).clone();
+        a.client_status = u.client_status.clone();
+        a.client_description = u.client_description.clone();
+        if u.task_states.is_some() {
+            a.task_states = u.task_states.clone();
+        }
+        a.modify_index = self.index;
+        a.modify_time = time;
+        self.put_alloc(a);
+    }
+
+    // ---- nodes ----
+
+    fn node_register(&mut self, node: &Node) {
+        let mut n = node.clone();
+        if let Some(old) = self.state.nodes.get(&n.id) {
+            n.create_index = old.create_index;
+            n.drain = old.drain;
+        } else {
+            n.create_index = self.index;
+        }
+        if n.status.is_empty() {
+            n.status = NODE_STATUS_INITIALIZING.to_string();
+        }
+        n.modify_index = self.index;
+        self.state.nodes.insert(n.id.clone(), Arc::new(n));
+        self.touch_node(&node.id);
+    }
+
+    fn update_node(&mut self, id: &str, f: impl FnOnce(&mut Node)) {
+        let Some(old) = self.state.nodes.get(id) else {
+            return;
+        };
+        let mut n = (**old).clone();
+        f(&mut n);
+        n.modify_index = self.index;
+        self.state.nodes.insert(id.to_string(), Arc::new(n));
+        self.touch_node(id);
+    }
+}

@@ -1,0 +1,1216 @@
+//! [`Store`]: the front door. It validates requests, mints IDs and times, builds
+//! commands, applies them at the next index, wakes the waiters whose reads
+//! changed, runs the evaluations it created, and serves blocking reads.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::command::Command;
+use crate::error::{Error, Result};
+use crate::scheduler::broker::{Broker, Delivery, Outcome};
+use crate::scheduler::{self, Context};
+use crate::state::{keys, Applied, State};
+use crate::structs::{
+    validate_alloc_update, validate_job, validate_node, validate_node_status, AllocClientUpdate,
+    AllocListStub, Allocation, Evaluation, Job, JobListStub, JobRegisterRequest, JobWriteResponse,
+    Limits, Node, NodeListStub, NodeUpdateResponse, Plan, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST,
+    EVAL_STATUS_BLOCKED, EVAL_STATUS_CANCELED, EVAL_STATUS_COMPLETE, EVAL_STATUS_FAILED,
+    EVAL_STATUS_PENDING, JOB_TYPE_SYSTEM, NODE_STATUS_DOWN, NODE_STATUS_READY,
+    TRIGGER_ALLOC_FAILURE, TRIGGER_JOB_DEREGISTER, TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN,
+    TRIGGER_NODE_UPDATE,
+};
+use crate::watch::{Key, Watch};
+
+/// The time source of a store. `apply` never reads it: the store stamps times
+/// into commands.
+pub trait Clock: Send + Sync {
+    /// Unix nanoseconds.
+    fn now(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64)
+    }
+}
+
+/// A clock that moves only when told, for deterministic tests.
+#[derive(Clone, Debug, Default)]
+pub struct ManualClock(Arc<AtomicU64>);
+
+impl ManualClock {
+    /// A clock reading `now` nanoseconds.
+    pub fn new(now: i64) -> Self {
+        ManualClock(Arc::new(AtomicU64::new(now as u64)))
+    }
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_nanos() as u64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst) as i64
+    }
+}
+
+/// The source of new IDs (evaluations, allocations).
+pub trait IdSource: Send + Sync {
+    /// A new unique ID in UUID form.
+    fn new_id(&self) -> String;
+}
+
+/// Random version-4 UUIDs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RandomIds;
+
+impl IdSource for RandomIds {
+    fn new_id(&self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+}
+
+/// UUID-shaped IDs from a counter, for deterministic tests.
+#[derive(Debug, Default)]
+pub struct SequentialIds(AtomicU64);
+
+impl IdSource for SequentialIds {
+    fn new_id(&self) -> String {
+        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+        format!("00000000-0000-4000-8000-{n:012x}")
+    }
+}
+
+/// Who runs the evaluations a write creates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SchedulingMode {
+    /// The store runs them before the write returns: a host drives nothing.
+    #[default]
+    Inline,
+    /// The host dequeues evaluations and processes them from its own threads.
+    Manual,
+}
+
+/// How a store is set up.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The one region the store holds (`global` by default).
+    pub region: String,
+    /// Bounds on requests.
+    pub limits: Limits,
+    /// Inline or manual scheduling.
+    pub mode: SchedulingMode,
+    /// Deliveries of an evaluation before it is failed.
+    pub delivery_limit: u32,
+    /// Seed of the schedulers' random choices.
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            region: "global".into(),
+            limits: Limits::default(),
+            mode: SchedulingMode::Inline,
+            delivery_limit: 3,
+            seed: 0x6f72_6475,
+        }
+    }
+}
+
+/// Default wait of a blocking read.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);
+/// Longest wait of a blocking read (before jitter).
+pub const MAX_WAIT: Duration = Duration::from_secs(600);
+/// Plan attempts before an evaluation is nacked.
+const MAX_PLAN_ATTEMPTS: usize = 5;
+
+/// Options of every read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueryOptions {
+    /// Block until the answer's index is above this (0: answer at once).
+    pub min_index: u64,
+    /// How long to block; default 5 minutes, capped at 10, plus up to 1/16 jitter.
+    pub wait: Option<Duration>,
+    /// The region asked for; another region than the store's is an error.
+    pub region: Option<String>,
+}
+
+impl QueryOptions {
+    /// Blocks until the index is above `min_index`, for at most `wait`.
+    pub fn blocking(min_index: u64, wait: Duration) -> Self {
+        QueryOptions {
+            min_index,
+            wait: Some(wait),
+            region: None,
+        }
+    }
+}
+
+/// Options of job writes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// The region asked for; another region than the store's is an error.
+    pub region: Option<String>,
+}
+
+/// What every read answers besides its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueryMeta {
+    /// Index of the last change to what the read covers.
+    pub index: u64,
+    /// Always true: an embedded store is its own leader.
+    pub known_leader: bool,
+    /// Milliseconds since contact with the leader: always 0.
+    pub last_contact: u64,
+}
+
+/// A read's value and its meta.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Query<T> {
+    /// The answer.
+    pub value: T,
+    /// Its index.
+    pub meta: QueryMeta,
+}
+
+type ReadFn<T> = Box<dyn Fn(&State) -> (Result<T>, u64) + Send + Sync>;
+
+/// One read: the watch keys it covers and how to compute its answer and index.
+/// Wait on it with [`Store::wait`] (blocking) or [`Store::wait_async`].
+pub struct Reader<T> {
+    keys: Vec<Key>,
+    read: ReadFn<T>,
+}
+
+/// The reads a store serves, each defined once for both ways to wait.
+pub mod reads {
+    use super::*;
+
+    /// Reads with no history answer 1 rather than 0 once the store has had a
+    /// write, so that `min_index` 0 (which never blocks) is never handed back.
+    fn floor(index: u64, state: &State) -> u64 {
+        index.max(state.index().min(1))
+    }
+
+    /// One job; a missing job is [`Error::NotFound`] carrying the index.
+    pub fn job(id: &str) -> Reader<Arc<Job>> {
+        let id = id.to_string();
+        Reader {
+            keys: vec![keys::job(&id)],
+            read: Box::new(move |s| {
+                let index = floor(s.job_index(&id), s);
+                let v = s.job(&id).cloned().ok_or_else(|| Error::NotFound {
+                    what: "job",
+                    id: id.clone(),
+                    index,
+                });
+                (v, index)
+            }),
+        }
+    }
+
+    /// Job list stubs in ID order, of the jobs whose ID starts with `prefix`.
+    pub fn jobs(prefix: &str) -> Reader<Vec<JobListStub>> {
+        let prefix = prefix.to_string();
+        Reader {
+            keys: vec![keys::jobs()],
+            read: Box::new(move |s| {
+                let v = s.jobs_with_prefix(&prefix).map(|j| j.stub()).collect();
+                (Ok(v), floor(s.jobs_index(), s))
+            }),
+        }
+    }
+
+    /// A job's allocation stubs: of the current incarnation of the job, or of
+    /// every incarnation with `all` (or when the job no longer exists).
+    pub fn job_allocations(id: &str, all: bool) -> Reader<Vec<AllocListStub>> {
+        let id = id.to_string();
+        Reader {
+            keys: vec![keys::job_allocs(&id)],
+            read: Box::new(move |s| {
+                let current = if all {
+                    None
+                } else {
+                    s.job(&id).map(|j| j.create_index)
+                };
+                let v = s
+                    .allocs_by_job(&id)
+                    .iter()
+                    .filter(|a| current.is_none_or(|c| a.job.create_index == c))
+                    .map(|a| a.stub())
+                    .collect();
+                (Ok(v), floor(s.job_allocs_index(&id), s))
+            }),
+        }
+    }
+
+    /// A job's evaluations, in ID order.
+    pub fn job_evaluations(id: &str) -> Reader<Vec<Arc<Evaluation>>> {
+        let id = id.to_string();
+        Reader {
+            keys: vec![keys::job_evals(&id)],
+            read: Box::new(move |s| (Ok(s.evals_by_job(&id)), floor(s.job_evals_index(&id), s))),
+        }
+    }
+
+    /// One evaluation.
+    pub fn evaluation(id: &str) -> Reader<Arc<Evaluation>> {
+        let id = id.to_string();
+        Reader {
+            keys: vec![keys::eval(&id)],
+            read: Box::new(move |s| match s.eval(&id) {
+                Some(e) => (Ok(e.clone()), e.modify_index),
+                None => {
+                    let index = floor(s.evals_index(), s);
+                    let err = Error::NotFound {
+                        what: "eval",
+                        id: id.clone(),
+                        index,
+                    };
+                    (Err(err), index)
+                }
+            }),
+        }
+    }
+
+    /// One allocation.
+    pub fn allocation(id: &str) -> Reader<Arc<Allocation>> {
+        let id = id.to_string();
+        Reader {
+            keys: vec![keys::alloc(&id)],
+            read: Box::new(move |s| match s.alloc(&id) {
+                Some(a) => (Ok(a.clone()), a.modify_index),
+                None => {
+                    let index = floor(s.allocs_index(), s);
+                    let err = Error::NotFound {
+                        what: "alloc",
+                        id: id.clone(),
+                        index,
+                    };
+                    (Err(err), index)
+                }
+            }),
+        }
+    }
+
+    /// One node.
+    pub fn node(id: &str) -> Reader<Arc<Node>> {
+        let id = id.to_string();
+        Reader {
+            keys: vec![keys::node(&id)],
+            read: Box::new(move |s| {
+                let index = floor(s.node_index(&id), s);
+                let v = s.node(&id).cloned().ok_or_else(|| Error::NotFound {
+                    what: "node",
+                    id: id.clone(),
+                    index,
+                });
+                (v, index)
+            }),
+        }
+    }
+
+    /// Node stubs in ID order, of the nodes whose ID starts with `prefix`.
+    pub fn nodes(prefix: &str) -> Reader<Vec<NodeListStub>> {
+        let prefix = prefix.to_string();
+        Reader {
+            keys: vec![keys::nodes()],
+            read: Box::new(move |s| {
+                let v = s
+                    .nodes()
+                    .filter(|n| n.id.starts_with(&prefix))
+                    .map(|n| n.stub())
+                    .collect();
+                (Ok(v), floor(s.nodes_index(), s))
+            }),
+        }
+    }
+
+    /// A node's allocations (full objects).
+    pub fn node_allocations(id: &str) -> Reader<Vec<Arc<Allocation>>> {
+        let id = id.to_string();
+        Reader {
+            keys: vec![keys::node_allocs(&id)],
+            read: Box::new(move |s| {
+                (
+                    Ok(s.allocs_by_node(&id)),
+                    floor(s.node_allocs_index(&id), s),
+                )
+            }),
+        }
+    }
+}
+
+/// Called with every command the store applies, after it applied and before
+/// any waiter wakes: a host appends it to its write-ahead log here.
+pub type CommandObserver = Box<dyn Fn(u64, &Command) + Send + Sync>;
+
+/// The store: state, broker, waiters. Internally synchronised; share it with
+/// `Arc` and call it from any thread.
+pub struct Store {
+    config: Config,
+    state: RwLock<State>,
+    broker: Mutex<Broker>,
+    /// Serialises scheduler runs in inline mode, so that a write returns only
+    /// after the evaluations it created were processed.
+    scheduling: Mutex<()>,
+    watch: Arc<Watch>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
+    observer: Option<CommandObserver>,
+    runs: AtomicU64,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new(Config::default())
+    }
+}
+
+impl Store {
+    /// A store with the system clock and random IDs.
+    pub fn new(config: Config) -> Self {
+        Store::with_sources(config, Arc::new(SystemClock), Arc::new(RandomIds))
+    }
+
+    /// A store with the given clock and ID source (deterministic in tests).
+    pub fn with_sources(config: Config, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
+        Store {
+            broker: Mutex::new(Broker::new(config.delivery_limit)),
+            config,
+            state: RwLock::new(State::new()),
+            scheduling: Mutex::new(()),
+            watch: Arc::new(Watch::new()),
+            clock,
+            ids,
+            observer: None,
+            runs: AtomicU64::new(0),
+        }
+    }
+
+    /// Sets the observer of applied commands (see [`CommandObserver`]).
+    pub fn with_observer(mut self, observer: CommandObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Replaces the state (a snapshot restored or replayed), re-queues its
+    /// pending and blocked evaluations, and wakes every waiter.
+    pub fn restore(&self, state: State) {
+        let evals: Vec<_> = state.evals().cloned().collect();
+        *self.state.write() = state;
+        let mut canceled = Vec::new();
+        {
+            let mut b = self.broker.lock();
+            *b = Broker::new(self.config.delivery_limit);
+            for e in evals {
+                canceled.extend(b.enqueue(e));
+            }
+        }
+        self.cancel(canceled);
+        self.watch.notify_all();
+        self.run_inline();
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Index of the last write.
+    pub fn index(&self) -> u64 {
+        self.state.read().index()
+    }
+
+    /// Runs `f` on a consistent view of the whole state.
+    pub fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.state.read())
+    }
+
+    /// Applies an already-built command at the next index, exactly as a
+    /// replica of a replicated log would.
+    pub fn apply(&self, cmd: Command) -> Result<u64> {
+        Ok(self.commit(cmd)?.index)
+    }
+
+    fn check_region(&self, region: Option<&str>) -> Result<()> {
+        match region {
+            Some(r) if !r.is_empty() && r != self.config.region => Err(Error::Region {
+                requested: r.to_string(),
+                region: self.config.region.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn new_eval(&self, job: &Job, trigger: &str) -> Evaluation {
+        let now = self.clock.now();
+        Evaluation {
+            id: self.ids.new_id(),
+            namespace: job.namespace.clone(),
+            priority: job.priority,
+            eval_type: job.job_type.clone(),
+            triggered_by: trigger.to_string(),
+            job_id: job.id.clone(),
+            job_modify_index: job.job_modify_index,
+            status: EVAL_STATUS_PENDING.to_string(),
+            create_time: now,
+            modify_time: now,
+            ..Evaluation::default()
+        }
+    }
+
+    /// Applies `cmd` at the next index, tells the observer, wakes waiters and
+    /// hands the command's new evaluations to the broker.
+    fn commit(&self, cmd: Command) -> Result<Applied> {
+        let (applied, evals) = {
+            let mut st = self.state.write();
+            let index = st.index() + 1;
+            let applied = st.apply(index, &cmd)?;
+            if let Some(obs) = &self.observer {
+                obs(index, &cmd);
+            }
+            let evals: Vec<_> = command_evals(&cmd)
+                .filter_map(|id| st.eval(id).cloned())
+                .collect();
+            (applied, evals)
+        };
+        self.watch.notify(applied.keys.iter().copied());
+        if !evals.is_empty() {
+            let canceled: Vec<_> = {
+                let mut b = self.broker.lock();
+                evals.into_iter().flat_map(|e| b.enqueue(e)).collect()
+            };
+            self.cancel(canceled);
+        }
+        Ok(applied)
+    }
+
+    /// Writes superseded evaluations as canceled.
+    fn cancel(&self, evals: Vec<Arc<Evaluation>>) {
+        self.finish_evals(evals, EVAL_STATUS_CANCELED, "");
+    }
+
+    fn finish_evals(&self, evals: Vec<Arc<Evaluation>>, status: &str, why: &str) {
+        if evals.is_empty() {
+            return;
+        }
+        let now = self.clock.now();
+        let evals = evals
+            .into_iter()
+            .map(|e| Evaluation {
+                status: status.to_string(),
+                status_description: why.to_string(),
+                modify_time: now,
+                ..(*e).clone()
+            })
+            .collect();
+        // Terminal updates cannot conflict.
+        let _ = self.commit(Command::EvalUpsert { evals });
+    }
+
+    // ---- jobs ----
+
+    /// Registers (creates or updates) a job and creates its evaluation, in one
+    /// command. Defaults are applied first, then every rule is checked; a
+    /// rejected request changes nothing. An identical spec creates an
+    /// evaluation but leaves the job as it was. In inline mode the evaluation is
+    /// processed before this returns.
+    pub fn register_job(
+        &self,
+        req: JobRegisterRequest,
+        opts: &WriteOptions,
+    ) -> Result<JobWriteResponse> {
+        self.check_region(opts.region.as_deref())?;
+        let Some(mut job) = req.job else {
+            return Err(Error::invalid_field("Job", "Job must be specified"));
+        };
+        job.canonicalize(&self.config.region);
+        self.check_region(Some(&job.region))?;
+        validate_job(&job, &self.config.limits)?;
+        job.submit_time = self.clock.now();
+        let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER);
+        let eval_id = eval.id.clone();
+        let applied = self.commit(Command::JobRegister {
+            job,
+            eval,
+            enforce_index: req.enforce_index.then_some(req.job_modify_index),
+        })?;
+        self.run_inline();
+        Ok(JobWriteResponse {
+            eval_id,
+            eval_create_index: applied.index,
+            job_modify_index: applied.job_modify_index,
+            index: applied.index,
+            ..JobWriteResponse::default()
+        })
+    }
+
+    /// Registers a job from the JSON body of `PUT /v1/jobs`.
+    pub fn register_job_json(&self, body: &[u8], opts: &WriteOptions) -> Result<JobWriteResponse> {
+        let req = crate::structs::decode::<JobRegisterRequest>(body, &self.config.limits)?;
+        self.register_job(req, opts)
+    }
+
+    /// Creates a `job-register` evaluation for an existing job; a missing job is
+    /// [`Error::NotFound`].
+    pub fn evaluate_job(&self, id: &str, opts: &WriteOptions) -> Result<JobWriteResponse> {
+        self.check_region(opts.region.as_deref())?;
+        let job = self
+            .with_state(|s| s.job(id).cloned())
+            .ok_or_else(|| Error::NotFound {
+                what: "job",
+                id: id.to_string(),
+                index: 0,
+            })?;
+        let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER);
+        let eval_id = eval.id.clone();
+        let applied = self.commit(Command::EvalUpsert { evals: vec![eval] })?;
+        self.run_inline();
+        Ok(JobWriteResponse {
+            eval_id,
+            eval_create_index: applied.index,
+            job_modify_index: job.job_modify_index,
+            index: applied.index,
+            ..JobWriteResponse::default()
+        })
+    }
+
+    /// Removes a job and creates the `job-deregister` evaluation that stops its
+    /// allocations (they and the job's evaluations stay readable until
+    /// collected). A job that does not exist: nothing is written, and the
+    /// answer has an empty `EvalID` and index 0.
+    pub fn deregister_job(&self, id: &str, opts: &WriteOptions) -> Result<JobWriteResponse> {
+        self.check_region(opts.region.as_deref())?;
+        let Some(job) = self.with_state(|s| s.job(id).cloned()) else {
+            return Ok(JobWriteResponse::default());
+        };
+        let eval = self.new_eval(&job, TRIGGER_JOB_DEREGISTER);
+        let eval_id = eval.id.clone();
+        let applied = match self.commit(Command::JobDeregister {
+            job_id: id.to_string(),
+            eval,
+        }) {
+            Ok(a) => a,
+            // Removed by another thread in between: as if it never existed.
+            Err(Error::NotFound { .. }) => return Ok(JobWriteResponse::default()),
+            Err(e) => return Err(e),
+        };
+        let blocked = self.broker.lock().untrack_blocked(id);
+        self.cancel(blocked.into_iter().collect());
+        self.run_inline();
+        Ok(JobWriteResponse {
+            eval_id,
+            eval_create_index: applied.index,
+            job_modify_index: applied.index,
+            index: applied.index,
+            ..JobWriteResponse::default()
+        })
+    }
+
+    // ---- reads ----
+
+    /// Answers `reader`, blocking as `opts` says (see [`QueryOptions`]).
+    pub fn wait<T>(&self, reader: Reader<T>, opts: &QueryOptions) -> Result<Query<T>> {
+        self.check_region(opts.region.as_deref())?;
+        let deadline = self.deadline(opts);
+        loop {
+            let sub = (opts.min_index > 0).then(|| self.watch.subscribe(&reader.keys));
+            let (value, index, current) = {
+                let st = self.state.read();
+                let (v, i) = (reader.read)(&st);
+                (v, i, st.index())
+            };
+            match self.settle(value, index, current, opts) {
+                Settled::Done(r) => return r,
+                Settled::Wait(r) => {
+                    let sub = sub.expect("subscribed when blocking");
+                    if !sub.wait_until(deadline) {
+                        return r;
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`Store::wait`] as a `Future` that runs on any executor; thousands of
+    /// them cost no thread each.
+    pub async fn wait_async<T>(&self, reader: Reader<T>, opts: &QueryOptions) -> Result<Query<T>> {
+        self.check_region(opts.region.as_deref())?;
+        let deadline = self.deadline(opts);
+        loop {
+            let sub = (opts.min_index > 0).then(|| self.watch.subscribe(&reader.keys));
+            let (value, index, current) = {
+                let st = self.state.read();
+                let (v, i) = (reader.read)(&st);
+                (v, i, st.index())
+            };
+            match self.settle(value, index, current, opts) {
+                Settled::Done(r) => return r,
+                Settled::Wait(r) => {
+                    let sub = sub.expect("subscribed when blocking");
+                    if !sub.changed(deadline).await {
+                        return r;
+                    }
+                }
+            }
+        }
+    }
+
+    fn deadline(&self, opts: &QueryOptions) -> Instant {
+        let wait = opts.wait.filter(|w| !w.is_zero()).unwrap_or(DEFAULT_WAIT);
+        let wait = wait.min(MAX_WAIT);
+        Instant::now() + wait + jitter(wait / 16)
+    }
+
+    /// Decides whether a read answers now or waits for a change.
+    fn settle<T>(
+        &self,
+        value: Result<T>,
+        index: u64,
+        current: u64,
+        opts: &QueryOptions,
+    ) -> Settled<T> {
+        let meta = QueryMeta {
+            index,
+            known_leader: true,
+            last_contact: 0,
+        };
+        let result = match value {
+            Ok(value) => Ok(Query { value, meta }),
+            Err(Error::NotFound { what, id, .. }) => Err(Error::NotFound { what, id, index }),
+            Err(e) => return Settled::Done(Err(e)),
+        };
+        // A min_index past everything the store has means the caller's view is
+        // from another history (a reset): answer at once.
+        if opts.min_index == 0 || index > opts.min_index || opts.min_index > current {
+            Settled::Done(result)
+        } else {
+            Settled::Wait(result)
+        }
+    }
+
+    /// A job.
+    pub fn job(&self, id: &str, opts: &QueryOptions) -> Result<Query<Arc<Job>>> {
+        self.wait(reads::job(id), opts)
+    }
+
+    /// The job list, sorted by ID, filtered by ID prefix.
+    pub fn jobs(&self, prefix: &str, opts: &QueryOptions) -> Result<Query<Vec<JobListStub>>> {
+        self.wait(reads::jobs(prefix), opts)
+    }
+
+    /// A job's allocations (see [`reads::job_allocations`]).
+    pub fn job_allocations(
+        &self,
+        id: &str,
+        all: bool,
+        opts: &QueryOptions,
+    ) -> Result<Query<Vec<AllocListStub>>> {
+        self.wait(reads::job_allocations(id, all), opts)
+    }
+
+    /// A job's evaluations.
+    pub fn job_evaluations(
+        &self,
+        id: &str,
+        opts: &QueryOptions,
+    ) -> Result<Query<Vec<Arc<Evaluation>>>> {
+        self.wait(reads::job_evaluations(id), opts)
+    }
+
+    /// An evaluation by ID.
+    pub fn evaluation(&self, id: &str, opts: &QueryOptions) -> Result<Query<Arc<Evaluation>>> {
+        self.wait(reads::evaluation(id), opts)
+    }
+
+    /// An allocation by ID.
+    pub fn allocation(&self, id: &str, opts: &QueryOptions) -> Result<Query<Arc<Allocation>>> {
+        self.wait(reads::allocation(id), opts)
+    }
+
+    /// A node by ID.
+    pub fn node(&self, id: &str, opts: &QueryOptions) -> Result<Query<Arc<Node>>> {
+        self.wait(reads::node(id), opts)
+    }
+
+    /// The node list, sorted by ID, filtered by ID prefix.
+    pub fn nodes(&self, prefix: &str, opts: &QueryOptions) -> Result<Query<Vec<NodeListStub>>> {
+        self.wait(reads::nodes(prefix), opts)
+    }
+
+    /// A node's allocations.
+    pub fn node_allocations(
+        &self,
+        id: &str,
+        opts: &QueryOptions,
+    ) -> Result<Query<Vec<Arc<Allocation>>>> {
+        self.wait(reads::node_allocations(id), opts)
+    }
+
+    // ---- nodes ----
+
+    /// Registers or updates a node (its `CreateIndex` and `Drain` are kept).
+    /// Capacity that appears unblocks blocked evaluations, and system jobs get
+    /// an evaluation to place on it.
+    pub fn register_node(&self, node: Node) -> Result<NodeUpdateResponse> {
+        validate_node(&node)?;
+        let evals = self.with_state(|s| {
+            let mut out = Vec::new();
+            if node.status == NODE_STATUS_READY {
+                self.system_job_evals(s, &node.id, &mut out);
+            }
+            if s.node(&node.id)
+                .is_some_and(|old| old.status != node.status && node.status == NODE_STATUS_DOWN)
+            {
+                self.node_job_evals(s, &node.id, TRIGGER_NODE_UPDATE, &mut out);
+            }
+            out
+        });
+        let ready = node.status == NODE_STATUS_READY;
+        let id = node.id.clone();
+        self.node_write(Command::NodeRegister { node, evals }, &id, ready)
+    }
+
+    /// Registers a node from JSON: `{"Node": {...}}` or the node itself.
+    pub fn register_node_json(&self, body: &[u8]) -> Result<NodeUpdateResponse> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Body {
+            Wrapped {
+                #[serde(rename = "Node")]
+                node: Node,
+            },
+            Bare(Node),
+        }
+        let node = match crate::structs::decode::<Body>(body, &self.config.limits)? {
+            Body::Wrapped { node } | Body::Bare(node) => node,
+        };
+        self.register_node(node)
+    }
+
+    /// Removes a node; its allocations' jobs are evaluated so they move.
+    pub fn deregister_node(&self, id: &str) -> Result<NodeUpdateResponse> {
+        let evals = self.with_state(|s| {
+            let mut out = Vec::new();
+            self.node_job_evals(s, id, TRIGGER_NODE_UPDATE, &mut out);
+            out
+        });
+        self.node_write(
+            Command::NodeDeregister {
+                node_id: id.to_string(),
+                evals,
+            },
+            id,
+            false,
+        )
+    }
+
+    /// Sets a node's status. `down` makes its allocations lost and replaced
+    /// elsewhere; `ready` adds capacity.
+    pub fn update_node_status(&self, id: &str, status: &str) -> Result<NodeUpdateResponse> {
+        validate_node_status(status)?;
+        let evals = self.with_state(|s| {
+            let mut out = Vec::new();
+            let old = s.node(id).map(|n| n.status.clone());
+            if old.as_deref() != Some(status) {
+                if status == NODE_STATUS_DOWN {
+                    self.node_job_evals(s, id, TRIGGER_NODE_UPDATE, &mut out);
+                } else if status == NODE_STATUS_READY {
+                    self.system_job_evals(s, id, &mut out);
+                }
+            }
+            out
+        });
+        self.node_write(
+            Command::NodeUpdateStatus {
+                node_id: id.to_string(),
+                status: status.to_string(),
+                evals,
+            },
+            id,
+            status == NODE_STATUS_READY,
+        )
+    }
+
+    /// Sets or clears a node's drain flag. Draining migrates its allocations.
+    pub fn update_node_drain(&self, id: &str, drain: bool) -> Result<NodeUpdateResponse> {
+        let evals = self.with_state(|s| {
+            let mut out = Vec::new();
+            if s.node(id).is_some_and(|n| n.drain != drain) {
+                if drain {
+                    self.node_job_evals(s, id, TRIGGER_NODE_DRAIN, &mut out);
+                } else {
+                    self.system_job_evals(s, id, &mut out);
+                }
+            }
+            out
+        });
+        self.node_write(
+            Command::NodeUpdateDrain {
+                node_id: id.to_string(),
+                drain,
+                evals,
+            },
+            id,
+            !drain,
+        )
+    }
+
+    fn node_write(
+        &self,
+        cmd: Command,
+        id: &str,
+        capacity_added: bool,
+    ) -> Result<NodeUpdateResponse> {
+        let eval_ids: Vec<String> = command_evals(&cmd).map(str::to_string).collect();
+        let applied = self.commit(cmd)?;
+        if capacity_added {
+            self.broker.lock().unblock_all();
+        }
+        self.run_inline();
+        Ok(NodeUpdateResponse {
+            eval_create_index: if eval_ids.is_empty() {
+                0
+            } else {
+                applied.index
+            },
+            eval_ids,
+            node_modify_index: self.with_state(|s| s.node_index(id)),
+            index: applied.index,
+        })
+    }
+
+    /// One `node-update` evaluation per job with live allocations on the node.
+    fn node_job_evals(&self, s: &State, node_id: &str, trigger: &str, out: &mut Vec<Evaluation>) {
+        let mut jobs: Vec<&str> = Vec::new();
+        let allocs = s.allocs_by_node(node_id);
+        for a in &allocs {
+            if !a.is_terminal() && !jobs.contains(&a.job_id.as_str()) {
+                jobs.push(&a.job_id);
+            }
+        }
+        for job_id in jobs {
+            if let Some(job) = s.job(job_id) {
+                let mut e = self.new_eval(job, trigger);
+                e.node_id = node_id.to_string();
+                e.node_modify_index = s.node_index(node_id);
+                out.push(e);
+            }
+        }
+    }
+
+    /// One `node-update` evaluation per system job, for a node that can take work.
+    fn system_job_evals(&self, s: &State, node_id: &str, out: &mut Vec<Evaluation>) {
+        for job in s
+            .jobs()
+            .filter(|j| j.job_type == JOB_TYPE_SYSTEM && !j.stop)
+        {
+            let mut e = self.new_eval(job, TRIGGER_NODE_UPDATE);
+            e.node_id = node_id.to_string();
+            out.push(e);
+        }
+    }
+
+    // ---- allocations ----
+
+    /// Records what a client reports about an allocation: only `ClientStatus`,
+    /// `ClientDescription` and `TaskStates` change. A failed or lost allocation
+    /// gets its job evaluated so it is replaced; capacity freed unblocks
+    /// blocked evaluations.
+    pub fn update_alloc_client(&self, update: AllocClientUpdate) -> Result<u64> {
+        validate_alloc_update(&update)?;
+        let (evals, frees) = self.with_state(|s| {
+            let Some(a) = s.alloc(&update.id) else {
+                return (Vec::new(), false);
+            };
+            let becomes_terminal = !a.is_terminal()
+                && matches!(
+                    update.client_status.as_str(),
+                    ALLOC_CLIENT_FAILED | ALLOC_CLIENT_LOST | crate::structs::ALLOC_CLIENT_COMPLETE
+                );
+            let mut evals = Vec::new();
+            if becomes_terminal
+                && matches!(
+                    update.client_status.as_str(),
+                    ALLOC_CLIENT_FAILED | ALLOC_CLIENT_LOST
+                )
+            {
+                if let Some(job) = s.job(&a.job_id) {
+                    evals.push(self.new_eval(job, TRIGGER_ALLOC_FAILURE));
+                }
+            }
+            (evals, becomes_terminal)
+        });
+        let applied = self.commit(Command::AllocClientUpdate {
+            updates: vec![update],
+            evals,
+            time: self.clock.now(),
+        })?;
+        if frees {
+            self.broker.lock().unblock_all();
+        }
+        self.run_inline();
+        Ok(applied.index)
+    }
+
+    // ---- garbage collection ----
+
+    /// Removes terminal evaluations last modified before `older_than` (unix ns)
+    /// whose allocations are all terminal, together with those allocations, and
+    /// terminal allocations of jobs that no longer exist. The host decides when
+    /// and with what threshold. Returns the index of the write, or `None` when
+    /// there was nothing to collect.
+    pub fn garbage_collect(&self, older_than: i64) -> Result<Option<u64>> {
+        let (evals, allocs) = self.with_state(|s| {
+            let mut evals = Vec::new();
+            let mut allocs = Vec::new();
+            for e in s.evals() {
+                if !e.is_terminal() || e.modify_time >= older_than {
+                    continue;
+                }
+                let eval_allocs: Vec<_> = s
+                    .allocs_by_job(&e.job_id)
+                    .into_iter()
+                    .filter(|a| a.eval_id == e.id)
+                    .collect();
+                if eval_allocs
+                    .iter()
+                    .all(|a| a.is_terminal() && a.modify_time < older_than)
+                {
+                    evals.push(e.id.clone());
+                    allocs.extend(eval_allocs.iter().map(|a| a.id.clone()));
+                }
+            }
+            for a in s.allocs() {
+                if a.is_terminal() && a.modify_time < older_than && s.job(&a.job_id).is_none() {
+                    allocs.push(a.id.clone());
+                }
+            }
+            allocs.sort();
+            allocs.dedup();
+            (evals, allocs)
+        });
+        if evals.is_empty() && allocs.is_empty() {
+            return Ok(None);
+        }
+        let applied = self.commit(Command::GarbageCollect { evals, allocs })?;
+        Ok(Some(applied.index))
+    }
+
+    // ---- scheduling ----
+
+    /// Processes every ready evaluation when the store schedules inline.
+    fn run_inline(&self) {
+        if self.config.mode == SchedulingMode::Inline {
+            self.process_ready();
+        }
+    }
+
+    /// Processes ready (and due) evaluations on this thread until none is left.
+    /// Inline stores call this on every write; a host may call it on a timer so
+    /// that rolling-update follow-ups run when their wait is over.
+    pub fn process_ready(&self) {
+        let _guard = self.scheduling.lock();
+        while let Some(d) = self.dequeue_now(&[]) {
+            let _ = self.process_evaluation(&d);
+        }
+    }
+
+    fn dequeue_now(&self, types: &[&str]) -> Option<Delivery> {
+        let now = self.clock.now();
+        let (delivery, canceled) = {
+            let mut b = self.broker.lock();
+            let canceled = b.promote_due(now);
+            (b.dequeue(types, self.ids.new_id()), canceled)
+        };
+        self.cancel(canceled);
+        delivery
+    }
+
+    /// Manual mode: the next ready evaluation of one of `types` (all when
+    /// empty), waiting up to `wait` for one.
+    pub fn dequeue_evaluation(&self, types: &[&str], wait: Duration) -> Option<Delivery> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(d) = self.dequeue_now(types) {
+                return Some(d);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            // Evaluations arrive with writes; poll in short slices.
+            std::thread::sleep((deadline - now).min(Duration::from_millis(5)));
+        }
+    }
+
+    /// Runs the scheduler for a dequeued evaluation and returns its plan
+    /// without applying it.
+    pub fn plan_evaluation(&self, d: &Delivery) -> Result<Plan> {
+        self.broker
+            .lock()
+            .check_token(&d.eval.id, &d.token)
+            .map_err(conflict)?;
+        let run = self.runs.fetch_add(1, Ordering::Relaxed);
+        let seed = self.config.seed ^ run.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut new_id = || self.ids.new_id();
+        let mut ctx = Context {
+            now: self.clock.now(),
+            seed,
+            new_id: &mut new_id,
+        };
+        let st = self.state.read();
+        Ok(scheduler::process(&st, &d.eval, &mut ctx))
+    }
+
+    /// Applies a plan for a dequeued evaluation (fenced by its token), then
+    /// acks it. A plan that no longer fits is a conflict: plan again.
+    pub fn submit_plan(&self, d: &Delivery, plan: Plan) -> Result<u64> {
+        self.broker
+            .lock()
+            .check_token(&d.eval.id, &d.token)
+            .map_err(conflict)?;
+        let plan_evals: Vec<String> = plan.evals.iter().map(|e| e.id.clone()).collect();
+        let job_id = d.eval.job_id.clone();
+        let applied = self.commit(Command::PlanApply { plan })?;
+        let outcome = self
+            .broker
+            .lock()
+            .ack(&d.eval.id, &d.token)
+            .map_err(conflict)?;
+        self.after_ack(outcome);
+        // Blocked and follow-up evaluations of the plan enter the broker now
+        // that the processed one has left it.
+        let (evals, placed_all) = self.with_state(|s| {
+            let evals: Vec<_> = plan_evals
+                .iter()
+                .filter_map(|id| s.eval(id).cloned())
+                .collect();
+            let placed_all = s
+                .eval(&d.eval.id)
+                .is_some_and(|e| e.status == EVAL_STATUS_COMPLETE && e.failed_tg_allocs.is_empty());
+            (evals, placed_all)
+        });
+        let mut canceled = Vec::new();
+        {
+            let mut b = self.broker.lock();
+            if placed_all && evals.iter().all(|e| e.status != EVAL_STATUS_BLOCKED) {
+                canceled.extend(b.untrack_blocked(&job_id).filter(|e| e.id != d.eval.id));
+            }
+            for e in evals {
+                canceled.extend(b.enqueue(e));
+            }
+        }
+        self.cancel(canceled);
+        Ok(applied.index)
+    }
+
+    /// Plans, submits and acks a dequeued evaluation; retries a plan that
+    /// conflicts, and nacks after [`MAX_PLAN_ATTEMPTS`].
+    pub fn process_evaluation(&self, d: &Delivery) -> Result<u64> {
+        let mut last = None;
+        for _ in 0..MAX_PLAN_ATTEMPTS {
+            let plan = self.plan_evaluation(d)?;
+            match self.submit_plan(d, plan) {
+                Ok(i) => return Ok(i),
+                Err(e @ Error::Conflict { .. }) => last = Some(e),
+                Err(e) => {
+                    last = Some(e);
+                    break;
+                }
+            }
+        }
+        self.nack_evaluation(d)?;
+        Err(last.expect("at least one attempt"))
+    }
+
+    /// Acks a dequeued evaluation without a plan.
+    pub fn ack_evaluation(&self, d: &Delivery) -> Result<()> {
+        let outcome = self
+            .broker
+            .lock()
+            .ack(&d.eval.id, &d.token)
+            .map_err(conflict)?;
+        self.after_ack(outcome);
+        Ok(())
+    }
+
+    /// Gives a dequeued evaluation back: it is delivered again, or written
+    /// `failed` once it reached the delivery limit.
+    pub fn nack_evaluation(&self, d: &Delivery) -> Result<()> {
+        let outcome = self
+            .broker
+            .lock()
+            .nack(&d.eval.id, &d.token)
+            .map_err(conflict)?;
+        self.after_ack(outcome);
+        Ok(())
+    }
+
+    fn after_ack(&self, outcome: Outcome) {
+        self.cancel(outcome.canceled);
+        let why = format!(
+            "evaluation reached delivery limit ({})",
+            self.config.delivery_limit
+        );
+        self.finish_evals(outcome.failed, EVAL_STATUS_FAILED, &why);
+    }
+
+    /// Broker counts: (ready, unacked, waiting, delayed, blocked).
+    pub fn broker_stats(&self) -> (usize, usize, usize, usize, usize) {
+        self.broker.lock().stats()
+    }
+}
+
+enum Settled<T> {
+    Done(Result<Query<T>>),
+    Wait(Result<Query<T>>),
+}
+
+fn conflict(message: String) -> Error {
+    Error::Conflict {
+        message,
+        current_index: 0,
+    }
+}
+
+/// IDs of the evaluations a command writes.
+fn command_evals(cmd: &Command) -> Box<dyn Iterator<Item = &str> + '_> {
+    match cmd {
+        Command::JobRegister { eval, .. } | Command::JobDeregister { eval, .. } => {
+            Box::new(std::iter::once(eval.id.as_str()))
+        }
+        Command::EvalUpsert { evals }
+        | Command::NodeRegister { evals, .. }
+        | Command::NodeDeregister { evals, .. }
+        | Command::NodeUpdateStatus { evals, .. }
+        | Command::NodeUpdateDrain { evals, .. }
+        | Command::AllocClientUpdate { evals, .. } => Box::new(evals.iter().map(|e| e.id.as_str())),
+        Command::PlanApply { .. } | Command::GarbageCollect { .. } => Box::new(std::iter::empty()),
+    }
+}
+
+/// Up to `max` of jitter, so that many waiters with the same wait do not all
+/// time out at once. Not part of any state decision.
+fn jitter(max: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let nanos = max.as_nanos() as u64;
+    if nanos == 0 {
+        return Duration::ZERO;
+    }
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(nanos);
+    Duration::from_nanos(h.finish() % nanos)
+}

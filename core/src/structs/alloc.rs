@@ -1,0 +1,227 @@
+//! Allocations: a task group placed on a node.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::eval::AllocMetric;
+use super::job::{Job, Resources};
+
+/// The server wants the allocation running.
+pub const ALLOC_DESIRED_RUN: &str = "run";
+/// The server wants the allocation stopped.
+pub const ALLOC_DESIRED_STOP: &str = "stop";
+/// The server wants the allocation evicted.
+pub const ALLOC_DESIRED_EVICT: &str = "evict";
+
+/// Client status: not started yet.
+pub const ALLOC_CLIENT_PENDING: &str = "pending";
+/// Client status: running.
+pub const ALLOC_CLIENT_RUNNING: &str = "running";
+/// Client status: finished successfully.
+pub const ALLOC_CLIENT_COMPLETE: &str = "complete";
+/// Client status: finished with an error.
+pub const ALLOC_CLIENT_FAILED: &str = "failed";
+/// Client status: its node went down.
+pub const ALLOC_CLIENT_LOST: &str = "lost";
+/// Every client status a host may report.
+pub const ALLOC_CLIENT_STATUSES: [&str; 5] = [
+    ALLOC_CLIENT_PENDING,
+    ALLOC_CLIENT_RUNNING,
+    ALLOC_CLIENT_COMPLETE,
+    ALLOC_CLIENT_FAILED,
+    ALLOC_CLIENT_LOST,
+];
+
+/// A task group of a job, placed on a node.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[allow(missing_docs)]
+pub struct Allocation {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(default)]
+    pub namespace: String,
+    /// The evaluation that placed or last changed it.
+    #[serde(rename = "EvalID", default)]
+    pub eval_id: String,
+    /// `<job ID>.<group>[<i>]`: the identity the scheduler diffs by.
+    #[serde(default)]
+    pub name: String,
+    #[serde(rename = "NodeID", default)]
+    pub node_id: String,
+    #[serde(default)]
+    pub node_name: String,
+    #[serde(rename = "JobID", default)]
+    pub job_id: String,
+    /// The job as of placement, shared with every allocation of that version.
+    #[serde(default)]
+    pub job: Arc<Job>,
+    #[serde(default)]
+    pub task_group: String,
+    /// The group's total ask.
+    #[serde(default)]
+    pub resources: Resources,
+    /// Per task, with the assigned address and ports.
+    #[serde(default)]
+    pub task_resources: BTreeMap<String, Resources>,
+    #[serde(default)]
+    pub metrics: Arc<AllocMetric>,
+    #[serde(default)]
+    pub desired_status: String,
+    #[serde(default)]
+    pub desired_description: String,
+    #[serde(default)]
+    pub client_status: String,
+    #[serde(default)]
+    pub client_description: String,
+    /// Per task state, as the client reports it.
+    #[serde(default)]
+    pub task_states: Option<BTreeMap<String, Value>>,
+    /// The allocation this one replaced.
+    #[serde(default)]
+    pub previous_allocation: String,
+    /// The allocation that replaced this one.
+    #[serde(default)]
+    pub next_allocation: String,
+    #[serde(default)]
+    pub create_index: u64,
+    #[serde(default)]
+    pub modify_index: u64,
+    /// Index of the last server-side change.
+    #[serde(default)]
+    pub alloc_modify_index: u64,
+    #[serde(default)]
+    pub create_time: i64,
+    #[serde(default)]
+    pub modify_time: i64,
+}
+
+impl Allocation {
+    /// Stopped or evicted by the server.
+    pub fn server_terminal(&self) -> bool {
+        matches!(
+            self.desired_status.as_str(),
+            ALLOC_DESIRED_STOP | ALLOC_DESIRED_EVICT
+        )
+    }
+
+    /// Complete, failed or lost on the client.
+    pub fn client_terminal(&self) -> bool {
+        matches!(
+            self.client_status.as_str(),
+            ALLOC_CLIENT_COMPLETE | ALLOC_CLIENT_FAILED | ALLOC_CLIENT_LOST
+        )
+    }
+
+    /// Terminal on either side: it no longer uses its node and is not running.
+    pub fn is_terminal(&self) -> bool {
+        self.server_terminal() || self.client_terminal()
+    }
+
+    /// The group index in the name (`web.fe[3]` → 3).
+    pub fn index(&self) -> Option<usize> {
+        let open = self.name.rfind('[')?;
+        self.name[open + 1..].strip_suffix(']')?.parse().ok()
+    }
+
+    /// The short form listed by a job's allocations.
+    pub fn stub(&self) -> AllocListStub {
+        AllocListStub {
+            id: self.id.clone(),
+            eval_id: self.eval_id.clone(),
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            node_id: self.node_id.clone(),
+            node_name: self.node_name.clone(),
+            job_id: self.job_id.clone(),
+            job_type: self.job.job_type.clone(),
+            job_version: self.job.version,
+            task_group: self.task_group.clone(),
+            desired_status: self.desired_status.clone(),
+            desired_description: self.desired_description.clone(),
+            client_status: self.client_status.clone(),
+            client_description: self.client_description.clone(),
+            task_states: self.task_states.clone(),
+            previous_allocation: self.previous_allocation.clone(),
+            next_allocation: self.next_allocation.clone(),
+            create_index: self.create_index,
+            modify_index: self.modify_index,
+            create_time: self.create_time,
+            modify_time: self.modify_time,
+        }
+    }
+}
+
+/// Allocation name: `<job ID>.<group>[<i>]`.
+pub fn alloc_name(job_id: &str, group: &str, index: usize) -> String {
+    format!("{job_id}.{group}[{index}]")
+}
+
+/// One element of a job's allocation list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[allow(missing_docs)]
+pub struct AllocListStub {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "EvalID")]
+    pub eval_id: String,
+    pub name: String,
+    pub namespace: String,
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    pub node_name: String,
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    pub job_type: String,
+    pub job_version: u64,
+    pub task_group: String,
+    pub desired_status: String,
+    pub desired_description: String,
+    pub client_status: String,
+    pub client_description: String,
+    pub task_states: Option<BTreeMap<String, Value>>,
+    pub previous_allocation: String,
+    pub next_allocation: String,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub create_time: i64,
+    pub modify_time: i64,
+}
+
+/// What a client reports about an allocation: only these fields change.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocClientUpdate {
+    /// The allocation.
+    #[serde(rename = "ID", default)]
+    pub id: String,
+    /// One of [`ALLOC_CLIENT_STATUSES`].
+    #[serde(default)]
+    pub client_status: String,
+    /// Free text.
+    #[serde(default)]
+    pub client_description: String,
+    /// Per task state; kept as sent. Absent leaves the stored states.
+    #[serde(default)]
+    pub task_states: Option<BTreeMap<String, Value>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_parses_from_name() {
+        let mut a = Allocation {
+            name: alloc_name("web/x.y", "fe", 12),
+            ..Allocation::default()
+        };
+        assert_eq!(a.index(), Some(12));
+        a.name = "broken".into();
+        assert_eq!(a.index(), None);
+    }
+}

@@ -1,0 +1,145 @@
+//! Evaluations: the requests to (re)schedule a job, and their metrics.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::job::Extra;
+
+/// Waiting in the broker to be processed.
+pub const EVAL_STATUS_PENDING: &str = "pending";
+/// Waiting for capacity to place what an earlier evaluation could not.
+pub const EVAL_STATUS_BLOCKED: &str = "blocked";
+/// Processed (placement failures are on `FailedTGAllocs`).
+pub const EVAL_STATUS_COMPLETE: &str = "complete";
+/// Could not be processed (delivery limit, scheduler error).
+pub const EVAL_STATUS_FAILED: &str = "failed";
+/// Superseded by a newer evaluation of the same job.
+pub const EVAL_STATUS_CANCELED: &str = "canceled";
+
+/// A job was registered, updated or evaluated on demand.
+pub const TRIGGER_JOB_REGISTER: &str = "job-register";
+/// A job was deregistered.
+pub const TRIGGER_JOB_DEREGISTER: &str = "job-deregister";
+/// A node the job uses, or could use, changed.
+pub const TRIGGER_NODE_UPDATE: &str = "node-update";
+/// A node started draining.
+pub const TRIGGER_NODE_DRAIN: &str = "node-drain";
+/// The next batch of a rolling update.
+pub const TRIGGER_ROLLING_UPDATE: &str = "rolling-update";
+/// Placements left over by an earlier evaluation.
+pub const TRIGGER_QUEUED_ALLOCS: &str = "queued-allocs";
+/// An allocation stopped by the client and needs a look.
+pub const TRIGGER_ALLOC_FAILURE: &str = "alloc-failure";
+
+/// An evaluation: one request to reconcile a job with the cluster.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[allow(missing_docs)]
+pub struct Evaluation {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default)]
+    pub priority: i64,
+    /// Scheduler: the job's type.
+    #[serde(rename = "Type", default)]
+    pub eval_type: String,
+    #[serde(default)]
+    pub triggered_by: String,
+    #[serde(rename = "JobID", default)]
+    pub job_id: String,
+    /// The job's `JobModifyIndex` when the evaluation was created.
+    #[serde(default)]
+    pub job_modify_index: u64,
+    /// Set for node-triggered evaluations.
+    #[serde(rename = "NodeID", default)]
+    pub node_id: String,
+    #[serde(default)]
+    pub node_modify_index: u64,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub status_description: String,
+    /// Nanoseconds the broker holds it before it is ready (rolling updates).
+    #[serde(default)]
+    pub wait: i64,
+    #[serde(default)]
+    pub next_eval: String,
+    #[serde(default)]
+    pub previous_eval: String,
+    /// The blocked evaluation created for what this one could not place.
+    #[serde(default)]
+    pub blocked_eval: String,
+    /// Per group, why placements failed.
+    #[serde(rename = "FailedTGAllocs", default)]
+    pub failed_tg_allocs: BTreeMap<String, AllocMetric>,
+    /// Per group, placements still to be made.
+    #[serde(default)]
+    pub queued_allocations: BTreeMap<String, i64>,
+    /// Index of the state the scheduler worked from.
+    #[serde(default)]
+    pub snapshot_index: u64,
+    #[serde(default)]
+    pub create_index: u64,
+    #[serde(default)]
+    pub modify_index: u64,
+    /// Unix nanoseconds.
+    #[serde(default)]
+    pub create_time: i64,
+    /// Unix nanoseconds.
+    #[serde(default)]
+    pub modify_time: i64,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Evaluation {
+    /// Complete, failed or canceled: the status never changes again.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            EVAL_STATUS_COMPLETE | EVAL_STATUS_FAILED | EVAL_STATUS_CANCELED
+        )
+    }
+}
+
+/// Why a placement went where it did, or nowhere.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[allow(missing_docs)]
+pub struct AllocMetric {
+    /// Nodes the scheduler looked at.
+    #[serde(default)]
+    pub nodes_evaluated: u64,
+    /// Nodes rejected by a constraint, driver or `distinct_hosts`.
+    #[serde(default)]
+    pub nodes_filtered: u64,
+    /// Ready nodes per datacenter.
+    #[serde(default)]
+    pub nodes_available: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub class_filtered: BTreeMap<String, u64>,
+    /// Rejections by reason: the constraint as `LTarget Operand RTarget`,
+    /// `missing drivers`, `distinct_hosts`.
+    #[serde(default)]
+    pub constraint_filtered: BTreeMap<String, u64>,
+    /// Nodes that passed the filters but had no room.
+    #[serde(default)]
+    pub nodes_exhausted: u64,
+    #[serde(default)]
+    pub class_exhausted: BTreeMap<String, u64>,
+    /// Exhaustion by dimension: `cpu exhausted`, `memory exhausted`, ...
+    #[serde(default)]
+    pub dimension_exhausted: BTreeMap<String, u64>,
+    /// Scores as `<node ID>.<scorer>`.
+    #[serde(default)]
+    pub scores: BTreeMap<String, f64>,
+    /// Nanoseconds spent on the placement.
+    #[serde(default)]
+    pub allocation_time: i64,
+    /// Further failures of the same group folded into this one.
+    #[serde(default)]
+    pub coalesced_failures: u64,
+}

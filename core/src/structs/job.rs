@@ -1,0 +1,585 @@
+//! Jobs and what they are made of: task groups, tasks, resources, networks,
+//! constraints, update and restart policies.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use super::serde_util::null_default;
+
+/// Keys a client sent that ordu does not model. They are kept as they came and
+/// written back unchanged, so a job from a newer client round-trips.
+pub type Extra = Map<String, Value>;
+
+/// The job types ordu has a scheduler for.
+pub const JOB_TYPES: [&str; 3] = [JOB_TYPE_SERVICE, JOB_TYPE_BATCH, JOB_TYPE_SYSTEM];
+/// Long-running services (generic scheduler).
+pub const JOB_TYPE_SERVICE: &str = "service";
+/// Run-to-completion work (generic scheduler).
+pub const JOB_TYPE_BATCH: &str = "batch";
+/// One allocation on every feasible node.
+pub const JOB_TYPE_SYSTEM: &str = "system";
+
+/// Job status: registered, nothing running yet, or work still queued.
+pub const JOB_STATUS_PENDING: &str = "pending";
+/// Job status: at least one allocation is not terminal.
+pub const JOB_STATUS_RUNNING: &str = "running";
+/// Job status: nothing runs and nothing is queued.
+pub const JOB_STATUS_DEAD: &str = "dead";
+
+/// The namespace every job is in unless it says otherwise.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+fn default_job_type() -> String {
+    JOB_TYPE_SERVICE.to_string()
+}
+fn default_priority() -> i64 {
+    50
+}
+fn default_datacenters() -> Vec<String> {
+    vec!["*".to_string()]
+}
+fn default_count() -> i64 {
+    1
+}
+
+/// A job: the unit a client registers. Field names are Nomad's.
+///
+/// Fields with a default (see [`Job::canonicalize`]) take it only when the key is
+/// absent; a value the client sent, even 0, is kept and validated.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Job {
+    /// Region the job runs in; empty or `global` means the store's region.
+    #[serde(default)]
+    pub region: String,
+    /// Namespace; `default` when absent.
+    #[serde(default)]
+    pub namespace: String,
+    /// Unique, case-sensitive ID; may contain `/` but no space or NUL.
+    #[serde(rename = "ID", default)]
+    pub id: String,
+    /// Display name; the ID when absent.
+    #[serde(default)]
+    pub name: String,
+    /// Scheduler type: `service`, `batch` or `system`.
+    #[serde(rename = "Type", default = "default_job_type")]
+    pub job_type: String,
+    /// 1 to 100; higher is scheduled first.
+    #[serde(default = "default_priority")]
+    pub priority: i64,
+    /// Commit all placements of an evaluation or none.
+    #[serde(default)]
+    pub all_at_once: bool,
+    /// Datacenters (globs) the job may run in.
+    #[serde(default = "default_datacenters", deserialize_with = "datacenters")]
+    pub datacenters: Vec<String>,
+    /// Constraints applied to every group.
+    #[serde(default)]
+    pub constraints: Option<Vec<Constraint>>,
+    /// The groups of tasks placed together.
+    #[serde(default, deserialize_with = "null_default")]
+    pub task_groups: Vec<TaskGroup>,
+    /// Rolling update strategy.
+    #[serde(default, deserialize_with = "null_default")]
+    pub update: UpdateStrategy,
+    /// Opaque key/value metadata.
+    #[serde(default)]
+    pub meta: Option<BTreeMap<String, String>>,
+    /// Derived by ordu: `pending`, `running` or `dead`. A client's value is ignored.
+    #[serde(default)]
+    pub status: String,
+    /// Human readable status detail.
+    #[serde(default)]
+    pub status_description: String,
+    /// Set when the job is stopped but not yet removed.
+    #[serde(default)]
+    pub stop: bool,
+    /// Spec version: 0 at first register, +1 for every spec change.
+    #[serde(default)]
+    pub version: u64,
+    /// Unix nanoseconds of the last register that changed the spec.
+    #[serde(default)]
+    pub submit_time: i64,
+    /// Index at which the job was created.
+    #[serde(default)]
+    pub create_index: u64,
+    /// Index of the last write that touched the job (spec or status).
+    #[serde(default)]
+    pub modify_index: u64,
+    /// Index of the last spec change.
+    #[serde(default)]
+    pub job_modify_index: u64,
+    /// Fields ordu does not model, kept verbatim.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn datacenters<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_else(default_datacenters))
+}
+
+impl Default for Job {
+    /// An empty job with the same defaults a JSON job without those keys gets.
+    fn default() -> Self {
+        Job {
+            region: String::new(),
+            namespace: String::new(),
+            id: String::new(),
+            name: String::new(),
+            job_type: default_job_type(),
+            priority: default_priority(),
+            all_at_once: false,
+            datacenters: default_datacenters(),
+            constraints: None,
+            task_groups: Vec::new(),
+            update: UpdateStrategy::default(),
+            meta: None,
+            status: String::new(),
+            status_description: String::new(),
+            stop: false,
+            version: 0,
+            submit_time: 0,
+            create_index: 0,
+            modify_index: 0,
+            job_modify_index: 0,
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Job {
+    /// Fills the defaults that depend on other fields or on the store: `Name` from
+    /// `ID`, `Namespace`, `Region` (empty or `global` becomes `region`), and each
+    /// group's `RestartPolicy` by job type.
+    pub fn canonicalize(&mut self, region: &str) {
+        if self.name.is_empty() {
+            self.name = self.id.clone();
+        }
+        if self.namespace.is_empty() {
+            self.namespace = DEFAULT_NAMESPACE.to_string();
+        }
+        if self.region.is_empty() || self.region == "global" {
+            self.region = region.to_string();
+        }
+        let batch = self.job_type == JOB_TYPE_BATCH;
+        for group in &mut self.task_groups {
+            if group.restart_policy.is_none() {
+                group.restart_policy = Some(RestartPolicy::default_for(batch));
+            }
+        }
+    }
+
+    /// True when `other` is the same spec: everything but the fields the server
+    /// owns (status, version, indexes, submit time).
+    pub fn same_spec(&self, other: &Job) -> bool {
+        let strip = |j: &Job| Job {
+            status: String::new(),
+            status_description: String::new(),
+            version: 0,
+            submit_time: 0,
+            create_index: 0,
+            modify_index: 0,
+            job_modify_index: 0,
+            ..j.clone()
+        };
+        strip(self) == strip(other)
+    }
+
+    /// The group with this name.
+    pub fn group(&self, name: &str) -> Option<&TaskGroup> {
+        self.task_groups.iter().find(|g| g.name == name)
+    }
+
+    /// The short form listed by `/v1/jobs`.
+    pub fn stub(&self) -> JobListStub {
+        JobListStub {
+            id: self.id.clone(),
+            parent_id: String::new(),
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            datacenters: self.datacenters.clone(),
+            job_type: self.job_type.clone(),
+            priority: self.priority,
+            stop: self.stop,
+            status: self.status.clone(),
+            status_description: self.status_description.clone(),
+            create_index: self.create_index,
+            modify_index: self.modify_index,
+            job_modify_index: self.job_modify_index,
+            submit_time: self.submit_time,
+        }
+    }
+}
+
+/// One element of the job list (`GET /v1/jobs`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[allow(missing_docs)]
+pub struct JobListStub {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "ParentID")]
+    pub parent_id: String,
+    pub name: String,
+    pub namespace: String,
+    pub datacenters: Vec<String>,
+    #[serde(rename = "Type")]
+    pub job_type: String,
+    pub priority: i64,
+    pub stop: bool,
+    pub status: String,
+    pub status_description: String,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub job_modify_index: u64,
+    pub submit_time: i64,
+}
+
+/// A set of tasks placed together on one node, `Count` times.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskGroup {
+    /// Unique within the job.
+    #[serde(default)]
+    pub name: String,
+    /// How many allocations of the group to run (0 places nothing).
+    #[serde(default = "default_count")]
+    pub count: i64,
+    /// Constraints on the group's nodes.
+    #[serde(default)]
+    pub constraints: Option<Vec<Constraint>>,
+    /// The tasks; at least one.
+    #[serde(default, deserialize_with = "null_default")]
+    pub tasks: Vec<Task>,
+    /// How the client restarts failing tasks; a default by job type when absent.
+    #[serde(default)]
+    pub restart_policy: Option<RestartPolicy>,
+    /// Opaque metadata.
+    #[serde(default)]
+    pub meta: Option<BTreeMap<String, String>>,
+    /// Fields ordu does not model.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl TaskGroup {
+    /// Sum of the tasks' resources: what one allocation of the group asks for.
+    pub fn resources(&self) -> Resources {
+        let mut total = Resources::zero();
+        for task in &self.tasks {
+            total.add(&task.resources);
+        }
+        total
+    }
+}
+
+/// One unit of work run by a driver.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Task {
+    /// Unique within the group.
+    #[serde(default)]
+    pub name: String,
+    /// Driver that runs it; nodes advertise `driver.<name>`.
+    #[serde(default)]
+    pub driver: String,
+    /// Driver configuration, any JSON value.
+    #[serde(default)]
+    pub config: Value,
+    /// Environment variables.
+    #[serde(default)]
+    pub env: Option<BTreeMap<String, String>>,
+    /// Constraints on the task's node.
+    #[serde(default)]
+    pub constraints: Option<Vec<Constraint>>,
+    /// What the task needs; CPU 100 and MemoryMB 300 when absent.
+    #[serde(
+        default = "Resources::task_default",
+        deserialize_with = "task_resources"
+    )]
+    pub resources: Resources,
+    /// Opaque metadata.
+    #[serde(default)]
+    pub meta: Option<BTreeMap<String, String>>,
+    /// Fields ordu does not model.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// CPU, memory, disk, IOPS and networks: asked by a task, offered by a node.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Resources {
+    /// MHz.
+    #[serde(rename = "CPU", default)]
+    pub cpu: i64,
+    /// Megabytes of memory.
+    #[serde(rename = "MemoryMB", default)]
+    pub memory_mb: i64,
+    /// Megabytes of disk.
+    #[serde(rename = "DiskMB", default)]
+    pub disk_mb: i64,
+    /// IO operations per second.
+    #[serde(rename = "IOPS", default)]
+    pub iops: i64,
+    /// Networks; a task uses the first.
+    #[serde(default)]
+    pub networks: Option<Vec<NetworkResource>>,
+    /// Fields ordu does not model.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Task resources as sent, so that absent keys get the task defaults and keys
+/// sent as 0 keep 0.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TaskResourcesWire {
+    #[serde(rename = "CPU")]
+    cpu: Option<i64>,
+    #[serde(rename = "MemoryMB")]
+    memory_mb: Option<i64>,
+    #[serde(rename = "DiskMB", default)]
+    disk_mb: i64,
+    #[serde(rename = "IOPS", default)]
+    iops: i64,
+    #[serde(default)]
+    networks: Option<Vec<NetworkResource>>,
+    #[serde(flatten)]
+    extra: Extra,
+}
+
+fn task_resources<'de, D: Deserializer<'de>>(d: D) -> Result<Resources, D::Error> {
+    let Some(w) = Option::<TaskResourcesWire>::deserialize(d)? else {
+        return Ok(Resources::task_default());
+    };
+    Ok(Resources {
+        cpu: w.cpu.unwrap_or(Resources::DEFAULT_CPU),
+        memory_mb: w.memory_mb.unwrap_or(Resources::DEFAULT_MEMORY_MB),
+        disk_mb: w.disk_mb,
+        iops: w.iops,
+        networks: w.networks,
+        extra: w.extra,
+    })
+}
+
+impl Resources {
+    /// CPU a task gets when it does not say.
+    pub const DEFAULT_CPU: i64 = 100;
+    /// Memory a task gets when it does not say.
+    pub const DEFAULT_MEMORY_MB: i64 = 300;
+
+    /// What a task without `Resources` asks for.
+    pub fn task_default() -> Self {
+        Resources {
+            cpu: Self::DEFAULT_CPU,
+            memory_mb: Self::DEFAULT_MEMORY_MB,
+            ..Self::zero()
+        }
+    }
+
+    /// Nothing at all.
+    pub fn zero() -> Self {
+        Resources::default()
+    }
+
+    /// Adds `other` field by field; networks are appended.
+    pub fn add(&mut self, other: &Resources) {
+        self.cpu += other.cpu;
+        self.memory_mb += other.memory_mb;
+        self.disk_mb += other.disk_mb;
+        self.iops += other.iops;
+        if let Some(nets) = &other.networks {
+            self.networks
+                .get_or_insert_with(Vec::new)
+                .extend(nets.iter().cloned());
+        }
+    }
+
+    /// The networks, empty when none.
+    pub fn networks(&self) -> &[NetworkResource] {
+        self.networks.as_deref().unwrap_or(&[])
+    }
+}
+
+/// A network ask (task) or offer (node).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkResource {
+    /// Interface name.
+    #[serde(default)]
+    pub device: String,
+    /// Node side: the block addresses come from.
+    #[serde(rename = "CIDR", default)]
+    pub cidr: String,
+    /// Assigned address (filled in by the scheduler).
+    #[serde(rename = "IP", default)]
+    pub ip: String,
+    /// Bandwidth in megabits.
+    #[serde(rename = "MBits", default)]
+    pub mbits: i64,
+    /// Static ports. The seed's list of integers is accepted too.
+    #[serde(default, deserialize_with = "ports")]
+    pub reserved_ports: Option<Vec<Port>>,
+    /// Ports the scheduler picks. The seed's list of labels is accepted too.
+    #[serde(default, deserialize_with = "ports")]
+    pub dynamic_ports: Option<Vec<Port>>,
+    /// Fields ordu does not model.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl NetworkResource {
+    /// The reserved ports, empty when none.
+    pub fn reserved(&self) -> &[Port] {
+        self.reserved_ports.as_deref().unwrap_or(&[])
+    }
+    /// The dynamic ports, empty when none.
+    pub fn dynamic(&self) -> &[Port] {
+        self.dynamic_ports.as_deref().unwrap_or(&[])
+    }
+}
+
+/// A labelled port.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Port {
+    /// Name the task refers to.
+    #[serde(default)]
+    pub label: String,
+    /// Port number on the node (0 until assigned for dynamic ports).
+    #[serde(default)]
+    pub value: i64,
+    /// Port inside the task, when mapped.
+    #[serde(default)]
+    pub to: i64,
+    /// Fields ordu does not model.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PortWire {
+    Number(i64),
+    Label(String),
+    Port(Port),
+}
+
+fn ports<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Port>>, D::Error> {
+    let Some(list) = Option::<Vec<PortWire>>::deserialize(d)? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        list.into_iter()
+            .map(|p| match p {
+                PortWire::Number(value) => Port {
+                    value,
+                    ..Port::default()
+                },
+                PortWire::Label(label) => Port {
+                    label,
+                    ..Port::default()
+                },
+                PortWire::Port(p) => p,
+            })
+            .collect(),
+    ))
+}
+
+/// A rule a node must satisfy.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Constraint {
+    /// Left side: a literal or an interpolation such as `${attr.kernel.os}`.
+    #[serde(rename = "LTarget", default)]
+    pub l_target: String,
+    /// Right side.
+    #[serde(rename = "RTarget", default)]
+    pub r_target: String,
+    /// Operator: `=`, `!=`, `<`, `version`, `regexp`, `distinct_hosts`, ...
+    #[serde(default)]
+    pub operand: String,
+    /// The seed's hardness flag: `false` makes the constraint a no-op.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hard: Option<bool>,
+    /// The seed's (unused) weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i64>,
+    /// Fields ordu does not model.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Constraint {
+    /// False for the seed's soft constraints, which were never enforced.
+    pub fn is_enforced(&self) -> bool {
+        self.hard != Some(false)
+    }
+}
+
+impl std::fmt::Display for Constraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.l_target, self.operand, self.r_target)
+    }
+}
+
+/// Rolling updates: at most `MaxParallel` destructive changes at a time,
+/// `Stagger` nanoseconds apart.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateStrategy {
+    /// Nanoseconds between batches.
+    #[serde(default)]
+    pub stagger: i64,
+    /// Allocations changed at once; 0 means no limit.
+    #[serde(default)]
+    pub max_parallel: i64,
+    /// Fields ordu does not model.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// How a client restarts a failing task.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestartPolicy {
+    /// Restarts allowed per interval.
+    #[serde(default)]
+    pub attempts: i64,
+    /// Nanoseconds.
+    #[serde(default)]
+    pub interval: i64,
+    /// Nanoseconds between restarts.
+    #[serde(default)]
+    pub delay: i64,
+    /// `fail` or `delay` once the attempts are used.
+    #[serde(default)]
+    pub mode: String,
+    /// Fields ordu does not model.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+const SECOND: i64 = 1_000_000_000;
+
+impl RestartPolicy {
+    /// Nomad's defaults: services 2 attempts in 30 minutes, batch 3 in 24 hours,
+    /// both 15 s apart, then fail.
+    pub fn default_for(batch: bool) -> Self {
+        let (attempts, interval) = if batch {
+            (3, 24 * 3600 * SECOND)
+        } else {
+            (2, 30 * 60 * SECOND)
+        };
+        RestartPolicy {
+            attempts,
+            interval,
+            delay: 15 * SECOND,
+            mode: "fail".to_string(),
+            extra: Extra::new(),
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The data model in Nomad's JSON names, the request and response envelopes, and
+//! validation.
+
+mod alloc;
+mod eval;
+mod job;
+mod node;
+mod plan;
+mod serde_util;
+mod validate;
+pub mod version;
+
+pub use alloc::*;
+pub use eval::*;
+pub use job::*;
+pub use node::*;
+pub use plan::*;
+pub use validate::{
+    check_constraint, validate_alloc_update, validate_job, validate_node, validate_node_status,
+    Limits, OPERANDS,
+};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, FieldError, Stage};
+
+/// Decodes a JSON request body: over `limits.max_request_bytes` is a limit error;
+/// malformed JSON or a wrong type is an invalid error whose path names the field.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8], limits: &Limits) -> Result<T, Error> {
+    if bytes.len() > limits.max_request_bytes {
+        return Err(Error::Limit {
+            path: "body".into(),
+            limit: limits.max_request_bytes as u64,
+            message: format!(
+                "request body of {} bytes is over the limit of {} bytes",
+                bytes.len(),
+                limits.max_request_bytes
+            ),
+        });
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        Error::Invalid {
+            stage: Stage::Decode,
+            errors: vec![FieldError::new(path, e.into_inner().to_string())],
+        }
+    })?;
+    Ok(value)
+}
+
+/// The body of a job register: `{"Job": {...}, "EnforceIndex", "JobModifyIndex"}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobRegisterRequest {
+    /// The job; required.
+    #[serde(default)]
+    pub job: Option<Job>,
+    /// Check-and-set: register only if the job's `JobModifyIndex` is
+    /// `job_modify_index` (0: only if the job does not exist).
+    #[serde(default)]
+    pub enforce_index: bool,
+    /// The index `enforce_index` compares with.
+    #[serde(default)]
+    pub job_modify_index: u64,
+}
+
+/// The answer to register, evaluate and deregister.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobWriteResponse {
+    /// The evaluation created; empty when none was (deregister of a missing job).
+    #[serde(rename = "EvalID")]
+    pub eval_id: String,
+    /// Index at which the evaluation was created.
+    pub eval_create_index: u64,
+    /// The job's `JobModifyIndex` after the write.
+    pub job_modify_index: u64,
+    /// Non-fatal remarks on the job.
+    pub warnings: String,
+    /// Index of the write (0 when nothing was written).
+    pub index: u64,
+    /// Always 0 for an embedded store.
+    pub last_contact: u64,
+    /// As Nomad's write replies: false.
+    pub known_leader: bool,
+}
+
+/// The answer to node register, status and drain updates.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeUpdateResponse {
+    /// Evaluations the change created.
+    #[serde(rename = "EvalIDs")]
+    pub eval_ids: Vec<String>,
+    /// Index at which they were created (0 if none).
+    pub eval_create_index: u64,
+    /// The node's `ModifyIndex`.
+    pub node_modify_index: u64,
+    /// Index of the write.
+    pub index: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_names_the_field() {
+        let err = decode::<JobRegisterRequest>(
+            br#"{"Job":{"ID":"x","TaskGroups":[{"Name":"g","Count":"many"}]}}"#,
+            &Limits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.field_errors()[0].path, "Job.TaskGroups[0].Count");
+        assert_eq!(err.http_status(false), 400);
+    }
+
+    #[test]
+    fn decode_bounds_the_body() {
+        let limits = Limits {
+            max_request_bytes: 10,
+            ..Limits::default()
+        };
+        let err = decode::<JobRegisterRequest>(b"{\"Job\":{\"ID\":\"abc\"}}", &limits).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Limit);
+    }
+
+    #[test]
+    fn legacy_ports_and_defaults() {
+        let job: Job = serde_json::from_str(
+            r#"{"ID":"j","TaskGroups":[{"Name":"g","Tasks":[{"Name":"t","Driver":"d",
+            "Resources":{"MemoryMB":0,"Networks":[{"ReservedPorts":[80],"DynamicPorts":["http"]}]}}]}]}"#,
+        )
+        .unwrap();
+        let t = &job.task_groups[0].tasks[0];
+        assert_eq!(t.resources.cpu, 100);
+        assert_eq!(t.resources.memory_mb, 0, "a 0 the client sent is kept");
+        let n = &t.resources.networks()[0];
+        assert_eq!(n.reserved()[0].value, 80);
+        assert_eq!(n.dynamic()[0].label, "http");
+        assert_eq!(job.priority, 50);
+        assert_eq!(job.datacenters, vec!["*"]);
+        assert_eq!(job.task_groups[0].count, 1);
+    }
+}

@@ -1,0 +1,437 @@
+//! Validation of what clients send: every problem at once, each with its path.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, FieldError};
+
+use super::alloc::{AllocClientUpdate, ALLOC_CLIENT_STATUSES};
+use super::job::{
+    Constraint, Job, NetworkResource, Resources, RestartPolicy, TaskGroup, JOB_TYPES,
+    JOB_TYPE_SYSTEM,
+};
+use super::node::{Node, NODE_STATUSES};
+use super::version::VersionConstraint;
+
+/// Bounds that keep a hostile request from hurting the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest `Count` of one task group.
+    pub max_group_count: i64,
+    /// Largest sum of `Count` over a job's groups.
+    pub max_job_count: i64,
+    /// Largest request body, in bytes, the JSON entry points decode.
+    pub max_request_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_group_count: 10_000,
+            max_job_count: 100_000,
+            max_request_bytes: 8 << 20,
+        }
+    }
+}
+
+/// Every constraint operand ordu evaluates.
+pub const OPERANDS: [&str; 16] = [
+    "=",
+    "==",
+    "is",
+    "!=",
+    "not",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "version",
+    "semver",
+    "regexp",
+    "distinct_hosts",
+    "set_contains",
+    "is_set",
+    "is_not_set",
+];
+
+/// Checks the limits first (a limit error wins), then every rule of the model.
+pub fn validate_job(job: &Job, limits: &Limits) -> Result<(), Error> {
+    check_limits(job, limits)?;
+    let mut errs = Vec::new();
+    job_rules(job, &mut errs);
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid(errs))
+    }
+}
+
+fn check_limits(job: &Job, limits: &Limits) -> Result<(), Error> {
+    let mut total: i64 = 0;
+    for (i, g) in job.task_groups.iter().enumerate() {
+        if g.count > limits.max_group_count {
+            return Err(Error::Limit {
+                path: format!("TaskGroups[{i}].Count"),
+                limit: limits.max_group_count as u64,
+                message: format!(
+                    "count {} is over the limit of {} per task group",
+                    g.count, limits.max_group_count
+                ),
+            });
+        }
+        total = total.saturating_add(g.count.max(0));
+    }
+    if total > limits.max_job_count {
+        return Err(Error::Limit {
+            path: "TaskGroups".into(),
+            limit: limits.max_job_count as u64,
+            message: format!(
+                "total count {total} is over the limit of {} per job",
+                limits.max_job_count
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn job_rules(job: &Job, errs: &mut Vec<FieldError>) {
+    let mut err = |p: &str, m: String| errs.push(FieldError::new(p, m));
+    if job.region.is_empty() {
+        err("Region", "missing job region".into());
+    }
+    if job.id.is_empty() {
+        err("ID", "missing job ID".into());
+    } else if job.id.contains(' ') {
+        err("ID", "job ID contains a space".into());
+    } else if job.id.contains('\0') {
+        err("ID", "job ID contains a null character".into());
+    }
+    if job.name.is_empty() {
+        err("Name", "missing job name".into());
+    } else if job.name.contains('\0') {
+        err("Name", "job name contains a null character".into());
+    }
+    if job.namespace.is_empty() {
+        err("Namespace", "job must be in a namespace".into());
+    }
+    if job.job_type.is_empty() {
+        err("Type", "missing job type".into());
+    } else if !JOB_TYPES.contains(&job.job_type.as_str()) {
+        err("Type", format!("invalid job type: {:?}", job.job_type));
+    }
+    if !(1..=100).contains(&job.priority) {
+        err("Priority", "job priority must be between [1, 100]".into());
+    }
+    if job.datacenters.is_empty() {
+        err("Datacenters", "missing job datacenters".into());
+    }
+    for (i, dc) in job.datacenters.iter().enumerate() {
+        if dc.is_empty() {
+            err(
+                &format!("Datacenters[{i}]"),
+                "job datacenter must be non-empty string".into(),
+            );
+        }
+    }
+    if job.task_groups.is_empty() {
+        err("TaskGroups", "missing job task groups".into());
+    }
+    if job.update.max_parallel < 0 {
+        err("Update.MaxParallel", "must be 0 or more".into());
+    }
+    if job.update.stagger < 0 {
+        err("Update.Stagger", "must be 0 or more".into());
+    }
+    constraints_rules("Constraints", job.constraints.as_deref(), errs);
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, g) in job.task_groups.iter().enumerate() {
+        let path = format!("TaskGroups[{i}]");
+        if !g.name.is_empty() {
+            if let Some(j) = seen.insert(&g.name, i) {
+                errs.push(FieldError::new(
+                    format!("{path}.Name"),
+                    format!("task group redefines '{}' from group {j}", g.name),
+                ));
+            }
+        }
+        if job.job_type == JOB_TYPE_SYSTEM && g.count > 1 {
+            errs.push(FieldError::new(
+                format!("{path}.Count"),
+                format!(
+                    "task group has count {}; count cannot exceed 1 with system scheduler",
+                    g.count
+                ),
+            ));
+        }
+        group_rules(&path, g, errs);
+    }
+}
+
+fn group_rules(path: &str, g: &TaskGroup, errs: &mut Vec<FieldError>) {
+    if g.name.is_empty() {
+        errs.push(FieldError::new(
+            format!("{path}.Name"),
+            "missing task group name",
+        ));
+    } else if g.name.contains('\0') {
+        errs.push(FieldError::new(
+            format!("{path}.Name"),
+            "task group name contains a null character",
+        ));
+    }
+    if g.count < 0 {
+        errs.push(FieldError::new(
+            format!("{path}.Count"),
+            "task group count can't be negative",
+        ));
+    }
+    if g.tasks.is_empty() {
+        errs.push(FieldError::new(
+            format!("{path}.Tasks"),
+            "missing tasks for task group",
+        ));
+    }
+    constraints_rules(
+        &format!("{path}.Constraints"),
+        g.constraints.as_deref(),
+        errs,
+    );
+    if let Some(rp) = &g.restart_policy {
+        restart_rules(&format!("{path}.RestartPolicy"), rp, errs);
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, t) in g.tasks.iter().enumerate() {
+        let tp = format!("{path}.Tasks[{i}]");
+        if t.name.is_empty() {
+            errs.push(FieldError::new(format!("{tp}.Name"), "missing task name"));
+        } else if t.name.contains('/') {
+            errs.push(FieldError::new(
+                format!("{tp}.Name"),
+                "task name cannot include slashes",
+            ));
+        } else if t.name.contains('\0') {
+            errs.push(FieldError::new(
+                format!("{tp}.Name"),
+                "task name contains a null character",
+            ));
+        } else if let Some(j) = seen.insert(&t.name, i) {
+            errs.push(FieldError::new(
+                format!("{tp}.Name"),
+                format!("task redefines '{}' from task {j}", t.name),
+            ));
+        }
+        if t.driver.is_empty() {
+            errs.push(FieldError::new(
+                format!("{tp}.Driver"),
+                "missing task driver",
+            ));
+        }
+        constraints_rules(&format!("{tp}.Constraints"), t.constraints.as_deref(), errs);
+        resources_rules(&format!("{tp}.Resources"), &t.resources, errs);
+    }
+}
+
+fn restart_rules(path: &str, rp: &RestartPolicy, errs: &mut Vec<FieldError>) {
+    for (field, v) in [
+        ("Attempts", rp.attempts),
+        ("Interval", rp.interval),
+        ("Delay", rp.delay),
+    ] {
+        if v < 0 {
+            errs.push(FieldError::new(
+                format!("{path}.{field}"),
+                "must be 0 or more",
+            ));
+        }
+    }
+    if !matches!(rp.mode.as_str(), "fail" | "delay") {
+        errs.push(FieldError::new(
+            format!("{path}.Mode"),
+            format!("unsupported restart mode: {:?}", rp.mode),
+        ));
+    }
+    if rp.mode == "fail"
+        && rp.attempts > 0
+        && rp
+            .delay
+            .checked_mul(rp.attempts)
+            .is_none_or(|d| d > rp.interval)
+    {
+        errs.push(FieldError::new(
+            path.to_string(),
+            format!(
+                "cannot restart {} times in an interval of {}ns with a delay of {}ns",
+                rp.attempts, rp.interval, rp.delay
+            ),
+        ));
+    }
+}
+
+fn resources_rules(path: &str, r: &Resources, errs: &mut Vec<FieldError>) {
+    for (field, v) in [
+        ("CPU", r.cpu),
+        ("MemoryMB", r.memory_mb),
+        ("DiskMB", r.disk_mb),
+        ("IOPS", r.iops),
+    ] {
+        if v < 0 {
+            errs.push(FieldError::new(
+                format!("{path}.{field}"),
+                "must be 0 or more",
+            ));
+        }
+    }
+    for (i, n) in r.networks().iter().enumerate() {
+        network_rules(&format!("{path}.Networks[{i}]"), n, errs);
+    }
+}
+
+fn network_rules(path: &str, n: &NetworkResource, errs: &mut Vec<FieldError>) {
+    if n.mbits < 0 {
+        errs.push(FieldError::new(
+            format!("{path}.MBits"),
+            "must be 0 or more",
+        ));
+    }
+    for (i, p) in n.reserved().iter().enumerate() {
+        if !(1..=65535).contains(&p.value) {
+            errs.push(FieldError::new(
+                format!("{path}.ReservedPorts[{i}].Value"),
+                format!("port {} is not between 1 and 65535", p.value),
+            ));
+        }
+    }
+    for (i, p) in n.dynamic().iter().enumerate() {
+        if p.label.is_empty() {
+            errs.push(FieldError::new(
+                format!("{path}.DynamicPorts[{i}].Label"),
+                "dynamic port has no label",
+            ));
+        }
+    }
+}
+
+fn constraints_rules(path: &str, cs: Option<&[Constraint]>, errs: &mut Vec<FieldError>) {
+    for (i, c) in cs.unwrap_or(&[]).iter().enumerate() {
+        if let Err(m) = check_constraint(c) {
+            errs.push(FieldError::new(format!("{path}[{i}]"), m));
+        }
+    }
+}
+
+/// Checks one constraint: a known operand, the targets it needs, and a right
+/// side that compiles (`regexp`) or parses (`version`).
+pub fn check_constraint(c: &Constraint) -> Result<(), String> {
+    let op = c.operand.as_str();
+    if op.is_empty() {
+        return Err("missing constraint operand".into());
+    }
+    if !OPERANDS.contains(&op) {
+        return Err(format!("unknown constraint type {op:?}"));
+    }
+    if op != "distinct_hosts" && c.l_target.is_empty() {
+        return Err("no LTarget provided but is required by constraint".into());
+    }
+    match op {
+        "is_set" | "is_not_set" if !c.r_target.is_empty() => {
+            Err(format!("{op} does not support an RTarget"))
+        }
+        "is_set" | "is_not_set" | "distinct_hosts" => Ok(()),
+        "regexp" => regex::Regex::new(&c.r_target)
+            .map(|_| ())
+            .map_err(|e| format!("regular expression failed to compile: {e}")),
+        "version" | "semver" => VersionConstraint::parse(&c.r_target)
+            .map(|_| ())
+            .map_err(|e| format!("version constraint is invalid: {e}")),
+        _ if c.r_target.is_empty() => Err(format!("operator {op:?} requires an RTarget")),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a node a host registers.
+pub fn validate_node(node: &Node) -> Result<(), Error> {
+    let mut errs = Vec::new();
+    if node.id.is_empty() {
+        errs.push(FieldError::new("ID", "missing node ID"));
+    }
+    if node.datacenter.is_empty() {
+        errs.push(FieldError::new("Datacenter", "missing node datacenter"));
+    }
+    if node.name.is_empty() {
+        errs.push(FieldError::new("Name", "missing node name"));
+    }
+    if !node.status.is_empty() && !NODE_STATUSES.contains(&node.status.as_str()) {
+        errs.push(FieldError::new(
+            "Status",
+            format!("invalid node status {:?}", node.status),
+        ));
+    }
+    resources_rules("Resources", &node.resources, &mut errs);
+    if let Some(r) = &node.reserved {
+        resources_rules("Reserved", r, &mut errs);
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid(errs))
+    }
+}
+
+/// Checks a node status a host reports.
+pub fn validate_node_status(status: &str) -> Result<(), Error> {
+    if NODE_STATUSES.contains(&status) {
+        Ok(())
+    } else {
+        Err(Error::invalid_field(
+            "Status",
+            format!("invalid node status {status:?}: want one of {NODE_STATUSES:?}"),
+        ))
+    }
+}
+
+/// Checks an allocation status a client reports.
+pub fn validate_alloc_update(u: &AllocClientUpdate) -> Result<(), Error> {
+    let mut errs = Vec::new();
+    if u.id.is_empty() {
+        errs.push(FieldError::new("ID", "missing allocation ID"));
+    }
+    if !ALLOC_CLIENT_STATUSES.contains(&u.client_status.as_str()) {
+        errs.push(FieldError::new(
+            "ClientStatus",
+            format!(
+                "invalid client status {:?}: want one of {ALLOC_CLIENT_STATUSES:?}",
+                u.client_status
+            ),
+        ));
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid(errs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(l: &str, op: &str, r: &str) -> Constraint {
+        Constraint {
+            l_target: l.into(),
+            operand: op.into(),
+            r_target: r.into(),
+            ..Constraint::default()
+        }
+    }
+
+    #[test]
+    fn constraint_checks() {
+        assert!(check_constraint(&c("${attr.kernel.os}", "=", "linux")).is_ok());
+        assert!(check_constraint(&c("", "distinct_hosts", "")).is_ok());
+        assert!(check_constraint(&c("a", "", "b")).is_err());
+        assert!(check_constraint(&c("a", "bogus", "b")).is_err());
+        assert!(check_constraint(&c("a", "regexp", "(")).is_err());
+        assert!(check_constraint(&c("a", "version", "> x")).is_err());
+        assert!(check_constraint(&c("a", "is_set", "b")).is_err());
+        assert!(check_constraint(&c("a", "<", "")).is_err());
+    }
+}

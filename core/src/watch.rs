@@ -1,0 +1,305 @@
+//! Waiters keyed by what they read, woken after a write commits.
+//!
+//! A waiter subscribes to its keys *before* it reads, so a write that lands
+//! between the read and the wait still wakes it. Keys are 64-bit hashes of what
+//! is read (a job, a job's allocations, ...): a collision only costs a spurious
+//! wake-up, after which the reader re-checks its index and waits again.
+//!
+//! Two ways to wait over one signal: [`Subscription::wait_until`] blocks the
+//! thread; [`Subscription::changed`] is a `Future` that needs no particular
+//! runtime (its timeout is served by one shared timer thread).
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BinaryHeap, HashMap};
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use parking_lot::{Condvar, Mutex};
+
+/// What a read covers, hashed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key(u64);
+
+impl Key {
+    /// The key of `(kind, id)`, e.g. `("job", "web")`.
+    pub fn new(kind: &str, id: &str) -> Key {
+        let mut h = DefaultHasher::new();
+        kind.hash(&mut h);
+        id.hash(&mut h);
+        Key(h.finish())
+    }
+}
+
+#[derive(Default)]
+struct SignalState {
+    fired: bool,
+    timed_out: bool,
+    waker: Option<Waker>,
+}
+
+#[derive(Default)]
+struct Signal {
+    state: Mutex<SignalState>,
+    cond: Condvar,
+}
+
+impl Signal {
+    fn fire(&self, timeout: bool) {
+        let waker = {
+            let mut s = self.state.lock();
+            if timeout {
+                s.timed_out = true;
+            } else {
+                s.fired = true;
+            }
+            s.waker.take()
+        };
+        self.cond.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// The registry of waiters. One per store.
+#[derive(Default)]
+pub struct Watch {
+    waiters: Mutex<HashMap<Key, HashMap<u64, Arc<Signal>>>>,
+    next_id: AtomicU64,
+}
+
+impl Watch {
+    /// A registry with no waiters.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers interest in `keys`. Call before reading what they cover.
+    pub fn subscribe(self: &Arc<Self>, keys: &[Key]) -> Subscription {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let signal = Arc::new(Signal::default());
+        {
+            let mut w = self.waiters.lock();
+            for k in keys {
+                w.entry(*k).or_default().insert(id, signal.clone());
+            }
+        }
+        Subscription {
+            watch: self.clone(),
+            keys: keys.to_vec(),
+            id,
+            signal,
+        }
+    }
+
+    /// Wakes every waiter on any of `keys`. Call after the write is visible.
+    pub fn notify(&self, keys: impl IntoIterator<Item = Key>) {
+        let mut fired = Vec::new();
+        {
+            let mut w = self.waiters.lock();
+            if w.is_empty() {
+                return;
+            }
+            for k in keys {
+                if let Some(set) = w.remove(&k) {
+                    fired.extend(set.into_values());
+                }
+            }
+        }
+        for s in fired {
+            s.fire(false);
+        }
+    }
+
+    /// Wakes every waiter (after a restore, when any answer may have changed).
+    pub fn notify_all(&self) {
+        let all: Vec<_> = self.waiters.lock().drain().collect();
+        for (_, set) in all {
+            for s in set.into_values() {
+                s.fire(false);
+            }
+        }
+    }
+
+    /// Number of keys with at least one waiter (for tests and metrics).
+    pub fn watched_keys(&self) -> usize {
+        self.waiters.lock().len()
+    }
+
+    fn unsubscribe(&self, keys: &[Key], id: u64) {
+        let mut w = self.waiters.lock();
+        for k in keys {
+            if let Some(set) = w.get_mut(k) {
+                set.remove(&id);
+                if set.is_empty() {
+                    w.remove(k);
+                }
+            }
+        }
+    }
+}
+
+/// Interest in some keys; dropped, it unregisters.
+pub struct Subscription {
+    watch: Arc<Watch>,
+    keys: Vec<Key>,
+    id: u64,
+    signal: Arc<Signal>,
+}
+
+impl Subscription {
+    /// Blocks until a key fires or `deadline` passes. True if a key fired.
+    pub fn wait_until(&self, deadline: Instant) -> bool {
+        let mut s = self.signal.state.lock();
+        while !s.fired {
+            if self.signal.cond.wait_until(&mut s, deadline).timed_out() {
+                return s.fired;
+            }
+        }
+        true
+    }
+
+    /// Resolves to true when a key fires, or to false once `deadline` passes.
+    /// Works on any executor.
+    pub fn changed(&self, deadline: Instant) -> Changed<'_> {
+        Changed {
+            sub: self,
+            deadline,
+            armed: false,
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.watch.unsubscribe(&self.keys, self.id);
+    }
+}
+
+/// The future of [`Subscription::changed`].
+pub struct Changed<'a> {
+    sub: &'a Subscription,
+    deadline: Instant,
+    armed: bool,
+}
+
+impl Future for Changed<'_> {
+    type Output = bool;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        // `Changed` holds a reference and plain data, so it is `Unpin`.
+        let this = self.get_mut();
+        {
+            let mut s = this.sub.signal.state.lock();
+            if s.fired {
+                return Poll::Ready(true);
+            }
+            if s.timed_out || Instant::now() >= this.deadline {
+                return Poll::Ready(false);
+            }
+            s.waker = Some(cx.waker().clone());
+        }
+        if !this.armed {
+            this.armed = true;
+            timer().schedule(this.deadline, Arc::downgrade(&this.sub.signal));
+        }
+        Poll::Pending
+    }
+}
+
+/// One thread for the whole process that fires the deadlines of waiting futures.
+struct Timer {
+    heap: Mutex<BinaryHeap<Deadline>>,
+    cond: Condvar,
+}
+
+struct Deadline {
+    at: Instant,
+    signal: Weak<Signal>,
+}
+
+impl PartialEq for Deadline {
+    fn eq(&self, o: &Self) -> bool {
+        self.at == o.at
+    }
+}
+impl Eq for Deadline {}
+impl PartialOrd for Deadline {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Deadline {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        o.at.cmp(&self.at) // earliest first in a max-heap
+    }
+}
+
+fn timer() -> &'static Timer {
+    static TIMER: OnceLock<&'static Timer> = OnceLock::new();
+    TIMER.get_or_init(|| {
+        let t: &'static Timer = Box::leak(Box::new(Timer {
+            heap: Mutex::new(BinaryHeap::new()),
+            cond: Condvar::new(),
+        }));
+        std::thread::Builder::new()
+            .name("ordu-timer".into())
+            .spawn(move || t.run())
+            .expect("spawn the ordu timer thread");
+        t
+    })
+}
+
+impl Timer {
+    fn schedule(&self, at: Instant, signal: Weak<Signal>) {
+        let mut h = self.heap.lock();
+        let earliest = h.peek().is_none_or(|d| at < d.at);
+        h.push(Deadline { at, signal });
+        if earliest {
+            self.cond.notify_one();
+        }
+    }
+
+    fn run(&self) {
+        let mut h = self.heap.lock();
+        loop {
+            let now = Instant::now();
+            while h.peek().is_some_and(|d| d.at <= now) {
+                let d = h.pop().expect("peeked");
+                if let Some(s) = d.signal.upgrade() {
+                    s.fire(true);
+                }
+            }
+            match h.peek().map(|d| d.at) {
+                Some(at) => {
+                    self.cond.wait_until(&mut h, at);
+                }
+                None => self.cond.wait(&mut h),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn notify_wakes_only_its_key() {
+        let w = Arc::new(Watch::new());
+        let a = w.subscribe(&[Key::new("job", "a")]);
+        let b = w.subscribe(&[Key::new("job", "b")]);
+        w.notify([Key::new("job", "a")]);
+        assert!(a.wait_until(Instant::now()));
+        assert!(!b.wait_until(Instant::now() + Duration::from_millis(20)));
+        drop(b);
+        drop(a);
+        assert_eq!(w.watched_keys(), 0, "dropped subscriptions unregister");
+    }
+}
