@@ -51,6 +51,7 @@
 
 pub mod command;
 pub mod error;
+pub mod json;
 pub mod scheduler;
 pub mod state;
 pub mod store;

@@ -534,7 +534,14 @@ impl Store {
     ) -> Result<JobWriteResponse> {
         self.check_region(opts.region.as_deref())?;
         let Some(mut job) = req.job else {
-            return Err(Error::invalid_field("Job", "Job must be specified"));
+            // Nomad answers this at the HTTP layer, as a 400.
+            return Err(Error::Invalid {
+                stage: crate::error::Stage::Decode,
+                errors: vec![crate::error::FieldError::new(
+                    "Job",
+                    "Job must be specified",
+                )],
+            });
         };
         job.canonicalize(&self.config.region);
         self.check_region(Some(&job.region))?;
