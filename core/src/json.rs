@@ -5,13 +5,15 @@
 //! [`Reply`]: the JSON body and the index the operation answers with (the
 //! read's index, or the write's).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, Stage};
-use crate::store::{Config, QueryOptions, SchedulingMode, Store, WriteOptions};
-use crate::structs::{decode, AllocClientUpdate, Limits};
+use crate::store::{
+    Config, QueryOptions, SchedulingMode, Store, WriteOptions, DEFAULT_WAIT, MAX_WAIT,
+};
+use crate::structs::{decode, AllocClientUpdate, JobRegisterRequest, Limits, Node};
 
 /// A JSON answer and its index.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -246,6 +248,143 @@ pub fn garbage_collect(store: &Store, older_than: i64) -> Result<Reply> {
     reply(&serde_json::json!({ "Index": index }), index)
 }
 
+/// Checks that `region` (when given and not empty) is the store's region: the
+/// check every operation makes, for hosts that route by region before they
+/// read a body (node writes take no region of their own).
+pub fn check_region(store: &Store, region: Option<&str>) -> Result<()> {
+    match region {
+        Some(r) if !r.is_empty() && r != store.config().region => Err(Error::Region {
+            requested: r.to_string(),
+            region: store.config().region.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a request body's announced length against the store's bound before
+/// a host reads it, with the same error a body of that size gets from decoding.
+pub fn check_body_size(store: &Store, len: u64) -> Result<()> {
+    let limit = store.config().limits.max_request_bytes;
+    if len > limit as u64 {
+        return Err(Error::Limit {
+            path: "body".into(),
+            limit: limit as u64,
+            message: format!("request body of {len} bytes is over the limit of {limit} bytes"),
+        });
+    }
+    Ok(())
+}
+
+fn path_mismatch(message: &str) -> Error {
+    Error::Invalid {
+        stage: Stage::Decode,
+        errors: vec![crate::FieldError::new("", message)],
+    }
+}
+
+/// Registers a job as `PUT /v1/job/<id>` does: as [`register_job`], and when
+/// `id` is given the body's job must have that ID (else a decode error,
+/// `Job ID does not match name`, HTTP 400).
+pub fn register_job_at(
+    store: &Store,
+    id: Option<&str>,
+    body: &[u8],
+    region: Option<&str>,
+) -> Result<Reply> {
+    let req: JobRegisterRequest = decode(body, &store.config().limits)?;
+    if let (Some(id), Some(job)) = (id, req.job.as_ref()) {
+        if job.id != id {
+            return Err(path_mismatch("Job ID does not match name"));
+        }
+    }
+    let r = store.register_job(req, &write_opts(region))?;
+    reply(&r, r.index)
+}
+
+/// Registers a node as `PUT /v1/node/<id>` does: `{"Node": {...}}` or the bare
+/// node; when `id` is given, a node without an ID takes it and a node with
+/// another ID is a decode error (`Node ID does not match`, HTTP 400).
+pub fn register_node_at(
+    store: &Store,
+    id: Option<&str>,
+    body: &[u8],
+    region: Option<&str>,
+) -> Result<Reply> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Body {
+        Wrapped {
+            #[serde(rename = "Node")]
+            node: Node,
+        },
+        Bare(Node),
+    }
+    check_region(store, region)?;
+    let mut node = match decode::<Body>(body, &store.config().limits)? {
+        Body::Wrapped { node } | Body::Bare(node) => node,
+    };
+    if let Some(id) = id {
+        if node.id.is_empty() {
+            node.id = id.to_string();
+        } else if node.id != id {
+            return Err(path_mismatch("Node ID does not match"));
+        }
+    }
+    let r = store.register_node(node)?;
+    reply(&r, r.index)
+}
+
+/// The whole wait of a blocking read asked to wait `wait_ms` milliseconds
+/// (0: the default), capped as the store caps it. Hosts that wait in slices
+/// (see [`read_in_slices`]) use it as their budget.
+pub fn wait_budget(wait_ms: u64) -> Duration {
+    let wait = if wait_ms == 0 {
+        DEFAULT_WAIT
+    } else {
+        Duration::from_millis(wait_ms)
+    };
+    wait.min(MAX_WAIT)
+}
+
+/// A blocking read waited for in slices, so a host can do something between
+/// them (a Python binding checks for signals with the GIL taken back).
+///
+/// `read` is one of this module's reads; it is called with `min_index` and a
+/// wait of at most `slice` until the read settles as [`Store::wait`] decides
+/// (its index moved past `min_index`, `min_index` is past the store's index,
+/// or an error other than not-found), or until [`wait_budget`] is spent: then
+/// the last answer is returned, as a read that timed out. `between` runs
+/// before each further slice; its error ends the wait.
+pub fn read_in_slices<E>(
+    store: &Store,
+    min_index: u64,
+    wait_ms: u64,
+    region: Option<&str>,
+    slice: Duration,
+    read: impl Fn(&QueryOptions) -> Result<Reply>,
+    mut between: impl FnMut() -> std::result::Result<(), E>,
+) -> std::result::Result<Result<Reply>, E> {
+    if min_index == 0 {
+        return Ok(read(&query(0, 0, region)));
+    }
+    let slice = slice.max(Duration::from_millis(1));
+    let deadline = Instant::now() + wait_budget(wait_ms);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let this = left.min(slice).max(Duration::from_millis(1));
+        let answer = read(&query(min_index, this.as_millis() as u64, region));
+        let index = match &answer {
+            Ok(r) => r.index,
+            Err(Error::NotFound { index, .. }) => *index,
+            Err(_) => return Ok(answer),
+        };
+        if index > min_index || min_index > store.index() || Instant::now() >= deadline {
+            return Ok(answer);
+        }
+        between()?;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +419,134 @@ mod tests {
         assert_eq!(v["Priority"], 50);
         let err = job(&store, "nope", &query(0, 0, None)).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::NotFound);
+    }
+
+    const JOB: &[u8] =
+        br#"{"Job":{"ID":"web","TaskGroups":[{"Name":"g","Tasks":[{"Name":"t","Driver":"exec"}]}]}}"#;
+
+    #[test]
+    fn path_ids_must_match_the_body() {
+        let store = Store::default();
+        let err = register_job_at(&store, Some("other"), JOB, None).unwrap_err();
+        assert_eq!(err.http_status(false), 400);
+        assert!(
+            err.to_string().contains("Job ID does not match name"),
+            "{err}"
+        );
+        assert_eq!(store.index(), 0, "a mismatch writes nothing");
+        assert_eq!(
+            register_job_at(&store, Some("web"), JOB, None)
+                .unwrap()
+                .index,
+            1
+        );
+
+        let node = br#"{"Node":{"Name":"n","Datacenter":"dc1","Status":"ready"}}"#;
+        register_node_at(&store, Some("n1"), node, None).unwrap();
+        let got = self::node(&store, "n1", &query(0, 0, None)).unwrap();
+        assert!(got.body.contains(r#""ID":"n1""#), "{}", got.body);
+        let other = br#"{"ID":"n2","Name":"n","Datacenter":"dc1"}"#;
+        let err = register_node_at(&store, Some("n1"), other, None).unwrap_err();
+        assert!(err.to_string().contains("Node ID does not match"), "{err}");
+        let err = register_node_at(&store, Some("n1"), node, Some("mars")).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Region);
+    }
+
+    #[test]
+    fn body_size_and_budget() {
+        let store = Store::default();
+        let max = store.config().limits.max_request_bytes as u64;
+        assert!(check_body_size(&store, max).is_ok());
+        assert_eq!(
+            check_body_size(&store, max + 1).unwrap_err().kind(),
+            crate::ErrorKind::Limit
+        );
+        assert_eq!(wait_budget(0), DEFAULT_WAIT);
+        assert_eq!(wait_budget(u64::MAX), MAX_WAIT);
+        assert_eq!(wait_budget(250), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn slices_time_out_wake_and_stop() {
+        let store = std::sync::Arc::new(Store::default());
+        register_job(&store, JOB, None).unwrap();
+        let read = |q: &QueryOptions| job(&store, "web", q);
+        let at = read(&query(0, 0, None)).unwrap().index;
+        // Times out after the budget, with the current answer.
+        let mut slices = 0;
+        let started = Instant::now();
+        let r = read_in_slices(
+            &store,
+            at,
+            120,
+            None,
+            Duration::from_millis(20),
+            read,
+            || {
+                slices += 1;
+                Ok::<_, ()>(())
+            },
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(r.index, at);
+        assert!(started.elapsed() >= Duration::from_millis(120));
+        assert!(slices >= 3, "waited in slices: {slices}");
+        // `between` failing ends the wait at once.
+        let r = read_in_slices(
+            &store,
+            at,
+            10_000,
+            None,
+            Duration::from_millis(5),
+            read,
+            || Err("stop"),
+        );
+        assert_eq!(r.unwrap_err(), "stop");
+        // A write wakes it within a slice's reach.
+        let writer = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                let changed = br#"{"Job":{"ID":"web","Priority":60,"TaskGroups":[{"Name":"g","Tasks":[{"Name":"t","Driver":"exec"}]}]}}"#;
+                register_job(&store, changed, None).unwrap();
+            })
+        };
+        let r = read_in_slices(
+            &store,
+            at,
+            10_000,
+            None,
+            Duration::from_millis(20),
+            read,
+            || Ok::<_, ()>(()),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(r.index > at);
+        writer.join().unwrap();
+        // Not found waits too; other errors answer at once.
+        let r = read_in_slices(
+            &store,
+            store.index(),
+            60,
+            None,
+            Duration::from_millis(20),
+            |q: &QueryOptions| job(&store, "nope", q),
+            || Ok::<_, ()>(()),
+        )
+        .unwrap();
+        assert_eq!(r.unwrap_err().kind(), crate::ErrorKind::NotFound);
+        let r = read_in_slices(
+            &store,
+            1,
+            10_000,
+            Some("mars"),
+            Duration::from_millis(20),
+            read,
+            || Ok::<_, ()>(()),
+        )
+        .unwrap();
+        assert_eq!(r.unwrap_err().kind(), crate::ErrorKind::Region);
     }
 }
