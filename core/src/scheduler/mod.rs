@@ -4,11 +4,41 @@
 //! A scheduler reads a consistent [`State`] and returns a [`Plan`]; it never
 //! writes. The store applies the plan as one command, so scheduling results
 //! replicate and replay like every other write.
+//!
+//! - [`feasible`]: may a node run a group at all (datacenters, drivers,
+//!   constraints).
+//! - [`rank`]: does it fit (every resource dimension, addresses and ports),
+//!   and how well (bin-packing, job anti-affinity).
+//! - [`reconcile`]: what the job wants against what runs (names, counts,
+//!   updates, tainted nodes).
+//! - `generic` (service, batch) and `system` put these together.
+//!
+//! Placement failures are reported as Nomad 1.x does: the evaluation completes
+//! with `FailedTGAllocs` and `QueuedAllocations`, and a `blocked` evaluation
+//! waits for capacity. Processing a blocked evaluation that still cannot place
+//! everything blocks the same evaluation again.
 
 pub mod broker;
+pub(crate) mod feasible;
+mod generic;
+pub(crate) mod rank;
+pub(crate) mod reconcile;
+mod system;
 
-use crate::state::State;
-use crate::structs::{Evaluation, Plan, EVAL_STATUS_COMPLETE};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::state::{NodeUsage, State};
+use crate::structs::{
+    AllocMetric, AllocStop, Allocation, Evaluation, Job, NetworkResource, Node, Plan, Resources,
+    TaskGroup, ALLOC_CLIENT_PENDING, ALLOC_DESIRED_RUN, ALLOC_DESIRED_STOP, EVAL_STATUS_BLOCKED,
+    EVAL_STATUS_COMPLETE, EVAL_STATUS_FAILED, EVAL_STATUS_PENDING, JOB_TYPE_SYSTEM,
+    TRIGGER_ALLOC_FAILURE, TRIGGER_JOB_DEREGISTER, TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN,
+    TRIGGER_NODE_UPDATE, TRIGGER_QUEUED_ALLOCS, TRIGGER_ROLLING_UPDATE,
+};
+
+use feasible::{GroupChecker, Verdict, DISTINCT_HOSTS};
+use rank::{GroupAsk, Rng};
 
 /// What a scheduler run may use besides the state: the time to stamp, a seed
 /// for its random choices, and a source of new IDs.
@@ -22,20 +52,603 @@ pub struct Context<'a> {
     pub new_id: &'a mut dyn FnMut() -> String,
 }
 
-/// Runs the scheduler for `eval` against `state`.
-///
-/// Placeholder until the schedulers land: completes the evaluation and changes
-/// no allocation.
+/// Description of an allocation stopped because the job no longer wants it.
+pub const DESC_NOT_NEEDED: &str = "alloc not needed due to job update";
+/// Description of an allocation replaced by a destructive update.
+pub const DESC_UPDATING: &str = "alloc is being updated due to job update";
+/// Description of an allocation moved off a draining or removed node.
+pub const DESC_MIGRATING: &str = "alloc is being migrated";
+/// Description of an allocation whose node went down.
+pub const DESC_LOST: &str = "alloc is lost since its node is down";
+/// Status description of a blocked evaluation.
+pub const DESC_BLOCKED: &str = "created to place remaining allocations";
+
+/// The triggers the schedulers handle.
+const TRIGGERS: [&str; 7] = [
+    TRIGGER_JOB_REGISTER,
+    TRIGGER_JOB_DEREGISTER,
+    TRIGGER_NODE_UPDATE,
+    TRIGGER_NODE_DRAIN,
+    TRIGGER_ROLLING_UPDATE,
+    TRIGGER_QUEUED_ALLOCS,
+    TRIGGER_ALLOC_FAILURE,
+];
+
+/// Runs the scheduler of the evaluation's type for `eval` against `state`:
+/// `system` jobs get the system scheduler, `service` and `batch` the generic
+/// one. Deterministic: the same state, evaluation, seed and IDs give the same
+/// plan.
 pub fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -> Plan {
-    let mut done = eval.clone();
-    done.status = EVAL_STATUS_COMPLETE.to_string();
-    done.modify_time = ctx.now;
-    done.snapshot_index = state.index();
-    Plan {
-        eval_id: eval.id.clone(),
-        job: state.job(&eval.job_id).cloned(),
-        evals: vec![done],
-        time: ctx.now,
-        ..Plan::default()
+    if !TRIGGERS.contains(&eval.triggered_by.as_str()) {
+        let why = format!(
+            "scheduler cannot handle '{}' evaluation reason",
+            eval.triggered_by
+        );
+        let b = Builder::new(state, eval, None, &[], ctx.now);
+        return b.fail(&why);
+    }
+    // The job as stored decides the scheduler: a deregister evaluation of a
+    // system job is typed `service` by Nomad, but must still stop per node.
+    let system = match state.job(&eval.job_id) {
+        Some(j) => j.job_type == JOB_TYPE_SYSTEM,
+        None => eval.eval_type == JOB_TYPE_SYSTEM,
+    };
+    if system {
+        system::process(state, eval, ctx)
+    } else {
+        generic::process(state, eval, ctx)
+    }
+}
+
+/// One group of the job, prepared once per evaluation.
+pub(crate) struct GroupPlan {
+    pub(crate) name: String,
+    pub(crate) count: i64,
+    pub(crate) checker: GroupChecker,
+    pub(crate) ask: GroupAsk,
+    /// Per candidate position: 0 unknown, 1 feasible, 2 + r filtered by reason r.
+    memo: Vec<u32>,
+}
+
+impl GroupPlan {
+    pub(crate) fn new(job: &Job, group: &TaskGroup, candidates: usize) -> Self {
+        GroupPlan {
+            name: group.name.clone(),
+            count: group.count,
+            checker: GroupChecker::new(job, group),
+            ask: GroupAsk::new(group),
+            memo: vec![0; candidates],
+        }
+    }
+
+    /// Feasibility of candidate `i` (`node`), computed once per evaluation:
+    /// it depends only on the node and the job, not on the plan.
+    pub(crate) fn verdict(&mut self, i: usize, node: &Node) -> Verdict {
+        match self.memo[i] {
+            0 => {
+                let v = self.checker.check(node);
+                self.memo[i] = match v {
+                    Verdict::Feasible => 1,
+                    Verdict::Filtered(r) => 2 + r,
+                };
+                v
+            }
+            1 => Verdict::Feasible,
+            m => Verdict::Filtered(m - 2),
+        }
+    }
+}
+
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
+        }
+    }
+}
+
+/// A node that survived the filters and fits.
+pub(crate) struct Fit {
+    /// Assigned network per task, when the group asks for networks.
+    pub(crate) nets: Option<BTreeMap<String, Resources>>,
+    pub(crate) binpack: f64,
+    pub(crate) penalty: Option<f64>,
+}
+
+/// The plan being built: stops and placements, and what they do to each
+/// node's usage and to the job's allocation counts per node, so that later
+/// placements of the same evaluation see the earlier ones.
+pub(crate) struct Builder<'s> {
+    pub(crate) state: &'s State,
+    pub(crate) eval: &'s Evaluation,
+    pub(crate) job: Option<Arc<Job>>,
+    now: i64,
+    stops: Vec<(AllocStop, bool)>,
+    stop_pos: HashMap<String, usize>,
+    tentative: Vec<String>,
+    placements: Vec<Allocation>,
+    usage: HashMap<String, NodeUsage>,
+    counts: HashMap<String, HashMap<String, u32>>,
+    empty: NodeUsage,
+}
+
+impl<'s> Builder<'s> {
+    pub(crate) fn new(
+        state: &'s State,
+        eval: &'s Evaluation,
+        job: Option<Arc<Job>>,
+        live: &[Arc<Allocation>],
+        now: i64,
+    ) -> Self {
+        let mut counts: HashMap<String, HashMap<String, u32>> = HashMap::new();
+        for a in live {
+            *counts
+                .entry(a.node_id.clone())
+                .or_default()
+                .entry(a.task_group.clone())
+                .or_default() += 1;
+        }
+        Builder {
+            state,
+            eval,
+            job,
+            now,
+            stops: Vec::new(),
+            stop_pos: HashMap::new(),
+            tentative: Vec::new(),
+            placements: Vec::new(),
+            usage: HashMap::new(),
+            counts,
+            empty: NodeUsage::default(),
+        }
+    }
+
+    /// What the node uses with the plan so far.
+    pub(crate) fn usage(&self, node_id: &str) -> &NodeUsage {
+        self.usage
+            .get(node_id)
+            .or_else(|| self.state.node_usage(node_id))
+            .unwrap_or(&self.empty)
+    }
+
+    fn usage_mut(&mut self, node_id: &str) -> &mut NodeUsage {
+        if !self.usage.contains_key(node_id) {
+            let base = self.state.node_usage(node_id).cloned().unwrap_or_default();
+            self.usage.insert(node_id.to_string(), base);
+        }
+        self.usage.get_mut(node_id).expect("inserted")
+    }
+
+    fn count_add(&mut self, a: &Allocation, delta: i32) {
+        let n = self
+            .counts
+            .entry(a.node_id.clone())
+            .or_default()
+            .entry(a.task_group.clone())
+            .or_default();
+        *n = n.saturating_add_signed(delta);
+    }
+
+    /// Allocations of the job on the node with the plan so far: of one group,
+    /// or of every group.
+    pub(crate) fn count(&self, node_id: &str, group: Option<&str>) -> u32 {
+        let Some(by_group) = self.counts.get(node_id) else {
+            return 0;
+        };
+        match group {
+            Some(g) => by_group.get(g).copied().unwrap_or(0),
+            None => by_group.values().sum(),
+        }
+    }
+
+    /// Stops `a` (once).
+    pub(crate) fn stop(&mut self, a: &Allocation, desc: &str, client_status: Option<&str>) {
+        if self.stop_pos.contains_key(&a.id) {
+            return;
+        }
+        self.stop_pos.insert(a.id.clone(), self.stops.len());
+        self.stops.push((
+            AllocStop {
+                id: a.id.clone(),
+                desired_status: ALLOC_DESIRED_STOP.to_string(),
+                desired_description: desc.to_string(),
+                client_status: client_status.map(str::to_string),
+                next_allocation: String::new(),
+            },
+            true,
+        ));
+        if !a.is_terminal() {
+            self.usage_mut(&a.node_id).remove(a);
+            self.count_add(a, -1);
+        }
+    }
+
+    /// Stops `a` only if its replacement is placed (see [`Builder::unstop`]).
+    pub(crate) fn stop_tentatively(&mut self, a: &Allocation, desc: &str) {
+        self.stop(a, desc, None);
+        self.tentative.push(a.id.clone());
+    }
+
+    /// Backs out a tentative stop whose replacement found no node.
+    pub(crate) fn unstop(&mut self, a: &Allocation) {
+        if let Some(pos) = self.stop_pos.remove(&a.id) {
+            self.stops[pos].1 = false;
+            if !a.is_terminal() {
+                self.usage_mut(&a.node_id).add(a);
+                self.count_add(a, 1);
+            }
+        }
+    }
+
+    /// Records on a stopped allocation the one replacing it.
+    pub(crate) fn link_next(&mut self, old: &str, new: &str) {
+        if let Some(&pos) = self.stop_pos.get(old) {
+            self.stops[pos].0.next_allocation = new.to_string();
+        }
+    }
+
+    /// Adds a placement (new, or an in-place update of `replaces`).
+    pub(crate) fn place(&mut self, a: Allocation, replaces: Option<&Allocation>) {
+        if let Some(old) = replaces {
+            if !old.is_terminal() {
+                self.usage_mut(&old.node_id).remove(old);
+                self.count_add(old, -1);
+            }
+        }
+        let node_id = a.node_id.clone();
+        self.usage_mut(&node_id).add(&a);
+        self.count_add(&a, 1);
+        self.placements.push(a);
+    }
+
+    /// Number of placements so far.
+    pub(crate) fn placed(&self) -> usize {
+        self.placements.len()
+    }
+
+    /// `AllAtOnce` with something unplaced: drops every placement and the
+    /// stops that only made room for them.
+    pub(crate) fn abandon_placements(&mut self) {
+        self.placements.clear();
+        for id in std::mem::take(&mut self.tentative) {
+            if let Some(pos) = self.stop_pos.remove(&id) {
+                self.stops[pos].1 = false;
+            }
+        }
+        for (s, _) in &mut self.stops {
+            s.next_allocation.clear();
+        }
+    }
+
+    /// Tries one node for a group: `distinct_hosts`, then fit and score.
+    /// Counts the outcome into `metric`.
+    pub(crate) fn try_node(
+        &self,
+        node: &Node,
+        verdict: Verdict,
+        gp: &GroupPlan,
+        metric: &mut AllocMetric,
+        rng: &mut Rng,
+    ) -> Option<Fit> {
+        metric.nodes_evaluated += 1;
+        let reason = match verdict {
+            Verdict::Filtered(r) => Some(gp.checker.reason(r)),
+            Verdict::Feasible => {
+                let distinct = (gp.checker.distinct_job && self.count(&node.id, None) > 0)
+                    || (gp.checker.distinct_group && self.count(&node.id, Some(&gp.name)) > 0);
+                distinct.then_some(DISTINCT_HOSTS)
+            }
+        };
+        if let Some(reason) = reason {
+            metric.nodes_filtered += 1;
+            if !node.node_class.is_empty() {
+                bump(&mut metric.class_filtered, &node.node_class);
+            }
+            bump(&mut metric.constraint_filtered, reason);
+            return None;
+        }
+        let used = self.usage(&node.id);
+        let nets = if gp.ask.networked {
+            rank::fit(node, used, &gp.ask, rng).map(Some)
+        } else {
+            rank::fit_scalars(node, used, &gp.ask.total).map(|_| None)
+        };
+        match nets {
+            Err(dimension) => {
+                metric.nodes_exhausted += 1;
+                if !node.node_class.is_empty() {
+                    bump(&mut metric.class_exhausted, &node.node_class);
+                }
+                bump(&mut metric.dimension_exhausted, &dimension);
+                None
+            }
+            Ok(nets) => Some(Fit {
+                nets,
+                binpack: rank::binpack(
+                    node,
+                    used.cpu + gp.ask.total.cpu,
+                    used.memory_mb + gp.ask.total.memory_mb,
+                ),
+                penalty: rank::anti_affinity(self.count(&node.id, Some(&gp.name)), gp.count),
+            }),
+        }
+    }
+
+    /// A new allocation of group `gp` named `name` on `node`.
+    pub(crate) fn new_alloc(
+        &self,
+        id: String,
+        name: String,
+        node: &Node,
+        gp: &GroupPlan,
+        fit: Fit,
+        metric: AllocMetric,
+    ) -> Allocation {
+        let job = self.job.as_ref().expect("placements need a job");
+        let task_resources = match fit.nets {
+            Some(t) => t,
+            None => gp
+                .ask
+                .tasks
+                .iter()
+                .map(|(n, r)| (n.clone(), r.clone()))
+                .collect(),
+        };
+        Allocation {
+            id,
+            namespace: job.namespace.clone(),
+            eval_id: self.eval.id.clone(),
+            name,
+            node_id: node.id.clone(),
+            node_name: node.name.clone(),
+            job_id: job.id.clone(),
+            job: job.clone(),
+            task_group: gp.name.clone(),
+            resources: gp.ask.total.clone(),
+            task_resources,
+            metrics: Arc::new(metric),
+            desired_status: ALLOC_DESIRED_RUN.to_string(),
+            client_status: ALLOC_CLIENT_PENDING.to_string(),
+            ..Allocation::default()
+        }
+    }
+
+    /// Tries to update `old` in place to group `gp` of the current job: only
+    /// when nothing but resources changed and the new ask fits its node with
+    /// the old one's resources given back. Returns false when the update must
+    /// be destructive.
+    pub(crate) fn try_inplace(&mut self, old: &Arc<Allocation>, gp: &GroupPlan) -> bool {
+        let job = self.job.clone().expect("updates need a job");
+        let Some(new_group) = job.group(&gp.name) else {
+            return false;
+        };
+        let Some(old_group) = old.job.group(&old.task_group) else {
+            return false;
+        };
+        if tasks_updated(old_group, new_group) {
+            return false;
+        }
+        let Some(node) = self.state.node(&old.node_id) else {
+            return false;
+        };
+        let used = self.usage(&old.node_id);
+        let delta = Resources {
+            cpu: gp.ask.total.cpu - old.resources.cpu,
+            memory_mb: gp.ask.total.memory_mb - old.resources.memory_mb,
+            disk_mb: gp.ask.total.disk_mb - old.resources.disk_mb,
+            iops: gp.ask.total.iops - old.resources.iops,
+            ..Resources::default()
+        };
+        if rank::fit_scalars(node, used, &delta).is_err() {
+            return false;
+        }
+        let mut a = (**old).clone();
+        a.eval_id = self.eval.id.clone();
+        a.job = job.clone();
+        a.resources = gp.ask.total.clone();
+        a.task_resources = gp
+            .ask
+            .tasks
+            .iter()
+            .map(|(name, r)| {
+                let mut r = r.clone();
+                // The networks are unchanged: keep the address and ports.
+                if let Some(assigned) = old.task_resources.get(name) {
+                    r.networks = assigned.networks.clone();
+                }
+                (name.clone(), r)
+            })
+            .collect();
+        a.desired_status = ALLOC_DESIRED_RUN.to_string();
+        a.desired_description.clear();
+        let old_alloc = old.clone();
+        self.place(a, Some(&old_alloc));
+        true
+    }
+
+    /// A new evaluation of this job, created by this run.
+    pub(crate) fn new_eval(&self, id: String, status: &str, trigger: &str) -> Evaluation {
+        let e = self.eval;
+        Evaluation {
+            id,
+            namespace: e.namespace.clone(),
+            priority: e.priority,
+            eval_type: e.eval_type.clone(),
+            triggered_by: trigger.to_string(),
+            job_id: e.job_id.clone(),
+            job_modify_index: self
+                .job
+                .as_ref()
+                .map_or(e.job_modify_index, |j| j.job_modify_index),
+            status: status.to_string(),
+            previous_eval: e.id.clone(),
+            create_time: self.now,
+            modify_time: self.now,
+            ..Evaluation::default()
+        }
+    }
+
+    /// The evaluation ends `failed` with `why`; nothing changes.
+    pub(crate) fn fail(self, why: &str) -> Plan {
+        let mut done = self.eval.clone();
+        done.status = EVAL_STATUS_FAILED.to_string();
+        done.status_description = why.to_string();
+        done.modify_time = self.now;
+        done.snapshot_index = self.state.index();
+        Plan {
+            eval_id: self.eval.id.clone(),
+            job: self.job.clone(),
+            evals: vec![done],
+            time: self.now,
+            ..Plan::default()
+        }
+    }
+
+    /// Builds the plan: the processed evaluation completes (or blocks again,
+    /// if it was a blocked one and something is still unplaced), with a new
+    /// blocked evaluation for what could not be placed and a rolling-update
+    /// follow-up when the update limit left work over.
+    pub(crate) fn finish(
+        self,
+        failed: BTreeMap<String, AllocMetric>,
+        queued: BTreeMap<String, i64>,
+        follow_up: bool,
+        new_id: &mut dyn FnMut() -> String,
+    ) -> Plan {
+        let mut done = self.eval.clone();
+        done.status = EVAL_STATUS_COMPLETE.to_string();
+        done.status_description.clear();
+        done.modify_time = self.now;
+        done.snapshot_index = self.state.index();
+        let mut evals = Vec::new();
+        if follow_up {
+            let mut next = self.new_eval(new_id(), EVAL_STATUS_PENDING, TRIGGER_ROLLING_UPDATE);
+            next.wait = self.job.as_ref().map_or(0, |j| j.update.stagger.max(0));
+            done.next_eval = next.id.clone();
+            evals.push(next);
+        }
+        if !failed.is_empty() {
+            if self.eval.status == EVAL_STATUS_BLOCKED {
+                done.status = EVAL_STATUS_BLOCKED.to_string();
+            } else {
+                let mut blocked =
+                    self.new_eval(new_id(), EVAL_STATUS_BLOCKED, TRIGGER_QUEUED_ALLOCS);
+                blocked.status_description = DESC_BLOCKED.to_string();
+                done.blocked_eval = blocked.id.clone();
+                evals.push(blocked);
+            }
+        }
+        done.failed_tg_allocs = failed;
+        done.queued_allocations = queued;
+        evals.insert(0, done);
+        Plan {
+            eval_id: self.eval.id.clone(),
+            job: self.job.clone(),
+            all_at_once: self.job.as_ref().is_some_and(|j| j.all_at_once),
+            stops: self
+                .stops
+                .into_iter()
+                .filter_map(|(s, live)| live.then_some(s))
+                .collect(),
+            placements: self.placements,
+            evals,
+            time: self.now,
+        }
+    }
+}
+
+/// Ready nodes per datacenter among the candidates, for failure metrics.
+pub(crate) fn nodes_available(nodes: &[&Arc<Node>]) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for n in nodes {
+        bump(&mut out, &n.datacenter);
+    }
+    out
+}
+
+type NetworkShape<'a> = (&'a str, i64, Vec<(&'a str, i64)>, Vec<&'a str>);
+
+/// The networks of an ask, without what the scheduler assigns: two asks
+/// are the same when these are.
+fn network_shape(r: &Resources) -> Vec<NetworkShape<'_>> {
+    r.networks()
+        .iter()
+        .map(|n: &NetworkResource| {
+            (
+                n.device.as_str(),
+                n.mbits,
+                n.reserved()
+                    .iter()
+                    .map(|p| (p.label.as_str(), p.value))
+                    .collect(),
+                n.dynamic().iter().map(|p| p.label.as_str()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// True when going from `old` to `new` cannot be done in place (reference
+/// §5.4 step 7, with MODERN's stricter network comparison): a task added,
+/// removed or renamed, or a task's driver, config, environment, metadata or
+/// networks changed. Resource sizes alone are an in-place change.
+pub(crate) fn tasks_updated(old: &TaskGroup, new: &TaskGroup) -> bool {
+    if old.tasks.len() != new.tasks.len() {
+        return true;
+    }
+    for t in &new.tasks {
+        let Some(o) = old.tasks.iter().find(|o| o.name == t.name) else {
+            return true;
+        };
+        if o.driver != t.driver
+            || o.config != t.config
+            || o.env != t.env
+            || o.meta != t.meta
+            || network_shape(&o.resources) != network_shape(&t.resources)
+        {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(json: serde_json::Value) -> TaskGroup {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn inplace_or_destructive() {
+        let base = serde_json::json!({"Name": "g", "Tasks": [{"Name": "t", "Driver": "docker",
+            "Config": {"image": "a"}, "Resources": {"CPU": 100, "Networks": [{"MBits": 10, "DynamicPorts": [{"Label": "http"}]}]}}]});
+        let old = group(base.clone());
+        let mut v = base.clone();
+        v["Tasks"][0]["Resources"]["CPU"] = 200.into();
+        assert!(!tasks_updated(&old, &group(v)), "resources only: in place");
+        let mut v = base.clone();
+        v["Tasks"][0]["Config"]["image"] = "b".into();
+        assert!(tasks_updated(&old, &group(v)), "config");
+        let mut v = base.clone();
+        v["Tasks"][0]["Driver"] = "exec".into();
+        assert!(tasks_updated(&old, &group(v)), "driver");
+        let mut v = base.clone();
+        v["Tasks"][0]["Name"] = "u".into();
+        assert!(tasks_updated(&old, &group(v)), "renamed task");
+        let mut v = base.clone();
+        v["Tasks"][0]["Env"] = serde_json::json!({"A": "1"});
+        assert!(tasks_updated(&old, &group(v)), "env");
+        let mut v = base.clone();
+        v["Tasks"][0]["Resources"]["Networks"][0]["DynamicPorts"] =
+            serde_json::json!([{"Label": "http"}, {"Label": "admin"}]);
+        assert!(tasks_updated(&old, &group(v)), "dynamic port count");
+        let mut v = base;
+        v["Tasks"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"Name": "side", "Driver": "docker"}));
+        assert!(tasks_updated(&old, &group(v)), "task count");
     }
 }
