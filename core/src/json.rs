@@ -284,13 +284,14 @@ fn path_mismatch(message: &str) -> Error {
 
 /// Registers a job as `PUT /v1/job/<id>` does: as [`register_job`], and when
 /// `id` is given the body's job must have that ID (else a decode error,
-/// `Job ID does not match name`, HTTP 400).
+/// `Job ID does not match name`, HTTP 400). The region is checked first.
 pub fn register_job_at(
     store: &Store,
     id: Option<&str>,
     body: &[u8],
     region: Option<&str>,
 ) -> Result<Reply> {
+    check_region(store, region)?;
     let req: JobRegisterRequest = decode(body, &store.config().limits)?;
     if let (Some(id), Some(job)) = (id, req.job.as_ref()) {
         if job.id != id {
@@ -303,7 +304,8 @@ pub fn register_job_at(
 
 /// Registers a node as `PUT /v1/node/<id>` does: `{"Node": {...}}` or the bare
 /// node; when `id` is given, a node without an ID takes it and a node with
-/// another ID is a decode error (`Node ID does not match`, HTTP 400).
+/// another ID is a decode error (`Node ID does not match`, HTTP 400). The
+/// region is checked first.
 pub fn register_node_at(
     store: &Store,
     id: Option<&str>,
@@ -450,6 +452,12 @@ mod tests {
         assert!(err.to_string().contains("Node ID does not match"), "{err}");
         let err = register_node_at(&store, Some("n1"), node, Some("mars")).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Region);
+        let err = register_job_at(&store, Some("web"), b"not json", Some("mars")).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            crate::ErrorKind::Region,
+            "the region is checked first"
+        );
     }
 
     #[test]
