@@ -1,1 +1,947 @@
-//! C ABI of ordu (in progress).
+//! C ABI of ordu: `libordu.so` / `libordu.a` and `include/ordu.h`.
+//!
+//! A thin layer over [`ordu::json`]: every function checks its pointers,
+//! turns C strings into `&str`, calls the one JSON entry point of the core
+//! and hands the answer back in a library-owned [`ordu_string`]. No function
+//! holds logic of its own, so the C API behaves as the Python module and the
+//! Rust API do.
+//!
+//! Rules every function follows (the header repeats them):
+//!
+//! - Each fallible function returns an [`ordu_result`]; outputs are written
+//!   only when it is `ORDU_OK`.
+//! - A NULL pointer that is not documented as optional is
+//!   `ORDU_NULL_PARAMETER`, a C string that is not UTF-8 is
+//!   `ORDU_INVALID_UTF8`; neither crashes.
+//! - Every export is a panic boundary: a panic inside ordu is
+//!   `ORDU_PANIC`, never an unwind into C.
+//! - The calling thread's last error, as JSON, is read with
+//!   [`ordu_last_error`].
+
+#![allow(non_camel_case_types)]
+// The pointer contract of every export is stated once, in the crate docs and
+// the header's preamble, rather than in a `# Safety` section per function.
+#![allow(clippy::missing_safety_doc)]
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+use ordu::json::{self, Reply};
+use ordu::{Error, ErrorKind, Store};
+
+/// The result of every fallible function. The values are stable and a
+/// retired value is never reused: 1 to 99 are the core's error kinds (the
+/// `code` of the error JSON), 100 and up are errors of the C binding itself.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ordu_result {
+    /// Success: the outputs were written.
+    ORDU_OK = 0,
+    /// The object asked for (job, evaluation, allocation, node) does not
+    /// exist. The error JSON has `what`, `id` and the read's `index`.
+    ORDU_NOT_FOUND = 1,
+    /// The request decoded but breaks a rule of the model (Nomad answers 500).
+    /// The error JSON has `stage: "validate"` and `errors`, a list of
+    /// `{path, message}` naming every problem.
+    ORDU_INVALID = 2,
+    /// A check-and-set (`EnforceIndex`) or broker token did not match. The
+    /// error JSON has `current_index`.
+    ORDU_CONFLICT = 3,
+    /// The request names a region this store does not hold. The error JSON
+    /// has `requested` and `region`.
+    ORDU_REGION = 4,
+    /// The request is over a configured bound. The error JSON has `path` and
+    /// `limit`.
+    ORDU_LIMIT = 5,
+    /// A required pointer argument was NULL.
+    ORDU_NULL_PARAMETER = 100,
+    /// A string argument (an ID, a prefix, a region, a JSON body) is not
+    /// UTF-8. The error JSON's message names the argument and the byte offset.
+    ORDU_INVALID_UTF8 = 101,
+    /// A JSON body did not decode into the request: malformed JSON, a wrong
+    /// type, an unknown or missing field (Nomad answers 400). This is the
+    /// core's `invalid` kind at `stage: "decode"`, so the error JSON has
+    /// `kind: "invalid"`, `code: 2`, `stage: "decode"` and `errors`.
+    ORDU_INVALID_JSON = 102,
+    /// ordu panicked inside the call: a bug in ordu, please report it with
+    /// the error JSON's message. The panic did not cross into C, but whether
+    /// the operation took effect is unknown.
+    ORDU_PANIC = 103,
+}
+
+impl ordu_result {
+    fn name(self) -> &'static str {
+        match self {
+            ordu_result::ORDU_OK => "ok",
+            ordu_result::ORDU_NOT_FOUND => "not_found",
+            ordu_result::ORDU_INVALID => "invalid",
+            ordu_result::ORDU_CONFLICT => "conflict",
+            ordu_result::ORDU_REGION => "region",
+            ordu_result::ORDU_LIMIT => "limit",
+            ordu_result::ORDU_NULL_PARAMETER => "null_parameter",
+            ordu_result::ORDU_INVALID_UTF8 => "invalid_utf8",
+            ordu_result::ORDU_INVALID_JSON => "invalid_json",
+            ordu_result::ORDU_PANIC => "panic",
+        }
+    }
+
+    const ALL: [ordu_result; 10] = [
+        ordu_result::ORDU_OK,
+        ordu_result::ORDU_NOT_FOUND,
+        ordu_result::ORDU_INVALID,
+        ordu_result::ORDU_CONFLICT,
+        ordu_result::ORDU_REGION,
+        ordu_result::ORDU_LIMIT,
+        ordu_result::ORDU_NULL_PARAMETER,
+        ordu_result::ORDU_INVALID_UTF8,
+        ordu_result::ORDU_INVALID_JSON,
+        ordu_result::ORDU_PANIC,
+    ];
+}
+
+/// The result code of a core error: its kind's stable number, except that a
+/// body that did not decode is `ORDU_INVALID_JSON`.
+fn result_of(e: &Error) -> ordu_result {
+    match e.kind() {
+        ErrorKind::NotFound => ordu_result::ORDU_NOT_FOUND,
+        ErrorKind::Invalid => {
+            if matches!(
+                e,
+                Error::Invalid {
+                    stage: ordu::Stage::Decode,
+                    ..
+                }
+            ) {
+                ordu_result::ORDU_INVALID_JSON
+            } else {
+                ordu_result::ORDU_INVALID
+            }
+        }
+        ErrorKind::Conflict => ordu_result::ORDU_CONFLICT,
+        ErrorKind::Region => ordu_result::ORDU_REGION,
+        ErrorKind::Limit => ordu_result::ORDU_LIMIT,
+        // A kind added to the core after this binding was built: its number
+        // is stable, but this enum has no value for it yet.
+        #[allow(unreachable_patterns)]
+        _ => ordu_result::ORDU_INVALID,
+    }
+}
+
+/// A store: jobs, evaluations, allocations and nodes, with blocking reads.
+/// Created by `ordu_store_new`, freed by `ordu_store_free`. It is internally
+/// synchronised: every function takes `const ordu_store *` and may be called
+/// from any number of threads at once.
+pub struct ordu_store {
+    store: Store,
+}
+
+/// A JSON text owned by ordu: read it with `ordu_string_ptr` and
+/// `ordu_string_len`, free it with `ordu_string_free`.
+pub struct ordu_string {
+    /// The bytes followed by one NUL.
+    bytes: Box<[u8]>,
+}
+
+impl ordu_string {
+    fn new(text: String) -> Box<ordu_string> {
+        let mut bytes = text.into_bytes();
+        // JSON from serde_json escapes U+0000, so this is the only NUL.
+        bytes.push(0);
+        Box::new(ordu_string {
+            bytes: bytes.into_boxed_slice(),
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.bytes.len() - 1
+    }
+}
+
+// ---- the last error of each thread ----
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+fn set_last_error(e: Option<String>) {
+    // During thread teardown the slot may be gone; the error is then lost
+    // rather than a panic raised.
+    let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = e);
+}
+
+/// Why a call failed: a core error, or one of the binding's own.
+enum Failure {
+    Core(Error),
+    Binding(ordu_result, String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Core(e)
+    }
+}
+
+impl Failure {
+    fn null(func: &str, param: &str) -> Self {
+        Failure::Binding(
+            ordu_result::ORDU_NULL_PARAMETER,
+            format!("{func}: {param} is NULL"),
+        )
+    }
+
+    /// The result code and the error JSON.
+    fn into_parts(self) -> (ordu_result, String) {
+        match self {
+            Failure::Core(e) => {
+                let code = result_of(&e);
+                let mut v = e.to_json();
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("result".into(), (code as u32).into());
+                }
+                (code, v.to_string())
+            }
+            Failure::Binding(code, message) => {
+                let v = serde_json::json!({
+                    "kind": code.name(),
+                    "code": code as u32,
+                    "result": code as u32,
+                    "message": message,
+                });
+                (code, v.to_string())
+            }
+        }
+    }
+}
+
+/// The panic boundary every fallible export runs in: records the error of
+/// this call (or clears it) and turns it into a result code.
+fn guard(func: &'static str, f: impl FnOnce() -> Result<(), Failure>) -> ordu_result {
+    let failure = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => {
+            set_last_error(None);
+            return ordu_result::ORDU_OK;
+        }
+        Ok(Err(failure)) => failure,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic payload".into());
+            Failure::Binding(ordu_result::ORDU_PANIC, format!("{func}: panic: {what}"))
+        }
+    };
+    // Building the error JSON does not panic, but stay behind the boundary.
+    let (code, text) = catch_unwind(AssertUnwindSafe(|| failure.into_parts())).unwrap_or((
+        ordu_result::ORDU_PANIC,
+        String::from(r#"{"kind":"panic","code":103,"result":103,"message":"panic while reporting an error"}"#),
+    ));
+    set_last_error(Some(text));
+    code
+}
+
+// ---- argument checks ----
+
+unsafe fn store_ref<'a>(func: &str, p: *const ordu_store) -> Result<&'a Store, Failure> {
+    match p.as_ref() {
+        Some(s) => Ok(&s.store),
+        None => Err(Failure::null(func, "store")),
+    }
+}
+
+fn utf8<'a>(func: &str, param: &str, bytes: &'a [u8]) -> Result<&'a str, Failure> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        Failure::Binding(
+            ordu_result::ORDU_INVALID_UTF8,
+            format!(
+                "{func}: {param} is not UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
+    })
+}
+
+/// A required NUL-terminated string argument.
+unsafe fn cstr<'a>(func: &str, param: &str, p: *const c_char) -> Result<&'a str, Failure> {
+    if p.is_null() {
+        return Err(Failure::null(func, param));
+    }
+    utf8(func, param, CStr::from_ptr(p).to_bytes())
+}
+
+/// An optional NUL-terminated string argument (NULL: absent).
+unsafe fn opt_cstr<'a>(
+    func: &str,
+    param: &str,
+    p: *const c_char,
+) -> Result<Option<&'a str>, Failure> {
+    if p.is_null() {
+        Ok(None)
+    } else {
+        cstr(func, param, p).map(Some)
+    }
+}
+
+/// A required (pointer, length) body; it must be UTF-8, as JSON is.
+unsafe fn body<'a>(
+    func: &str,
+    param: &str,
+    p: *const c_char,
+    len: usize,
+) -> Result<&'a [u8], Failure> {
+    if p.is_null() {
+        return Err(Failure::null(func, param));
+    }
+    if len > isize::MAX as usize {
+        return Err(Failure::Core(Error::Limit {
+            path: param.to_string(),
+            limit: isize::MAX as u64,
+            message: format!("length {len} is not a valid object size"),
+        }));
+    }
+    let bytes = std::slice::from_raw_parts(p.cast::<u8>(), len);
+    utf8(func, param, bytes)?;
+    Ok(bytes)
+}
+
+fn out<T>(func: &str, param: &str, p: *mut T) -> Result<(), Failure> {
+    if p.is_null() {
+        Err(Failure::null(func, param))
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes a successful reply to the outputs (checked non-NULL before the
+/// operation ran; `index_out` is optional).
+unsafe fn deliver(r: Reply, json_out: *mut *mut ordu_string, index_out: *mut u64) {
+    *json_out = Box::into_raw(ordu_string::new(r.body));
+    if !index_out.is_null() {
+        *index_out = r.index;
+    }
+}
+
+/// The shape of every operation: check the store and the outputs, run `op`,
+/// write its reply.
+unsafe fn run(
+    func: &'static str,
+    store: *const ordu_store,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+    op: impl FnOnce(&Store) -> Result<Reply, Failure>,
+) -> ordu_result {
+    guard(func, || {
+        let store = store_ref(func, store)?;
+        out(func, "json_out", json_out)?;
+        let reply = op(store)?;
+        deliver(reply, json_out, index_out);
+        Ok(())
+    })
+}
+
+// ---- library ----
+
+/// The version of libordu, a static NUL-terminated string such as "0.1.0".
+#[no_mangle]
+pub extern "C" fn ordu_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The stable snake_case name of a result code ("ok", "not_found", ...,
+/// "panic"), a static NUL-terminated string; "unknown" for a value this
+/// library does not define.
+#[no_mangle]
+pub extern "C" fn ordu_result_name(result: c_int) -> *const c_char {
+    let name: &'static [u8] = match ordu_result::ALL.iter().find(|r| **r as c_int == result) {
+        Some(ordu_result::ORDU_OK) => b"ok\0",
+        Some(ordu_result::ORDU_NOT_FOUND) => b"not_found\0",
+        Some(ordu_result::ORDU_INVALID) => b"invalid\0",
+        Some(ordu_result::ORDU_CONFLICT) => b"conflict\0",
+        Some(ordu_result::ORDU_REGION) => b"region\0",
+        Some(ordu_result::ORDU_LIMIT) => b"limit\0",
+        Some(ordu_result::ORDU_NULL_PARAMETER) => b"null_parameter\0",
+        Some(ordu_result::ORDU_INVALID_UTF8) => b"invalid_utf8\0",
+        Some(ordu_result::ORDU_INVALID_JSON) => b"invalid_json\0",
+        Some(ordu_result::ORDU_PANIC) => b"panic\0",
+        None => b"unknown\0",
+    };
+    name.as_ptr().cast()
+}
+
+/// The error of the last fallible call made on this thread, as JSON.
+///
+/// On `ORDU_OK` writes to `*error_out` a new `ordu_string` (free it with
+/// `ordu_string_free`), or NULL when that call succeeded (or none was made).
+/// The slot is per thread, so concurrent callers each see their own error,
+/// and every fallible function except this one overwrites it.
+///
+/// The JSON is `{"kind", "code", "result", "message", ...}`: `kind` and
+/// `code` are the core's error kind ("not_found" 1, "invalid" 2, "conflict"
+/// 3, "region" 4, "limit" 5) or, for errors of the binding, the result's
+/// name and value; `result` is the `ordu_result` the call returned;
+/// `message` is Nomad's text. By kind it also has: not_found `what`, `id`,
+/// `index`; invalid `stage` ("decode" or "validate") and `errors`, a list
+/// of `{"path", "message"}`; conflict `current_index`; region `requested`,
+/// `region`; limit `path`, `limit`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_last_error(error_out: *mut *mut ordu_string) -> ordu_result {
+    if error_out.is_null() {
+        return ordu_result::ORDU_NULL_PARAMETER;
+    }
+    let copy = catch_unwind(|| {
+        LAST_ERROR
+            .try_with(|slot| slot.borrow().clone())
+            .ok()
+            .flatten()
+    });
+    match copy {
+        Ok(text) => {
+            *error_out = text.map_or(ptr::null_mut(), |t| Box::into_raw(ordu_string::new(t)));
+            ordu_result::ORDU_OK
+        }
+        Err(_) => ordu_result::ORDU_PANIC,
+    }
+}
+
+/// The text of `s`: NUL-terminated JSON, valid until `ordu_string_free(s)`.
+/// NULL when `s` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_string_ptr(s: *const ordu_string) -> *const c_char {
+    match s.as_ref() {
+        Some(s) => s.bytes.as_ptr().cast(),
+        None => ptr::null(),
+    }
+}
+
+/// The length of `s` in bytes, without the terminating NUL; 0 when `s` is
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_string_len(s: *const ordu_string) -> usize {
+    s.as_ref().map_or(0, ordu_string::len)
+}
+
+/// Frees a string ordu handed out. NULL is allowed and does nothing.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_string_free(s: *mut ordu_string) {
+    if !s.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(s))));
+    }
+}
+
+// ---- the store ----
+
+/// Creates a store from a JSON configuration of `config_len` bytes. Every
+/// key is optional: `{"region": "global", "mode": "inline" | "manual",
+/// "delivery_limit": 3, "seed": 1, "limits": {"max_group_count": 10000,
+/// "max_job_count": 100000, "max_request_bytes": 8388608}}`. A NULL
+/// `config_json` (its length is then ignored) or an empty or all-blank text
+/// means every default. An unknown key is `ORDU_INVALID_JSON`, a bad value
+/// (an empty region, an unknown mode) is `ORDU_INVALID`.
+///
+/// On `ORDU_OK` writes the new store to `*store_out`; free it with
+/// `ordu_store_free`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_store_new(
+    config_json: *const c_char,
+    config_len: usize,
+    store_out: *mut *mut ordu_store,
+) -> ordu_result {
+    const F: &str = "ordu_store_new";
+    guard(F, || {
+        out(F, "store_out", store_out)?;
+        let config = if config_json.is_null() {
+            json::config(b"")?
+        } else {
+            json::config(body(F, "config_json", config_json, config_len)?)?
+        };
+        let store = Box::new(ordu_store {
+            store: Store::new(config),
+        });
+        *store_out = Box::into_raw(store);
+        Ok(())
+    })
+}
+
+/// Frees a store. NULL is allowed and does nothing. No other call on this
+/// store may be running or made afterwards (a blocked read included): the
+/// host joins its threads first.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_store_free(store: *mut ordu_store) {
+    if !store.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(store))));
+    }
+}
+
+/// The index of the store's last write (0 before the first), written to
+/// `*index_out`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_store_index(
+    store: *const ordu_store,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_store_index";
+    guard(F, || {
+        let store = store_ref(F, store)?;
+        out(F, "index_out", index_out)?;
+        *index_out = store.index();
+        Ok(())
+    })
+}
+
+// ---- jobs ----
+
+/// Registers (creates or updates) a job from the JSON body of Nomad's
+/// `PUT /v1/jobs`: `{"Job": {...}, "EnforceIndex": false,
+/// "JobModifyIndex": 0}`. `region` may be NULL (the store's region).
+///
+/// On `ORDU_OK` writes `{"EvalID", "EvalCreateIndex", "JobModifyIndex",
+/// "Warnings", "Index", ...}` to `*json_out` and, when `index_out` is not
+/// NULL, the write's index to `*index_out`. A body that does not decode is
+/// `ORDU_INVALID_JSON`, a job that breaks a rule `ORDU_INVALID` (the error
+/// JSON lists every problem with its path), an `EnforceIndex` mismatch
+/// `ORDU_CONFLICT`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_register(
+    store: *const ordu_store,
+    body_json: *const c_char,
+    body_len: usize,
+    region: *const c_char,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_register";
+    run(F, store, json_out, index_out, |s| {
+        let b = body(F, "body_json", body_json, body_len)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(json::register_job(s, b, region)?)
+    })
+}
+
+/// Creates an evaluation of a job (Nomad's `PUT /v1/job/<id>/evaluate`).
+/// `region` may be NULL. On `ORDU_OK` writes `{"EvalID", "Index", ...}` and
+/// the write's index. A missing job is `ORDU_NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_evaluate(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    region: *const c_char,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_evaluate";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(json::evaluate_job(s, id, region)?)
+    })
+}
+
+/// Deregisters (stops) a job (Nomad's `DELETE /v1/job/<id>`). `region` may
+/// be NULL. On `ORDU_OK` writes `{"EvalID", "Index", ...}` and the write's
+/// index (`EvalID` empty and index 0 when the job did not exist).
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_deregister(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    region: *const c_char,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_deregister";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(json::deregister_job(s, id, region)?)
+    })
+}
+
+/// Reads a job (Nomad's `GET /v1/job/<id>`).
+///
+/// Like every read, it blocks the calling thread while `min_index` > 0 and
+/// the job's index is not above it, for at most `wait_ms` milliseconds (0:
+/// the default 5 minutes; capped at 10 minutes, plus up to 1/16 jitter),
+/// then answers with what it has. Many threads may block at once. `region`
+/// may be NULL. On `ORDU_OK` writes the job's JSON to `*json_out` and, when
+/// `index_out` is not NULL, the read's index to `*index_out`; pass it as the
+/// next `min_index` to wait for the next change. A missing job is
+/// `ORDU_NOT_FOUND` (the error JSON's `index` is the read's index).
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_get(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    region: *const c_char,
+    min_index: u64,
+    wait_ms: u64,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_get";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(json::job(s, id, &json::query(min_index, wait_ms, region))?)
+    })
+}
+
+/// Lists jobs whose ID starts with `prefix` (NULL or "": all), in ID order,
+/// as Nomad's `GET /v1/jobs` stubs. Blocks as `ordu_job_get` does.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_list(
+    store: *const ordu_store,
+    prefix: *const c_char,
+    region: *const c_char,
+    min_index: u64,
+    wait_ms: u64,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_list";
+    run(F, store, json_out, index_out, |s| {
+        let prefix = opt_cstr(F, "prefix", prefix)?.unwrap_or("");
+        let region = opt_cstr(F, "region", region)?;
+        Ok(json::jobs(
+            s,
+            prefix,
+            &json::query(min_index, wait_ms, region),
+        )?)
+    })
+}
+
+/// Lists a job's allocation stubs (Nomad's `GET /v1/job/<id>/allocations`):
+/// of its current version, or of every version of the job with `all`.
+/// Blocks as `ordu_job_get` does; the index is that of the job's
+/// allocations. A job with no allocations answers `[]`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_allocations(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    all: bool,
+    region: *const c_char,
+    min_index: u64,
+    wait_ms: u64,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_allocations";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(json::job_allocations(
+            s,
+            id,
+            all,
+            &json::query(min_index, wait_ms, region),
+        )?)
+    })
+}
+
+/// Lists a job's evaluations (Nomad's `GET /v1/job/<id>/evaluations`).
+/// Blocks as `ordu_job_get` does.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_evaluations(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    region: *const c_char,
+    min_index: u64,
+    wait_ms: u64,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_evaluations";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(json::job_evaluations(
+            s,
+            id,
+            &json::query(min_index, wait_ms, region),
+        )?)
+    })
+}
+
+// ---- evaluations and allocations ----
+
+/// Reads an evaluation by ID (Nomad's `GET /v1/evaluation/<id>`). Blocks as
+/// `ordu_job_get` does. A missing evaluation is `ORDU_NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_evaluation_get(
+    store: *const ordu_store,
+    eval_id: *const c_char,
+    region: *const c_char,
+    min_index: u64,
+    wait_ms: u64,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_evaluation_get";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "eval_id", eval_id)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(json::evaluation(
+            s,
+            id,
+            &json::query(min_index, wait_ms, region),
+        )?)
+    })
+}
+
+/// Reads an allocation by ID (Nomad's `GET /v1/allocation/<id>`). Blocks as
+/// `ordu_job_get` does. A missing allocation is `ORDU_NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_allocation_get(
+    store: *const ordu_store,
+    alloc_id: *const c_char,
+    region: *const c_char,
+    min_index: u64,
+    wait_ms: u64,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_allocation_get";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "alloc_id", alloc_id)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(json::allocation(
+            s,
+            id,
+            &json::query(min_index, wait_ms, region),
+        )?)
+    })
+}
+
+/// Records a client's report on an allocation from `{"ClientStatus":
+/// "running", "ClientDescription": "", "TaskStates": {...}}`. `alloc_id`
+/// may be NULL when the body has the allocation's `ID`; when both are given
+/// they must match (else `ORDU_INVALID_JSON`). On `ORDU_OK` writes
+/// `{"Index": n}` and the write's index. A missing allocation is
+/// `ORDU_NOT_FOUND`, an unknown `ClientStatus` `ORDU_INVALID`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_allocation_update_client(
+    store: *const ordu_store,
+    alloc_id: *const c_char,
+    body_json: *const c_char,
+    body_len: usize,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_allocation_update_client";
+    run(F, store, json_out, index_out, |s| {
+        let id = opt_cstr(F, "alloc_id", alloc_id)?;
+        let b = body(F, "body_json", body_json, body_len)?;
+        Ok(json::update_alloc_client(s, id, b)?)
+    })
+}
+
+// ---- nodes ----
+
+/// Registers (creates or updates) a node from `{"Node": {...}}` or the bare
+/// node JSON. On `ORDU_OK` writes `{"EvalIDs", "EvalCreateIndex",
+/// "NodeModifyIndex", "Index"}` and the write's index.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_node_register(
+    store: *const ordu_store,
+    body_json: *const c_char,
+    body_len: usize,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_node_register";
+    run(F, store, json_out, index_out, |s| {
+        let b = body(F, "body_json", body_json, body_len)?;
+        Ok(json::register_node(s, b)?)
+    })
+}
+
+/// Removes a node; its allocations are rescheduled. On `ORDU_OK` writes
+/// `{"EvalIDs", ..., "Index"}` and the write's index. A missing node is
+/// `ORDU_NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_node_deregister(
+    store: *const ordu_store,
+    node_id: *const c_char,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_node_deregister";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "node_id", node_id)?;
+        Ok(json::deregister_node(s, id)?)
+    })
+}
+
+/// Sets a node's status from `{"Status": "ready" | "down" | "initializing"}`.
+/// On `ORDU_OK` writes `{"EvalIDs", ..., "Index"}` and the write's index.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_node_update_status(
+    store: *const ordu_store,
+    node_id: *const c_char,
+    body_json: *const c_char,
+    body_len: usize,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_node_update_status";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "node_id", node_id)?;
+        let b = body(F, "body_json", body_json, body_len)?;
+        Ok(json::update_node_status(s, id, b)?)
+    })
+}
+
+/// Sets a node's drain flag from `{"Drain": true}`. On `ORDU_OK` writes
+/// `{"EvalIDs", ..., "Index"}` and the write's index.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_node_update_drain(
+    store: *const ordu_store,
+    node_id: *const c_char,
+    body_json: *const c_char,
+    body_len: usize,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_node_update_drain";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "node_id", node_id)?;
+        let b = body(F, "body_json", body_json, body_len)?;
+        Ok(json::update_node_drain(s, id, b)?)
+    })
+}
+
+/// Reads a node (Nomad's `GET /v1/node/<id>`). Blocks as `ordu_job_get`
+/// does. A missing node is `ORDU_NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_node_get(
+    store: *const ordu_store,
+    node_id: *const c_char,
+    region: *const c_char,
+    min_index: u64,
+    wait_ms: u64,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_node_get";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "node_id", node_id)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(json::node(s, id, &json::query(min_index, wait_ms, region))?)
+    })
+}
+
+/// Lists nodes whose ID starts with `prefix` (NULL or "": all), in ID
+/// order, as Nomad's `GET /v1/nodes` stubs. Blocks as `ordu_job_get` does.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_node_list(
+    store: *const ordu_store,
+    prefix: *const c_char,
+    region: *const c_char,
+    min_index: u64,
+    wait_ms: u64,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_node_list";
+    run(F, store, json_out, index_out, |s| {
+        let prefix = opt_cstr(F, "prefix", prefix)?.unwrap_or("");
+        let region = opt_cstr(F, "region", region)?;
+        Ok(json::nodes(
+            s,
+            prefix,
+            &json::query(min_index, wait_ms, region),
+        )?)
+    })
+}
+
+/// Lists a node's allocations, full objects (Nomad's
+/// `GET /v1/node/<id>/allocations`). Blocks as `ordu_job_get` does.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_node_allocations(
+    store: *const ordu_store,
+    node_id: *const c_char,
+    region: *const c_char,
+    min_index: u64,
+    wait_ms: u64,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_node_allocations";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "node_id", node_id)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(json::node_allocations(
+            s,
+            id,
+            &json::query(min_index, wait_ms, region),
+        )?)
+    })
+}
+
+// ---- maintenance ----
+
+/// Collects terminal evaluations last changed before `older_than_ns` (unix
+/// time in nanoseconds) whose allocations are all terminal, with those
+/// allocations, and terminal allocations of jobs that no longer exist. On `ORDU_OK` writes `{"Index": n}` and `n`, the write's
+/// index (0 when there was nothing to collect).
+#[no_mangle]
+pub unsafe extern "C" fn ordu_garbage_collect(
+    store: *const ordu_store,
+    older_than_ns: i64,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_garbage_collect";
+    run(F, store, json_out, index_out, |s| {
+        Ok(json::garbage_collect(s, older_than_ns)?)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_names_cover_every_value() {
+        for r in ordu_result::ALL {
+            let name = unsafe { CStr::from_ptr(ordu_result_name(r as c_int)) };
+            assert_eq!(name.to_str().unwrap(), r.name());
+        }
+        let unknown = unsafe { CStr::from_ptr(ordu_result_name(42)) };
+        assert_eq!(unknown.to_str().unwrap(), "unknown");
+    }
+
+    #[test]
+    fn core_kinds_keep_their_numbers() {
+        assert_eq!(
+            ErrorKind::NotFound as u32,
+            ordu_result::ORDU_NOT_FOUND as u32
+        );
+        assert_eq!(ErrorKind::Invalid as u32, ordu_result::ORDU_INVALID as u32);
+        assert_eq!(
+            ErrorKind::Conflict as u32,
+            ordu_result::ORDU_CONFLICT as u32
+        );
+        assert_eq!(ErrorKind::Region as u32, ordu_result::ORDU_REGION as u32);
+        assert_eq!(ErrorKind::Limit as u32, ordu_result::ORDU_LIMIT as u32);
+    }
+
+    #[test]
+    fn a_panic_is_a_result_not_an_unwind() {
+        let r = guard("test", || panic!("boom"));
+        assert_eq!(r, ordu_result::ORDU_PANIC);
+        let mut e = ptr::null_mut();
+        assert_eq!(unsafe { ordu_last_error(&mut e) }, ordu_result::ORDU_OK);
+        let v: serde_json::Value =
+            serde_json::from_slice(unsafe { CStr::from_ptr(ordu_string_ptr(e)) }.to_bytes())
+                .unwrap();
+        assert_eq!(v["kind"], "panic");
+        assert_eq!(v["result"], 103);
+        assert!(v["message"].as_str().unwrap().contains("boom"), "{v}");
+        unsafe { ordu_string_free(e) };
+        // A success clears the slot.
+        assert_eq!(guard("test", || Ok(())), ordu_result::ORDU_OK);
+        let mut e = ptr::null_mut();
+        assert_eq!(unsafe { ordu_last_error(&mut e) }, ordu_result::ORDU_OK);
+        assert!(e.is_null());
+    }
+}

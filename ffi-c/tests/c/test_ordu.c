@@ -1,0 +1,826 @@
+/* C tests of libordu: every function, every error path, and blocking reads
+ * across threads. Built with -Wall -Wextra -Werror -std=c11 and run under
+ * valgrind by ffi-c/tests/c/Makefile. Prints "N passed, N failed". */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ordu.h"
+
+/* ---- a small harness ---- */
+
+static const char *current;
+static int failed_checks;
+
+#define CHECK(cond)                                                           \
+  do {                                                                        \
+    if (!(cond)) {                                                            \
+      fprintf(stderr, "%s:%d: in %s: CHECK(%s) failed\n", __FILE__, __LINE__, \
+              current, #cond);                                                \
+      failed_checks++;                                                        \
+    }                                                                         \
+  } while (0)
+
+/* Asserts a call's result; on a mismatch prints the call's error JSON. */
+#define CHECK_RC(call, want)                                                  \
+  do {                                                                        \
+    ordu_result got_ = (call);                                                \
+    if (got_ != (want)) {                                                     \
+      ordu_string *e_ = NULL;                                                 \
+      ordu_last_error(&e_);                                                   \
+      fprintf(stderr, "%s:%d: in %s: %s gave %s, want %s; error: %s\n",       \
+              __FILE__, __LINE__, current, #call, ordu_result_name(got_),     \
+              ordu_result_name(want), e_ ? ordu_string_ptr(e_) : "(none)");   \
+      ordu_string_free(e_);                                                   \
+      failed_checks++;                                                        \
+    }                                                                         \
+  } while (0)
+
+/* True when the calling thread's last error JSON contains `needle`. */
+static int error_has(const char *needle) {
+  ordu_string *e = NULL;
+  if (ordu_last_error(&e) != ORDU_OK || e == NULL) return 0;
+  int found = strstr(ordu_string_ptr(e), needle) != NULL;
+  if (!found) fprintf(stderr, "  error JSON %s lacks %s\n", ordu_string_ptr(e), needle);
+  ordu_string_free(e);
+  return found;
+}
+
+/* True when `s` contains `needle`; frees nothing. */
+static int has(const ordu_string *s, const char *needle) {
+  if (s == NULL) return 0;
+  int found = strstr(ordu_string_ptr(s), needle) != NULL;
+  if (!found) fprintf(stderr, "  %s lacks %s\n", ordu_string_ptr(s), needle);
+  return found;
+}
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&t, NULL);
+}
+
+/* A value that no ordu function writes: outputs must stay untouched on error. */
+#define SENTINEL ((ordu_string *)(void *)0x5e4715e1)
+#define SENTINEL_INDEX 0xdeadbeefULL
+
+/* ---- fixtures ---- */
+
+static const char JOB[] =
+    "{\"Job\":{\"ID\":\"web\",\"Datacenters\":[\"dc1\"],\"TaskGroups\":[{\"Name\":\"g\","
+    "\"Count\":2,\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"exec\",\"Resources\":{\"CPU\":"
+    "100,\"MemoryMB\":64}}]}]}}";
+static const char JOB_COUNT_3[] =
+    "{\"Job\":{\"ID\":\"web\",\"Datacenters\":[\"dc1\"],\"TaskGroups\":[{\"Name\":\"g\","
+    "\"Count\":3,\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"exec\",\"Resources\":{\"CPU\":"
+    "100,\"MemoryMB\":64}}]}]}}";
+static const char NODE[] =
+    "{\"Node\":{\"ID\":\"node-1\",\"Name\":\"node-1\",\"Datacenter\":\"dc1\",\"Status\":"
+    "\"ready\",\"Attributes\":{\"kernel.os\":\"linux\",\"driver.exec\":\"1\"},"
+    "\"Resources\":{\"CPU\":4000,\"MemoryMB\":8192,\"DiskMB\":10000}}}";
+
+static ordu_store *new_store(void) {
+  ordu_store *s = NULL;
+  CHECK_RC(ordu_store_new(NULL, 0, &s), ORDU_OK);
+  CHECK(s != NULL);
+  return s;
+}
+
+/* Registers `body` and returns the write's index. */
+static uint64_t register_job(const ordu_store *s, const char *body) {
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_job_register(s, body, strlen(body), NULL, &out, &index), ORDU_OK);
+  ordu_string_free(out);
+  return index;
+}
+
+static uint64_t register_node(const ordu_store *s) {
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_node_register(s, NODE, strlen(NODE), &out, &index), ORDU_OK);
+  ordu_string_free(out);
+  return index;
+}
+
+/* The index a read of job `id` answers with now. */
+static uint64_t job_index(const ordu_store *s, const char *id) {
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_job_get(s, id, NULL, 0, 0, &out, &index), ORDU_OK);
+  ordu_string_free(out);
+  return index;
+}
+
+/* Copies the value of the first `"Key":"value"` in `json` into `buf`. */
+static int json_string_field(const char *json, const char *key, char *buf, size_t cap) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\":\"", key);
+  const char *p = strstr(json, pat);
+  if (p == NULL) return 0;
+  p += strlen(pat);
+  const char *end = strchr(p, '"');
+  if (end == NULL || (size_t)(end - p) >= cap) return 0;
+  memcpy(buf, p, (size_t)(end - p));
+  buf[end - p] = '\0';
+  return 1;
+}
+
+/* ---- library ---- */
+
+static void test_version_and_names(void) {
+  CHECK(strlen(ordu_version()) > 0);
+  CHECK(strcmp(ordu_result_name(ORDU_OK), "ok") == 0);
+  CHECK(strcmp(ordu_result_name(ORDU_NOT_FOUND), "not_found") == 0);
+  CHECK(strcmp(ordu_result_name(ORDU_INVALID_JSON), "invalid_json") == 0);
+  CHECK(strcmp(ordu_result_name(ORDU_PANIC), "panic") == 0);
+  CHECK(strcmp(ordu_result_name(77), "unknown") == 0);
+  /* The stable values. */
+  CHECK(ORDU_OK == 0 && ORDU_NOT_FOUND == 1 && ORDU_INVALID == 2 && ORDU_CONFLICT == 3 &&
+        ORDU_REGION == 4 && ORDU_LIMIT == 5 && ORDU_NULL_PARAMETER == 100 &&
+        ORDU_INVALID_UTF8 == 101 && ORDU_INVALID_JSON == 102 && ORDU_PANIC == 103);
+}
+
+static void test_string_accessors_accept_null(void) {
+  CHECK(ordu_string_ptr(NULL) == NULL);
+  CHECK(ordu_string_len(NULL) == 0);
+  ordu_string_free(NULL);
+  ordu_store_free(NULL);
+}
+
+static void test_last_error(void) {
+  CHECK_RC(ordu_last_error(NULL), ORDU_NULL_PARAMETER);
+  ordu_store *s = new_store();
+  /* After a success the slot is empty. */
+  ordu_string *e = SENTINEL;
+  CHECK_RC(ordu_last_error(&e), ORDU_OK);
+  CHECK(e == NULL);
+  /* After a failure it holds that failure, and reading it does not clear it. */
+  ordu_string *out = NULL;
+  CHECK_RC(ordu_job_get(s, "nope", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK(error_has("\"kind\":\"not_found\""));
+  CHECK(error_has("\"result\":1"));
+  CHECK(error_has("\"message\":\"job not found\""));
+  CHECK_RC(ordu_last_error(&e), ORDU_OK);
+  CHECK(e != NULL && ordu_string_len(e) == strlen(ordu_string_ptr(e)));
+  ordu_string_free(e);
+  ordu_store_free(s);
+}
+
+/* ---- the store ---- */
+
+static void test_store_new(void) {
+  ordu_store *s = NULL;
+  const char cfg[] = "{\"region\":\"eu\",\"mode\":\"inline\",\"limits\":{\"max_group_count\":5}}";
+  CHECK_RC(ordu_store_new(cfg, strlen(cfg), &s), ORDU_OK);
+  CHECK(s != NULL);
+  /* The region holds: another is ORDU_REGION. */
+  ordu_string *out = NULL;
+  CHECK_RC(ordu_job_list(s, NULL, "eu", 0, 0, &out, NULL), ORDU_OK);
+  ordu_string_free(out);
+  out = SENTINEL;
+  CHECK_RC(ordu_job_list(s, NULL, "us", 0, 0, &out, NULL), ORDU_REGION);
+  CHECK(out == SENTINEL);
+  CHECK(error_has("\"requested\":\"us\""));
+  /* The limit holds: a group of 6 is over it. */
+  const char big[] =
+      "{\"Job\":{\"ID\":\"big\",\"Region\":\"eu\",\"TaskGroups\":[{\"Name\":\"g\",\"Count\":6,"
+      "\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"exec\"}]}]}}";
+  CHECK_RC(ordu_job_register(s, big, strlen(big), NULL, &out, NULL), ORDU_LIMIT);
+  CHECK(error_has("\"path\":\"TaskGroups[0].Count\""));
+  uint64_t index = SENTINEL_INDEX;
+  CHECK_RC(ordu_store_index(s, &index), ORDU_OK);
+  CHECK(index == 0);
+  CHECK_RC(ordu_store_index(s, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_store_index(NULL, &index), ORDU_NULL_PARAMETER);
+  ordu_store_free(s);
+
+  /* Empty and blank configurations are the defaults. */
+  s = NULL;
+  CHECK_RC(ordu_store_new("  ", 2, &s), ORDU_OK);
+  ordu_store_free(s);
+}
+
+static void test_store_new_errors(void) {
+  ordu_store *const before = (ordu_store *)(void *)0x5e4715e1;
+  ordu_store *s = before;
+  CHECK_RC(ordu_store_new(NULL, 0, NULL), ORDU_NULL_PARAMETER);
+  CHECK(error_has("store_out is NULL"));
+  CHECK_RC(ordu_store_new("{\"region\":", 10, &s), ORDU_INVALID_JSON);
+  CHECK(error_has("\"stage\":\"decode\""));
+  CHECK_RC(ordu_store_new("{\"regoin\":\"x\"}", 14, &s), ORDU_INVALID_JSON);
+  CHECK(error_has("regoin"));
+  CHECK_RC(ordu_store_new("{\"mode\":\"fast\"}", 15, &s), ORDU_INVALID);
+  CHECK(error_has("\"path\":\"mode\""));
+  CHECK_RC(ordu_store_new("{\"region\":\"\xff\"}", 14, &s), ORDU_INVALID_UTF8);
+  CHECK(error_has("offset 11"));
+  CHECK(s == before);
+}
+
+/* ---- jobs ---- */
+
+static void test_job_register_and_get(void) {
+  ordu_store *s = new_store();
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, &out, &index), ORDU_OK);
+  CHECK(index > 0);
+  CHECK(has(out, "\"EvalID\":\""));
+  CHECK(has(out, "\"JobModifyIndex\":"));
+  ordu_string_free(out);
+
+  /* index_out may be NULL. */
+  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  ordu_string_free(out);
+
+  uint64_t got_index = 0;
+  CHECK_RC(ordu_job_get(s, "web", "global", 0, 0, &out, &got_index), ORDU_OK);
+  /* The job's index is its last change: the write, or the scheduling after it. */
+  CHECK(got_index >= index);
+  CHECK(has(out, "\"ID\":\"web\""));
+  CHECK(has(out, "\"Priority\":50"));
+  CHECK(ordu_string_len(out) == strlen(ordu_string_ptr(out)));
+  ordu_string_free(out);
+  ordu_store_free(s);
+}
+
+static void test_job_register_errors(void) {
+  ordu_store *s = new_store();
+  ordu_string *out = SENTINEL;
+  uint64_t index = SENTINEL_INDEX;
+
+  /* NULL store, body and output. */
+  CHECK_RC(ordu_job_register(NULL, JOB, strlen(JOB), NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK(error_has("store is NULL"));
+  CHECK_RC(ordu_job_register(s, NULL, 3, NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK(error_has("body_json is NULL"));
+  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, NULL, &index), ORDU_NULL_PARAMETER);
+  CHECK(error_has("json_out is NULL"));
+
+  /* Not UTF-8: in the body, in the region. */
+  const char bad_utf8[] = "{\"Job\":{\"ID\":\"w\xc3\x28\"}}";
+  CHECK_RC(ordu_job_register(s, bad_utf8, strlen(bad_utf8), NULL, &out, &index),
+           ORDU_INVALID_UTF8);
+  CHECK(error_has("\"kind\":\"invalid_utf8\""));
+  CHECK(error_has("offset 15"));
+  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), "gl\xfe", &out, &index), ORDU_INVALID_UTF8);
+  CHECK(error_has("region is not UTF-8"));
+
+  /* Not JSON; JSON of the wrong shape; no Job. */
+  CHECK_RC(ordu_job_register(s, "{\"Job\":", 7, NULL, &out, &index), ORDU_INVALID_JSON);
+  CHECK(error_has("\"stage\":\"decode\""));
+  const char wrong_type[] = "{\"Job\":{\"ID\":\"x\",\"TaskGroups\":[{\"Name\":\"g\",\"Count\":\"many\"}]}}";
+  CHECK_RC(ordu_job_register(s, wrong_type, strlen(wrong_type), NULL, &out, &index),
+           ORDU_INVALID_JSON);
+  CHECK(error_has("\"path\":\"Job.TaskGroups[0].Count\""));
+  CHECK_RC(ordu_job_register(s, "{}", 2, NULL, &out, &index), ORDU_INVALID_JSON);
+  /* A body cut short by its length is not the whole JSON. */
+  CHECK_RC(ordu_job_register(s, JOB, 10, NULL, &out, &index), ORDU_INVALID_JSON);
+
+  /* An invalid job: every problem listed with its path. */
+  const char invalid[] =
+      "{\"Job\":{\"ID\":\"has space\",\"Type\":\"batchy\",\"TaskGroups\":[{\"Name\":\"g\","
+      "\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"exec\"}]}]}}";
+  CHECK_RC(ordu_job_register(s, invalid, strlen(invalid), NULL, &out, &index), ORDU_INVALID);
+  CHECK(error_has("\"stage\":\"validate\""));
+  CHECK(error_has("{\"message\":\"job ID contains a space\",\"path\":\"ID\"}"));
+  CHECK(error_has("\"path\":\"Type\""));
+  CHECK(error_has("2 errors occurred"));
+
+  /* Another region. */
+  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), "mars", &out, &index), ORDU_REGION);
+
+  /* Check-and-set: the job must not exist yet with JobModifyIndex 0. */
+  register_job(s, JOB);
+  const char cas[] =
+      "{\"EnforceIndex\":true,\"JobModifyIndex\":0,\"Job\":{\"ID\":\"web\",\"TaskGroups\":"
+      "[{\"Name\":\"g\",\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"exec\"}]}]}}";
+  CHECK_RC(ordu_job_register(s, cas, strlen(cas), NULL, &out, &index), ORDU_CONFLICT);
+  CHECK(error_has("\"kind\":\"conflict\""));
+  CHECK(error_has("\"current_index\":"));
+
+  /* Outputs were never written. */
+  CHECK(out == SENTINEL);
+  CHECK(index == SENTINEL_INDEX);
+  ordu_store_free(s);
+}
+
+static void test_job_get_errors(void) {
+  ordu_store *s = new_store();
+  uint64_t w = register_job(s, JOB);
+  ordu_string *out = SENTINEL;
+  uint64_t index = SENTINEL_INDEX;
+  CHECK_RC(ordu_job_get(s, "nope", NULL, 0, 0, &out, &index), ORDU_NOT_FOUND);
+  CHECK(error_has("\"what\":\"job\""));
+  CHECK(error_has("\"id\":\"nope\""));
+  CHECK(error_has("\"code\":1"));
+  (void)w;
+  CHECK_RC(ordu_job_get(NULL, "web", NULL, 0, 0, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_get(s, NULL, NULL, 0, 0, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK(error_has("job_id is NULL"));
+  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, NULL, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_get(s, "w\x80", NULL, 0, 0, &out, &index), ORDU_INVALID_UTF8);
+  CHECK(error_has("job_id is not UTF-8"));
+  CHECK(out == SENTINEL && index == SENTINEL_INDEX);
+  ordu_store_free(s);
+}
+
+static void test_job_list(void) {
+  ordu_store *s = new_store();
+  ordu_string *out = NULL;
+  uint64_t index = SENTINEL_INDEX;
+  CHECK_RC(ordu_job_list(s, NULL, NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);
+  CHECK(index == 0);
+  ordu_string_free(out);
+
+  uint64_t w = register_job(s, JOB);
+  CHECK_RC(ordu_job_list(s, "", NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(has(out, "\"ID\":\"web\""));
+  CHECK(index >= w);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_list(s, "we", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"ID\":\"web\""));
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_list(s, "x", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);
+  ordu_string_free(out);
+  out = SENTINEL;
+  CHECK_RC(ordu_job_list(NULL, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_list(s, "\xff", NULL, 0, 0, &out, NULL), ORDU_INVALID_UTF8);
+  CHECK_RC(ordu_job_list(s, NULL, NULL, 0, 0, NULL, NULL), ORDU_NULL_PARAMETER);
+  CHECK(out == SENTINEL);
+  ordu_store_free(s);
+}
+
+static void test_job_evaluate_and_evaluations(void) {
+  ordu_store *s = new_store();
+  register_job(s, JOB);
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_job_evaluate(s, "web", NULL, &out, &index), ORDU_OK);
+  char eval_id[64] = "";
+  CHECK(json_string_field(ordu_string_ptr(out), "EvalID", eval_id, sizeof eval_id));
+  CHECK(index > 0);
+  ordu_string_free(out);
+
+  uint64_t evals_index = 0;
+  CHECK_RC(ordu_job_evaluations(s, "web", NULL, 0, 0, &out, &evals_index), ORDU_OK);
+  CHECK(has(out, eval_id));
+  CHECK(has(out, "\"JobID\":\"web\""));
+  CHECK(evals_index >= index);
+  ordu_string_free(out);
+
+  CHECK_RC(ordu_evaluation_get(s, eval_id, NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(has(out, "\"TriggeredBy\":\"job-register\""));
+  ordu_string_free(out);
+
+  out = SENTINEL;
+  CHECK_RC(ordu_job_evaluate(s, "nope", NULL, &out, &index), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_evaluate(s, NULL, NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_evaluate(s, "web", "\xc0", &out, &index), ORDU_INVALID_UTF8);
+  CHECK_RC(ordu_job_evaluate(s, "web", NULL, NULL, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_evaluations(s, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_evaluation_get(s, "no-such-eval", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK(error_has("\"what\":\"eval\""));
+  CHECK_RC(ordu_evaluation_get(s, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_evaluation_get(NULL, eval_id, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK(out == SENTINEL);
+
+  /* A job with no evaluations answers []. */
+  CHECK_RC(ordu_job_evaluations(s, "other", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);
+  ordu_string_free(out);
+  ordu_store_free(s);
+}
+
+static void test_job_deregister(void) {
+  ordu_store *s = new_store();
+  uint64_t w = register_job(s, JOB);
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_job_deregister(s, "web", NULL, &out, &index), ORDU_OK);
+  CHECK(index > w);
+  CHECK(has(out, "\"EvalID\":\""));
+  ordu_string_free(out);
+  out = SENTINEL;
+  CHECK_RC(ordu_job_deregister(NULL, "web", NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_deregister(s, NULL, NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_deregister(s, "\xff", NULL, &out, &index), ORDU_INVALID_UTF8);
+  CHECK_RC(ordu_job_deregister(s, "web", "moon", &out, &index), ORDU_REGION);
+  CHECK(out == SENTINEL);
+  ordu_store_free(s);
+}
+
+/* ---- allocations ---- */
+
+static void test_allocations(void) {
+  ordu_store *s = new_store();
+  register_node(s);
+  register_job(s, JOB);
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(ordu_string_ptr(out)[0] == '[');
+  /* Placements depend on the scheduler: when there are some, read and update
+   * the first; when there are none, the list is empty. */
+  char alloc_id[64] = "";
+  int placed = json_string_field(ordu_string_ptr(out), "ID", alloc_id, sizeof alloc_id);
+  if (!placed) CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_allocations(s, "web", true, NULL, 0, 0, &out, NULL), ORDU_OK);
+  ordu_string_free(out);
+
+  if (placed) {
+    CHECK_RC(ordu_allocation_get(s, alloc_id, NULL, 0, 0, &out, &index), ORDU_OK);
+    CHECK(has(out, "\"JobID\":\"web\""));
+    ordu_string_free(out);
+    const char running[] = "{\"ClientStatus\":\"running\"}";
+    uint64_t w = 0;
+    CHECK_RC(ordu_allocation_update_client(s, alloc_id, running, strlen(running), &out, &w),
+             ORDU_OK);
+    CHECK(w > index);
+    CHECK(has(out, "\"Index\":"));
+    ordu_string_free(out);
+    CHECK_RC(ordu_allocation_get(s, alloc_id, NULL, 0, 0, &out, &index), ORDU_OK);
+    CHECK(has(out, "\"ClientStatus\":\"running\""));
+    CHECK(index == w);
+    ordu_string_free(out);
+    const char bad_status[] = "{\"ClientStatus\":\"sleeping\"}";
+    CHECK_RC(ordu_allocation_update_client(s, alloc_id, bad_status, strlen(bad_status), &out,
+                                           NULL),
+             ORDU_INVALID);
+    CHECK(error_has("\"path\":\"ClientStatus\""));
+  }
+
+  out = SENTINEL;
+  CHECK_RC(ordu_allocation_get(s, "no-such-alloc", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK(error_has("\"what\":\"alloc\""));
+  CHECK_RC(ordu_allocation_get(s, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_allocation_get(s, "\xff", NULL, 0, 0, &out, NULL), ORDU_INVALID_UTF8);
+  const char running[] = "{\"ClientStatus\":\"running\"}";
+  CHECK_RC(ordu_allocation_update_client(s, "no-such-alloc", running, strlen(running), &out,
+                                         NULL),
+           ORDU_NOT_FOUND);
+  const char mismatch[] = "{\"ID\":\"a\",\"ClientStatus\":\"running\"}";
+  CHECK_RC(ordu_allocation_update_client(s, "b", mismatch, strlen(mismatch), &out, NULL),
+           ORDU_INVALID_JSON);
+  CHECK(error_has("\"path\":\"ID\""));
+  CHECK_RC(ordu_allocation_update_client(s, NULL, running, strlen(running), &out, NULL),
+           ORDU_INVALID);
+  CHECK(error_has("missing allocation ID"));
+  CHECK_RC(ordu_allocation_update_client(s, "a", NULL, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_allocation_update_client(s, "a", "{", 1, &out, NULL), ORDU_INVALID_JSON);
+  CHECK_RC(ordu_job_allocations(s, NULL, false, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_allocations(s, "web", false, "x", 0, 0, &out, NULL), ORDU_REGION);
+  CHECK(out == SENTINEL);
+  ordu_store_free(s);
+}
+
+/* ---- nodes ---- */
+
+static void test_nodes(void) {
+  ordu_store *s = new_store();
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_node_register(s, NODE, strlen(NODE), &out, &index), ORDU_OK);
+  CHECK(index == 1);
+  CHECK(has(out, "\"NodeModifyIndex\":1"));
+  ordu_string_free(out);
+
+  CHECK_RC(ordu_node_get(s, "node-1", NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(has(out, "\"Datacenter\":\"dc1\""));
+  ordu_string_free(out);
+  CHECK_RC(ordu_node_list(s, NULL, NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(has(out, "\"ID\":\"node-1\""));
+  ordu_string_free(out);
+  CHECK_RC(ordu_node_list(s, "zzz", NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);
+  ordu_string_free(out);
+  CHECK_RC(ordu_node_allocations(s, "node-1", NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(ordu_string_ptr(out)[0] == '[');
+  ordu_string_free(out);
+
+  uint64_t w = 0;
+  CHECK_RC(ordu_node_update_drain(s, "node-1", "{\"Drain\":true}", 14, &out, &w), ORDU_OK);
+  CHECK(w == 2);
+  ordu_string_free(out);
+  CHECK_RC(ordu_node_get(s, "node-1", NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(has(out, "\"Drain\":true"));
+  CHECK(index == w);
+  ordu_string_free(out);
+
+  const char down[] = "{\"Status\":\"down\"}";
+  CHECK_RC(ordu_node_update_status(s, "node-1", down, strlen(down), &out, &w), ORDU_OK);
+  CHECK(w == 3);
+  ordu_string_free(out);
+  CHECK_RC(ordu_node_get(s, "node-1", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Status\":\"down\""));
+  ordu_string_free(out);
+
+  CHECK_RC(ordu_node_deregister(s, "node-1", &out, &w), ORDU_OK);
+  CHECK(w == 4);
+  ordu_string_free(out);
+  out = SENTINEL;
+  CHECK_RC(ordu_node_get(s, "node-1", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK(error_has("\"what\":\"node\""));
+  ordu_store_free(s);
+}
+
+static void test_node_errors(void) {
+  ordu_store *s = new_store();
+  register_node(s);
+  ordu_string *out = SENTINEL;
+  uint64_t index = SENTINEL_INDEX;
+  CHECK_RC(ordu_node_register(s, "{\"Node\":", 8, &out, &index), ORDU_INVALID_JSON);
+  const char no_dc[] = "{\"Node\":{\"ID\":\"n2\",\"Name\":\"n2\"}}";
+  CHECK_RC(ordu_node_register(s, no_dc, strlen(no_dc), &out, &index), ORDU_INVALID);
+  CHECK(error_has("\"path\":\"Datacenter\""));
+  CHECK_RC(ordu_node_register(s, NULL, 0, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_node_register(NULL, NODE, strlen(NODE), &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_node_register(s, "\"\xff\"", 3, &out, &index), ORDU_INVALID_UTF8);
+
+  CHECK_RC(ordu_node_update_status(s, "node-1", "{\"Status\":\"asleep\"}", 19, &out, &index),
+           ORDU_INVALID);
+  CHECK(error_has("\"path\":\"Status\""));
+  CHECK_RC(ordu_node_update_status(s, "node-1", "{\"Status\":1}", 12, &out, &index),
+           ORDU_INVALID_JSON);
+  CHECK_RC(ordu_node_update_status(s, "gone", "{\"Status\":\"down\"}", 17, &out, &index),
+           ORDU_NOT_FOUND);
+  CHECK_RC(ordu_node_update_status(s, NULL, "{\"Status\":\"down\"}", 17, &out, &index),
+           ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_node_update_status(s, "node-1", NULL, 17, &out, &index), ORDU_NULL_PARAMETER);
+
+  CHECK_RC(ordu_node_update_drain(s, "node-1", "{\"Drain\":\"yes\"}", 15, &out, &index),
+           ORDU_INVALID_JSON);
+  CHECK(error_has("\"path\":\"Drain\""));
+  CHECK_RC(ordu_node_update_drain(s, "gone", "{\"Drain\":true}", 14, &out, &index),
+           ORDU_NOT_FOUND);
+  CHECK_RC(ordu_node_update_drain(s, "\xff", "{\"Drain\":true}", 14, &out, &index),
+           ORDU_INVALID_UTF8);
+
+  CHECK_RC(ordu_node_deregister(s, "gone", &out, &index), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_node_deregister(s, NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_node_get(s, NULL, NULL, 0, 0, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_node_get(s, "node-1", "x", 0, 0, &out, &index), ORDU_REGION);
+  CHECK_RC(ordu_node_list(s, "\xff", NULL, 0, 0, &out, &index), ORDU_INVALID_UTF8);
+  CHECK_RC(ordu_node_allocations(s, NULL, NULL, 0, 0, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_node_allocations(NULL, "node-1", NULL, 0, 0, &out, &index),
+           ORDU_NULL_PARAMETER);
+  CHECK(out == SENTINEL && index == SENTINEL_INDEX);
+  ordu_store_free(s);
+}
+
+static void test_limits(void) {
+  ordu_store *s = NULL;
+  const char cfg[] = "{\"limits\":{\"max_request_bytes\":64}}";
+  CHECK_RC(ordu_store_new(cfg, strlen(cfg), &s), ORDU_OK);
+  ordu_string *out = SENTINEL;
+  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, &out, NULL), ORDU_LIMIT);
+  CHECK(error_has("\"path\":\"body\""));
+  CHECK(error_has("\"limit\":64"));
+  CHECK(out == SENTINEL);
+  ordu_store_free(s);
+}
+
+static void test_garbage_collect(void) {
+  ordu_store *s = new_store();
+  ordu_string *out = NULL;
+  uint64_t index = SENTINEL_INDEX;
+  CHECK_RC(ordu_garbage_collect(s, 0, &out, &index), ORDU_OK);
+  CHECK(strcmp(ordu_string_ptr(out), "{\"Index\":0}") == 0);
+  CHECK(index == 0);
+  ordu_string_free(out);
+
+  /* A job's evaluations complete at once; far in the future they are old. */
+  register_job(s, JOB);
+  ordu_job_deregister(s, "web", NULL, &out, NULL);
+  ordu_string_free(out);
+  CHECK_RC(ordu_garbage_collect(s, INT64_MAX, &out, &index), ORDU_OK);
+  CHECK(index > 0);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_evaluations(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);
+  ordu_string_free(out);
+
+  out = SENTINEL;
+  CHECK_RC(ordu_garbage_collect(NULL, 0, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_garbage_collect(s, 0, NULL, &index), ORDU_NULL_PARAMETER);
+  CHECK(out == SENTINEL);
+  ordu_store_free(s);
+}
+
+/* ---- blocking reads and threads ---- */
+
+struct waiter {
+  const ordu_store *store;
+  uint64_t min_index;
+  uint64_t wait_ms;
+  atomic_int *written; /* set by the writer just before it writes */
+  ordu_result rc;
+  uint64_t index;
+  int woke_after_write;
+  double waited_ms;
+};
+
+static void *wait_for_job(void *arg) {
+  struct waiter *w = arg;
+  ordu_string *out = NULL;
+  double start = now_ms();
+  w->rc = ordu_job_get(w->store, "web", NULL, w->min_index, w->wait_ms, &out, &w->index);
+  w->waited_ms = now_ms() - start;
+  w->woke_after_write = w->written != NULL && atomic_load(w->written);
+  ordu_string_free(out);
+  return NULL;
+}
+
+static void test_blocking_read_wakes_on_write(void) {
+  ordu_store *s = new_store();
+  register_job(s, JOB);
+  uint64_t first = job_index(s, "web");
+  atomic_int written = 0;
+  enum { N = 8 };
+  struct waiter ws[N];
+  pthread_t ts[N];
+  for (int i = 0; i < N; i++) {
+    ws[i] = (struct waiter){s, first, 30000, &written, ORDU_PANIC, 0, 0, 0};
+    CHECK(pthread_create(&ts[i], NULL, wait_for_job, &ws[i]) == 0);
+  }
+  sleep_ms(200);
+  atomic_store(&written, 1);
+  uint64_t second = register_job(s, JOB_COUNT_3);
+  CHECK(second > first);
+  /* The final index: the write's, or a later one if scheduling changed the job. */
+  uint64_t last = job_index(s, "web");
+  for (int i = 0; i < N; i++) {
+    CHECK(pthread_join(ts[i], NULL) == 0);
+    CHECK_RC(ws[i].rc, ORDU_OK);
+    CHECK(ws[i].index >= second && ws[i].index <= last);
+    CHECK(ws[i].woke_after_write);
+    CHECK(ws[i].waited_ms < 25000);
+  }
+  ordu_store_free(s);
+}
+
+static void test_blocking_read_times_out(void) {
+  ordu_store *s = new_store();
+  register_job(s, JOB);
+  uint64_t first = job_index(s, "web");
+  struct waiter w = {s, first, 100, NULL, ORDU_PANIC, 0, 0, 0};
+  wait_for_job(&w);
+  CHECK_RC(w.rc, ORDU_OK);
+  CHECK(w.index == first);
+  CHECK(w.waited_ms >= 95);
+  /* min_index 0 never blocks, even with a wait. */
+  w = (struct waiter){s, 0, 10000, NULL, ORDU_PANIC, 0, 0, 0};
+  wait_for_job(&w);
+  CHECK_RC(w.rc, ORDU_OK);
+  CHECK(w.waited_ms < 5000);
+  ordu_store_free(s);
+}
+
+/* A read blocked on a job that does not exist yet wakes when it is created. */
+static void test_blocking_read_on_missing_job(void) {
+  ordu_store *s = new_store();
+  register_node(s);
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_store_index(s, &index), ORDU_OK);
+  atomic_int written = 0;
+  struct waiter w = {s, index, 30000, &written, ORDU_PANIC, 0, 0, 0};
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, wait_for_job, &w) == 0);
+  sleep_ms(100);
+  atomic_store(&written, 1);
+  uint64_t wrote = register_job(s, JOB);
+  CHECK(pthread_join(t, NULL) == 0);
+  CHECK_RC(w.rc, ORDU_OK);
+  CHECK(w.index >= wrote && w.index <= job_index(s, "web"));
+  CHECK(w.woke_after_write);
+  ordu_store_free(s);
+}
+
+/* Many threads write and read at once; each sees its own results and its own
+ * last error. */
+struct worker {
+  const ordu_store *store;
+  int id;
+  int errors;
+};
+
+static void *work(void *arg) {
+  struct worker *w = arg;
+  char body[512];
+  char job_id[32];
+  snprintf(job_id, sizeof job_id, "job-%d", w->id);
+  for (int i = 0; i < 40; i++) {
+    int n = snprintf(body, sizeof body,
+                     "{\"Job\":{\"ID\":\"%s\",\"TaskGroups\":[{\"Name\":\"g\",\"Count\":%d,"
+                     "\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"exec\"}]}]}}",
+                     job_id, 1 + i % 3);
+    ordu_string *out = NULL;
+    uint64_t wrote = 0, read = 0;
+    if (ordu_job_register(w->store, body, (size_t)n, NULL, &out, &wrote) != ORDU_OK) w->errors++;
+    ordu_string_free(out);
+    out = NULL;
+    if (ordu_job_get(w->store, job_id, NULL, 0, 0, &out, &read) != ORDU_OK) w->errors++;
+    if (read < wrote) w->errors++;
+    ordu_string_free(out);
+    out = NULL;
+    /* An error of this thread's own kind, read back at once. */
+    if (w->id % 2 == 0) {
+      if (ordu_job_get(w->store, "missing", NULL, 0, 0, &out, NULL) != ORDU_NOT_FOUND)
+        w->errors++;
+      if (!error_has("\"kind\":\"not_found\"")) w->errors++;
+    } else {
+      if (ordu_job_register(w->store, "[", 1, NULL, &out, NULL) != ORDU_INVALID_JSON)
+        w->errors++;
+      if (!error_has("\"result\":102")) w->errors++;
+    }
+  }
+  return NULL;
+}
+
+static void test_concurrent_writers_and_readers(void) {
+  ordu_store *s = new_store();
+  enum { N = 6 };
+  struct worker ws[N];
+  pthread_t ts[N];
+  for (int i = 0; i < N; i++) {
+    ws[i] = (struct worker){s, i, 0};
+    CHECK(pthread_create(&ts[i], NULL, work, &ws[i]) == 0);
+  }
+  for (int i = 0; i < N; i++) {
+    CHECK(pthread_join(ts[i], NULL) == 0);
+    CHECK(ws[i].errors == 0);
+  }
+  ordu_string *out = NULL;
+  CHECK_RC(ordu_job_list(s, "job-", NULL, 0, 0, &out, NULL), ORDU_OK);
+  for (int i = 0; i < N; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "\"ID\":\"job-%d\"", i);
+    CHECK(has(out, id));
+  }
+  ordu_string_free(out);
+  ordu_store_free(s);
+}
+
+/* ---- main ---- */
+
+struct test {
+  const char *name;
+  void (*fn)(void);
+};
+
+#define T(f) {#f, f}
+static const struct test tests[] = {
+    T(test_version_and_names),
+    T(test_string_accessors_accept_null),
+    T(test_last_error),
+    T(test_store_new),
+    T(test_store_new_errors),
+    T(test_job_register_and_get),
+    T(test_job_register_errors),
+    T(test_job_get_errors),
+    T(test_job_list),
+    T(test_job_evaluate_and_evaluations),
+    T(test_job_deregister),
+    T(test_allocations),
+    T(test_nodes),
+    T(test_node_errors),
+    T(test_limits),
+    T(test_garbage_collect),
+    T(test_blocking_read_wakes_on_write),
+    T(test_blocking_read_times_out),
+    T(test_blocking_read_on_missing_job),
+    T(test_concurrent_writers_and_readers),
+};
+
+int main(int argc, char **argv) {
+  int passed = 0, failed = 0;
+  for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+    if (argc > 1 && strstr(tests[i].name, argv[1]) == NULL) continue;
+    current = tests[i].name;
+    int before = failed_checks;
+    tests[i].fn();
+    if (failed_checks == before) {
+      passed++;
+      printf("ok   %s\n", tests[i].name);
+    } else {
+      failed++;
+      printf("FAIL %s\n", tests[i].name);
+    }
+  }
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
