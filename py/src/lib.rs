@@ -1,1 +1,563 @@
-//! Python bindings of ordu (in progress).
+//! `ordu._ordu`: the compiled part of the `ordu` Python package.
+//!
+//! A thin layer over [`ordu::json`]: every method hands bytes to the core and
+//! turns its answer into Python objects with the standard library's `json`
+//! module (C-accelerated). The only work done here is Python's own: releasing
+//! the GIL around every call, waiting on blocking reads in slices so that
+//! signals are handled (Ctrl-C works), and raising one exception class per
+//! error kind with the error's data as attributes.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ordu::json::{self, Reply};
+use ordu::{ErrorKind, QueryOptions};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+
+create_exception!(
+    _ordu,
+    OrduError,
+    PyException,
+    "Base of every error a Store raises. `str(err)` is the core's text (what Nomad's \
+     HTTP API puts in its plain-text error bodies). Attributes: `kind` (str), `code` \
+     (int), `message` (str), `data` (dict, the whole error), `http_status` and \
+     `http_status_lookup` (the HTTP status elsewhere and on a single-object read), \
+     plus the data of the kind."
+);
+create_exception!(
+    _ordu,
+    NotFoundError,
+    OrduError,
+    "The object does not exist. Attributes: `what` ('job', 'eval', 'alloc', 'node'), \
+     `id`, `index` (the index the read answered with)."
+);
+create_exception!(
+    _ordu,
+    InvalidError,
+    OrduError,
+    "The request does not decode or breaks rules of the model. Attributes: `stage` \
+     ('decode' or 'validate') and `errors`, a list of {'path', 'message'} dicts."
+);
+create_exception!(
+    _ordu,
+    ConflictError,
+    OrduError,
+    "A check-and-set (EnforceIndex) did not match. Attribute: `current_index`."
+);
+create_exception!(
+    _ordu,
+    RegionError,
+    OrduError,
+    "The request names a region this store does not hold. Attributes: `requested`, \
+     `region`."
+);
+create_exception!(
+    _ordu,
+    LimitError,
+    OrduError,
+    "The request is over a configured bound. Attributes: `path`, `limit`."
+);
+
+/// How long a blocking read waits in the core before it takes the GIL back to
+/// check for signals. A change wakes the read at once whatever the slice.
+const SLICE: Duration = Duration::from_millis(100);
+
+static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static JSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn json_fn<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    name: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let f = cell.get_or_try_init(py, || {
+        Ok::<_, PyErr>(py.import("json")?.getattr(name)?.unbind())
+    })?;
+    Ok(f.bind(py).clone())
+}
+
+/// `json.loads` of a body the core wrote.
+fn loads<'py>(py: Python<'py>, body: &str) -> PyResult<Bound<'py, PyAny>> {
+    json_fn(py, &JSON_LOADS, "loads")?.call1((PyString::new(py, body),))
+}
+
+/// A request body: a `str` or `bytes` of JSON, or any other object that
+/// `json.dumps` takes (a dict, a list).
+fn body_bytes<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Cow<'py, [u8]>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Cow::Owned(b.as_bytes().to_vec()));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Cow::Owned(s.to_cow()?.into_owned().into_bytes()));
+    }
+    if obj.is_none() {
+        return Err(PyTypeError::new_err(
+            "a request body must be a dict, or a str or bytes of JSON, not None",
+        ));
+    }
+    let dumped = json_fn(obj.py(), &JSON_DUMPS, "dumps")?.call1((obj,))?;
+    let s = dumped.cast::<PyString>()?;
+    Ok(Cow::Owned(s.to_cow()?.into_owned().into_bytes()))
+}
+
+/// The exception for a core error, with its data as attributes.
+fn to_py_err(py: Python<'_>, e: ordu::Error) -> PyErr {
+    let err = match e.kind() {
+        ErrorKind::NotFound => NotFoundError::new_err(e.to_string()),
+        ErrorKind::Invalid => InvalidError::new_err(e.to_string()),
+        ErrorKind::Conflict => ConflictError::new_err(e.to_string()),
+        ErrorKind::Region => RegionError::new_err(e.to_string()),
+        ErrorKind::Limit => LimitError::new_err(e.to_string()),
+        _ => OrduError::new_err(e.to_string()),
+    };
+    if let Err(failed) = annotate(py, &err, &e) {
+        return failed;
+    }
+    err
+}
+
+fn annotate(py: Python<'_>, err: &PyErr, e: &ordu::Error) -> PyResult<()> {
+    let value = err.value(py);
+    let data = loads(py, &e.to_json().to_string())?;
+    let dict = data.cast::<PyDict>()?;
+    for (k, v) in dict.iter() {
+        value.setattr(k.cast::<PyString>()?, v)?;
+    }
+    value.setattr("data", dict)?;
+    value.setattr("http_status", e.http_status(false))?;
+    value.setattr("http_status_lookup", e.http_status(true))?;
+    Ok(())
+}
+
+/// Seconds (None or 0: the default wait) to the core's milliseconds.
+fn wait_ms(wait: Option<f64>) -> PyResult<u64> {
+    match wait {
+        None => Ok(0),
+        Some(w) if !w.is_finite() || w < 0.0 => Err(PyValueError::new_err(format!(
+            "wait must be a finite number of seconds >= 0, not {w}"
+        ))),
+        Some(0.0) => Ok(0),
+        // At least 1 ms, so a tiny wait is not taken for "the default".
+        Some(w) => Ok(((w * 1000.0).ceil() as u64).max(1)),
+    }
+}
+
+/// An embedded ordu store: Nomad's jobs, evaluations, allocations and nodes,
+/// with blocking reads.
+///
+/// `Store(config=None)`: `config` is a dict or a JSON str with any of
+/// `region` (default "global"), `mode` ("inline" or "manual"),
+/// `delivery_limit`, `seed`, and `limits` (`max_group_count`,
+/// `max_job_count`, `max_request_bytes`).
+///
+/// Request bodies are dicts in Nomad's field names, or str/bytes of JSON.
+/// Writes return Nomad's reply dict (with "Index"). Reads return a tuple
+/// `(value, index)`; with `index=N` they block until the index is past N or
+/// `wait` seconds (None or 0: 5 minutes; at most 10) are over, releasing the
+/// GIL and answering Ctrl-C. A blocking loop:
+///
+///     index = 0
+///     while True:
+///         jobs, index = store.jobs(index=index, wait=60)
+///
+/// Every method is safe to call from any thread.
+#[pyclass(frozen, module = "ordu._ordu", name = "Store")]
+struct Store {
+    inner: Arc<ordu::Store>,
+}
+
+impl Store {
+    /// A write: the core call with the GIL released, its reply as a dict.
+    fn write<'py>(
+        &self,
+        py: Python<'py>,
+        f: impl FnOnce(&ordu::Store) -> ordu::Result<Reply> + Send,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let store = &*self.inner;
+        match py.detach(|| f(store)) {
+            Ok(r) => loads(py, &r.body),
+            Err(e) => Err(to_py_err(py, e)),
+        }
+    }
+
+    /// A read, blocking in slices when `index` > 0; answers `(value, index)`.
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+        f: impl Fn(&ordu::Store, &QueryOptions) -> ordu::Result<Reply> + Send + Sync,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let wait_ms = wait_ms(wait)?;
+        let store = &*self.inner;
+        let region = region.as_deref();
+        let answer = py.detach(|| {
+            json::read_in_slices(
+                store,
+                index,
+                wait_ms,
+                region,
+                SLICE,
+                |q| f(store, q),
+                || Python::attach(|py| py.check_signals()),
+            )
+        })?;
+        match answer {
+            Ok(r) => PyTuple::new(
+                py,
+                [loads(py, &r.body)?, r.index.into_pyobject(py)?.into_any()],
+            ),
+            Err(e) => Err(to_py_err(py, e)),
+        }
+    }
+
+    fn check_region(&self, py: Python<'_>, region: Option<&str>) -> PyResult<()> {
+        json::check_region(&self.inner, region).map_err(|e| to_py_err(py, e))
+    }
+}
+
+#[pymethods]
+impl Store {
+    #[new]
+    #[pyo3(signature = (config=None))]
+    fn new(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let bytes = match config {
+            None => Cow::Borrowed(&b""[..]),
+            Some(c) => body_bytes(c)?,
+        };
+        let config = json::config(&bytes).map_err(|e| to_py_err(py, e))?;
+        Ok(Store {
+            inner: Arc::new(ordu::Store::new(config)),
+        })
+    }
+
+    /// The store's region.
+    #[getter]
+    fn region(&self) -> String {
+        self.inner.config().region.clone()
+    }
+
+    /// The index of the store's last write (0 before the first).
+    #[getter]
+    fn index(&self) -> u64 {
+        self.inner.index()
+    }
+
+    /// The largest request body the store decodes, in bytes.
+    #[getter]
+    fn max_request_bytes(&self) -> usize {
+        self.inner.config().limits.max_request_bytes
+    }
+
+    /// Raises RegionError unless `region` is None, empty or the store's region.
+    #[pyo3(name = "check_region", signature = (region))]
+    fn py_check_region(&self, py: Python<'_>, region: Option<String>) -> PyResult<()> {
+        self.check_region(py, region.as_deref())
+    }
+
+    /// Raises LimitError when a body of `nbytes` is over the store's bound
+    /// (for a host that checks Content-Length before it reads a body).
+    fn check_body_size(&self, py: Python<'_>, nbytes: u64) -> PyResult<()> {
+        json::check_body_size(&self.inner, nbytes).map_err(|e| to_py_err(py, e))
+    }
+
+    // ---- jobs
+
+    /// Registers (creates or updates) a job and creates its evaluation.
+    ///
+    /// `request` is Nomad's register body: `{"Job": {...}}`, optionally with
+    /// `"EnforceIndex": True, "JobModifyIndex": n` (check-and-set). With
+    /// `job_id`, the job's ID must be it (as `PUT /v1/job/<id>`). Returns
+    /// `{"EvalID", "EvalCreateIndex", "JobModifyIndex", "Index", ...}`.
+    /// Raises InvalidError, ConflictError, RegionError, LimitError.
+    #[pyo3(signature = (request, *, job_id=None, region=None))]
+    fn register_job<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+        job_id: Option<String>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let body = body_bytes(request)?;
+        self.write(py, |s| {
+            json::register_job_at(s, job_id.as_deref(), &body, region.as_deref())
+        })
+    }
+
+    /// Creates a `job-register` evaluation for an existing job.
+    /// Returns `{"EvalID", "EvalCreateIndex", "JobModifyIndex", "Index", ...}`;
+    /// raises NotFoundError for a missing job.
+    #[pyo3(signature = (job_id, *, region=None))]
+    fn evaluate_job<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.write(py, |s| json::evaluate_job(s, &job_id, region.as_deref()))
+    }
+
+    /// Removes a job and creates the `job-deregister` evaluation that stops its
+    /// allocations. A missing job writes nothing: `EvalID` "" and `Index` 0.
+    #[pyo3(signature = (job_id, *, region=None))]
+    fn deregister_job<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.write(py, |s| json::deregister_job(s, &job_id, region.as_deref()))
+    }
+
+    /// The full job: `(job, index)`. Raises NotFoundError (its `index` is the
+    /// read's) for a missing job; with `index=N` a missing job is waited for.
+    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
+    fn job<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| json::job(s, &job_id, q))
+    }
+
+    /// Job list stubs sorted by ID, of the jobs whose ID starts with `prefix`:
+    /// `(stubs, index)`.
+    #[pyo3(signature = (*, prefix=String::new(), index=0, wait=None, region=None))]
+    fn jobs<'py>(
+        &self,
+        py: Python<'py>,
+        prefix: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| json::jobs(s, &prefix, q))
+    }
+
+    /// A job's allocation stubs: `(stubs, index)`. Those of the job's current
+    /// incarnation, or of every incarnation with `all=True`.
+    #[pyo3(signature = (job_id, *, all=false, index=0, wait=None, region=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn job_allocations<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        all: bool,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| {
+            json::job_allocations(s, &job_id, all, q)
+        })
+    }
+
+    /// A job's evaluations (full objects): `(evaluations, index)`.
+    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
+    fn job_evaluations<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| {
+            json::job_evaluations(s, &job_id, q)
+        })
+    }
+
+    /// An evaluation: `(evaluation, index)`; NotFoundError when missing.
+    #[pyo3(signature = (eval_id, *, index=0, wait=None, region=None))]
+    fn evaluation<'py>(
+        &self,
+        py: Python<'py>,
+        eval_id: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| {
+            json::evaluation(s, &eval_id, q)
+        })
+    }
+
+    /// An allocation: `(allocation, index)`; NotFoundError when missing.
+    #[pyo3(signature = (alloc_id, *, index=0, wait=None, region=None))]
+    fn allocation<'py>(
+        &self,
+        py: Python<'py>,
+        alloc_id: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| {
+            json::allocation(s, &alloc_id, q)
+        })
+    }
+
+    // ---- nodes
+
+    /// Registers or updates a node: `{"Node": {...}}` or the bare node. With
+    /// `node_id`, a node without an ID takes it and another ID is an
+    /// InvalidError (as `PUT /v1/node/<id>`). Returns `{"NodeModifyIndex",
+    /// "EvalIDs", "EvalCreateIndex", "Index", ...}`.
+    #[pyo3(signature = (node, *, node_id=None, region=None))]
+    fn register_node<'py>(
+        &self,
+        py: Python<'py>,
+        node: &Bound<'py, PyAny>,
+        node_id: Option<String>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let body = body_bytes(node)?;
+        self.write(py, |s| {
+            json::register_node_at(s, node_id.as_deref(), &body, region.as_deref())
+        })
+    }
+
+    /// Removes a node; the jobs of its allocations are evaluated so they move.
+    /// NotFoundError for a missing node.
+    #[pyo3(signature = (node_id, *, region=None))]
+    fn deregister_node<'py>(
+        &self,
+        py: Python<'py>,
+        node_id: String,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.check_region(py, region.as_deref())?;
+        self.write(py, |s| json::deregister_node(s, &node_id))
+    }
+
+    /// Sets a node's status from `{"Status": "ready" | "down" | "initializing"}`.
+    #[pyo3(signature = (node_id, update, *, region=None))]
+    fn update_node_status<'py>(
+        &self,
+        py: Python<'py>,
+        node_id: String,
+        update: &Bound<'py, PyAny>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.check_region(py, region.as_deref())?;
+        let body = body_bytes(update)?;
+        self.write(py, |s| json::update_node_status(s, &node_id, &body))
+    }
+
+    /// Sets a node's drain flag from `{"Drain": True | False}`.
+    #[pyo3(signature = (node_id, update, *, region=None))]
+    fn update_node_drain<'py>(
+        &self,
+        py: Python<'py>,
+        node_id: String,
+        update: &Bound<'py, PyAny>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.check_region(py, region.as_deref())?;
+        let body = body_bytes(update)?;
+        self.write(py, |s| json::update_node_drain(s, &node_id, &body))
+    }
+
+    /// A node: `(node, index)`; NotFoundError when missing.
+    #[pyo3(signature = (node_id, *, index=0, wait=None, region=None))]
+    fn node<'py>(
+        &self,
+        py: Python<'py>,
+        node_id: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| json::node(s, &node_id, q))
+    }
+
+    /// Node stubs sorted by ID, of the nodes whose ID starts with `prefix`:
+    /// `(stubs, index)`.
+    #[pyo3(signature = (*, prefix=String::new(), index=0, wait=None, region=None))]
+    fn nodes<'py>(
+        &self,
+        py: Python<'py>,
+        prefix: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| json::nodes(s, &prefix, q))
+    }
+
+    /// A node's allocations (full objects): `(allocations, index)`.
+    #[pyo3(signature = (node_id, *, index=0, wait=None, region=None))]
+    fn node_allocations<'py>(
+        &self,
+        py: Python<'py>,
+        node_id: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| {
+            json::node_allocations(s, &node_id, q)
+        })
+    }
+
+    // ---- allocations, collection
+
+    /// Records a client's report on an allocation: `{"ClientStatus":
+    /// "running", "ClientDescription": "...", "TaskStates": {...}}`. `alloc_id`
+    /// names the allocation (None: the update's "ID"). Returns `{"Index": n}`.
+    #[pyo3(signature = (alloc_id, update, *, region=None))]
+    fn update_alloc_client<'py>(
+        &self,
+        py: Python<'py>,
+        alloc_id: Option<String>,
+        update: &Bound<'py, PyAny>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.check_region(py, region.as_deref())?;
+        let body = body_bytes(update)?;
+        self.write(py, |s| {
+            json::update_alloc_client(s, alloc_id.as_deref(), &body)
+        })
+    }
+
+    /// Collects terminal evaluations and allocations last changed before
+    /// `older_than` (unix nanoseconds). Returns `{"Index": n}` (0: nothing).
+    fn garbage_collect<'py>(
+        &self,
+        py: Python<'py>,
+        older_than: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.write(py, |s| json::garbage_collect(s, older_than))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<ordu.Store region={:?} index={}>",
+            self.inner.config().region,
+            self.inner.index()
+        )
+    }
+}
+
+#[pymodule]
+fn _ordu(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<Store>()?;
+    m.add("OrduError", py.get_type::<OrduError>())?;
+    m.add("NotFoundError", py.get_type::<NotFoundError>())?;
+    m.add("InvalidError", py.get_type::<InvalidError>())?;
+    m.add("ConflictError", py.get_type::<ConflictError>())?;
+    m.add("RegionError", py.get_type::<RegionError>())?;
+    m.add("LimitError", py.get_type::<LimitError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

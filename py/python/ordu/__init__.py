@@ -1,0 +1,49 @@
+"""ordu: Nomad's job, evaluation and allocation state machine, embedded.
+
+A :class:`Store` holds jobs, evaluations, allocations and nodes and schedules
+the jobs onto the nodes, as a Nomad cluster would, inside this process. Bodies
+are dicts in Nomad's field names (``ID``, ``TaskGroups``, ``MemoryMB``); JSON
+strings are accepted as input too.
+
+Writes return Nomad's reply dict (``EvalID``, ``Index``, ...). Reads return a
+tuple ``(value, index)``; pass ``index=`` to block until something changes::
+
+    import ordu
+
+    store = ordu.Store()
+    store.register_node({"Node": {...}})
+    reply = store.register_job({"Job": job})
+    index = 0
+    while True:
+        allocs, index = store.job_allocations(job["ID"], index=index, wait=30)
+
+Errors raise :class:`OrduError` subclasses carrying the error's data:
+:class:`NotFoundError`, :class:`InvalidError` (``.errors``: a list of
+``{"path", "message"}``), :class:`ConflictError` (``.current_index``),
+:class:`RegionError` and :class:`LimitError`.
+
+``ordu.http`` serves Nomad's HTTP API over a store; ``ordu.testing`` is a pytest
+plugin whose ``ordu_server`` fixture starts such a server for a test.
+"""
+
+from ordu._ordu import (
+    ConflictError,
+    InvalidError,
+    LimitError,
+    NotFoundError,
+    OrduError,
+    RegionError,
+    Store,
+    __version__,
+)
+
+__all__ = [
+    "Store",
+    "OrduError",
+    "NotFoundError",
+    "InvalidError",
+    "ConflictError",
+    "RegionError",
+    "LimitError",
+    "__version__",
+]

@@ -1,0 +1,146 @@
+"""Type stubs of the compiled module ordu._ordu."""
+
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+__version__: str
+
+#: A request body: a dict (or list) in Nomad's field names, or JSON text.
+Body = Union[Dict[str, Any], str, bytes]
+#: An object as Nomad's API returns it.
+Obj = Dict[str, Any]
+
+class OrduError(Exception):
+    """Base of every error a Store raises; ``str(err)`` is the core's text."""
+
+    kind: str
+    code: int
+    message: str
+    data: Dict[str, Any]
+    #: HTTP status Nomad answers this error with (writes, lists).
+    http_status: int
+    #: HTTP status on a read of one object (a missing object is 404).
+    http_status_lookup: int
+
+class NotFoundError(OrduError):
+    """The job, evaluation, allocation or node does not exist."""
+
+    what: str
+    id: str
+    index: int
+
+class InvalidError(OrduError):
+    """The request does not decode or breaks rules of the model."""
+
+    stage: str
+    errors: List[Dict[str, str]]
+
+class ConflictError(OrduError):
+    """A check-and-set (EnforceIndex) did not match."""
+
+    current_index: int
+
+class RegionError(OrduError):
+    """The request names a region this store does not hold."""
+
+    requested: str
+    region: str
+
+class LimitError(OrduError):
+    """The request is over a configured bound."""
+
+    path: str
+    limit: int
+
+class Store:
+    """An embedded ordu store. Reads answer ``(value, index)`` and block with ``index=``."""
+
+    def __init__(self, config: Optional[Union[Dict[str, Any], str, bytes]] = None) -> None: ...
+    @property
+    def region(self) -> str:
+        """The store's region."""
+    @property
+    def index(self) -> int:
+        """The index of the store's last write."""
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest request body the store decodes, in bytes."""
+    def check_region(self, region: Optional[str]) -> None:
+        """Raises RegionError unless region is None, empty or the store's."""
+    def check_body_size(self, nbytes: int) -> None:
+        """Raises LimitError when a body of nbytes is over the store's bound."""
+    # jobs
+    def register_job(
+        self, request: Body, *, job_id: Optional[str] = None, region: Optional[str] = None
+    ) -> Obj:
+        """Registers ``{"Job": {...}}``; returns ``{"EvalID", "Index", ...}``."""
+    def evaluate_job(self, job_id: str, *, region: Optional[str] = None) -> Obj:
+        """Creates a job-register evaluation for an existing job."""
+    def deregister_job(self, job_id: str, *, region: Optional[str] = None) -> Obj:
+        """Removes a job and stops its allocations."""
+    def job(
+        self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[Obj, int]:
+        """The full job and the read's index."""
+    def jobs(
+        self, *, prefix: str = "", index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[List[Obj], int]:
+        """Job list stubs sorted by ID, filtered by ID prefix."""
+    def job_allocations(
+        self, job_id: str, *, all: bool = False, index: int = 0,
+        wait: Optional[float] = None, region: Optional[str] = None,
+    ) -> Tuple[List[Obj], int]:
+        """A job's allocation stubs."""
+    def job_evaluations(
+        self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[List[Obj], int]:
+        """A job's evaluations."""
+    def evaluation(
+        self, eval_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[Obj, int]:
+        """An evaluation."""
+    def allocation(
+        self, alloc_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[Obj, int]:
+        """An allocation."""
+    # nodes
+    def register_node(
+        self, node: Body, *, node_id: Optional[str] = None, region: Optional[str] = None
+    ) -> Obj:
+        """Registers or updates a node (``{"Node": {...}}`` or the bare node)."""
+    def deregister_node(self, node_id: str, *, region: Optional[str] = None) -> Obj:
+        """Removes a node."""
+    def update_node_status(
+        self, node_id: str, update: Body, *, region: Optional[str] = None
+    ) -> Obj:
+        """Sets a node's status from ``{"Status": ...}``."""
+    def update_node_drain(
+        self, node_id: str, update: Body, *, region: Optional[str] = None
+    ) -> Obj:
+        """Sets a node's drain flag from ``{"Drain": bool}``."""
+    def node(
+        self, node_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[Obj, int]:
+        """A node."""
+    def nodes(
+        self, *, prefix: str = "", index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[List[Obj], int]:
+        """Node stubs sorted by ID, filtered by ID prefix."""
+    def node_allocations(
+        self, node_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[List[Obj], int]:
+        """A node's allocations (full objects)."""
+    # allocations, collection
+    def update_alloc_client(
+        self, alloc_id: Optional[str], update: Body, *, region: Optional[str] = None
+    ) -> Obj:
+        """Records a client's report on an allocation; returns ``{"Index": n}``."""
+    def garbage_collect(self, older_than: int) -> Obj:
+        """Collects terminal evaluations and allocations older than a unix-ns time."""
