@@ -1,0 +1,148 @@
+"""A whole lifecycle driven by the real python-nomad 2.1.0 client, unchanged.
+
+python-nomad wraps nothing: register_job posts the dict it is given (so the caller
+wraps the job in {"Job": ...}), evaluate_job posts no body, deregister_job and
+get_allocations send booleans as `True`, and it maps 400/403/404 to exceptions of
+their own and everything else that is not 2xx to BaseNomadException."""
+
+import copy
+import urllib.parse
+
+import pytest
+
+nomad = pytest.importorskip("nomad")
+from nomad.api import exceptions as nomad_exc  # noqa: E402
+
+
+@pytest.fixture
+def client(server, monkeypatch):
+    # python-nomad reads these from the environment; the suite's server must win.
+    for var in ("NOMAD_ADDR", "NOMAD_NAMESPACE", "NOMAD_REGION", "NOMAD_TOKEN",
+                "NOMAD_CLIENT_CERT", "NOMAD_CLIENT_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    parts = urllib.parse.urlsplit(server)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return nomad.Nomad(host=parts.hostname, port=port, secure=parts.scheme == "https",
+                       timeout=10)
+
+
+def test_lifecycle(api, h, client):
+    dc = api.dc()
+    node = api.add_node(dc)
+    job = api.fitting_job(dc, count=2)
+    job_id = job["ID"]
+    api.track_job(job_id)
+
+    # Register through /v1/job/<id>.
+    reply = client.job.register_job(job_id, {"Job": copy.deepcopy(job)})
+    assert h.UUID_RE.match(reply["EvalID"])
+    assert reply["EvalCreateIndex"] == reply["JobModifyIndex"] > 0
+
+    # Read it back, in the ways python-nomad offers.
+    got = client.job.get_job(job_id)
+    assert got["ID"] == job_id
+    assert got["Status"] == "running"
+    assert got["Version"] == 0
+    assert job_id in client.job
+    assert client.job[job_id]["ID"] == job_id
+    listed = client.jobs.get_jobs(prefix=job_id)
+    assert [j["ID"] for j in listed] == [job_id]
+    assert job_id in client.jobs
+
+    # Allocations and evaluations.
+    allocs = client.job.get_allocations(job_id)
+    assert h.names(allocs) == [f"{job_id}.binsl[0]", f"{job_id}.binsl[1]"]
+    assert all(a["NodeID"] == node["ID"] and a["DesiredStatus"] == "run" for a in allocs)
+    assert sorted(a["ID"] for a in client.job.get_allocations(job_id, all_=True)) == \
+        sorted(a["ID"] for a in allocs)
+    evals = client.job.get_evaluations(job_id)
+    assert [e["ID"] for e in evals] == [reply["EvalID"]]
+    ev = client.evaluation.get_evaluation(reply["EvalID"])
+    assert ev["Status"] == "complete" and ev["TriggeredBy"] == "job-register"
+    assert reply["EvalID"] in client.evaluation
+
+    # Evaluate (a POST without a body).
+    again = client.job.evaluate_job(job_id)
+    assert again["EvalID"] not in ("", reply["EvalID"])
+    assert {e["ID"] for e in client.job.get_evaluations(job_id)} >= {reply["EvalID"],
+                                                                      again["EvalID"]}
+
+    # Node and allocation reads.
+    assert client.node.get_node(node["ID"])["Datacenter"] == dc
+    assert node["ID"] in client.node
+    assert sorted(a["ID"] for a in client.node.get_allocations(node["ID"])) == \
+        sorted(a["ID"] for a in allocs)
+    assert node["ID"] in [n["ID"] for n in client.nodes.get_nodes(prefix=node["ID"][:13])]
+    alloc = client.allocation.get_allocation(allocs[0]["ID"])
+    assert alloc["Job"]["ID"] == job_id
+    assert allocs[0]["ID"] in client.allocation
+
+    # The client reports the allocation running (ordu's route), python-nomad sees it.
+    api.alloc_status(alloc["ID"], "running")
+    assert client.allocation.get_allocation(alloc["ID"])["ClientStatus"] == "running"
+
+    # Update through /v1/jobs: a changed spec is a new version.
+    changed = copy.deepcopy(job)
+    changed["Meta"] = {"foo": "baz"}
+    update = client.jobs.register_job({"Job": changed})
+    assert update["JobModifyIndex"] > reply["JobModifyIndex"]
+    assert client.job.get_job(job_id)["Version"] == 1
+    assert client.job.get_job(job_id)["Meta"] == {"foo": "baz"}
+
+    # Deregister with purge (sent as purge=True).
+    gone = client.job.deregister_job(job_id, purge=True)
+    assert h.UUID_RE.match(gone["EvalID"])
+    assert job_id not in client.job
+    with pytest.raises(nomad_exc.URLNotFoundNomadException):
+        client.job.get_job(job_id)
+    assert job_id not in [j["ID"] for j in client.jobs.get_jobs(prefix=job_id)]
+    stopped = client.job.get_allocations(job_id)
+    assert stopped, "the allocations of a deregistered job stay listable"
+    assert all(a["DesiredStatus"] == "stop" for a in stopped)
+    assert client.evaluation.get_evaluation(gone["EvalID"])["TriggeredBy"] == "job-deregister"
+
+    # A job that is not there: deregister is a no-op.
+    noop = client.job.deregister_job(job_id)
+    assert noop["EvalID"] == "" and noop["Index"] == 0
+
+
+def test_errors_reach_python_nomad_as_its_exceptions(api, h, client):
+    missing = api.job_id("missing")
+    with pytest.raises(nomad_exc.URLNotFoundNomadException):
+        client.job.get_job(missing)
+    assert missing not in client.job
+
+    # Evaluate of a missing job is a 500: a BaseNomadException, not "not found".
+    with pytest.raises(nomad_exc.BaseNomadException) as err:
+        client.job.evaluate_job(missing)
+    assert not isinstance(err.value, (nomad_exc.URLNotFoundNomadException,
+                                      nomad_exc.BadRequestNomadException))
+    assert err.value.nomad_resp.status_code == 500
+    assert "job not found" in err.value.nomad_resp.text
+
+    # Validation: 500 with the multi-error text.
+    job = api.seed_job()
+    job["TaskGroups"][0]["Tasks"][0]["Driver"] = ""
+    api.track_job(job["ID"])
+    with pytest.raises(nomad_exc.BaseNomadException) as err:
+        client.job.register_job(job["ID"], {"Job": job})
+    assert err.value.nomad_resp.status_code == 500
+    h.assert_problems(err.value.nomad_resp.text, "TaskGroups[0].Tasks[0].Driver")
+
+    # Decode and envelope errors: 400, BadRequestNomadException.
+    with pytest.raises(nomad_exc.BadRequestNomadException):
+        client.job.register_job(job["ID"], job)  # not wrapped in {"Job": ...}
+    with pytest.raises(nomad_exc.BadRequestNomadException):
+        client.job.register_job(api.job_id("other"), {"Job": api.seed_job()})
+
+
+def test_blocking_read_through_python_nomad_session(api, client):
+    """python-nomad has no blocking helper, but its session passes index/wait."""
+    job = api.seed_job()
+    api.register(job)
+    index = api.get(api.job_path(job["ID"])).index
+    resp = client.job.request(job["ID"], method="get",
+                              params={"index": str(index), "wait": "1s"})
+    assert resp.status_code == 200
+    assert int(resp.headers["X-Nomad-Index"]) == index
+    assert resp.json()["ID"] == job["ID"]
