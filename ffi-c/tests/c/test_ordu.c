@@ -431,13 +431,17 @@ static void test_allocations(void) {
   uint64_t index = 0;
   CHECK_RC(ordu_job_allocations(s, "web", false, NULL, 0, 0, &out, &index), ORDU_OK);
   CHECK(ordu_string_ptr(out)[0] == '[');
-  /* Placements depend on the scheduler: when there are some, read and update
-   * the first; when there are none, the list is empty. */
+  /* The node fits both allocations of the job: read and update the first. */
   char alloc_id[64] = "";
   int placed = json_string_field(ordu_string_ptr(out), "ID", alloc_id, sizeof alloc_id);
-  if (!placed) CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);
+  CHECK(placed);
+  CHECK(has(out, "\"NodeID\":\"node-1\""));
   ordu_string_free(out);
   CHECK_RC(ordu_job_allocations(s, "web", true, NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, alloc_id));
+  ordu_string_free(out);
+  CHECK_RC(ordu_node_allocations(s, "node-1", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, alloc_id));
   ordu_string_free(out);
 
   if (placed) {
