@@ -1,0 +1,601 @@
+"""Nomad's HTTP API over an ordu :class:`~ordu.Store` (docs/http-api.md).
+
+Serves ``/v1/jobs``, ``/v1/job/<id>`` (``/allocations``, ``/evaluations``,
+``/evaluate``, ``DELETE``), ``/v1/nodes``, ``/v1/node/<id>`` (``/status``,
+``/drain``, ``/allocations``), ``/v1/evaluation/<id>`` and
+``/v1/allocation/<id>`` (``/status``) with Nomad's status codes, plain-text
+error bodies, the ``X-Nomad-*`` headers and ``?index=&wait=`` blocking
+queries. Every request has a thread of its own and a blocked read holds no
+lock, so hundreds of long polls do not hold up other requests.
+
+In a program::
+
+    from ordu.http import Server
+    with Server(port=0) as server:      # started in a background thread
+        print(server.address)           # http://127.0.0.1:PORT
+
+From a shell::
+
+    python -m ordu.http --addr 127.0.0.1:4646 --demo-nodes 3
+
+The store does all the work; this module only parses HTTP (routes, query
+parameters, Go durations) and writes answers. Status codes come from the
+errors themselves (``http_status`` / ``http_status_lookup``, the core's one
+table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import threading
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from ordu._ordu import OrduError, Store
+
+__all__ = ["Server", "parse_duration", "parse_index", "demo_node", "main"]
+
+MAX_U64 = (1 << 64) - 1
+
+# ---- query parameters
+
+
+class BadRequest(Exception):
+    """A request the HTTP layer refuses (400) before the store sees it."""
+
+
+_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_UNIT_SECONDS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "\u00b5s": 1e-6,
+    "\u03bcs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+# Go's durations are int64 nanoseconds.
+_MAX_DURATION_SECONDS = ((1 << 63) - 1) / 1e9
+
+
+def parse_duration(text: str) -> float:
+    """Parses a Go duration (``1s``, ``1.5s``, ``1m30s``, ``100us``, ``0``) into
+    seconds. Raises ValueError for anything else, as Go's
+    ``time.ParseDuration`` does (a bare number other than ``0`` included)."""
+    s = text
+    negative = False
+    if s[:1] in ("+", "-"):
+        negative = s[0] == "-"
+        s = s[1:]
+    if s == "0":
+        return 0.0
+    if not s:
+        raise ValueError(f"invalid duration {text!r}")
+    total = 0.0
+    pos = 0
+    while pos < len(s):
+        m = _DURATION_PART.match(s, pos)
+        if not m or m.group(1) in ("", "."):
+            raise ValueError(f"invalid duration {text!r}")
+        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        pos = m.end()
+    if total > _MAX_DURATION_SECONDS:
+        raise ValueError(f"invalid duration {text!r}")
+    return -total if negative else total
+
+
+def parse_index(text: str) -> int:
+    """Parses a blocking query's ``index``: decimal digits only, at most 2^64-1
+    (empty means 0). Raises ValueError otherwise."""
+    if text == "":
+        return 0
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(f"invalid index {text!r}")
+    value = int(text)
+    if value > MAX_U64:
+        raise ValueError(f"invalid index {text!r}")
+    return value
+
+
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+
+
+def parse_bool(name: str, text: str) -> bool:
+    """Go's strconv.ParseBool forms; anything else is a 400."""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise BadRequest(f"Failed to parse value of {name!r} ({text!r}): want true or false")
+
+
+class Query:
+    """The query string of one request."""
+
+    def __init__(self, raw: str):
+        self.params: Dict[str, str] = {}
+        for key, value in urllib.parse.parse_qsl(raw, keep_blank_values=True):
+            self.params.setdefault(key, value)
+
+    def get(self, key: str, default: Optional[str] = None) -> Optional[str]:
+        return self.params.get(key, default)
+
+    def has(self, key: str) -> bool:
+        return key in self.params
+
+    def region(self) -> Optional[str]:
+        return self.params.get("region") or None
+
+    def flag(self, key: str) -> bool:
+        value = self.params.get(key)
+        return False if value is None else parse_bool(key, value)
+
+    def pretty(self) -> bool:
+        return "pretty" in self.params and self.params["pretty"] != "0"
+
+    def blocking(self) -> Tuple[int, Optional[float]]:
+        """``(index, wait)`` for a read: 400 on a bad index or wait."""
+        try:
+            index = parse_index(self.params.get("index", ""))
+        except ValueError:
+            raise BadRequest("Invalid index") from None
+        wait: Optional[float] = None
+        if "wait" in self.params:
+            try:
+                seconds = parse_duration(self.params["wait"])
+            except ValueError:
+                raise BadRequest("Invalid wait time") from None
+            # Zero or less: the default wait.
+            wait = seconds if seconds > 0 else None
+        return index, wait
+
+
+# ---- routing
+
+Answer = Tuple[int, Dict[str, str], bytes, str]
+
+
+class NotFound(Exception):
+    """No route for the path (404)."""
+
+
+class MethodNotAllowed(Exception):
+    """A route that does not take the method (405 ``Invalid method``)."""
+
+
+READ_HEADERS = {"X-Nomad-KnownLeader": "true", "X-Nomad-LastContact": "0"}
+
+
+def _dumps(value: Any, pretty: bool) -> bytes:
+    if pretty:
+        text = json.dumps(value, indent=4, ensure_ascii=False)
+    else:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One connection; each request is routed to the store."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "ordu"
+    sys_version = ""
+    server: "_HTTPServer"
+
+    # Every method goes through `_serve`; routes answer 405 for the ones they
+    # do not take.
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._serve("GET")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._serve("PUT")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._serve("POST")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._serve("DELETE")
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._serve("PATCH")
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._serve("HEAD")
+
+    def do_OPTIONS(self) -> None:  # noqa: N802
+        self._serve("OPTIONS")
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    # ---- plumbing
+
+    @property
+    def store(self) -> Store:
+        return self.server.store
+
+    def _serve(self, method: str) -> None:
+        self._body_read = False
+        parts = urllib.parse.urlsplit(self.path)
+        query = Query(parts.query)
+        try:
+            status, headers, body, ctype = self._route(method, parts.path, query)
+        except NotFound:
+            status, headers, body, ctype = 404, {}, b"Not found", "text/plain"
+        except MethodNotAllowed:
+            status, headers, body, ctype = 405, {}, b"Invalid method", "text/plain"
+        except BadRequest as exc:
+            status, headers, body, ctype = 400, {}, str(exc).encode(), "text/plain"
+        except OrduError as exc:
+            # Writes and lists: the error's own status.
+            status, headers, body, ctype = _error(exc, lookup=False)
+        except Exception as exc:  # a bug here must not kill the connection thread
+            status, headers, body, ctype = 500, {}, f"internal error: {exc}".encode(), "text/plain"
+        if not self._body_read:
+            self._discard_body()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype + "; charset=utf-8" if ctype == "text/plain"
+                         else ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if method != "HEAD":
+            self.wfile.write(body)
+
+    def _content_length(self) -> Optional[int]:
+        value = self.headers.get("Content-Length")
+        if value is None:
+            return None
+        try:
+            n = int(value)
+        except ValueError:
+            raise BadRequest(f"invalid Content-Length {value!r}") from None
+        if n < 0:
+            raise BadRequest(f"invalid Content-Length {value!r}")
+        return n
+
+    def body(self) -> bytes:
+        """The request body, refused (400) when over the store's bound."""
+        self._body_read = True
+        limit = self.store.max_request_bytes
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked(limit)
+        n = self._content_length() or 0
+        try:
+            self.store.check_body_size(n)
+        except OrduError:
+            # Read what was sent (without keeping it) so the client sees the 400.
+            self._drain(n)
+            raise
+        return self.rfile.read(n)
+
+    def _drain(self, n: int) -> None:
+        cap = max(4 * self.server.store.max_request_bytes, 64 << 20)
+        if n > cap:
+            # Too much to read through: answer and close.
+            self.close_connection = True
+            return
+        while n > 0:
+            chunk = self.rfile.read(min(n, 1 << 16))
+            if not chunk:
+                break
+            n -= len(chunk)
+
+    def _read_chunked(self, limit: int) -> bytes:
+        out = bytearray()
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                self.close_connection = True
+                raise BadRequest("malformed chunked body") from None
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                break
+            if len(out) + size > limit:
+                self.close_connection = True
+                self.store.check_body_size(len(out) + size)
+            out += self.rfile.read(size)
+            self.rfile.readline(1024)
+        return bytes(out)
+
+    def _discard_body(self) -> None:
+        try:
+            n = self._content_length()
+        except BadRequest:
+            self.close_connection = True
+            return
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+        elif n:
+            self._drain(n)
+
+    # ---- routes
+
+    def _route(self, method: str, path: str, q: Query) -> Answer:
+        if path == "/v1/jobs":
+            return self._jobs(method, q)
+        if path.startswith("/v1/job/"):
+            return self._job(method, urllib.parse.unquote(path[len("/v1/job/"):]), q)
+        if path == "/v1/nodes":
+            if method != "GET":
+                raise MethodNotAllowed
+            return self._read(q, lambda **kw: self.store.nodes(prefix=q.get("prefix", ""), **kw))
+        if path.startswith("/v1/node/"):
+            return self._node(method, urllib.parse.unquote(path[len("/v1/node/"):]), q)
+        if path.startswith("/v1/evaluation/"):
+            eval_id = urllib.parse.unquote(path[len("/v1/evaluation/"):])
+            if method != "GET":
+                raise MethodNotAllowed
+            return self._read(q, lambda **kw: self.store.evaluation(eval_id, **kw), lookup=True)
+        if path.startswith("/v1/allocation/"):
+            rest = urllib.parse.unquote(path[len("/v1/allocation/"):])
+            if rest.endswith("/status"):
+                alloc_id = rest[: -len("/status")]
+                self._writes(method)
+                return self._write(q, lambda region: self.store.update_alloc_client(
+                    alloc_id, self.body(), region=region))
+            if method != "GET":
+                raise MethodNotAllowed
+            return self._read(q, lambda **kw: self.store.allocation(rest, **kw), lookup=True)
+        raise NotFound
+
+    @staticmethod
+    def _writes(method: str) -> None:
+        if method not in ("PUT", "POST"):
+            raise MethodNotAllowed
+
+    def _jobs(self, method: str, q: Query) -> Answer:
+        if method == "GET":
+            return self._read(q, lambda **kw: self.store.jobs(prefix=q.get("prefix", ""), **kw))
+        self._writes(method)
+        return self._write(q, lambda region: self.store.register_job(self.body(), region=region))
+
+    def _job(self, method: str, rest: str, q: Query) -> Answer:
+        if rest.endswith("/evaluate"):
+            job_id = rest[: -len("/evaluate")]
+            self._writes(method)
+            return self._write(q, lambda region: self.store.evaluate_job(job_id, region=region))
+        if rest.endswith("/allocations"):
+            job_id = rest[: -len("/allocations")]
+            if method != "GET":
+                raise MethodNotAllowed
+            return self._read(q, lambda **kw: self.store.job_allocations(
+                job_id, all=q.flag("all"), **kw))
+        if rest.endswith("/evaluations"):
+            job_id = rest[: -len("/evaluations")]
+            if method != "GET":
+                raise MethodNotAllowed
+            return self._read(q, lambda **kw: self.store.job_evaluations(job_id, **kw))
+        if method == "GET":
+            return self._read(q, lambda **kw: self.store.job(rest, **kw), lookup=True)
+        if method in ("PUT", "POST"):
+            return self._write(q, lambda region: self.store.register_job(
+                self.body(), job_id=rest, region=region))
+        if method == "DELETE":
+            q.flag("purge")  # accepted (the job is removed at once either way)
+            return self._write(q, lambda region: self.store.deregister_job(rest, region=region))
+        raise MethodNotAllowed
+
+    def _node(self, method: str, rest: str, q: Query) -> Answer:
+        if rest.endswith("/status"):
+            node_id = rest[: -len("/status")]
+            self._writes(method)
+            return self._write(q, lambda region: self.store.update_node_status(
+                node_id, self.body(), region=region))
+        if rest.endswith("/drain"):
+            node_id = rest[: -len("/drain")]
+            self._writes(method)
+            return self._write(q, lambda region: self.store.update_node_drain(
+                node_id, self.body(), region=region))
+        if rest.endswith("/allocations"):
+            node_id = rest[: -len("/allocations")]
+            if method != "GET":
+                raise MethodNotAllowed
+            return self._read(q, lambda **kw: self.store.node_allocations(node_id, **kw))
+        if method == "GET":
+            return self._read(q, lambda **kw: self.store.node(rest, **kw), lookup=True)
+        if method in ("PUT", "POST"):
+            return self._write(q, lambda region: self.store.register_node(
+                self.body(), node_id=rest, region=region))
+        if method == "DELETE":
+            return self._write(q, lambda region: self.store.deregister_node(rest, region=region))
+        raise MethodNotAllowed
+
+    # ---- answers
+
+    def _read(self, q: Query, read: Callable[..., Tuple[Any, int]], lookup: bool = False
+              ) -> Answer:
+        """A GET: blocking parameters, the read, the read headers (also on errors)."""
+        index, wait = q.blocking()
+        try:
+            value, at = read(index=index, wait=wait, region=q.region())
+        except OrduError as exc:
+            return _error(exc, lookup=lookup, read=True)
+        headers = {"X-Nomad-Index": str(at), **READ_HEADERS}
+        return 200, headers, _dumps(value, q.pretty()), "application/json"
+
+    def _write(self, q: Query, write: Callable[[Optional[str]], Dict[str, Any]]) -> Answer:
+        """A write: the region first (before any body is read), then the store."""
+        region = q.region()
+        self.store.check_region(region)
+        reply = write(region)
+        headers = {"X-Nomad-Index": str(reply.get("Index", 0))}
+        return 200, headers, _dumps(reply, q.pretty()), "application/json"
+
+
+def _error(exc: OrduError, lookup: bool, read: bool = False) -> Answer:
+    """An error answer: the core's status and text; a read's not-found also
+    carries the read headers with the index it answered at."""
+    status = exc.http_status_lookup if lookup else exc.http_status
+    headers: Dict[str, str] = {}
+    index = getattr(exc, "index", None)
+    if read and isinstance(index, int):
+        headers = {"X-Nomad-Index": str(index), **READ_HEADERS}
+    return status, headers, str(exc).encode("utf-8"), "text/plain"
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    # Hundreds of long polls connect at once; a short backlog would drop SYNs.
+    request_queue_size = 1024
+    store: Store
+    verbose: bool
+
+
+# ---- the server
+
+
+class Server:
+    """An HTTP front end over a store, on ``host:port`` (port 0: a free one).
+
+    ``start()`` serves from a daemon thread and returns at once;
+    ``serve_forever()`` serves from the calling thread; ``stop()`` ends either.
+    Also a context manager (started on enter, stopped on exit). ``address`` is
+    the base URL, e.g. ``http://127.0.0.1:4646``."""
+
+    def __init__(
+        self,
+        store: Optional[Store] = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        verbose: bool = False,
+    ) -> None:
+        self.store = store if store is not None else Store()
+        self._httpd = _HTTPServer((host, port), _Handler)
+        self._httpd.store = self.store
+        self._httpd.verbose = verbose
+        self._thread: Optional[threading.Thread] = None
+
+    @property
+    def host(self) -> str:
+        """The address the server listens on."""
+        return str(self._httpd.server_address[0])
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return int(self._httpd.server_address[1])
+
+    @property
+    def address(self) -> str:
+        """The base URL: ``http://host:port``."""
+        host = self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> "Server":
+        """Serves from a daemon thread; returns self."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, name=f"ordu-http-{self.port}", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serves from this thread until :meth:`stop` (or Ctrl-C)."""
+        self._httpd.serve_forever()
+
+    def stop(self) -> None:
+        """Stops serving and closes the socket. Requests still blocked in a
+        long poll end by themselves (their threads are daemons)."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> "Server":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def demo_node(i: int, datacenter: str = "dc1") -> Dict[str, Any]:
+    """A ready linux/amd64 node with docker, exec and java drivers, 4 cores and
+    8 GiB: something for jobs to be placed on."""
+    node_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ordu-demo-node-{datacenter}-{i}"))
+    ip = f"10.0.{i // 250}.{i % 250 + 1}"
+    return {
+        "ID": node_id,
+        "Name": f"demo-{i}",
+        "Datacenter": datacenter,
+        "NodeClass": "",
+        "Attributes": {
+            "kernel.os": "linux",
+            "kernel.arch": "amd64",
+            "driver.docker": "1",
+            "driver.exec": "1",
+            "driver.java": "1",
+        },
+        "Resources": {
+            "CPU": 4000,
+            "MemoryMB": 8192,
+            "DiskMB": 100000,
+            "IOPS": 1000,
+            "Networks": [{"Device": "eth0", "CIDR": f"{ip}/32", "IP": ip, "MBits": 1000}],
+        },
+        "Reserved": {"CPU": 0, "MemoryMB": 0, "DiskMB": 0, "IOPS": 0},
+        "Meta": {"demo": "1"},
+        "Status": "ready",
+    }
+
+
+def _split_addr(addr: str) -> Tuple[str, int]:
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"--addr wants HOST:PORT, not {addr!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m ordu.http``: serves a new store until Ctrl-C."""
+    p = argparse.ArgumentParser(prog="python -m ordu.http", description=__doc__.split("\n\n")[0])
+    p.add_argument("--addr", default="127.0.0.1:4646", type=_split_addr,
+                   help="HOST:PORT to listen on (default 127.0.0.1:4646; port 0: any free)")
+    p.add_argument("--config", default=None,
+                   help='store configuration as JSON, e.g. \'{"region": "eu"}\'')
+    p.add_argument("--demo-nodes", type=int, default=0, metavar="N",
+                   help="register N ready demo nodes (linux/amd64, docker/exec/java)")
+    p.add_argument("--demo-dc", default="dc1", help="datacenter of the demo nodes")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    args = p.parse_args(argv)
+    if args.demo_nodes < 0 or args.demo_nodes > 100000:
+        p.error("--demo-nodes must be between 0 and 100000")
+    try:
+        store = Store(args.config)
+    except OrduError as exc:
+        p.error(f"--config: {exc}")
+    for i in range(args.demo_nodes):
+        store.register_node({"Node": demo_node(i, args.demo_dc)})
+    host, port = args.addr
+    server = Server(store, host, port, verbose=args.verbose)
+    print(f"ordu: serving Nomad's HTTP API on {server.address} "
+          f"(region {store.region}, {args.demo_nodes} demo nodes)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server._httpd.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
