@@ -52,25 +52,29 @@ fn default_count() -> i64 {
 #[serde(rename_all = "PascalCase")]
 pub struct Job {
     /// Region the job runs in; empty or `global` means the store's region.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub region: String,
     /// Namespace; `default` when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub namespace: String,
     /// Unique, case-sensitive ID; may contain `/` but no space or NUL.
-    #[serde(rename = "ID", default)]
+    #[serde(rename = "ID", default, deserialize_with = "null_default")]
     pub id: String,
     /// Display name; the ID when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub name: String,
     /// Scheduler type: `service`, `batch` or `system`.
-    #[serde(rename = "Type", default = "default_job_type")]
+    #[serde(
+        rename = "Type",
+        default = "default_job_type",
+        deserialize_with = "job_type"
+    )]
     pub job_type: String,
     /// 1 to 100; higher is scheduled first.
-    #[serde(default = "default_priority")]
+    #[serde(default = "default_priority", deserialize_with = "priority")]
     pub priority: i64,
     /// Commit all placements of an evaluation or none.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub all_at_once: bool,
     /// Datacenters (globs) the job may run in.
     #[serde(default = "default_datacenters", deserialize_with = "datacenters")]
@@ -88,32 +92,45 @@ pub struct Job {
     #[serde(default)]
     pub meta: Option<BTreeMap<String, String>>,
     /// Derived by ordu: `pending`, `running` or `dead`. A client's value is ignored.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub status: String,
     /// Human readable status detail.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub status_description: String,
     /// Set when the job is stopped but not yet removed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub stop: bool,
     /// Spec version: 0 at first register, +1 for every spec change.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub version: u64,
     /// Unix nanoseconds of the last register that changed the spec.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub submit_time: i64,
     /// Index at which the job was created.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub create_index: u64,
     /// Index of the last write that touched the job (spec or status).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub modify_index: u64,
     /// Index of the last spec change.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub job_modify_index: u64,
     /// Fields ordu does not model, kept verbatim.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+// A key sent as null counts as absent, as Go's decoder treats it: clients
+// that print every unset pointer field (`nomad job run -output`) get the
+// defaults rather than a decode error.
+fn job_type<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_else(default_job_type))
+}
+fn priority<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(Option::<i64>::deserialize(d)?.unwrap_or_else(default_priority))
+}
+fn count<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(Option::<i64>::deserialize(d)?.unwrap_or_else(default_count))
 }
 
 fn datacenters<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -242,10 +259,10 @@ pub struct JobListStub {
 #[serde(rename_all = "PascalCase")]
 pub struct TaskGroup {
     /// Unique within the job.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub name: String,
     /// How many allocations of the group to run (0 places nothing).
-    #[serde(default = "default_count")]
+    #[serde(default = "default_count", deserialize_with = "count")]
     pub count: i64,
     /// Constraints on the group's nodes.
     #[serde(default)]
@@ -280,10 +297,10 @@ impl TaskGroup {
 #[serde(rename_all = "PascalCase")]
 pub struct Task {
     /// Unique within the group.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub name: String,
     /// Driver that runs it; nodes advertise `driver.<name>`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub driver: String,
     /// Driver configuration, any JSON value.
     #[serde(default)]
@@ -313,16 +330,16 @@ pub struct Task {
 #[serde(rename_all = "PascalCase")]
 pub struct Resources {
     /// MHz.
-    #[serde(rename = "CPU", default)]
+    #[serde(rename = "CPU", default, deserialize_with = "null_default")]
     pub cpu: i64,
     /// Megabytes of memory.
-    #[serde(rename = "MemoryMB", default)]
+    #[serde(rename = "MemoryMB", default, deserialize_with = "null_default")]
     pub memory_mb: i64,
     /// Megabytes of disk.
-    #[serde(rename = "DiskMB", default)]
+    #[serde(rename = "DiskMB", default, deserialize_with = "null_default")]
     pub disk_mb: i64,
     /// IO operations per second.
-    #[serde(rename = "IOPS", default)]
+    #[serde(rename = "IOPS", default, deserialize_with = "null_default")]
     pub iops: i64,
     /// Networks; a task uses the first.
     #[serde(default)]
@@ -341,9 +358,9 @@ struct TaskResourcesWire {
     cpu: Option<i64>,
     #[serde(rename = "MemoryMB")]
     memory_mb: Option<i64>,
-    #[serde(rename = "DiskMB", default)]
+    #[serde(rename = "DiskMB", default, deserialize_with = "null_default")]
     disk_mb: i64,
-    #[serde(rename = "IOPS", default)]
+    #[serde(rename = "IOPS", default, deserialize_with = "null_default")]
     iops: i64,
     #[serde(default)]
     networks: Option<Vec<NetworkResource>>,
@@ -409,16 +426,16 @@ impl Resources {
 #[serde(rename_all = "PascalCase")]
 pub struct NetworkResource {
     /// Interface name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub device: String,
     /// Node side: the block addresses come from.
-    #[serde(rename = "CIDR", default)]
+    #[serde(rename = "CIDR", default, deserialize_with = "null_default")]
     pub cidr: String,
     /// Assigned address (filled in by the scheduler).
-    #[serde(rename = "IP", default)]
+    #[serde(rename = "IP", default, deserialize_with = "null_default")]
     pub ip: String,
     /// Bandwidth in megabits.
-    #[serde(rename = "MBits", default)]
+    #[serde(rename = "MBits", default, deserialize_with = "null_default")]
     pub mbits: i64,
     /// Static ports. The seed's list of integers is accepted too.
     #[serde(default, deserialize_with = "ports")]
@@ -447,13 +464,13 @@ impl NetworkResource {
 #[serde(rename_all = "PascalCase")]
 pub struct Port {
     /// Name the task refers to.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub label: String,
     /// Port number on the node (0 until assigned for dynamic ports).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub value: i64,
     /// Port inside the task, when mapped.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub to: i64,
     /// Fields ordu does not model.
     #[serde(flatten)]
@@ -494,13 +511,13 @@ fn ports<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Port>>, D::Error>
 #[serde(rename_all = "PascalCase")]
 pub struct Constraint {
     /// Left side: a literal or an interpolation such as `${attr.kernel.os}`.
-    #[serde(rename = "LTarget", default)]
+    #[serde(rename = "LTarget", default, deserialize_with = "null_default")]
     pub l_target: String,
     /// Right side.
-    #[serde(rename = "RTarget", default)]
+    #[serde(rename = "RTarget", default, deserialize_with = "null_default")]
     pub r_target: String,
     /// Operator: `=`, `!=`, `<`, `version`, `regexp`, `distinct_hosts`, ...
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub operand: String,
     /// The seed's hardness flag: `false` makes the constraint a no-op.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -532,10 +549,10 @@ impl std::fmt::Display for Constraint {
 #[serde(rename_all = "PascalCase")]
 pub struct UpdateStrategy {
     /// Nanoseconds between batches.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub stagger: i64,
     /// Allocations changed at once; 0 means no limit.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub max_parallel: i64,
     /// Fields ordu does not model.
     #[serde(flatten)]
@@ -547,16 +564,16 @@ pub struct UpdateStrategy {
 #[serde(rename_all = "PascalCase")]
 pub struct RestartPolicy {
     /// Restarts allowed per interval.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub attempts: i64,
     /// Nanoseconds.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub interval: i64,
     /// Nanoseconds between restarts.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub delay: i64,
     /// `fail` or `delay` once the attempts are used.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub mode: String,
     /// Fields ordu does not model.
     #[serde(flatten)]
