@@ -1,0 +1,145 @@
+//! Helpers shared by the integration tests: deterministic stores, the seed
+//! job, small valid jobs, and a tiny executor for `wait_async`.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
+use std::time::Duration;
+
+use ordu::structs::{JobRegisterRequest, JobWriteResponse};
+use ordu::{
+    Command, Config, ManualClock, QueryOptions, SchedulingMode, SequentialIds, Store, WriteOptions,
+};
+use serde_json::{json, Value};
+
+/// The seed job, as the fixture file holds it.
+pub const SEED: &str = include_str!("../../../testdata/seed-job.json");
+
+/// The seed job's ID.
+pub const SEED_ID: &str = "binstore-storagelocker";
+
+/// Unix nanoseconds the test clocks start at.
+pub const T0: i64 = 1_700_000_000_000_000_000;
+
+/// A store that never schedules on its own (manual mode), with a manual clock
+/// and sequential IDs: every register is exactly one write.
+pub fn manual_store() -> Store {
+    store_with(Config {
+        mode: SchedulingMode::Manual,
+        ..Config::default()
+    })
+}
+
+/// A store in the default inline mode, deterministic clock and IDs.
+pub fn inline_store() -> Store {
+    store_with(Config::default())
+}
+
+/// A deterministic store with `config`.
+pub fn store_with(config: Config) -> Store {
+    Store::with_sources(
+        config,
+        Arc::new(ManualClock::new(T0)),
+        Arc::new(SequentialIds::default()),
+    )
+}
+
+/// A manual-mode store that records every command it applies.
+pub fn recording_store() -> (Store, Arc<Mutex<Vec<(u64, Command)>>>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let store = manual_store().with_observer(Box::new(move |i, c| {
+        sink.lock().unwrap().push((i, c.clone()));
+    }));
+    (store, log)
+}
+
+/// A small valid job: one group `g` of `count`, one task `t`.
+pub fn job(id: &str, count: i64) -> Value {
+    json!({
+        "ID": id,
+        "TaskGroups": [{
+            "Name": "g",
+            "Count": count,
+            "Tasks": [{"Name": "t", "Driver": "exec", "Config": {"command": "/bin/true"}}]
+        }]
+    })
+}
+
+/// `{"Job": job}` as bytes.
+pub fn body(job: &Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({ "Job": job })).unwrap()
+}
+
+/// Registers `job` through the JSON entry point.
+pub fn register(store: &Store, job: &Value) -> ordu::Result<JobWriteResponse> {
+    store.register_job_json(&body(job), &WriteOptions::default())
+}
+
+/// Registers `job` with check-and-set.
+pub fn register_cas(store: &Store, job: &Value, index: u64) -> ordu::Result<JobWriteResponse> {
+    let req = JobRegisterRequest {
+        job: Some(serde_json::from_value(job.clone()).unwrap()),
+        enforce_index: true,
+        job_modify_index: index,
+    };
+    store.register_job(req, &WriteOptions::default())
+}
+
+/// The seed job's register body.
+pub fn seed_body() -> Vec<u8> {
+    format!(r#"{{"Job": {SEED}}}"#).into_bytes()
+}
+
+/// A read that answers at once.
+pub fn now() -> QueryOptions {
+    QueryOptions::default()
+}
+
+/// A blocking read.
+pub fn after(index: u64, wait: Duration) -> QueryOptions {
+    QueryOptions::blocking(index, wait)
+}
+
+/// The store's whole state as bytes.
+pub fn snapshot(store: &Store) -> Vec<u8> {
+    store.with_state(|s| s.snapshot())
+}
+
+/// A node with room for a few small tasks.
+pub fn node(id: &str) -> Value {
+    json!({
+        "ID": id, "Name": id, "Datacenter": "dc1", "Status": "ready",
+        "Attributes": {"kernel.os": "linux", "driver.exec": "1", "driver.docker": "1"},
+        "Resources": {"CPU": 4000, "MemoryMB": 8192, "DiskMB": 100000,
+                      "Networks": [{"Device": "eth0", "CIDR": "10.0.0.1/32", "MBits": 1000}]}
+    })
+}
+
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs a future to completion on this thread: the smallest executor there is,
+/// which shows a future needs no particular runtime. Counts its polls.
+pub fn block_on<F: Future>(fut: F) -> (F::Output, usize) {
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = pin!(fut);
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return (v, polls);
+        }
+        std::thread::park();
+    }
+}
