@@ -143,3 +143,54 @@ pub fn block_on<F: Future>(fut: F) -> (F::Output, usize) {
         std::thread::park();
     }
 }
+
+/// Places allocations of `job_id`'s group `g` on `node_id` through a plan,
+/// as a scheduler would (manual-mode stores run none): `allocs` are
+/// (allocation ID, name index). Returns the index of the write.
+pub fn place(store: &Store, job_id: &str, node_id: &str, allocs: &[(&str, usize)]) -> u64 {
+    use ordu::structs::{alloc_name, Allocation, Plan, Resources};
+    let job = store.job(job_id, &now()).unwrap().value;
+    let eval_id = store.job_evaluations(job_id, &now()).unwrap().value[0]
+        .id
+        .clone();
+    let placements = allocs
+        .iter()
+        .map(|(id, i)| Allocation {
+            id: id.to_string(),
+            namespace: job.namespace.clone(),
+            eval_id: eval_id.clone(),
+            name: alloc_name(job_id, "g", *i),
+            node_id: node_id.to_string(),
+            node_name: node_id.to_string(),
+            job_id: job_id.to_string(),
+            job: job.clone(),
+            task_group: "g".into(),
+            resources: Resources {
+                cpu: 100,
+                memory_mb: 64,
+                ..Resources::default()
+            },
+            desired_status: "run".into(),
+            client_status: "pending".into(),
+            ..Allocation::default()
+        })
+        .collect();
+    store
+        .apply(Command::PlanApply {
+            plan: Plan {
+                eval_id,
+                job: Some(job),
+                placements,
+                time: T0,
+                ..Plan::default()
+            },
+        })
+        .unwrap()
+}
+
+/// Registers the test node `id` (ready, room for small tasks).
+pub fn add_node(store: &Store, id: &str) {
+    store
+        .register_node_json(node(id).to_string().as_bytes())
+        .unwrap();
+}
