@@ -64,9 +64,11 @@ pub struct Allocation {
     /// The group's total ask.
     #[serde(default)]
     pub resources: Resources,
-    /// Per task, with the assigned address and ports.
+    /// Per task, with the assigned address and ports. Shared by the
+    /// allocations of a group placed together when nothing was assigned to
+    /// them individually (no networks), as `job` is.
     #[serde(default)]
-    pub task_resources: BTreeMap<String, Resources>,
+    pub task_resources: Arc<BTreeMap<String, Resources>>,
     #[serde(default)]
     pub metrics: Arc<AllocMetric>,
     #[serde(default)]
