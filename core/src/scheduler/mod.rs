@@ -387,13 +387,8 @@ impl<'s> Builder<'s> {
     ) -> Allocation {
         let job = self.job.as_ref().expect("placements need a job");
         let task_resources = match fit.nets {
-            Some(t) => t,
-            None => gp
-                .ask
-                .tasks
-                .iter()
-                .map(|(n, r)| (n.clone(), r.clone()))
-                .collect(),
+            Some(t) => Arc::new(t),
+            None => gp.ask.plain.clone(),
         };
         Allocation {
             id,
@@ -447,19 +442,24 @@ impl<'s> Builder<'s> {
         a.eval_id = self.eval.id.clone();
         a.job = job.clone();
         a.resources = gp.ask.total.clone();
-        a.task_resources = gp
-            .ask
-            .tasks
-            .iter()
-            .map(|(name, r)| {
-                let mut r = r.clone();
-                // The networks are unchanged: keep the address and ports.
-                if let Some(assigned) = old.task_resources.get(name) {
-                    r.networks = assigned.networks.clone();
-                }
-                (name.clone(), r)
-            })
-            .collect();
+        a.task_resources = if gp.ask.networked {
+            Arc::new(
+                gp.ask
+                    .tasks
+                    .iter()
+                    .map(|(name, r)| {
+                        let mut r = r.clone();
+                        // The networks are unchanged: keep the address and ports.
+                        if let Some(assigned) = old.task_resources.get(name) {
+                            r.networks = assigned.networks.clone();
+                        }
+                        (name.clone(), r)
+                    })
+                    .collect(),
+            )
+        } else {
+            gp.ask.plain.clone()
+        };
         a.desired_status = ALLOC_DESIRED_RUN.to_string();
         a.desired_description.clear();
         let old_alloc = old.clone();

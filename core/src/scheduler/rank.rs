@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::state::NodeUsage;
 use crate::structs::{NetworkResource, Node, Port, Resources, TaskGroup};
@@ -67,6 +68,9 @@ pub(crate) struct GroupAsk {
     pub(crate) tasks: Vec<(String, Resources)>,
     /// True when some task asks for a network.
     pub(crate) networked: bool,
+    /// The per-task resources of an allocation that was assigned nothing of
+    /// its own (no networks): one map shared by every such allocation.
+    pub(crate) plain: Arc<BTreeMap<String, Resources>>,
 }
 
 impl GroupAsk {
@@ -77,10 +81,12 @@ impl GroupAsk {
             .map(|t| (t.name.clone(), t.resources.clone()))
             .collect();
         let networked = tasks.iter().any(|(_, r)| !r.networks().is_empty());
+        let plain = Arc::new(tasks.iter().cloned().collect());
         GroupAsk {
             total: group.resources(),
             tasks,
             networked,
+            plain,
         }
     }
 }
