@@ -1,6 +1,6 @@
 //! C ABI of ordu: `libordu.so` / `libordu.a` and `include/ordu.h`.
 //!
-//! A thin layer over [`ordu::json`]: every function checks its pointers,
+//! A thin layer over [`ordu_core::json`]: every function checks its pointers,
 //! turns C strings into `&str`, calls the one JSON entry point of the core
 //! and hands the answer back in a library-owned [`ordu_string`]. No function
 //! holds logic of its own, so the C API behaves as the Python module and the
@@ -28,8 +28,8 @@ use std::ffi::{c_char, c_int, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-use ordu::json::{self, Reply};
-use ordu::{Error, ErrorKind, Store};
+use ordu_core::json::{self, Reply};
+use ordu_core::{Error, ErrorKind, Store};
 
 /// The result of every fallible function. The values are stable and a
 /// retired value is never reused: 1 to 99 are the core's error kinds (the
@@ -110,7 +110,7 @@ fn result_of(e: &Error) -> ordu_result {
             if matches!(
                 e,
                 Error::Invalid {
-                    stage: ordu::Stage::Decode,
+                    stage: ordu_core::Stage::Decode,
                     ..
                 }
             ) {
@@ -135,6 +135,14 @@ fn result_of(e: &Error) -> ordu_result {
 /// from any number of threads at once.
 pub struct ordu_store {
     store: Store,
+}
+
+impl ordu_store {
+    /// The Rust store behind a C handle, for Rust code that shares a store
+    /// with C code (not part of the C API).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
 }
 
 /// A JSON text owned by ordu: read it with `ordu_string_ptr` and
