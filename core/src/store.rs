@@ -147,6 +147,15 @@ pub struct QueryOptions {
 }
 
 impl QueryOptions {
+    /// How long a read with these options blocks at most, before jitter: `wait`,
+    /// or [`DEFAULT_WAIT`] when it is absent or zero, capped at [`MAX_WAIT`].
+    pub fn effective_wait(&self) -> Duration {
+        self.wait
+            .filter(|w| !w.is_zero())
+            .unwrap_or(DEFAULT_WAIT)
+            .min(MAX_WAIT)
+    }
+
     /// Blocks until the index is above `min_index`, for at most `wait`.
     pub fn blocking(min_index: u64, wait: Duration) -> Self {
         QueryOptions {
@@ -676,8 +685,7 @@ impl Store {
     }
 
     fn deadline(&self, opts: &QueryOptions) -> Instant {
-        let wait = opts.wait.filter(|w| !w.is_zero()).unwrap_or(DEFAULT_WAIT);
-        let wait = wait.min(MAX_WAIT);
+        let wait = opts.effective_wait();
         Instant::now() + wait + jitter(wait / 16)
     }
 
