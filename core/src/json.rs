@@ -248,6 +248,33 @@ pub fn garbage_collect(store: &Store, older_than: i64) -> Result<Reply> {
     reply(&serde_json::json!({ "Index": index }), index)
 }
 
+/// Manual mode: the next ready evaluation of one of `types` (all when empty),
+/// waiting up to `wait_ms` milliseconds (0: not at all; capped at the reads'
+/// longest wait) for one. `None` when none arrived in time.
+pub fn dequeue_evaluation(
+    store: &Store,
+    types: &[&str],
+    wait_ms: u64,
+) -> Option<crate::scheduler::broker::Delivery> {
+    store.dequeue_evaluation(types, Duration::from_millis(wait_ms).min(MAX_WAIT))
+}
+
+/// A dequeued evaluation as `{"Eval": {...}, "Token": "...", "Attempt": n}`,
+/// with the evaluation's modify index.
+pub fn delivery(d: &crate::scheduler::broker::Delivery) -> Result<Reply> {
+    reply(
+        &serde_json::json!({ "Eval": &*d.eval, "Token": d.token, "Attempt": d.attempt }),
+        d.eval.modify_index,
+    )
+}
+
+/// Manual mode: plans, submits and acks a dequeued evaluation (nacked when
+/// its plans keep conflicting). Answers `{"Index": n}`, the plan's index.
+pub fn process_evaluation(store: &Store, d: &crate::scheduler::broker::Delivery) -> Result<Reply> {
+    let index = store.process_evaluation(d)?;
+    reply(&serde_json::json!({ "Index": index }), index)
+}
+
 /// Checks that `region` (when given and not empty) is the store's region: the
 /// check every operation makes, for hosts that route by region before they
 /// read a body (node writes take no region of their own).
@@ -425,6 +452,28 @@ mod tests {
 
     const JOB: &[u8] =
         br#"{"Job":{"ID":"web","TaskGroups":[{"Name":"g","Tasks":[{"Name":"t","Driver":"exec"}]}]}}"#;
+
+    #[test]
+    fn manual_mode_over_json() {
+        let store = Store::new(config(br#"{"mode":"manual"}"#).unwrap());
+        assert!(dequeue_evaluation(&store, &[], 0).is_none());
+        let w = register_job(&store, JOB, None).unwrap();
+        assert!(dequeue_evaluation(&store, &["batch"], 0).is_none());
+        let d = dequeue_evaluation(&store, &["service"], 1000).expect("the register's eval");
+        let v: serde_json::Value = serde_json::from_str(&delivery(&d).unwrap().body).unwrap();
+        assert_eq!(v["Eval"]["JobID"], "web");
+        assert_eq!(v["Attempt"], 1);
+        assert!(!v["Token"].as_str().unwrap().is_empty());
+        let r = process_evaluation(&store, &d).unwrap();
+        assert!(r.index > w.index);
+        let e = evaluation(&store, &d.eval.id, &query(0, 0, None)).unwrap();
+        assert!(e.body.contains(r#""Status":"complete""#), "{}", e.body);
+        // A second process of the same delivery no longer holds the token.
+        assert_eq!(
+            process_evaluation(&store, &d).unwrap_err().kind(),
+            crate::ErrorKind::Conflict
+        );
+    }
 
     #[test]
     fn path_ids_must_match_the_body() {
