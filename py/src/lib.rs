@@ -134,6 +134,18 @@ fn annotate(py: Python<'_>, err: &PyErr, e: &ordu::Error) -> PyResult<()> {
     Ok(())
 }
 
+/// Runs between two slices of a blocking read, without the GIL: takes it back
+/// to run Python's signal handlers (a handler's exception, such as
+/// KeyboardInterrupt, ends the read). Once the interpreter is gone (a daemon
+/// thread blocked at exit) there is nothing to check, so the read just waits on.
+fn between_slices() -> PyResult<()> {
+    // SAFETY: Py_IsInitialized may be called at any time, without the GIL.
+    if unsafe { pyo3::ffi::Py_IsInitialized() } == 0 {
+        return Ok(());
+    }
+    Python::attach(|py| py.check_signals())
+}
+
 /// Seconds (None or 0: the default wait) to the core's milliseconds.
 fn wait_ms(wait: Option<f64>) -> PyResult<u64> {
     match wait {
@@ -205,7 +217,7 @@ impl Store {
                 region,
                 SLICE,
                 |q| f(store, q),
-                || Python::attach(|py| py.check_signals()),
+                between_slices,
             )
         })?;
         match answer {
