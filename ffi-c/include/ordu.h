@@ -94,6 +94,14 @@ typedef enum ordu_result {
 } ordu_result;
 
 /**
+ * An evaluation handed to the host in manual scheduling mode by
+ * `ordu_eval_dequeue`: process it with `ordu_eval_process` (or give it back
+ * with `ordu_eval_nack`, or drop it with `ordu_eval_ack`), then free it with
+ * `ordu_delivery_free`.
+ */
+typedef struct ordu_delivery ordu_delivery;
+
+/**
  * A store: jobs, evaluations, allocations and nodes, with blocking reads.
  * Created by `ordu_store_new`, freed by `ordu_store_free`. It is internally
  * synchronised: every function takes `const ordu_store *` and may be called
@@ -417,6 +425,67 @@ enum ordu_result ordu_garbage_collect(const struct ordu_store *store,
                                       int64_t older_than_ns,
                                       struct ordu_string **json_out,
                                       uint64_t *index_out);
+
+/**
+ * Manual mode: takes the next ready evaluation whose scheduler type is one
+ * of `types` (an array of `types_len` NUL-terminated strings such as
+ * "service", "batch", "system"; NULL or empty: every type), waiting up to
+ * `wait_ms` milliseconds for one (0: not at all; capped at 10 minutes).
+ *
+ * On `ORDU_OK` writes to `*delivery_out` a new `ordu_delivery`, or NULL
+ * when none arrived in time. In inline mode (the default) the store runs
+ * evaluations itself and this finds none.
+ */
+enum ordu_result ordu_eval_dequeue(const struct ordu_store *store,
+                                   const char *const *types,
+                                   size_t types_len,
+                                   uint64_t wait_ms,
+                                   struct ordu_delivery **delivery_out);
+
+/**
+ * A delivery as JSON: `{"Eval": {...}, "Token": "...", "Attempt": n}`,
+ * written to `*json_out`, and the evaluation's modify index to
+ * `*index_out` when it is not NULL.
+ */
+enum ordu_result ordu_delivery_json(const struct ordu_delivery *delivery,
+                                    struct ordu_string **json_out,
+                                    uint64_t *index_out);
+
+/**
+ * Manual mode: runs the scheduler for a dequeued evaluation, applies its
+ * plan and acks it (nacks it when its plans keep conflicting). On
+ * `ORDU_OK` writes `{"Index": n}` and the plan's index. A delivery that no
+ * longer holds its evaluation (already processed, acked or nacked) is
+ * `ORDU_CONFLICT`.
+ */
+enum ordu_result ordu_eval_process(const struct ordu_store *store,
+                                   const struct ordu_delivery *delivery,
+                                   struct ordu_string **json_out,
+                                   uint64_t *index_out);
+
+/**
+ * Manual mode: acks a dequeued evaluation without running it (the host
+ * handled it). A delivery that no longer holds its evaluation is
+ * `ORDU_CONFLICT`.
+ */
+enum ordu_result ordu_eval_ack(const struct ordu_store *store,
+                               const struct ordu_delivery *delivery);
+
+/**
+ * Manual mode: gives a dequeued evaluation back; it is delivered again, or
+ * written failed once it reached the delivery limit. A delivery that no
+ * longer holds its evaluation is `ORDU_CONFLICT`.
+ */
+enum ordu_result ordu_eval_nack(const struct ordu_store *store,
+                                const struct ordu_delivery *delivery);
+
+/**
+ * Frees a delivery. NULL is allowed and does nothing. Free it after
+ * `ordu_eval_process`, `ordu_eval_ack` or `ordu_eval_nack`: the broker has
+ * no delivery timeout, so a delivery freed before leaves its evaluation
+ * unacked for good, and later evaluations of its job may wait behind it.
+ */
+void ordu_delivery_free(struct ordu_delivery *delivery);
 
 #ifdef __cplusplus
 }  // extern "C"

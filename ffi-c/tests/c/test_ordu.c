@@ -623,6 +623,161 @@ static void test_garbage_collect(void) {
   ordu_store_free(s);
 }
 
+/* ---- manual scheduling mode ---- */
+
+static ordu_store *new_manual_store(void) {
+  ordu_store *s = NULL;
+  const char cfg[] = "{\"mode\":\"manual\"}";
+  CHECK_RC(ordu_store_new(cfg, strlen(cfg), &s), ORDU_OK);
+  return s;
+}
+
+static void test_manual_mode_process(void) {
+  ordu_store *s = new_manual_store();
+  register_node(s);
+  ordu_delivery *d = (ordu_delivery *)(void *)0x5e4715e1;
+  CHECK_RC(ordu_eval_dequeue(s, NULL, 0, 0, &d), ORDU_OK);
+  CHECK(d == NULL); /* nothing to do yet */
+
+  uint64_t wrote = register_job(s, JOB);
+  /* In manual mode the write schedules nothing: no allocations yet. */
+  ordu_string *out = NULL;
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);
+  ordu_string_free(out);
+
+  const char *batch[] = {"batch"};
+  CHECK_RC(ordu_eval_dequeue(s, batch, 1, 0, &d), ORDU_OK);
+  CHECK(d == NULL); /* the job is a service job */
+  const char *types[] = {"batch", "service"};
+  CHECK_RC(ordu_eval_dequeue(s, types, 2, 1000, &d), ORDU_OK);
+  CHECK(d != NULL);
+
+  uint64_t index = 0;
+  CHECK_RC(ordu_delivery_json(d, &out, &index), ORDU_OK);
+  CHECK(has(out, "\"JobID\":\"web\""));
+  CHECK(has(out, "\"Attempt\":1"));
+  CHECK(has(out, "\"Token\":\""));
+  CHECK(index == wrote);
+  ordu_string_free(out);
+
+  uint64_t planned = 0;
+  CHECK_RC(ordu_eval_process(s, d, &out, &planned), ORDU_OK);
+  CHECK(planned > wrote);
+  CHECK(has(out, "\"Index\":"));
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(has(out, "\"NodeID\":\"node-1\""));
+  CHECK(index == planned);
+  ordu_string_free(out);
+
+  /* The delivery is spent: processing or acking it again is a conflict. */
+  out = SENTINEL;
+  CHECK_RC(ordu_eval_process(s, d, &out, NULL), ORDU_CONFLICT);
+  CHECK(error_has("\"kind\":\"conflict\""));
+  CHECK_RC(ordu_eval_ack(s, d), ORDU_CONFLICT);
+  CHECK(out == SENTINEL);
+  ordu_delivery_free(d);
+
+  /* Inline stores hand nothing out. */
+  ordu_store *inline_store = new_store();
+  register_job(inline_store, JOB);
+  d = NULL;
+  CHECK_RC(ordu_eval_dequeue(inline_store, NULL, 0, 0, &d), ORDU_OK);
+  CHECK(d == NULL);
+  ordu_store_free(inline_store);
+  ordu_store_free(s);
+}
+
+static void test_manual_mode_nack_and_ack(void) {
+  ordu_store *s = new_manual_store();
+  register_job(s, JOB);
+  ordu_delivery *d = NULL;
+  CHECK_RC(ordu_eval_dequeue(s, NULL, 0, 0, &d), ORDU_OK);
+  CHECK(d != NULL);
+  CHECK_RC(ordu_eval_nack(s, d), ORDU_OK);
+  CHECK_RC(ordu_eval_nack(s, d), ORDU_CONFLICT);
+  ordu_delivery_free(d);
+
+  /* Given back, it is delivered again. */
+  d = NULL;
+  CHECK_RC(ordu_eval_dequeue(s, NULL, 0, 1000, &d), ORDU_OK);
+  CHECK(d != NULL);
+  ordu_string *out = NULL;
+  CHECK_RC(ordu_delivery_json(d, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Attempt\":2"));
+  ordu_string_free(out);
+  CHECK_RC(ordu_eval_ack(s, d), ORDU_OK);
+  ordu_delivery_free(d);
+  d = NULL;
+  CHECK_RC(ordu_eval_dequeue(s, NULL, 0, 0, &d), ORDU_OK);
+  CHECK(d == NULL);
+  ordu_store_free(s);
+}
+
+static void test_manual_mode_errors(void) {
+  ordu_store *s = new_manual_store();
+  ordu_delivery *const before = (ordu_delivery *)(void *)0x5e4715e1;
+  ordu_delivery *d = before;
+  CHECK_RC(ordu_eval_dequeue(NULL, NULL, 0, 0, &d), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_eval_dequeue(s, NULL, 0, 0, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_eval_dequeue(s, NULL, 2, 0, &d), ORDU_NULL_PARAMETER);
+  CHECK(error_has("types is NULL"));
+  const char *null_type[] = {"service", NULL};
+  CHECK_RC(ordu_eval_dequeue(s, null_type, 2, 0, &d), ORDU_NULL_PARAMETER);
+  CHECK(error_has("types[1] is NULL"));
+  const char *bad_type[] = {"serv\xffice"};
+  CHECK_RC(ordu_eval_dequeue(s, bad_type, 1, 0, &d), ORDU_INVALID_UTF8);
+  CHECK(d == before);
+  ordu_string *out = SENTINEL;
+  CHECK_RC(ordu_delivery_json(NULL, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_eval_process(s, NULL, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_eval_process(NULL, NULL, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_eval_ack(s, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_eval_nack(s, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_eval_ack(NULL, NULL), ORDU_NULL_PARAMETER);
+  CHECK(out == SENTINEL);
+  ordu_delivery_free(NULL);
+  ordu_store_free(s);
+}
+
+/* A worker thread blocked in ordu_eval_dequeue gets the evaluation a write on
+ * another thread creates, and processes it. */
+struct worker_thread {
+  ordu_store *store;
+  ordu_result rc;
+  ordu_result process_rc;
+  uint64_t index;
+};
+
+static void *run_worker(void *arg) {
+  struct worker_thread *w = arg;
+  ordu_delivery *d = NULL;
+  w->rc = ordu_eval_dequeue(w->store, NULL, 0, 30000, &d);
+  if (w->rc == ORDU_OK && d != NULL) {
+    ordu_string *out = NULL;
+    w->process_rc = ordu_eval_process(w->store, d, &out, &w->index);
+    ordu_string_free(out);
+  }
+  ordu_delivery_free(d);
+  return NULL;
+}
+
+static void test_manual_mode_worker_thread(void) {
+  ordu_store *s = new_manual_store();
+  register_node(s);
+  struct worker_thread w = {s, ORDU_PANIC, ORDU_PANIC, 0};
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, run_worker, &w) == 0);
+  sleep_ms(100);
+  uint64_t wrote = register_job(s, JOB);
+  CHECK(pthread_join(t, NULL) == 0);
+  CHECK_RC(w.rc, ORDU_OK);
+  CHECK_RC(w.process_rc, ORDU_OK);
+  CHECK(w.index > wrote);
+  ordu_store_free(s);
+}
+
 /* ---- blocking reads and threads ---- */
 
 struct waiter {
@@ -804,6 +959,10 @@ static const struct test tests[] = {
     T(test_node_errors),
     T(test_limits),
     T(test_garbage_collect),
+    T(test_manual_mode_process),
+    T(test_manual_mode_nack_and_ack),
+    T(test_manual_mode_errors),
+    T(test_manual_mode_worker_thread),
     T(test_blocking_read_wakes_on_write),
     T(test_blocking_read_times_out),
     T(test_blocking_read_on_missing_job),
