@@ -158,7 +158,7 @@ fn null_counts_as_absent() {
         "Priority": null, "AllAtOnce": null, "Datacenters": null, "Constraints": null,
         "Update": null, "Meta": null, "Status": null, "StatusDescription": null,
         "Stop": null, "Version": null, "SubmitTime": null, "CreateIndex": null,
-        "ModifyIndex": null, "JobModifyIndex": null, "ParentID": null,
+        "ModifyIndex": null, "JobModifyIndex": null, "NodePool": null,
         "TaskGroups": [{
             "Name": "g", "Count": null, "Constraints": null, "RestartPolicy": null, "Meta": null,
             "Tasks": [{
@@ -186,7 +186,7 @@ fn null_counts_as_absent() {
     );
     assert_eq!(r["Networks"][0]["ReservedPorts"][0]["Value"], 8080);
     assert_eq!(
-        got["ParentID"],
+        got["NodePool"],
         Value::Null,
         "unmodelled keys come back as sent"
     );
