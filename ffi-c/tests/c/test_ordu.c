@@ -869,6 +869,64 @@ static void test_blocking_read_on_missing_job(void) {
   ordu_store_free(s);
 }
 
+/* Stress: waiters follow a job through many writes, each waking with an index
+ * above the one it waited past (no lost wake-up: a lost one would show as a
+ * 10 s timeout answering the same index). */
+struct follower {
+  const ordu_store *store;
+  const atomic_ullong *final_index;
+  uint64_t start;
+  int wakes;
+  int bad;
+};
+
+static void *follow(void *arg) {
+  struct follower *f = arg;
+  uint64_t last = f->start;
+  for (;;) {
+    uint64_t final = atomic_load(f->final_index);
+    if (final != 0 && last >= final) break;
+    ordu_string *out = NULL;
+    uint64_t index = 0;
+    if (ordu_job_get(f->store, "web", NULL, last, 10000, &out, &index) != ORDU_OK) {
+      f->bad++;
+      break;
+    }
+    ordu_string_free(out);
+    if (index <= last) {
+      f->bad++;
+      break;
+    }
+    last = index;
+    f->wakes++;
+  }
+  return NULL;
+}
+
+static void test_waiters_follow_every_change(void) {
+  ordu_store *s = new_store();
+  register_job(s, JOB);
+  uint64_t start = job_index(s, "web");
+  atomic_ullong final_index = 0;
+  enum { WAITERS = 4, WRITES = 40 };
+  struct follower fs[WAITERS];
+  pthread_t ts[WAITERS];
+  for (int i = 0; i < WAITERS; i++) {
+    fs[i] = (struct follower){s, &final_index, start, 0, 0};
+    CHECK(pthread_create(&ts[i], NULL, follow, &fs[i]) == 0);
+  }
+  for (int i = 0; i < WRITES; i++) register_job(s, i % 2 ? JOB : JOB_COUNT_3);
+  atomic_store(&final_index, job_index(s, "web"));
+  /* One more change wakes any waiter parked at the final index. */
+  register_job(s, JOB_COUNT_3);
+  for (int i = 0; i < WAITERS; i++) {
+    CHECK(pthread_join(ts[i], NULL) == 0);
+    CHECK(fs[i].bad == 0);
+    CHECK(fs[i].wakes >= 1);
+  }
+  ordu_store_free(s);
+}
+
 /* Many threads write and read at once; each sees its own results and its own
  * last error. */
 struct worker {
@@ -966,6 +1024,7 @@ static const struct test tests[] = {
     T(test_blocking_read_wakes_on_write),
     T(test_blocking_read_times_out),
     T(test_blocking_read_on_missing_job),
+    T(test_waiters_follow_every_change),
     T(test_concurrent_writers_and_readers),
 };
 
