@@ -1,1 +1,319 @@
-fn main() {}
+//! `ordu-http`: Nomad's job API (`/v1/jobs`, `/v1/job/<id>`, nodes,
+//! evaluations, allocations) served over an embedded ordu [`Store`].
+//!
+//! ```text
+//! ordu-http [--addr 127.0.0.1:4646] [--region global] [--demo-nodes N]
+//! ```
+//!
+//! The contract it serves is `docs/http-api.md`. It prints
+//! `ordu-http listening on http://ADDR` once it accepts connections (with
+//! `--addr 127.0.0.1:0` the port is the one the system chose), and shuts down
+//! cleanly on Ctrl-C or SIGTERM: open long-polls answer with the current state,
+//! then connections close.
+
+mod params;
+mod routes;
+mod server;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+use ordu::{Config, Store};
+use tokio::sync::watch;
+
+const USAGE: &str = "\
+usage: ordu-http [--addr HOST:PORT] [--region NAME] [--demo-nodes N]
+
+  --addr HOST:PORT   listen address (default 127.0.0.1:4646; port 0 picks a free one)
+  --region NAME      the region the store holds (default global)
+  --demo-nodes N     register N ready nodes in datacenter dc1, and one each in us2
+                     and eu1, with the docker, exec and java drivers (default 0)
+";
+
+/// Most demo nodes `--demo-nodes` registers (a bound on a number from the
+/// command line).
+const MAX_DEMO_NODES: usize = 10_000;
+
+#[derive(Debug, PartialEq)]
+struct Args {
+    addr: SocketAddr,
+    region: String,
+    demo_nodes: usize,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut a = Args {
+        addr: SocketAddr::from(([127, 0, 0, 1], 4646)),
+        region: "global".into(),
+        demo_nodes: 0,
+    };
+    while let Some(flag) = args.next() {
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (flag.clone(), None),
+        };
+        if name == "-h" || name == "--help" {
+            return Ok(None);
+        }
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match name.as_str() {
+            "--addr" => {
+                let v = value()?;
+                a.addr = v.parse().map_err(|e| {
+                    format!("--addr {v:?}: {e} (want HOST:PORT, e.g. 127.0.0.1:4646)")
+                })?;
+            }
+            "--region" => {
+                a.region = value()?;
+                if a.region.is_empty() {
+                    return Err("--region must not be empty".into());
+                }
+            }
+            "--demo-nodes" => {
+                let v = value()?;
+                a.demo_nodes =
+                    v.parse()
+                        .ok()
+                        .filter(|n| *n <= MAX_DEMO_NODES)
+                        .ok_or_else(|| {
+                            format!("--demo-nodes {v:?}: want a number from 0 to {MAX_DEMO_NODES}")
+                        })?;
+            }
+            _ => return Err(format!("unknown argument {flag:?}")),
+        }
+    }
+    Ok(Some(a))
+}
+
+/// One demo node: ready, generous, with the common drivers.
+fn demo_node(n: usize, dc: &str) -> serde_json::Value {
+    let ip = format!("10.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
+    serde_json::json!({"Node": {
+        "ID": format!("de000000-0000-4000-8000-{n:012x}"),
+        "Name": format!("demo-{dc}-{n}"),
+        "Datacenter": dc,
+        "Attributes": {
+            "kernel.name": "linux", "kernel.os": "linux", "kernel.arch": "amd64",
+            "arch": "amd64", "os.name": "debian",
+            "driver.docker": "1", "driver.exec": "1", "driver.java": "1",
+            "java.version": "17.0.2", "docker.version": "24.0.7",
+        },
+        "Resources": {
+            "CPU": 64000, "MemoryMB": 262144, "DiskMB": 2000000, "IOPS": 100000,
+            "Networks": [{"Device": "eth0", "CIDR": format!("{ip}/32"), "IP": ip, "MBits": 10000}],
+        },
+        "Reserved": {"CPU": 0, "MemoryMB": 0, "DiskMB": 0, "IOPS": 0},
+        "Meta": {"demo": "true"},
+        "Status": "ready",
+    }})
+}
+
+fn register_demo_nodes(store: &Store, count: usize) -> Result<(), String> {
+    if count == 0 {
+        return Ok(());
+    }
+    let dcs = (0..count).map(|_| "dc1").chain(["us2", "eu1"]).enumerate();
+    for (i, dc) in dcs {
+        let body = demo_node(i + 1, dc).to_string();
+        ordu::json::register_node_at(store, None, body.as_bytes(), None)
+            .map_err(|e| format!("demo node {}: {e}", i + 1))?;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let store = Arc::new(Store::new(Config {
+        region: args.region.clone(),
+        ..Config::default()
+    }));
+    register_demo_nodes(&store, args.demo_nodes)?;
+
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("listener address: {e}"))?;
+    let listener = listener.tap_io(|tcp| {
+        // Small answers go out at once; keep-alive clients wait on none.
+        let _ = tcp.set_nodelay(true);
+    });
+
+    let (down_tx, down_rx) = watch::channel(false);
+    let app = server::router(store.clone(), down_rx.clone());
+    let mut signal_rx = down_rx.clone();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = signal_rx.wait_for(|down| *down).await;
+    });
+    let mut serving = tokio::spawn(async move { serve.await });
+
+    // Delayed evaluations (rolling-update follow-ups, ...) become due with
+    // time, not with a write: look for them every second.
+    let ticker = {
+        let store = store.clone();
+        let mut down = down_rx.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = down.wait_for(|d| *d) => return,
+                }
+                let store = store.clone();
+                let _ = tokio::task::spawn_blocking(move || store.process_ready()).await;
+            }
+        })
+    };
+
+    println!(
+        "ordu-http listening on http://{local} (region {}, {} demo nodes)",
+        args.region,
+        if args.demo_nodes == 0 {
+            0
+        } else {
+            args.demo_nodes + 2
+        }
+    );
+
+    tokio::select! {
+        _ = shutdown_signal() => eprintln!("ordu-http: shutting down"),
+        r = &mut serving => {
+            return match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(format!("server failed: {e}")),
+                Err(e) => Err(format!("server task failed: {e}")),
+            };
+        }
+    }
+    // Long-polls answer now; idle keep-alive connections close; a client that
+    // holds its connection open gets a few seconds more.
+    let _ = down_tx.send(true);
+    let _ = ticker.await;
+    if tokio::time::timeout(Duration::from_secs(5), serving)
+        .await
+        .is_err()
+    {
+        eprintln!("ordu-http: connections still open after 5 s; closing them");
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("ordu-http: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(64)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ordu-http: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ordu-http: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Args>, String> {
+        parse_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn flags_parse() {
+        let a = parse(&[]).unwrap().unwrap();
+        assert_eq!(a.addr.to_string(), "127.0.0.1:4646");
+        assert_eq!(a.region, "global");
+        assert_eq!(a.demo_nodes, 0);
+        let a = parse(&["--addr", "0.0.0.0:80", "--region=eu", "--demo-nodes", "3"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.addr.to_string(), "0.0.0.0:80");
+        assert_eq!(a.region, "eu");
+        assert_eq!(a.demo_nodes, 3);
+        assert_eq!(parse(&["--help"]).unwrap(), None);
+        assert!(parse(&["--addr"]).unwrap_err().contains("needs a value"));
+        assert!(parse(&["--addr", "nowhere"]).is_err());
+        assert!(parse(&["--demo-nodes", "-1"]).is_err());
+        assert!(parse(&["--demo-nodes", "99999999999"]).is_err());
+        assert!(parse(&["--region", ""]).is_err());
+        assert!(parse(&["--bogus"]).unwrap_err().contains("--bogus"));
+    }
+
+    #[test]
+    fn demo_nodes_register_and_place_the_seed_datacenters() {
+        let store = Store::default();
+        register_demo_nodes(&store, 3).unwrap();
+        let nodes = store
+            .nodes("", &ordu::QueryOptions::default())
+            .unwrap()
+            .value;
+        assert_eq!(nodes.len(), 5);
+        let dcs: Vec<_> = nodes.iter().map(|n| n.datacenter.as_str()).collect();
+        assert_eq!(dcs.iter().filter(|d| **d == "dc1").count(), 3);
+        assert!(dcs.contains(&"us2") && dcs.contains(&"eu1"));
+        assert!(nodes.iter().all(|n| n.status == "ready"));
+        // An ordinary job places on them.
+        let job = br#"{"Job":{"ID":"web","Datacenters":["dc1"],"TaskGroups":[{"Name":"g","Count":3,
+            "Tasks":[{"Name":"t","Driver":"docker","Resources":{"CPU":500,"MemoryMB":256}}]}]}}"#;
+        ordu::json::register_job(&store, job, None).unwrap();
+        let allocs = store
+            .job_allocations("web", false, &ordu::QueryOptions::default())
+            .unwrap()
+            .value;
+        assert_eq!(allocs.len(), 3);
+        assert!(allocs.iter().all(|a| !a.node_id.is_empty()));
+    }
+}

@@ -1,0 +1,321 @@
+//! Routing as Nomad's HTTP agent does it: a few fixed paths, and prefixes whose
+//! rest is percent-decoded and dispatched by suffix, so that IDs may contain
+//! `/` (`/v1/job/a/b` is job `a/b`; `/v1/job/a/b/evaluate` evaluates it).
+
+use axum::http::Method;
+
+/// What a request asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `GET /v1/jobs`
+    ListJobs,
+    /// `PUT|POST /v1/jobs` (no ID) or `/v1/job/<id>`
+    RegisterJob(Option<String>),
+    /// `GET /v1/job/<id>`
+    GetJob(String),
+    /// `DELETE /v1/job/<id>`
+    DeregisterJob(String),
+    /// `GET /v1/job/<id>/allocations`
+    JobAllocations(String),
+    /// `GET /v1/job/<id>/evaluations`
+    JobEvaluations(String),
+    /// `PUT|POST /v1/job/<id>/evaluate`
+    EvaluateJob(String),
+    /// `GET /v1/nodes`
+    ListNodes,
+    /// `GET /v1/node/<id>`
+    GetNode(String),
+    /// `PUT|POST /v1/node/<id>`
+    RegisterNode(String),
+    /// `DELETE /v1/node/<id>`
+    DeregisterNode(String),
+    /// `PUT|POST /v1/node/<id>/status`
+    NodeStatus(String),
+    /// `PUT|POST /v1/node/<id>/drain`
+    NodeDrain(String),
+    /// `GET /v1/node/<id>/allocations`
+    NodeAllocations(String),
+    /// `GET /v1/evaluation/<id>`
+    GetEvaluation(String),
+    /// `GET /v1/allocation/<id>`
+    GetAllocation(String),
+    /// `PUT|POST /v1/allocation/<id>/status`
+    UpdateAllocation(String),
+}
+
+impl Op {
+    /// Reads answer with the read headers and may block.
+    pub fn is_read(&self) -> bool {
+        matches!(
+            self,
+            Op::ListJobs
+                | Op::GetJob(_)
+                | Op::JobAllocations(_)
+                | Op::JobEvaluations(_)
+                | Op::ListNodes
+                | Op::GetNode(_)
+                | Op::NodeAllocations(_)
+                | Op::GetEvaluation(_)
+                | Op::GetAllocation(_)
+        )
+    }
+}
+
+/// The outcome of routing one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// A known route and a method it takes.
+    Op(Op),
+    /// A known route, another method: 405 `Invalid method`.
+    MethodNotAllowed,
+    /// No such route: 404.
+    NotFound,
+    /// The path does not percent-decode to UTF-8: 400.
+    BadPath,
+}
+
+/// Routes `method` on the raw (still percent-encoded) URL path.
+pub fn route(method: &Method, path: &str) -> Route {
+    let read = *method == Method::GET;
+    let write = *method == Method::PUT || *method == Method::POST;
+    let delete = *method == Method::DELETE;
+    let pick = |ok: bool, op: Op| {
+        if ok {
+            Route::Op(op)
+        } else {
+            Route::MethodNotAllowed
+        }
+    };
+
+    match path {
+        "/v1/jobs" => {
+            return if read {
+                Route::Op(Op::ListJobs)
+            } else {
+                pick(write, Op::RegisterJob(None))
+            }
+        }
+        "/v1/nodes" => return pick(read, Op::ListNodes),
+        _ => {}
+    }
+    let (kind, rest) = if let Some(r) = path.strip_prefix("/v1/job/") {
+        ("job", r)
+    } else if let Some(r) = path.strip_prefix("/v1/node/") {
+        ("node", r)
+    } else if let Some(r) = path.strip_prefix("/v1/evaluation/") {
+        ("evaluation", r)
+    } else if let Some(r) = path.strip_prefix("/v1/allocation/") {
+        ("allocation", r)
+    } else {
+        return Route::NotFound;
+    };
+    let Some(rest) = percent_decode(rest) else {
+        return Route::BadPath;
+    };
+    let suffixed = |s: &str| rest.strip_suffix(s).map(str::to_string);
+    match kind {
+        "job" => {
+            if let Some(id) = suffixed("/evaluate") {
+                pick(write, Op::EvaluateJob(id))
+            } else if let Some(id) = suffixed("/allocations") {
+                pick(read, Op::JobAllocations(id))
+            } else if let Some(id) = suffixed("/evaluations") {
+                pick(read, Op::JobEvaluations(id))
+            } else if read {
+                Route::Op(Op::GetJob(rest))
+            } else if write {
+                Route::Op(Op::RegisterJob(Some(rest)))
+            } else {
+                pick(delete, Op::DeregisterJob(rest))
+            }
+        }
+        "node" => {
+            if let Some(id) = suffixed("/status") {
+                pick(write, Op::NodeStatus(id))
+            } else if let Some(id) = suffixed("/drain") {
+                pick(write, Op::NodeDrain(id))
+            } else if let Some(id) = suffixed("/allocations") {
+                pick(read, Op::NodeAllocations(id))
+            } else if read {
+                Route::Op(Op::GetNode(rest))
+            } else if write {
+                Route::Op(Op::RegisterNode(rest))
+            } else {
+                pick(delete, Op::DeregisterNode(rest))
+            }
+        }
+        "evaluation" => pick(read, Op::GetEvaluation(rest)),
+        _ => match suffixed("/status") {
+            Some(id) => pick(write, Op::UpdateAllocation(id)),
+            None => pick(read, Op::GetAllocation(rest)),
+        },
+    }
+}
+
+/// Decodes `%XX` escapes (a `+` stays a `+` in a path). `None` when an
+/// escape is malformed or the result is not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return Some(s.to_string());
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let hi = (hex[0] as char).to_digit(16)?;
+            let lo = (hex[1] as char).to_digit(16)?;
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(m: Method, p: &str) -> Route {
+        route(&m, p)
+    }
+    fn op(o: Op) -> Route {
+        Route::Op(o)
+    }
+    fn s(x: &str) -> String {
+        x.to_string()
+    }
+
+    #[test]
+    fn jobs_collection() {
+        assert_eq!(r(Method::GET, "/v1/jobs"), op(Op::ListJobs));
+        assert_eq!(r(Method::PUT, "/v1/jobs"), op(Op::RegisterJob(None)));
+        assert_eq!(r(Method::POST, "/v1/jobs"), op(Op::RegisterJob(None)));
+        assert_eq!(r(Method::DELETE, "/v1/jobs"), Route::MethodNotAllowed);
+        assert_eq!(r(Method::PATCH, "/v1/jobs"), Route::MethodNotAllowed);
+    }
+
+    #[test]
+    fn job_suffixes_and_slashes() {
+        assert_eq!(r(Method::GET, "/v1/job/web"), op(Op::GetJob(s("web"))));
+        assert_eq!(r(Method::GET, "/v1/job/a/b"), op(Op::GetJob(s("a/b"))));
+        assert_eq!(
+            r(Method::PUT, "/v1/job/a/b"),
+            op(Op::RegisterJob(Some(s("a/b"))))
+        );
+        assert_eq!(
+            r(Method::DELETE, "/v1/job/a%2Fb%20c"),
+            op(Op::DeregisterJob(s("a/b c")))
+        );
+        assert_eq!(r(Method::PATCH, "/v1/job/web"), Route::MethodNotAllowed);
+        assert_eq!(
+            r(Method::POST, "/v1/job/a/b/evaluate"),
+            op(Op::EvaluateJob(s("a/b")))
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/job/a/b/evaluate"),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/job/w/allocations"),
+            op(Op::JobAllocations(s("w")))
+        );
+        assert_eq!(
+            r(Method::POST, "/v1/job/w/allocations"),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/job/w/evaluations"),
+            op(Op::JobEvaluations(s("w")))
+        );
+        assert_eq!(
+            r(Method::PUT, "/v1/job/w/evaluations"),
+            Route::MethodNotAllowed
+        );
+        // The suffix is matched after decoding, as Go's router does.
+        assert_eq!(
+            r(Method::PUT, "/v1/job/w%2Fevaluate"),
+            op(Op::EvaluateJob(s("w")))
+        );
+        // `+` is literal in a path.
+        assert_eq!(r(Method::GET, "/v1/job/a+b"), op(Op::GetJob(s("a+b"))));
+    }
+
+    #[test]
+    fn nodes_evaluations_allocations() {
+        assert_eq!(r(Method::GET, "/v1/nodes"), op(Op::ListNodes));
+        assert_eq!(r(Method::PUT, "/v1/nodes"), Route::MethodNotAllowed);
+        assert_eq!(r(Method::GET, "/v1/node/n"), op(Op::GetNode(s("n"))));
+        assert_eq!(r(Method::PUT, "/v1/node/n"), op(Op::RegisterNode(s("n"))));
+        assert_eq!(
+            r(Method::DELETE, "/v1/node/n"),
+            op(Op::DeregisterNode(s("n")))
+        );
+        assert_eq!(r(Method::PATCH, "/v1/node/n"), Route::MethodNotAllowed);
+        assert_eq!(
+            r(Method::POST, "/v1/node/n/status"),
+            op(Op::NodeStatus(s("n")))
+        );
+        assert_eq!(r(Method::GET, "/v1/node/n/status"), Route::MethodNotAllowed);
+        assert_eq!(
+            r(Method::PUT, "/v1/node/n/drain"),
+            op(Op::NodeDrain(s("n")))
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/node/n/allocations"),
+            op(Op::NodeAllocations(s("n")))
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/evaluation/e"),
+            op(Op::GetEvaluation(s("e")))
+        );
+        assert_eq!(r(Method::POST, "/v1/evaluation/e"), Route::MethodNotAllowed);
+        assert_eq!(
+            r(Method::GET, "/v1/allocation/a"),
+            op(Op::GetAllocation(s("a")))
+        );
+        assert_eq!(
+            r(Method::DELETE, "/v1/allocation/a"),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(
+            r(Method::PUT, "/v1/allocation/a/status"),
+            op(Op::UpdateAllocation(s("a")))
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/allocation/a/status"),
+            Route::MethodNotAllowed
+        );
+    }
+
+    #[test]
+    fn unknown_and_bad_paths() {
+        for p in [
+            "/",
+            "/v1",
+            "/v1/nope",
+            "/v2/jobs",
+            "/v1/jobsx",
+            "/v1/job",
+            "/v1/evaluationz/x",
+        ] {
+            assert_eq!(r(Method::GET, p), Route::NotFound, "{p}");
+        }
+        assert_eq!(r(Method::GET, "/v1/job/%zz"), Route::BadPath);
+        assert_eq!(r(Method::GET, "/v1/job/%ff"), Route::BadPath);
+        assert_eq!(r(Method::GET, "/v1/job/abc%"), Route::BadPath);
+        assert_eq!(percent_decode("%C3%A9t%c3%a9").as_deref(), Some("été"));
+    }
+
+    #[test]
+    fn reads_are_the_get_routes() {
+        assert!(Op::GetJob(s("x")).is_read());
+        assert!(Op::ListNodes.is_read());
+        assert!(!Op::RegisterJob(None).is_read());
+        assert!(!Op::UpdateAllocation(s("a")).is_read());
+    }
+}

@@ -1,0 +1,371 @@
+//! The HTTP front end: one axum handler that routes as Nomad's agent does and
+//! answers from an embedded [`Store`]. Reads wait with [`Store::wait_async`]
+//! (an open long-poll costs a small future, no thread); writes run on tokio's
+//! blocking pool, because a write takes the store's lock and may run the
+//! scheduler before it returns.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use http_body_util::BodyExt;
+use ordu::json::{self, Reply};
+use ordu::{reads, Error, QueryOptions, Reader, Store};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::params::{Blocking, Params};
+use crate::routes::{route, Op, Route};
+
+const X_NOMAD_INDEX: HeaderName = HeaderName::from_static("x-nomad-index");
+const X_NOMAD_KNOWN_LEADER: HeaderName = HeaderName::from_static("x-nomad-knownleader");
+const X_NOMAD_LAST_CONTACT: HeaderName = HeaderName::from_static("x-nomad-lastcontact");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+
+/// A body past the store's limit is read on and thrown away (so the client
+/// can read its 400), up to this much; then the connection is dropped.
+const DRAIN_LIMIT: u64 = 1 << 30;
+
+/// A write, run on the blocking pool.
+type WriteCall = Box<dyn FnOnce(&Store) -> ordu::Result<Reply> + Send>;
+
+/// What every request handler shares.
+pub struct App {
+    store: Arc<Store>,
+    /// Turns true when the server shuts down: open long-polls answer at once.
+    shutdown: watch::Receiver<bool>,
+}
+
+/// The router over `store`. Long-polls end (answering the current state) once
+/// `shutdown` turns true.
+pub fn router(store: Arc<Store>, shutdown: watch::Receiver<bool>) -> Router {
+    Router::new()
+        .fallback(handle)
+        .with_state(Arc::new(App { store, shutdown }))
+}
+
+async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let op = match route(&parts.method, parts.uri.path()) {
+        Route::Op(op) => op,
+        Route::MethodNotAllowed => return text(StatusCode::METHOD_NOT_ALLOWED, "Invalid method"),
+        Route::NotFound => return text(StatusCode::NOT_FOUND, "404 page not found"),
+        Route::BadPath => return text(StatusCode::BAD_REQUEST, "Invalid path encoding"),
+    };
+    let params = Params::parse(parts.uri.query());
+    // Another region is refused before anything else, bodies included.
+    if let Err(e) = json::check_region(&app.store, params.region()) {
+        return error(&e, false);
+    }
+    if op.is_read() {
+        return match params.blocking() {
+            Ok(b) => app.read(op, b, &params).await,
+            Err(bad) => text(StatusCode::BAD_REQUEST, &bad.0),
+        };
+    }
+    let announced = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = match read_body(&app.store, body, announced).await {
+        Ok(b) => b,
+        Err(fail) => return fail.response(),
+    };
+    app.write(op, body, &params).await
+}
+
+impl App {
+    async fn read(&self, op: Op, b: Blocking, params: &Params) -> Response {
+        let region = params.region();
+        let pretty = params.pretty();
+        match op {
+            Op::ListJobs => {
+                let prefix = params.prefix();
+                self.wait(|| reads::jobs(prefix), b, region, pretty, false)
+                    .await
+            }
+            Op::GetJob(id) => self.wait(|| reads::job(&id), b, region, pretty, true).await,
+            Op::JobAllocations(id) => {
+                let all = match params.all() {
+                    Ok(all) => all,
+                    Err(bad) => return text(StatusCode::BAD_REQUEST, &bad.0),
+                };
+                self.wait(
+                    || reads::job_allocations(&id, all),
+                    b,
+                    region,
+                    pretty,
+                    false,
+                )
+                .await
+            }
+            Op::JobEvaluations(id) => {
+                self.wait(|| reads::job_evaluations(&id), b, region, pretty, false)
+                    .await
+            }
+            Op::ListNodes => {
+                let prefix = params.prefix();
+                self.wait(|| reads::nodes(prefix), b, region, pretty, false)
+                    .await
+            }
+            Op::GetNode(id) => {
+                self.wait(|| reads::node(&id), b, region, pretty, true)
+                    .await
+            }
+            Op::NodeAllocations(id) => {
+                self.wait(|| reads::node_allocations(&id), b, region, pretty, false)
+                    .await
+            }
+            Op::GetEvaluation(id) => {
+                self.wait(|| reads::evaluation(&id), b, region, pretty, true)
+                    .await
+            }
+            Op::GetAllocation(id) => {
+                self.wait(|| reads::allocation(&id), b, region, pretty, true)
+                    .await
+            }
+            _ => text(StatusCode::INTERNAL_SERVER_ERROR, "not a read"),
+        }
+    }
+
+    /// Answers one read, blocking as `b` asks; a server shutting down answers
+    /// its open long-polls at once with the current state.
+    async fn wait<T: Serialize>(
+        &self,
+        reader: impl Fn() -> Reader<T>,
+        b: Blocking,
+        region: Option<&str>,
+        pretty: bool,
+        lookup: bool,
+    ) -> Response {
+        let opts = QueryOptions {
+            min_index: b.index,
+            wait: b.wait,
+            region: region.map(str::to_string),
+        };
+        let result = if b.index == 0 {
+            self.store.wait(reader(), &opts)
+        } else {
+            let mut shutdown = self.shutdown.clone();
+            tokio::select! {
+                r = self.store.wait_async(reader(), &opts) => r,
+                _ = shutdown.wait_for(|down| *down) => {
+                    let now = QueryOptions { min_index: 0, ..opts.clone() };
+                    self.store.wait(reader(), &now)
+                }
+            }
+        };
+        match result {
+            Ok(q) => match encode(&q.value, pretty) {
+                Ok(body) => ok(body, q.meta.index, true),
+                Err(fail) => fail.response(),
+            },
+            Err(e) => error(&e, lookup),
+        }
+    }
+
+    async fn write(&self, op: Op, body: Vec<u8>, params: &Params) -> Response {
+        let region = params.region().map(str::to_string);
+        let call: WriteCall = match op {
+            Op::RegisterJob(id) => Box::new(move |s: &Store| {
+                json::register_job_at(s, id.as_deref(), &body, region.as_deref())
+            }),
+            Op::EvaluateJob(id) => {
+                if let Err(fail) = check_evaluate_body(&self.store, &id, &body) {
+                    return fail.response();
+                }
+                Box::new(move |s: &Store| json::evaluate_job(s, &id, region.as_deref()))
+            }
+            Op::DeregisterJob(id) => {
+                if let Err(bad) = params.purge() {
+                    return text(StatusCode::BAD_REQUEST, &bad.0);
+                }
+                // The job goes at once either way: `purge` is accepted and
+                // changes nothing.
+                Box::new(move |s: &Store| json::deregister_job(s, &id, region.as_deref()))
+            }
+            Op::RegisterNode(id) => Box::new(move |s: &Store| {
+                json::register_node_at(s, Some(&id), &body, region.as_deref())
+            }),
+            Op::DeregisterNode(id) => Box::new(move |s: &Store| json::deregister_node(s, &id)),
+            Op::NodeStatus(id) => {
+                Box::new(move |s: &Store| json::update_node_status(s, &id, &body))
+            }
+            Op::NodeDrain(id) => Box::new(move |s: &Store| json::update_node_drain(s, &id, &body)),
+            Op::UpdateAllocation(id) => {
+                Box::new(move |s: &Store| json::update_alloc_client(s, Some(&id), &body))
+            }
+            _ => return text(StatusCode::INTERNAL_SERVER_ERROR, "not a write"),
+        };
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || call(&store)).await {
+            Ok(Ok(reply)) => {
+                let body = if params.pretty() {
+                    match serde_json::from_str::<serde_json::Value>(&reply.body) {
+                        Ok(v) => match encode(&v, true) {
+                            Ok(b) => b,
+                            Err(fail) => return fail.response(),
+                        },
+                        Err(_) => reply.body.into_bytes(),
+                    }
+                } else {
+                    reply.body.into_bytes()
+                };
+                ok(body, reply.index, false)
+            }
+            Ok(Err(e)) => error(&e, false),
+            Err(_) => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error: the write failed",
+            ),
+        }
+    }
+}
+
+/// The evaluate body is optional (python-nomad sends none). When one is sent
+/// it is Nomad's `{"JobID": ..., "EvalOptions": {...}}`, and `JobID` must be
+/// the path's job.
+fn check_evaluate_body(store: &Store, id: &str, body: &[u8]) -> Result<(), Fail> {
+    #[derive(Deserialize)]
+    struct EvaluateRequest {
+        #[serde(rename = "JobID", default)]
+        job_id: Option<String>,
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let req: EvaluateRequest =
+        ordu::structs::decode(body, &store.config().limits).map_err(|e| Fail::error(&e, false))?;
+    match req.job_id.as_deref() {
+        None | Some("") => Err(Fail::bad_request("Job ID must be specified")),
+        Some(j) if j != id => Err(Fail::bad_request("JobID not same as job name")),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Reads a request body up to the store's size limit. A larger one is read
+/// on and dropped, so that the client, still sending, can read the 400.
+async fn read_body(store: &Store, mut body: Body, announced: Option<u64>) -> Result<Vec<u8>, Fail> {
+    let limit = store.config().limits.max_request_bytes;
+    let mut buf = Vec::with_capacity(announced.unwrap_or(0).min(limit as u64) as usize);
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                return Err(Fail::bad_request(format!(
+                    "failed to read the request body: {e}"
+                )))
+            }
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total += data.len() as u64;
+        if total <= limit as u64 {
+            buf.extend_from_slice(&data);
+        } else {
+            buf = Vec::new();
+            if total > DRAIN_LIMIT {
+                break;
+            }
+        }
+    }
+    json::check_body_size(store, total).map_err(|e| Fail::error(&e, false))?;
+    Ok(buf)
+}
+
+fn encode<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Result<Vec<u8>, Fail> {
+    let out = if pretty {
+        let mut out = Vec::with_capacity(1024);
+        let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+        value.serialize(&mut ser).map(|()| out)
+    } else {
+        serde_json::to_vec(value)
+    };
+    out.map_err(|e| Fail {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: format!("failed to encode the answer: {e}"),
+        index: None,
+    })
+}
+
+/// A 200 JSON answer with the index header (and the leader headers on reads).
+fn ok(body: Vec<u8>, index: u64, read: bool) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, JSON);
+    h.insert(X_NOMAD_INDEX, HeaderValue::from(index));
+    if read {
+        leader_headers(h);
+    }
+    resp
+}
+
+fn leader_headers(h: &mut axum::http::HeaderMap) {
+    h.insert(X_NOMAD_KNOWN_LEADER, HeaderValue::from_static("true"));
+    h.insert(X_NOMAD_LAST_CONTACT, HeaderValue::from_static("0"));
+}
+
+/// A plain-text answer.
+fn text(status: StatusCode, message: &str) -> Response {
+    let mut resp = Response::new(Body::from(message.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(CONTENT_TYPE, TEXT);
+    resp
+}
+
+/// An answer other than 200: a status and a plain-text body; a read that
+/// found nothing also carries its index (and the leader headers).
+struct Fail {
+    status: StatusCode,
+    message: String,
+    index: Option<u64>,
+}
+
+impl Fail {
+    fn bad_request(message: impl Into<String>) -> Fail {
+        Fail {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+            index: None,
+        }
+    }
+
+    /// A store error: the status from the core's one mapping, its text as the
+    /// body. `lookup`: a read of one object, where missing is a 404.
+    fn error(e: &Error, lookup: bool) -> Fail {
+        let status = StatusCode::from_u16(e.http_status(lookup))
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let index = match e {
+            Error::NotFound { index, .. } if lookup => Some(*index),
+            _ => None,
+        };
+        Fail {
+            status,
+            message: e.to_string(),
+            index,
+        }
+    }
+
+    fn response(self) -> Response {
+        let mut resp = text(self.status, &self.message);
+        if let Some(index) = self.index {
+            let h = resp.headers_mut();
+            h.insert(X_NOMAD_INDEX, HeaderValue::from(index));
+            leader_headers(h);
+        }
+        resp
+    }
+}
+
+fn error(e: &Error, lookup: bool) -> Response {
+    Fail::error(e, lookup).response()
+}

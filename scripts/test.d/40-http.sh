@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The Rust HTTP front end (examples/http): its unit tests, then the HTTP
+# conformance suite (tests/http, which includes the python-nomad 2.1.0
+# lifecycle test) against a release build started on a free loopback port.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+cargo test -p ordu-http
+cargo build --release -p ordu-http
+
+# Python for the suite: a venv with tests/http/requirements.txt.
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq python3 python3-venv >/dev/null
+fi
+venv=target/http-venv
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+stamp=$venv/.requirements
+if ! cmp -s tests/http/requirements.txt "$stamp"; then
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q -r tests/http/requirements.txt
+  cp tests/http/requirements.txt "$stamp"
+fi
+
+log=$(mktemp)
+target/release/ordu-http --addr 127.0.0.1:0 --demo-nodes 3 >"$log" 2>&1 &
+pid=$!
+stop() {
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -f "$log"
+}
+trap stop EXIT
+
+# The server prints its address (port 0: the one the system chose).
+addr=
+for _ in $(seq 1 100); do
+  addr=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$log" || true)
+  [ -n "$addr" ] && break
+  kill -0 "$pid" 2>/dev/null || { cat "$log"; echo "ordu-http exited" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$addr" ] || { cat "$log"; echo "ordu-http did not start" >&2; exit 1; }
+echo "ordu-http at $addr"
+
+PYTHON=$venv/bin/python tests/http/run.sh "$addr" -q -p no:cacheprovider
+
+# Shutdown is clean: with a long-poll open, SIGTERM answers it with the
+# current state and the process ends with status 0, well before the poll's wait.
+"$venv/bin/python" - "$addr" "$pid" <<'PY'
+import os, signal, sys, threading, time, urllib.request
+addr, pid = sys.argv[1], int(sys.argv[2])
+index = urllib.request.urlopen(addr + "/v1/jobs").headers["X-Nomad-Index"]
+got = {}
+def poll():
+    with urllib.request.urlopen(f"{addr}/v1/jobs?index={index}&wait=5m", timeout=60) as r:
+        got["status"] = r.status
+t = threading.Thread(target=poll)
+t.start()
+time.sleep(0.5)
+assert "status" not in got, "the long-poll did not block"
+started = time.monotonic()
+os.kill(pid, signal.SIGTERM)
+t.join(30)
+assert got.get("status") == 200, f"the open long-poll was not answered on shutdown: {got}"
+print(f"long-poll answered {time.monotonic() - started:.3f}s after SIGTERM")
+PY
+status=0
+wait "$pid" || status=$?
+trap - EXIT
+rm -f "$log"
+if [ "$status" -ne 0 ]; then
+  echo "ordu-http exited with status $status on SIGTERM" >&2
+  exit 1
+fi
+echo "ordu-http shut down cleanly"
