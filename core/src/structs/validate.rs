@@ -338,7 +338,14 @@ pub fn check_constraint(c: &Constraint) -> Result<(), String> {
         "is_set" | "is_not_set" | "distinct_hosts" => Ok(()),
         "regexp" => regex::Regex::new(&c.r_target)
             .map(|_| ())
-            .map_err(|e| format!("regular expression failed to compile: {e}")),
+            // The regex crate's message spans lines (pattern, caret, error);
+            // one line keeps the multi-error list parseable.
+            .map_err(|e| {
+                let e = e.to_string();
+                let why = e.lines().last().unwrap_or_default().trim();
+                let why = why.strip_prefix("error: ").unwrap_or(why);
+                format!("regular expression failed to compile: {why}")
+            }),
         "version" | "semver" => VersionConstraint::parse(&c.r_target)
             .map(|_| ())
             .map_err(|e| format!("version constraint is invalid: {e}")),
