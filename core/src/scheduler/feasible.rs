@@ -248,7 +248,12 @@ impl GroupChecker {
         };
         let job = compile(job_cs);
         let group_c = compile(group_cs);
-        let mut drivers: Vec<String> = group.tasks.iter().map(|t| t.driver.clone()).collect();
+        // The attribute keys, built once: `driver.<name>`.
+        let mut drivers: Vec<String> = group
+            .tasks
+            .iter()
+            .map(|t| format!("driver.{}", t.driver))
+            .collect();
         drivers.sort();
         drivers.dedup();
         let mut reasons = vec![MISSING_DRIVERS.to_string()];
@@ -277,10 +282,7 @@ impl GroupChecker {
             }
         }
         for d in &self.drivers {
-            let ok = node
-                .attributes
-                .get(&format!("driver.{d}"))
-                .is_some_and(|v| truthy(v));
+            let ok = node.attributes.get(d).is_some_and(|v| truthy(v));
             if !ok {
                 return Verdict::Filtered(0);
             }

@@ -50,9 +50,7 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
         nodes,
         cursor: 0,
     };
-    let mut groups: Vec<GroupPlan> = job
-        .task_groups
-        .iter()
+    let mut groups: Vec<GroupPlan> = (0..job.task_groups.len())
         .map(|g| GroupPlan::new(&job, g, cands.nodes.len()))
         .collect();
 
@@ -109,7 +107,7 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
         if let (Some(prev), Some(desc)) = (&p.previous, p.stop_previous) {
             b.stop_tentatively(prev, desc);
         }
-        match select(&b, &mut cands, gp, &mut rng) {
+        match select(&mut b, &mut cands, gp, &mut rng) {
             Ok((node, fit, metric)) => {
                 let id = (ctx.new_id)();
                 let mut a = b.new_alloc(id, p.name.clone(), node, gp, fit, metric);
@@ -156,7 +154,7 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
 /// from the cursor, scores the first `limit` that pass the filters and fit,
 /// and returns the best; when no node fits, the metrics of the search.
 fn select<'s>(
-    b: &Builder<'_>,
+    b: &mut Builder<'s>,
     cands: &mut Candidates<'s>,
     gp: &mut GroupPlan,
     rng: &mut Rng,

@@ -25,7 +25,9 @@ pub(crate) mod rank;
 pub(crate) mod reconcile;
 mod system;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::state::{NodeUsage, State};
@@ -100,8 +102,58 @@ pub fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -> Plan 
     }
 }
 
+/// A multiply-rotate hasher for the scheduler's own maps, keyed by node
+/// addresses and small integers: no string hashing on the hot path.
+#[derive(Default)]
+pub(crate) struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// The identity of a node within one scheduler run: its address in the
+/// state being read, which does not change while the run borrows it.
+fn node_key(node: &Node) -> usize {
+    node as *const Node as usize
+}
+
+/// Counts of the job's allocations per node and group; this group index
+/// stands for "every group".
+const ALL_GROUPS: u32 = u32::MAX;
+
+/// Usage of a node nothing runs on.
+static NO_USAGE: NodeUsage = NodeUsage {
+    cpu: 0,
+    memory_mb: 0,
+    disk_mb: 0,
+    iops: 0,
+    mbits: BTreeMap::new(),
+    ports: BTreeMap::new(),
+    allocs: 0,
+};
+
 /// One group of the job, prepared once per evaluation.
 pub(crate) struct GroupPlan {
+    /// Position of the group in the job.
+    pub(crate) index: u32,
     pub(crate) name: String,
     pub(crate) count: i64,
     pub(crate) checker: GroupChecker,
@@ -111,8 +163,10 @@ pub(crate) struct GroupPlan {
 }
 
 impl GroupPlan {
-    pub(crate) fn new(job: &Job, group: &TaskGroup, candidates: usize) -> Self {
+    pub(crate) fn new(job: &Job, index: usize, candidates: usize) -> Self {
+        let group = &job.task_groups[index];
         GroupPlan {
+            index: index as u32,
             name: group.name.clone(),
             count: group.count,
             checker: GroupChecker::new(job, group),
@@ -168,9 +222,12 @@ pub(crate) struct Builder<'s> {
     stop_pos: HashMap<String, usize>,
     tentative: Vec<String>,
     placements: Vec<Allocation>,
-    usage: HashMap<String, NodeUsage>,
-    counts: HashMap<String, HashMap<String, u32>>,
-    empty: NodeUsage,
+    /// Per node (by [`node_key`]): its usage as the state has it, or as the
+    /// plan so far changed it.
+    usage: FastMap<usize, Cow<'s, NodeUsage>>,
+    /// Per (node, group index or [`ALL_GROUPS`]): the job's live allocations
+    /// with the plan so far.
+    counts: FastMap<(usize, u32), u32>,
 }
 
 impl<'s> Builder<'s> {
@@ -181,15 +238,7 @@ impl<'s> Builder<'s> {
         live: &[Arc<Allocation>],
         now: i64,
     ) -> Self {
-        let mut counts: HashMap<String, HashMap<String, u32>> = HashMap::new();
-        for a in live {
-            *counts
-                .entry(a.node_id.clone())
-                .or_default()
-                .entry(a.task_group.clone())
-                .or_default() += 1;
-        }
-        Builder {
+        let mut b = Builder {
             state,
             eval,
             job,
@@ -198,48 +247,58 @@ impl<'s> Builder<'s> {
             stop_pos: HashMap::new(),
             tentative: Vec::new(),
             placements: Vec::new(),
-            usage: HashMap::new(),
-            counts,
-            empty: NodeUsage::default(),
+            usage: FastMap::default(),
+            counts: FastMap::default(),
+        };
+        for a in live {
+            b.count_add(a, 1);
         }
+        b
     }
 
     /// What the node uses with the plan so far.
-    pub(crate) fn usage(&self, node_id: &str) -> &NodeUsage {
+    pub(crate) fn usage(&mut self, node: &'s Node) -> &NodeUsage {
+        let state = self.state;
         self.usage
-            .get(node_id)
-            .or_else(|| self.state.node_usage(node_id))
-            .unwrap_or(&self.empty)
+            .entry(node_key(node))
+            .or_insert_with(|| Cow::Borrowed(state.node_usage(&node.id).unwrap_or(&NO_USAGE)))
     }
 
-    fn usage_mut(&mut self, node_id: &str) -> &mut NodeUsage {
-        if !self.usage.contains_key(node_id) {
-            let base = self.state.node_usage(node_id).cloned().unwrap_or_default();
-            self.usage.insert(node_id.to_string(), base);
-        }
-        self.usage.get_mut(node_id).expect("inserted")
+    /// The node's usage to change; `None` for a node no longer in the state
+    /// (nothing can be placed there, so its usage does not matter).
+    fn usage_mut(&mut self, node_id: &str) -> Option<&mut NodeUsage> {
+        let node = self.state.node(node_id)?;
+        self.usage(node);
+        self.usage.get_mut(&node_key(node)).map(Cow::to_mut)
+    }
+
+    fn group_index(&self, name: &str) -> Option<u32> {
+        let job = self.job.as_ref()?;
+        job.task_groups
+            .iter()
+            .position(|g| g.name == name)
+            .map(|i| i as u32)
     }
 
     fn count_add(&mut self, a: &Allocation, delta: i32) {
-        let n = self
-            .counts
-            .entry(a.node_id.clone())
-            .or_default()
-            .entry(a.task_group.clone())
-            .or_default();
-        *n = n.saturating_add_signed(delta);
+        let Some(node) = self.state.node(&a.node_id) else {
+            return;
+        };
+        let key = node_key(node);
+        let group = self.group_index(&a.task_group);
+        for g in std::iter::once(ALL_GROUPS).chain(group) {
+            let n = self.counts.entry((key, g)).or_default();
+            *n = n.saturating_add_signed(delta);
+        }
     }
 
-    /// Allocations of the job on the node with the plan so far: of one group,
-    /// or of every group.
-    pub(crate) fn count(&self, node_id: &str, group: Option<&str>) -> u32 {
-        let Some(by_group) = self.counts.get(node_id) else {
-            return 0;
-        };
-        match group {
-            Some(g) => by_group.get(g).copied().unwrap_or(0),
-            None => by_group.values().sum(),
-        }
+    /// Allocations of the job on the node with the plan so far: of the group
+    /// at `group`, or of every group ([`ALL_GROUPS`]).
+    pub(crate) fn count(&self, node: &Node, group: u32) -> u32 {
+        self.counts
+            .get(&(node_key(node), group))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Stops `a` (once).
@@ -259,7 +318,9 @@ impl<'s> Builder<'s> {
             true,
         ));
         if !a.is_terminal() {
-            self.usage_mut(&a.node_id).remove(a);
+            if let Some(u) = self.usage_mut(&a.node_id) {
+                u.remove(a);
+            }
             self.count_add(a, -1);
         }
     }
@@ -275,7 +336,9 @@ impl<'s> Builder<'s> {
         if let Some(pos) = self.stop_pos.remove(&a.id) {
             self.stops[pos].1 = false;
             if !a.is_terminal() {
-                self.usage_mut(&a.node_id).add(a);
+                if let Some(u) = self.usage_mut(&a.node_id) {
+                    u.add(a);
+                }
                 self.count_add(a, 1);
             }
         }
@@ -292,12 +355,15 @@ impl<'s> Builder<'s> {
     pub(crate) fn place(&mut self, a: Allocation, replaces: Option<&Allocation>) {
         if let Some(old) = replaces {
             if !old.is_terminal() {
-                self.usage_mut(&old.node_id).remove(old);
+                if let Some(u) = self.usage_mut(&old.node_id) {
+                    u.remove(old);
+                }
                 self.count_add(old, -1);
             }
         }
-        let node_id = a.node_id.clone();
-        self.usage_mut(&node_id).add(&a);
+        if let Some(u) = self.usage_mut(&a.node_id) {
+            u.add(&a);
+        }
         self.count_add(&a, 1);
         self.placements.push(a);
     }
@@ -324,8 +390,8 @@ impl<'s> Builder<'s> {
     /// Tries one node for a group: `distinct_hosts`, then fit and score.
     /// Counts the outcome into `metric`.
     pub(crate) fn try_node(
-        &self,
-        node: &Node,
+        &mut self,
+        node: &'s Node,
         verdict: Verdict,
         gp: &GroupPlan,
         metric: &mut AllocMetric,
@@ -335,8 +401,8 @@ impl<'s> Builder<'s> {
         let reason = match verdict {
             Verdict::Filtered(r) => Some(gp.checker.reason(r)),
             Verdict::Feasible => {
-                let distinct = (gp.checker.distinct_job && self.count(&node.id, None) > 0)
-                    || (gp.checker.distinct_group && self.count(&node.id, Some(&gp.name)) > 0);
+                let distinct = (gp.checker.distinct_job && self.count(node, ALL_GROUPS) > 0)
+                    || (gp.checker.distinct_group && self.count(node, gp.index) > 0);
                 distinct.then_some(DISTINCT_HOSTS)
             }
         };
@@ -348,7 +414,8 @@ impl<'s> Builder<'s> {
             bump(&mut metric.constraint_filtered, reason);
             return None;
         }
-        let used = self.usage(&node.id);
+        let collisions = self.count(node, gp.index);
+        let used = self.usage(node);
         let nets = if gp.ask.networked {
             rank::fit(node, used, &gp.ask, rng).map(Some)
         } else {
@@ -370,7 +437,7 @@ impl<'s> Builder<'s> {
                     used.cpu + gp.ask.total.cpu,
                     used.memory_mb + gp.ask.total.memory_mb,
                 ),
-                penalty: rank::anti_affinity(self.count(&node.id, Some(&gp.name)), gp.count),
+                penalty: rank::anti_affinity(collisions, gp.count),
             }),
         }
     }
@@ -424,10 +491,11 @@ impl<'s> Builder<'s> {
         if tasks_updated(old_group, new_group) {
             return false;
         }
-        let Some(node) = self.state.node(&old.node_id) else {
+        let state = self.state;
+        let Some(node) = state.node(&old.node_id) else {
             return false;
         };
-        let used = self.usage(&old.node_id);
+        let used = self.usage(node);
         let delta = Resources {
             cpu: gp.ask.total.cpu - old.resources.cpu,
             memory_mb: gp.ask.total.memory_mb - old.resources.memory_mb,

@@ -45,9 +45,7 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
         .enumerate()
         .map(|(i, n)| (n.id.as_str(), i))
         .collect();
-    let mut groups: Vec<GroupPlan> = job
-        .task_groups
-        .iter()
+    let mut groups: Vec<GroupPlan> = (0..job.task_groups.len())
         .map(|g| GroupPlan::new(&job, g, nodes.len()))
         .collect();
 

@@ -1,0 +1,156 @@
+//! C1M in the shape of Nomad's "million container challenge": 5,000 nodes,
+//! 1,000 service jobs of 1,000 allocations each, 1,000,000 placements.
+//!
+//! The nodes and jobs (and their pending evaluations) are written first, in
+//! manual scheduling mode, outside the timed part. The timed part dequeues
+//! every evaluation and processes it (schedule + apply the plan), as a host's
+//! worker would. It prints the elapsed time, placements per second, and the
+//! process's peak resident memory (`VmHWM`).
+//!
+//! ```text
+//! cargo bench -p ordu --bench c1m --no-run        # build
+//! C1M_SCALE=1 target/release/deps/c1m-<hash>      # full size
+//! ```
+//!
+//! `C1M_SCALE` (default 0.05) scales the number of nodes and jobs; every job
+//! keeps 1,000 allocations. `C1M_RUNS` (default 1) repeats the timed part on
+//! a fresh state and reports the median.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ordu::structs::{Job, JobRegisterRequest, Node};
+use ordu::{Config, ManualClock, SchedulingMode, SequentialIds, Store, WriteOptions};
+use serde_json::json;
+
+const NODES: f64 = 5000.0;
+const JOBS: f64 = 1000.0;
+const COUNT: i64 = 1000;
+
+fn env_f64(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn status_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn node(i: usize) -> Node {
+    serde_json::from_value(json!({
+        "ID": format!("{:08x}-0000-4000-8000-{:012x}", i, i),
+        "Name": format!("client-{i}"),
+        "Datacenter": format!("dc{}", i % 3 + 1),
+        "Status": "ready",
+        "NodeClass": "c1m",
+        "Attributes": {"kernel.name": "linux", "kernel.os": "linux", "arch": "amd64", "driver.docker": "1"},
+        "Resources": {"CPU": 8000, "MemoryMB": 16384, "DiskMB": 100_000, "IOPS": 1000,
+                      "Networks": [{"Device": "eth0", "CIDR": format!("10.{}.{}.{}/32", i >> 16 & 255, i >> 8 & 255, i & 255), "MBits": 1000}]},
+        "Reserved": {"CPU": 100, "MemoryMB": 256}
+    }))
+    .expect("node")
+}
+
+fn job(i: usize) -> Job {
+    serde_json::from_value(json!({
+        "ID": format!("c1m-{i:04}"),
+        "Type": "service",
+        "Priority": 50,
+        "Datacenters": ["dc1", "dc2", "dc3"],
+        "TaskGroups": [{"Name": "cache", "Count": COUNT, "Tasks": [{
+            "Name": "redis", "Driver": "docker",
+            "Config": {"image": "redis:7", "command": "redis-server"},
+            "Resources": {"CPU": 20, "MemoryMB": 32}}]}]
+    }))
+    .expect("job")
+}
+
+/// Builds the store with every node and job registered; nothing scheduled.
+fn setup(nodes: usize, jobs: usize) -> Store {
+    let config = Config {
+        mode: SchedulingMode::Manual,
+        ..Config::default()
+    };
+    let store = Store::with_sources(
+        config,
+        Arc::new(ManualClock::new(1_767_225_600_000_000_000)),
+        Arc::new(SequentialIds::default()),
+    );
+    for i in 0..nodes {
+        store.register_node(node(i)).expect("register node");
+    }
+    for i in 0..jobs {
+        let req = JobRegisterRequest {
+            job: Some(job(i)),
+            ..JobRegisterRequest::default()
+        };
+        store
+            .register_job(req, &WriteOptions::default())
+            .expect("register job");
+    }
+    store
+}
+
+/// Processes every ready evaluation; returns the placements made.
+fn run(store: &Store) -> usize {
+    while let Some(d) = store.dequeue_evaluation(&[], Duration::ZERO) {
+        store.process_evaluation(&d).expect("process");
+    }
+    store.with_state(|s| s.allocs().filter(|a| !a.is_terminal()).count())
+}
+
+fn main() {
+    let scale = env_f64("C1M_SCALE", 0.05).clamp(0.0001, 10.0);
+    let runs = env_f64("C1M_RUNS", 1.0).max(1.0) as usize;
+    let nodes = ((NODES * scale).round() as usize).max(1);
+    let jobs = ((JOBS * scale).round() as usize).max(1);
+    let want = jobs * COUNT as usize;
+    println!(
+        "c1m: {nodes} nodes, {jobs} jobs x {COUNT} allocations = {want} placements, {runs} run(s)"
+    );
+    let mut times = Vec::new();
+    for r in 0..runs {
+        let t = Instant::now();
+        let store = setup(nodes, jobs);
+        let setup_time = t.elapsed();
+        let rss_before = status_kb("VmRSS:");
+        let t = Instant::now();
+        let placed = run(&store);
+        let elapsed = t.elapsed();
+        assert_eq!(placed, want, "every allocation placed");
+        let failed = store.with_state(|s| {
+            s.evals()
+                .filter(|e| !e.failed_tg_allocs.is_empty() || e.status != "complete")
+                .count()
+        });
+        assert_eq!(failed, 0, "every evaluation complete without failures");
+        println!(
+            "run {r}: setup {:.2?}, scheduled {placed} in {:.3} s ({:.0} placements/s); RSS before {} MB, after {} MB",
+            setup_time,
+            elapsed.as_secs_f64(),
+            placed as f64 / elapsed.as_secs_f64(),
+            rss_before / 1024,
+            status_kb("VmRSS:") / 1024,
+        );
+        times.push(elapsed);
+        drop(store);
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    println!(
+        "median {:.3} s, {:.0} placements/s; peak RSS (VmHWM) {} MB",
+        median.as_secs_f64(),
+        want as f64 / median.as_secs_f64(),
+        status_kb("VmHWM:") / 1024
+    );
+}
