@@ -135,11 +135,110 @@ pub struct AllocMetric {
     pub dimension_exhausted: BTreeMap<String, u64>,
     /// Scores as `<node ID>.<scorer>`.
     #[serde(default)]
-    pub scores: BTreeMap<String, f64>,
+    pub scores: Scores,
     /// Nanoseconds spent on the placement.
     #[serde(default)]
     pub allocation_time: i64,
     /// Further failures of the same group folded into this one.
     #[serde(default)]
     pub coalesced_failures: u64,
+}
+
+/// Scores of a placement as `<node ID>.<scorer>` → score, written as a JSON
+/// object. A placed allocation keeps only its node's few scores, so this is
+/// a small sorted list rather than a map: a million allocations each holding
+/// a map node would cost hundreds of megabytes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scores(Vec<(String, f64)>);
+
+impl Scores {
+    /// Sets a score; returns the one it replaced.
+    pub fn insert(&mut self, key: String, value: f64) -> Option<f64> {
+        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (key, value));
+                None
+            }
+        }
+    }
+    /// A score by key.
+    pub fn get(&self, key: &str) -> Option<f64> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| self.0[i].1)
+    }
+    /// True when the key has a score.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+    /// Number of scores.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// True when there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// The keys, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(k, _)| k.as_str())
+    }
+    /// Key and score pairs, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+}
+
+impl std::ops::Index<&str> for Scores {
+    type Output = f64;
+    fn index(&self, key: &str) -> &f64 {
+        let i = self
+            .0
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .unwrap_or_else(|_| panic!("no score {key:?}"));
+        &self.0[i].1
+    }
+}
+
+impl Serialize for Scores {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Scores {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = Option::<BTreeMap<String, f64>>::deserialize(d)?.unwrap_or_default();
+        Ok(Scores(map.into_iter().collect()))
+    }
+}
+
+#[cfg(test)]
+mod scores_tests {
+    use super::*;
+
+    #[test]
+    fn scores_read_and_write_as_an_object() {
+        let mut s = Scores::default();
+        assert_eq!(s.insert("n2.binpack".into(), 2.0), None);
+        s.insert("n1.binpack".into(), 1.0);
+        assert_eq!(s.insert("n2.binpack".into(), 3.0), Some(2.0));
+        assert_eq!(s.len(), 2);
+        assert_eq!(s["n1.binpack"], 1.0);
+        assert_eq!(s.get("n2.binpack"), Some(3.0));
+        assert!(!s.contains_key("n3.binpack"));
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(json, r#"{"n1.binpack":1.0,"n2.binpack":3.0}"#);
+        let back: Scores = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+        let null: Scores = serde_json::from_str("null").unwrap();
+        assert!(null.is_empty());
+    }
 }
