@@ -58,7 +58,7 @@ fn bin_packing_prefers_the_fuller_node() {
         assert_eq!(live(&s, &format!("small{j}"))[0].node_id, big);
     }
     let a = &live(&s, "small0")[0];
-    let score = a.metrics.scores[&format!("{big}.binpack")];
+    let score = a.metrics.scores[format!("{big}.binpack").as_str()];
     // used 2500/4000 on both dimensions: 20 - 2 * 10^0.375
     assert!(
         (score - (20.0 - 2.0 * 10f64.powf(0.375))).abs() < 1e-9,
