@@ -50,6 +50,12 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
         nodes,
         cursor: 0,
     };
+    let placements: usize = job
+        .task_groups
+        .iter()
+        .map(|g| g.count.max(0) as usize)
+        .sum();
+    b.reserve(cands.nodes.len(), placements);
     let mut groups: Vec<GroupPlan> = (0..job.task_groups.len())
         .map(|g| GroupPlan::new(&job, g, cands.nodes.len()))
         .collect();

@@ -256,6 +256,14 @@ impl<'s> Builder<'s> {
         b
     }
 
+    /// Sizes the bookkeeping for `nodes` candidate nodes and `placements`
+    /// placements, so that it does not rehash while the plan grows.
+    pub(crate) fn reserve(&mut self, nodes: usize, placements: usize) {
+        self.usage.reserve(nodes);
+        self.counts
+            .reserve(placements.saturating_mul(2).min(nodes.saturating_mul(2)));
+    }
+
     /// What the node uses with the plan so far.
     pub(crate) fn usage(&mut self, node: &'s Node) -> &NodeUsage {
         let state = self.state;

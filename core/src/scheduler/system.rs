@@ -45,6 +45,7 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
         .enumerate()
         .map(|(i, n)| (n.id.as_str(), i))
         .collect();
+    b.reserve(nodes.len(), nodes.len() * job.task_groups.len());
     let mut groups: Vec<GroupPlan> = (0..job.task_groups.len())
         .map(|g| GroupPlan::new(&job, g, nodes.len()))
         .collect();
