@@ -13,6 +13,9 @@ use crate::structs::{AllocClientUpdate, Evaluation, Job, Node, Plan};
 /// state on every replica.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+// A command is built once and moved into the log and `apply`; boxing the job
+// would cost an allocation per write and buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Create or update a job, with its evaluation, in one entry.
     JobRegister {
