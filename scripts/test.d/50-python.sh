@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Python (py/): builds and installs the ordu package with `pip install ./py`
+# (maturin from PyPI as the build backend) into a venv, runs its pytest suite,
+# then the HTTP conformance suite (tests/http, with the python-nomad 2.1.0
+# lifecycle test) against `python -m ordu.http` on a free loopback port.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq python3 python3-venv >/dev/null
+fi
+
+venv=target/py-venv
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+py=$venv/bin/python
+# What the suites need; reinstalled only when this list changes.
+reqs="maturin>=1.5,<2 pytest>=7.4 requests>=2.31 python-nomad==2.1.0"
+stamp=$venv/.ordu-requirements
+if [ "$(cat "$stamp" 2>/dev/null)" != "$reqs" ]; then
+  "$py" -m pip install -q --upgrade pip
+  # shellcheck disable=SC2086 # one argument per requirement
+  "$py" -m pip install -q $reqs
+  echo "$reqs" >"$stamp"
+fi
+
+# The package as a user installs it (an isolated build with maturin from PyPI).
+"$py" -m pip install -q --force-reinstall --no-deps ./py
+"$py" -c 'import ordu, ordu.http, ordu.testing; print("ordu", ordu.__version__, "installed")'
+
+# The package's own tests (run from py/, against the installed package).
+(cd py && "../$py" -m pytest tests -q -p no:cacheprovider)
+
+# The HTTP conformance suite against ordu.http.
+log=$(mktemp)
+"$py" -m ordu.http --addr 127.0.0.1:0 --demo-nodes 3 >"$log" 2>&1 &
+pid=$!
+stop() {
+  kill -INT "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -f "$log"
+}
+trap stop EXIT
+addr=
+for _ in $(seq 1 100); do
+  addr=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$log" || true)
+  [ -n "$addr" ] && break
+  kill -0 "$pid" 2>/dev/null || { cat "$log"; echo "python -m ordu.http exited" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$addr" ] || { cat "$log"; echo "python -m ordu.http did not start" >&2; exit 1; }
+echo "ordu.http at $addr"
+PYTHON=$py tests/http/run.sh "$addr" -q -p no:cacheprovider
