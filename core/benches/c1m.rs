@@ -16,12 +16,40 @@
 //! keeps 1,000 allocations. `C1M_RUNS` (default 1) repeats the timed part on
 //! a fresh state and reports the median.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ordu::structs::{Job, JobRegisterRequest, Node};
 use ordu::{Config, ManualClock, SchedulingMode, SequentialIds, Store, WriteOptions};
 use serde_json::json;
+
+/// The system allocator, counting the bytes live on the heap, so the figures
+/// tell the data's size apart from the allocator's overhead.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 const NODES: f64 = 5000.0;
 const JOBS: f64 = 1000.0;
@@ -135,12 +163,23 @@ fn main() {
         });
         assert_eq!(failed, 0, "every evaluation complete without failures");
         println!(
-            "run {r}: setup {:.2?}, scheduled {placed} in {:.3} s ({:.0} placements/s); RSS before {} MB, after {} MB",
+            "run {r}: setup {:.2?}, scheduled {placed} in {:.3} s ({:.0} placements/s); RSS before {} MB, after {} MB; heap live {} MB",
             setup_time,
             elapsed.as_secs_f64(),
             placed as f64 / elapsed.as_secs_f64(),
             rss_before / 1024,
             status_kb("VmRSS:") / 1024,
+            LIVE.load(Ordering::Relaxed) >> 20,
+        );
+        let (evaluated, exhausted) = store.with_state(|s| {
+            s.allocs().fold((0u64, 0u64), |(e, x), a| {
+                (e + a.metrics.nodes_evaluated, x + a.metrics.nodes_exhausted)
+            })
+        });
+        println!(
+            "  per placement: {:.1} nodes evaluated, {:.1} exhausted",
+            evaluated as f64 / placed as f64,
+            exhausted as f64 / placed as f64
         );
         times.push(elapsed);
         drop(store);

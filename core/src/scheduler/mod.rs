@@ -477,7 +477,7 @@ impl<'s> Builder<'s> {
             task_group: gp.name.clone(),
             resources: gp.ask.total.clone(),
             task_resources,
-            metrics: Arc::new(metric),
+            metrics: Arc::new(placed_metric(metric)),
             desired_status: ALLOC_DESIRED_RUN.to_string(),
             client_status: ALLOC_CLIENT_PENDING.to_string(),
             ..Allocation::default()
@@ -631,6 +631,22 @@ impl<'s> Builder<'s> {
             evals,
             time: self.now,
         }
+    }
+}
+
+/// The metrics a placed allocation keeps: the counts and its node's scores.
+/// The per-reason breakdowns (which constraint, which dimension, which
+/// class) are kept whole where they explain something, on the evaluation's
+/// `FailedTGAllocs`; on a million placed allocations they would cost
+/// hundreds of megabytes for what the counts already say.
+pub(crate) fn placed_metric(m: AllocMetric) -> AllocMetric {
+    AllocMetric {
+        nodes_evaluated: m.nodes_evaluated,
+        nodes_filtered: m.nodes_filtered,
+        nodes_exhausted: m.nodes_exhausted,
+        scores: m.scores,
+        allocation_time: m.allocation_time,
+        ..AllocMetric::default()
     }
 }
 
