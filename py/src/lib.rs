@@ -159,6 +159,49 @@ fn wait_ms(wait: Option<f64>) -> PyResult<u64> {
     }
 }
 
+/// An evaluation handed out by `Store.dequeue_evaluation` (manual mode):
+/// process it with `Store.process_evaluation`. `eval` is the evaluation (a
+/// dict), `token` fences the delivery, `attempt` counts deliveries.
+#[pyclass(frozen, module = "ordu._ordu", name = "Delivery")]
+struct Delivery {
+    inner: ordu::scheduler::broker::Delivery,
+}
+
+#[pymethods]
+impl Delivery {
+    /// The evaluation, as a dict.
+    #[getter]
+    fn eval<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = json::delivery(&self.inner).map_err(|e| to_py_err(py, e))?;
+        loads(py, &r.body)?.get_item("Eval")
+    }
+
+    /// The token that fences this delivery.
+    #[getter]
+    fn token(&self) -> String {
+        self.inner.token.clone()
+    }
+
+    /// How many times the evaluation was handed out, this time included.
+    #[getter]
+    fn attempt(&self) -> u32 {
+        self.inner.attempt
+    }
+
+    /// `{"Eval": {...}, "Token": "...", "Attempt": n}`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = json::delivery(&self.inner).map_err(|e| to_py_err(py, e))?;
+        loads(py, &r.body)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<ordu.Delivery eval={} job={:?} attempt={}>",
+            self.inner.eval.id, self.inner.eval.job_id, self.inner.attempt
+        )
+    }
+}
+
 /// An embedded ordu store: Nomad's jobs, evaluations, allocations and nodes,
 /// with blocking reads.
 ///
@@ -551,6 +594,49 @@ impl Store {
         self.write(py, |s| json::garbage_collect(s, older_than))
     }
 
+    // ---- manual scheduling mode
+
+    /// Manual mode (`Store({"mode": "manual"})`): the next ready evaluation
+    /// whose type is in `types` (any type when empty), as a Delivery, waiting
+    /// up to `wait` seconds for one (0: not at all; at most 10 minutes) with
+    /// the GIL released and Ctrl-C honoured. None when none came in time.
+    #[pyo3(signature = (types=Vec::new(), *, wait=0.0))]
+    fn dequeue_evaluation(
+        &self,
+        py: Python<'_>,
+        types: Vec<String>,
+        wait: f64,
+    ) -> PyResult<Option<Delivery>> {
+        let wait_ms = wait_ms(Some(wait))?;
+        let types: Vec<&str> = types.iter().map(String::as_str).collect();
+        let store = &*self.inner;
+        let slice = SLICE.as_millis() as u64;
+        let deadline = std::time::Instant::now() + Duration::from_millis(wait_ms);
+        py.detach(|| loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let this = (left.as_millis() as u64).min(slice);
+            if let Some(d) = json::dequeue_evaluation(store, &types, this) {
+                return Ok(Some(Delivery { inner: d }));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            between_slices()?;
+        })
+    }
+
+    /// Manual mode: runs the scheduler for a dequeued evaluation, submits its
+    /// plan and acks it (nacks it when its plans keep conflicting). Returns
+    /// `{"Index": n}`. ConflictError when the delivery is no longer the
+    /// evaluation's (already processed, or handed out again).
+    fn process_evaluation<'py>(
+        &self,
+        py: Python<'py>,
+        delivery: &Delivery,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.write(py, |s| json::process_evaluation(s, &delivery.inner))
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "<ordu.Store region={:?} index={}>",
@@ -564,6 +650,7 @@ impl Store {
 fn _ordu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Store>()?;
+    m.add_class::<Delivery>()?;
     m.add("OrduError", py.get_type::<OrduError>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add("InvalidError", py.get_type::<InvalidError>())?;

@@ -295,3 +295,12 @@ def test_a_handled_signal_does_not_end_the_read(store):
         assert got > index and value["Priority"] == 90
     finally:
         signal.signal(signal.SIGALRM, old)
+
+
+def test_interrupt_ends_a_waiting_dequeue():
+    store = ordu.Store({"mode": "manual"})
+    later(0.2, _thread.interrupt_main)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        store.dequeue_evaluation(wait=30)
+    assert time.monotonic() - started < 1.5

@@ -353,3 +353,41 @@ def test_every_public_method_has_a_docstring():
     assert expected <= set(public)
     for name in public:
         assert getattr(ordu.Store, name).__doc__, f"Store.{name} has no docstring"
+
+
+# ---- manual scheduling mode
+
+
+def test_manual_mode_dequeue_and_process():
+    store = ordu.Store({"mode": "manual"})
+    dc = f"dc-{uid()}"
+    store.register_node({"Node": node(dc)})
+    assert store.dequeue_evaluation() is None
+    job = fitting_job(dc, count=1)
+    reply = store.register_job({"Job": job})
+    assert store.job_allocations(job["ID"])[0] == [], "manual mode schedules nothing alone"
+    assert store.dequeue_evaluation(["batch"]) is None
+    d = store.dequeue_evaluation(["service"], wait=1)
+    assert isinstance(d, ordu.Delivery)
+    assert d.eval["ID"] == reply["EvalID"] and d.attempt == 1 and d.token
+    assert d.to_dict()["Token"] == d.token
+    done = store.process_evaluation(d)
+    assert done["Index"] > reply["Index"]
+    assert len(store.job_allocations(job["ID"])[0]) == 1
+    assert store.evaluation(reply["EvalID"])[0]["Status"] == "complete"
+    with pytest.raises(ordu.ConflictError):
+        store.process_evaluation(d)
+
+
+def test_manual_mode_dequeue_waits_and_wakes():
+    import threading
+
+    store = ordu.Store({"mode": "manual"})
+    started = time.monotonic()
+    assert store.dequeue_evaluation(wait=0.3) is None
+    assert 0.3 <= time.monotonic() - started < 1.0
+    t = threading.Timer(0.2, store.register_job, ({"Job": seed_job()},))
+    t.start()
+    d = store.dequeue_evaluation(wait=10)
+    assert d is not None and time.monotonic() - started < 2.0
+    t.join()

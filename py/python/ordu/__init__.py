@@ -22,12 +22,17 @@ Errors raise :class:`OrduError` subclasses carrying the error's data:
 ``{"path", "message"}``), :class:`ConflictError` (``.current_index``),
 :class:`RegionError` and :class:`LimitError`.
 
+A store made with ``{"mode": "manual"}`` runs no scheduler by itself: the host
+takes evaluations with :meth:`Store.dequeue_evaluation` and runs them with
+:meth:`Store.process_evaluation`, from threads of its own.
+
 ``ordu.http`` serves Nomad's HTTP API over a store; ``ordu.testing`` is a pytest
 plugin whose ``ordu_server`` fixture starts such a server for a test.
 """
 
 from ordu._ordu import (
     ConflictError,
+    Delivery,
     InvalidError,
     LimitError,
     NotFoundError,
@@ -39,6 +44,7 @@ from ordu._ordu import (
 
 __all__ = [
     "Store",
+    "Delivery",
     "OrduError",
     "NotFoundError",
     "InvalidError",

@@ -51,6 +51,21 @@ class LimitError(OrduError):
     path: str
     limit: int
 
+class Delivery:
+    """An evaluation handed out in manual mode."""
+
+    @property
+    def eval(self) -> Obj:
+        """The evaluation."""
+    @property
+    def token(self) -> str:
+        """The token that fences this delivery."""
+    @property
+    def attempt(self) -> int:
+        """Deliveries of the evaluation so far, this one included."""
+    def to_dict(self) -> Obj:
+        """``{"Eval", "Token", "Attempt"}``."""
+
 class Store:
     """An embedded ordu store. Reads answer ``(value, index)`` and block with ``index=``."""
 
@@ -144,3 +159,10 @@ class Store:
         """Records a client's report on an allocation; returns ``{"Index": n}``."""
     def garbage_collect(self, older_than: int) -> Obj:
         """Collects terminal evaluations and allocations older than a unix-ns time."""
+    # manual scheduling mode
+    def dequeue_evaluation(
+        self, types: List[str] = ..., *, wait: float = 0.0
+    ) -> Optional[Delivery]:
+        """The next ready evaluation of one of types, waiting up to wait seconds."""
+    def process_evaluation(self, delivery: Delivery) -> Obj:
+        """Schedules a dequeued evaluation, submits its plan and acks it."""
