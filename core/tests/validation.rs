@@ -18,13 +18,8 @@ fn base() -> Value {
 }
 
 /// A store with some history, so that "nothing changed" is not trivially true.
-fn busy_store(
-    config: Config,
-) -> (
-    Store,
-    std::sync::Arc<std::sync::Mutex<Vec<(u64, ordu::Command)>>>,
-) {
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+fn busy_store(config: Config) -> (Store, CommandLog) {
+    let log = CommandLog::default();
     let sink = log.clone();
     let store = store_with(config).with_observer(Box::new(move |i, c| {
         sink.lock().unwrap().push((i, c.clone()));

@@ -48,8 +48,11 @@ pub fn store_with(config: Config) -> Store {
     )
 }
 
+/// The commands a store applied, with their indexes.
+pub type CommandLog = Arc<Mutex<Vec<(u64, Command)>>>;
+
 /// A manual-mode store that records every command it applies.
-pub fn recording_store() -> (Store, Arc<Mutex<Vec<(u64, Command)>>>) {
+pub fn recording_store() -> (Store, CommandLog) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
     let store = manual_store().with_observer(Box::new(move |i, c| {
