@@ -14,7 +14,8 @@
 //!
 //! `C1M_SCALE` (default 0.05) scales the number of nodes and jobs; every job
 //! keeps 1,000 allocations. `C1M_RUNS` (default 1) repeats the timed part on
-//! a fresh state and reports the median.
+//! a fresh state and reports the median. `C1M_IDS=sequential` uses
+//! counter IDs instead of random UUIDs.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,7 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ordu::structs::{Job, JobRegisterRequest, Node};
-use ordu::{Config, ManualClock, SchedulingMode, SequentialIds, Store, WriteOptions};
+use ordu::{
+    Config, IdSource, ManualClock, RandomIds, SchedulingMode, SequentialIds, Store, WriteOptions,
+};
 use serde_json::json;
 
 /// The system allocator, counting the bytes live on the heap, so the figures
@@ -104,7 +107,7 @@ fn job(i: usize) -> Job {
 }
 
 /// Builds the store with every node and job registered; nothing scheduled.
-fn setup(nodes: usize, jobs: usize) -> Store {
+fn setup(nodes: usize, jobs: usize, sequential: bool) -> Store {
     let config = Config {
         mode: SchedulingMode::Manual,
         ..Config::default()
@@ -112,7 +115,11 @@ fn setup(nodes: usize, jobs: usize) -> Store {
     let store = Store::with_sources(
         config,
         Arc::new(ManualClock::new(1_767_225_600_000_000_000)),
-        Arc::new(SequentialIds::default()),
+        if sequential {
+            Arc::new(SequentialIds::default()) as Arc<dyn IdSource>
+        } else {
+            Arc::new(RandomIds)
+        },
     );
     for i in 0..nodes {
         store.register_node(node(i)).expect("register node");
@@ -143,13 +150,15 @@ fn main() {
     let nodes = ((NODES * scale).round() as usize).max(1);
     let jobs = ((JOBS * scale).round() as usize).max(1);
     let want = jobs * COUNT as usize;
+    // Random UUIDs as Nomad mints them, unless C1M_IDS=sequential.
+    let sequential = std::env::var("C1M_IDS").is_ok_and(|v| v == "sequential");
     println!(
         "c1m: {nodes} nodes, {jobs} jobs x {COUNT} allocations = {want} placements, {runs} run(s)"
     );
     let mut times = Vec::new();
     for r in 0..runs {
         let t = Instant::now();
-        let store = setup(nodes, jobs);
+        let store = setup(nodes, jobs, sequential);
         let setup_time = t.elapsed();
         let rss_before = status_kb("VmRSS:");
         let t = Instant::now();

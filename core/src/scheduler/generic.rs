@@ -124,7 +124,7 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
                         replaced += 1;
                     }
                 }
-                b.place(a, None);
+                b.place_new(a, node, gp);
             }
             Err(mut metric) => {
                 if let (Some(prev), Some(_)) = (&p.previous, p.stop_previous) {

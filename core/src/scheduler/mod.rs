@@ -276,8 +276,15 @@ impl<'s> Builder<'s> {
     /// (nothing can be placed there, so its usage does not matter).
     fn usage_mut(&mut self, node_id: &str) -> Option<&mut NodeUsage> {
         let node = self.state.node(node_id)?;
-        self.usage(node);
-        self.usage.get_mut(&node_key(node)).map(Cow::to_mut)
+        Some(self.usage_mut_at(node))
+    }
+
+    fn usage_mut_at(&mut self, node: &'s Node) -> &mut NodeUsage {
+        let state = self.state;
+        self.usage
+            .entry(node_key(node))
+            .or_insert_with(|| Cow::Borrowed(state.node_usage(&node.id).unwrap_or(&NO_USAGE)))
+            .to_mut()
     }
 
     fn group_index(&self, name: &str) -> Option<u32> {
@@ -292,8 +299,12 @@ impl<'s> Builder<'s> {
         let Some(node) = self.state.node(&a.node_id) else {
             return;
         };
-        let key = node_key(node);
         let group = self.group_index(&a.task_group);
+        self.count_add_at(node, group, delta);
+    }
+
+    fn count_add_at(&mut self, node: &Node, group: Option<u32>, delta: i32) {
+        let key = node_key(node);
         for g in std::iter::once(ALL_GROUPS).chain(group) {
             let n = self.counts.entry((key, g)).or_default();
             *n = n.saturating_add_signed(delta);
@@ -373,6 +384,13 @@ impl<'s> Builder<'s> {
             u.add(&a);
         }
         self.count_add(&a, 1);
+        self.placements.push(a);
+    }
+
+    /// Adds a new allocation of group `gp` on `node` (which it names).
+    pub(crate) fn place_new(&mut self, a: Allocation, node: &'s Node, gp: &GroupPlan) {
+        self.usage_mut_at(node).add(&a);
+        self.count_add_at(node, Some(gp.index), 1);
         self.placements.push(a);
     }
 
@@ -479,8 +497,17 @@ impl<'s> Builder<'s> {
             task_resources,
             metrics: Arc::new(placed_metric(metric)),
             desired_status: ALLOC_DESIRED_RUN.to_string(),
+            desired_description: String::new(),
             client_status: ALLOC_CLIENT_PENDING.to_string(),
-            ..Allocation::default()
+            client_description: String::new(),
+            task_states: None,
+            previous_allocation: String::new(),
+            next_allocation: String::new(),
+            create_index: 0,
+            modify_index: 0,
+            alloc_modify_index: 0,
+            create_time: 0,
+            modify_time: 0,
         }
     }
 

@@ -143,7 +143,7 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
                     b.link_next(&prev.id, &a.id);
                     replaced += 1;
                 }
-                b.place(a, None);
+                b.place_new(a, node, gp);
             }
             None => {
                 if let Some(prev) = &previous {
