@@ -375,24 +375,43 @@ pub fn wait_budget(wait_ms: u64) -> Duration {
     wait.min(MAX_WAIT)
 }
 
+/// An answer that carries the index of its read: a [`Reply`], or a typed
+/// [`Query`](crate::Query) for hosts that render values themselves.
+pub trait Indexed {
+    /// The index the read answered with.
+    fn index(&self) -> u64;
+}
+
+impl Indexed for Reply {
+    fn index(&self) -> u64 {
+        self.index
+    }
+}
+
+impl<T> Indexed for crate::Query<T> {
+    fn index(&self) -> u64 {
+        self.meta.index
+    }
+}
+
 /// A blocking read waited for in slices, so a host can do something between
 /// them (a Python binding checks for signals with the GIL taken back).
 ///
-/// `read` is one of this module's reads; it is called with `min_index` and a
+/// `read` is one of this module's reads (or a typed `Store` read); it is called with `min_index` and a
 /// wait of at most `slice` until the read settles as [`Store::wait`] decides
 /// (its index moved past `min_index`, `min_index` is past the store's index,
 /// or an error other than not-found), or until [`wait_budget`] is spent: then
 /// the last answer is returned, as a read that timed out. `between` runs
 /// before each further slice; its error ends the wait.
-pub fn read_in_slices<E>(
+pub fn read_in_slices<R: Indexed, E>(
     store: &Store,
     min_index: u64,
     wait_ms: u64,
     region: Option<&str>,
     slice: Duration,
-    read: impl Fn(&QueryOptions) -> Result<Reply>,
+    read: impl Fn(&QueryOptions) -> Result<R>,
     mut between: impl FnMut() -> std::result::Result<(), E>,
-) -> std::result::Result<Result<Reply>, E> {
+) -> std::result::Result<Result<R>, E> {
     if min_index == 0 {
         return Ok(read(&query(0, 0, region)));
     }
@@ -403,7 +422,7 @@ pub fn read_in_slices<E>(
         let this = left.min(slice).max(Duration::from_millis(1));
         let answer = read(&query(min_index, this.as_millis() as u64, region));
         let index = match &answer {
-            Ok(r) => r.index,
+            Ok(r) => r.index(),
             Err(Error::NotFound { index, .. }) => *index,
             Err(_) => return Ok(answer),
         };
