@@ -96,6 +96,28 @@ struct Derived {
     allocs_by_job: HashMap<String, BTreeSet<String>>,
     allocs_by_node: HashMap<String, BTreeSet<String>>,
     usage: HashMap<String, NodeUsage>,
+    /// Per job, how many of its evaluations are pending or blocked: job status
+    /// needs only whether there is one, and a job's evaluations pile up (one
+    /// per register) until collected, so scanning them on every write would
+    /// make writes slower the longer a job lives.
+    open_evals: HashMap<String, usize>,
+}
+
+/// Pending or blocked: the job still has work queued.
+fn is_open(e: &Evaluation) -> bool {
+    matches!(e.status.as_str(), EVAL_STATUS_PENDING | EVAL_STATUS_BLOCKED)
+}
+
+/// Counts one more (`up`) or one less at `key`, dropping keys that reach 0.
+fn count(map: &mut HashMap<String, usize>, key: &str, up: bool) {
+    if up {
+        *map.entry(key.to_string()).or_default() += 1;
+    } else if let Some(n) = map.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(key);
+        }
+    }
 }
 
 /// What an applied command touched.
@@ -154,6 +176,9 @@ impl State {
                 .entry(e.job_id.clone())
                 .or_default()
                 .insert(id.clone());
+            if is_open(e) {
+                count(&mut d.open_evals, &e.job_id, true);
+            }
         }
         for (id, a) in &self.allocs {
             d.allocs_by_job
@@ -618,14 +643,12 @@ impl Tx<'_> {
                 .get(id)
                 .is_some_and(|ids| ids.iter().any(|a| !self.state.allocs[a].is_terminal()));
             let evals = self.state.derived.evals_by_job.get(id);
-            let open_eval = evals.is_some_and(|ids| {
-                ids.iter().any(|e| {
-                    matches!(
-                        self.state.evals[e].status.as_str(),
-                        EVAL_STATUS_PENDING | EVAL_STATUS_BLOCKED
-                    )
-                })
-            });
+            let open_eval = self.state.derived.open_evals.contains_key(id);
+            debug_assert_eq!(
+                open_eval,
+                evals.is_some_and(|ids| ids.iter().any(|e| is_open(&self.state.evals[e]))),
+                "open evaluations of job {id} miscounted"
+            );
             if live_alloc {
                 JOB_STATUS_RUNNING
             } else if open_eval {
@@ -664,6 +687,12 @@ impl Tx<'_> {
         e.create_index = existing.map_or(self.index, |o| o.create_index);
         if let Some(old) = existing {
             e.create_time = old.create_time;
+            if is_open(old) {
+                count(&mut self.state.derived.open_evals, &old.job_id, false);
+            }
+        }
+        if is_open(&e) {
+            count(&mut self.state.derived.open_evals, &e.job_id, true);
         }
         e.modify_index = self.index;
         self.state
@@ -686,6 +715,9 @@ impl Tx<'_> {
                 if set.is_empty() {
                     self.state.derived.evals_by_job.remove(&e.job_id);
                 }
+            }
+            if is_open(&e) {
+                count(&mut self.state.derived.open_evals, &e.job_id, false);
             }
             self.applied.keys.push(keys::eval(id));
             self.touch_job_evals(&e.job_id);
