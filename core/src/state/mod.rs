@@ -458,6 +458,15 @@ impl State {
     }
 }
 
+/// The value at `key`, inserted empty if absent, without allocating a key
+/// when it is already there (this runs for every allocation written).
+fn entry_mut<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted")
+}
+
 fn plan_conflict(node_id: &str, why: &str) -> Error {
     Error::Conflict {
         message: format!("plan does not fit node {node_id}: {why}"),
@@ -729,10 +738,14 @@ impl Tx<'_> {
 
     /// Stores `a`, keeping the lookups and the node's usage in step.
     fn put_alloc(&mut self, a: Allocation) {
+        // One walk of the (large) allocation table: insert, and get the old
+        // value back.
+        let a = Arc::new(a);
+        let old = self.state.allocs.insert(a.id.clone(), a.clone());
         let d = &mut self.state.derived;
-        if let Some(old) = self.state.allocs.get(&a.id) {
+        if let Some(old) = &old {
             if !old.is_terminal() {
-                d.usage.entry(old.node_id.clone()).or_default().remove(old);
+                entry_mut(&mut d.usage, &old.node_id).remove(old);
             }
             if old.node_id != a.node_id {
                 if let Some(set) = d.allocs_by_node.get_mut(&old.node_id) {
@@ -741,20 +754,13 @@ impl Tx<'_> {
             }
         }
         if !a.is_terminal() {
-            d.usage.entry(a.node_id.clone()).or_default().add(&a);
+            entry_mut(&mut d.usage, &a.node_id).add(&a);
         }
-        d.allocs_by_job
-            .entry(a.job_id.clone())
-            .or_default()
-            .insert(a.id.clone());
+        entry_mut(&mut d.allocs_by_job, &a.job_id).insert(a.id.clone());
         if !a.node_id.is_empty() {
-            d.allocs_by_node
-                .entry(a.node_id.clone())
-                .or_default()
-                .insert(a.id.clone());
+            entry_mut(&mut d.allocs_by_node, &a.node_id).insert(a.id.clone());
         }
         self.touch_alloc(&a);
-        self.state.allocs.insert(a.id.clone(), Arc::new(a));
     }
 
     fn delete_alloc(&mut self, id: &str) {
