@@ -181,6 +181,11 @@ fn wait_defaults_to_5_minutes_and_is_capped_at_10() {
         q(Some(Duration::from_secs(3600))).effective_wait(),
         Duration::from_secs(600)
     );
+    assert_eq!(
+        q(Some(Duration::MAX)).effective_wait(),
+        Duration::from_secs(600),
+        "no overflow from a huge wait"
+    );
     assert_eq!(ordu::store::DEFAULT_WAIT, Duration::from_secs(300));
     assert_eq!(ordu::store::MAX_WAIT, Duration::from_secs(600));
 }
@@ -201,6 +206,40 @@ fn many_blocked_threads_on_one_key_all_wake() {
     for r in readers {
         assert!(r.join().unwrap() > i);
     }
+}
+
+#[test]
+fn a_restore_wakes_every_waiter_and_an_older_state_reads_as_a_reset() {
+    let store = Arc::new(manual_store());
+    register(&store, &job("a", 1)).unwrap();
+    let old = store.with_state(|s| s.snapshot());
+    register(&store, &job("a", 2)).unwrap();
+    register(&store, &job("b", 1)).unwrap();
+    let readers: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|id| {
+            let store = store.clone();
+            let i = store.job(id, &now()).unwrap().meta.index;
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let q = store.job(id, &after(i, LONG));
+                (q.map(|q| q.meta.index), start.elapsed())
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    // Back to the state after the first write: every reader wakes, and
+    // their min_index is now above the store's index, so they answer at once.
+    store.restore(ordu::State::restore(&old).unwrap());
+    assert_eq!(store.index(), 1);
+    let mut answers = Vec::new();
+    for r in readers {
+        let (answer, waited) = r.join().unwrap();
+        assert!(waited < Duration::from_secs(10), "woken by the restore");
+        answers.push(answer);
+    }
+    assert_eq!(answers[0].as_ref().unwrap(), &1);
+    assert!(matches!(answers[1], Err(Error::NotFound { .. })));
 }
 
 // ---- the Future ----
