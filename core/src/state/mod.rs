@@ -839,7 +839,12 @@ impl Tx<'_> {
             return;
         };
         let mut a = (**old).clone();
-        a.client_status = u.client_status.clone();
+        // Complete, failed and lost are final: the allocation's node room
+        // was given back and its name may already run elsewhere, so a late
+        // report cannot bring it back to life.
+        if !a.client_terminal() {
+            a.client_status = u.client_status.clone();
+        }
         a.client_description = u.client_description.clone();
         if u.task_states.is_some() {
             a.task_states = u.task_states.clone();
