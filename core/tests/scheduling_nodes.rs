@@ -209,3 +209,22 @@ fn node_updates_keep_create_index_and_drain() {
     assert!(n.drain, "Drain is the server's");
     assert_eq!(n.resources.cpu, 2000);
 }
+
+#[test]
+fn a_client_terminal_allocation_stays_terminal() {
+    let s = store();
+    add_nodes(&s, 1, 1000, 1000);
+    register(&s, job_json("z", 1, 800, 100));
+    let first = live(&s, "z")[0].clone();
+    client_status(&s, &first.id, "failed");
+    let replacement = live(&s, "z")[0].clone();
+    assert_ne!(replacement.id, first.id);
+    // A late report of the old one running does not revive it: its room and
+    // its name belong to the replacement now.
+    client_status(&s, &first.id, "running");
+    let old = s.with_state(|st| st.alloc(&first.id).cloned()).unwrap();
+    assert_eq!(old.client_status, "failed");
+    assert_eq!(live(&s, "z").len(), 1);
+    let used = s.with_state(|st| st.node_usage("node-000").map_or(0, |u| u.cpu));
+    assert_eq!(used, 800);
+}
