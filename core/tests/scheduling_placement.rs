@@ -4,7 +4,7 @@
 
 mod scheduling_support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use scheduling_support::*;
 use serde_json::json;
