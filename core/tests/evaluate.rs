@@ -1,0 +1,78 @@
+//! SPEC "Endpoints", evaluate: a new `job-register` evaluation for an existing
+//! job, which is not touched; a missing job is a not-found error (HTTP 500)
+//! and no write. And SPEC "Evaluations": terminal statuses never change.
+
+mod support;
+
+use ordu::structs::Evaluation;
+use ordu::{Command, Error};
+use support::*;
+
+#[test]
+fn evaluate_creates_a_job_register_evaluation_and_leaves_the_job() {
+    let (store, log) = recording_store();
+    register(&store, &job("web", 1)).unwrap();
+    register(&store, &job("web", 2)).unwrap(); // JobModifyIndex 2
+    let before = store.job("web", &now()).unwrap();
+
+    let r = store.evaluate_job("web", &Default::default()).unwrap();
+    assert!(!r.eval_id.is_empty());
+    assert_eq!(r.index, 3);
+    assert_eq!(r.eval_create_index, 3);
+    assert_eq!(r.job_modify_index, 2);
+    assert_eq!(
+        store.job("web", &now()).unwrap(),
+        before,
+        "the job is not touched"
+    );
+
+    let e = store.evaluation(&r.eval_id, &now()).unwrap().value;
+    assert_eq!(e.triggered_by, "job-register");
+    assert_eq!((e.job_id.as_str(), e.job_modify_index), ("web", 2));
+    assert_eq!((e.priority, e.eval_type.as_str()), (50, "service"));
+    assert!(matches!(
+        log.lock().unwrap()[2],
+        (3, Command::EvalUpsert { .. })
+    ));
+}
+
+#[test]
+fn evaluate_a_missing_job() {
+    let store = manual_store();
+    register(&store, &job("web", 1)).unwrap();
+    let before = snapshot(&store);
+    let err = store.evaluate_job("nope", &Default::default()).unwrap_err();
+    match &err {
+        Error::NotFound { what, id, .. } => assert_eq!((*what, id.as_str()), ("job", "nope")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(err.http_status(false), 500);
+    assert_eq!(err.to_string(), "job not found");
+    assert!(snapshot(&store) == before);
+}
+
+#[test]
+fn terminal_evaluations_never_change() {
+    let store = manual_store();
+    let r = register(&store, &job("web", 1)).unwrap();
+    let pending = (*store.evaluation(&r.eval_id, &now()).unwrap().value).clone();
+    let with = |status: &str| Evaluation {
+        status: status.into(),
+        ..pending.clone()
+    };
+    store
+        .apply(Command::EvalUpsert {
+            evals: vec![with("canceled")],
+        })
+        .unwrap();
+    let canceled = store.evaluation(&r.eval_id, &now()).unwrap();
+    // A later update (a scheduler finishing it, say) is dropped.
+    store
+        .apply(Command::EvalUpsert {
+            evals: vec![with("complete")],
+        })
+        .unwrap();
+    let after = store.evaluation(&r.eval_id, &now()).unwrap();
+    assert_eq!(after.value.status, "canceled");
+    assert_eq!(after, canceled, "not even its ModifyIndex moves");
+}
