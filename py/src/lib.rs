@@ -1,8 +1,11 @@
 //! `ordu._ordu`: the compiled part of the `ordu` Python package.
 //!
-//! A thin layer over [`ordu::json`]: every method hands bytes to the core and
-//! turns its answer into Python objects with the standard library's `json`
-//! module (C-accelerated). The only work done here is Python's own: releasing
+//! A thin layer over [`ordu::json`]: every write hands bytes to the core and
+//! turns its JSON reply into Python objects with the standard library's
+//! `json` module; reads call the same `Store` reads that `ordu::json` wraps and
+//! render their values straight into Python objects (`topy`: the objects
+//! `json.loads` would build, at a fraction of the cost). The only work done
+//! here is Python's own: releasing
 //! the GIL around every call, waiting on blocking reads in slices so that
 //! signals are handled (Ctrl-C works), and raising one exception class per
 //! error kind with the error's data as attributes.
@@ -12,12 +15,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ordu::json::{self, Reply};
-use ordu::{ErrorKind, QueryOptions};
+use ordu::{ErrorKind, Query, QueryOptions};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use serde::Serialize;
+
+mod topy;
 
 create_exception!(
     _ordu,
@@ -241,32 +247,42 @@ impl Store {
     }
 
     /// A read, blocking in slices when `index` > 0; answers `(value, index)`.
-    fn read<'py>(
+    /// The value goes straight into Python objects (no JSON text).
+    fn read<'py, T: Serialize + Send>(
         &self,
         py: Python<'py>,
         index: u64,
         wait: Option<f64>,
         region: Option<String>,
-        f: impl Fn(&ordu::Store, &QueryOptions) -> ordu::Result<Reply> + Send + Sync,
+        f: impl Fn(&ordu::Store, &QueryOptions) -> ordu::Result<Query<T>> + Send + Sync,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let wait_ms = wait_ms(wait)?;
         let store = &*self.inner;
         let region = region.as_deref();
-        let answer = py.detach(|| {
-            json::read_in_slices(
-                store,
-                index,
-                wait_ms,
-                region,
-                SLICE,
-                |q| f(store, q),
-                between_slices,
-            )
-        })?;
+        let answer = if index == 0 {
+            // Answers at once: no wait to release the GIL for (the read
+            // takes the state's read lock for a few microseconds).
+            f(store, &json::query(0, 0, region))
+        } else {
+            py.detach(|| {
+                json::read_in_slices(
+                    store,
+                    index,
+                    wait_ms,
+                    region,
+                    SLICE,
+                    |q| f(store, q),
+                    between_slices,
+                )
+            })?
+        };
         match answer {
             Ok(r) => PyTuple::new(
                 py,
-                [loads(py, &r.body)?, r.index.into_pyobject(py)?.into_any()],
+                [
+                    topy::to_py(py, &r.value)?,
+                    r.meta.index.into_pyobject(py)?.into_any(),
+                ],
             ),
             Err(e) => Err(to_py_err(py, e)),
         }
@@ -381,7 +397,7 @@ impl Store {
         wait: Option<f64>,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| json::job(s, &job_id, q))
+        self.read(py, index, wait, region, |s, q| s.job(&job_id, q))
     }
 
     /// Job list stubs sorted by ID, of the jobs whose ID starts with `prefix`:
@@ -395,7 +411,7 @@ impl Store {
         wait: Option<f64>,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| json::jobs(s, &prefix, q))
+        self.read(py, index, wait, region, |s, q| s.jobs(&prefix, q))
     }
 
     /// A job's allocation stubs: `(stubs, index)`. Those of the job's current
@@ -412,7 +428,7 @@ impl Store {
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         self.read(py, index, wait, region, |s, q| {
-            json::job_allocations(s, &job_id, all, q)
+            s.job_allocations(&job_id, all, q)
         })
     }
 
@@ -427,7 +443,7 @@ impl Store {
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         self.read(py, index, wait, region, |s, q| {
-            json::job_evaluations(s, &job_id, q)
+            s.job_evaluations(&job_id, q)
         })
     }
 
@@ -441,9 +457,7 @@ impl Store {
         wait: Option<f64>,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| {
-            json::evaluation(s, &eval_id, q)
-        })
+        self.read(py, index, wait, region, |s, q| s.evaluation(&eval_id, q))
     }
 
     /// An allocation: `(allocation, index)`; NotFoundError when missing.
@@ -456,9 +470,7 @@ impl Store {
         wait: Option<f64>,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| {
-            json::allocation(s, &alloc_id, q)
-        })
+        self.read(py, index, wait, region, |s, q| s.allocation(&alloc_id, q))
     }
 
     // ---- nodes
@@ -532,7 +544,7 @@ impl Store {
         wait: Option<f64>,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| json::node(s, &node_id, q))
+        self.read(py, index, wait, region, |s, q| s.node(&node_id, q))
     }
 
     /// Node stubs sorted by ID, of the nodes whose ID starts with `prefix`:
@@ -546,7 +558,7 @@ impl Store {
         wait: Option<f64>,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| json::nodes(s, &prefix, q))
+        self.read(py, index, wait, region, |s, q| s.nodes(&prefix, q))
     }
 
     /// A node's allocations (full objects): `(allocations, index)`.
@@ -560,7 +572,7 @@ impl Store {
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         self.read(py, index, wait, region, |s, q| {
-            json::node_allocations(s, &node_id, q)
+            s.node_allocations(&node_id, q)
         })
     }
 

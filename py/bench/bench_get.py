@@ -1,0 +1,97 @@
+"""A get through Python against the same get in Rust, and the wake-up of a
+blocked Python reader.
+
+    cargo bench -p ordu-py --bench get --no-run     # prints the binary's path
+    python py/bench/bench_get.py --rust target/release/deps/get-<hash>
+
+Each figure is the median of per-call times over batches (gets), or of single
+wake-ups (from just before the write to the reader's return). With --rust the
+Rust binary (py/benches/get.rs) runs the same operations through ordu::json and
+the ratios are printed. Target: a get through Python within 3x of Rust.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import statistics
+import subprocess
+import threading
+import time
+
+import ordu
+
+SEED = json.loads(
+    (pathlib.Path(__file__).resolve().parents[2] / "testdata" / "seed-job.json").read_text()
+)
+
+
+def per_call(fn, batches=50, n=2000) -> float:
+    """Median per-call nanoseconds of fn over `batches` batches of `n` calls."""
+    for _ in range(n):
+        fn()
+    times = []
+    for _ in range(batches):
+        t = time.perf_counter_ns()
+        for _ in range(n):
+            fn()
+        times.append((time.perf_counter_ns() - t) / n)
+    return statistics.median(times)
+
+
+def wake(store: ordu.Store, job_id: str, rounds=200) -> float:
+    """Median nanoseconds from just before a write to a blocked reader's return."""
+    out = []
+    for _ in range(rounds):
+        _, index = store.job_evaluations(job_id)
+        ready = threading.Event()
+        woke = []
+
+        def reader():
+            ready.set()
+            _, got = store.job_evaluations(job_id, index=index, wait=10)
+            woke.append(time.perf_counter_ns())
+            assert got > index
+
+        t = threading.Thread(target=reader)
+        t.start()
+        ready.wait()
+        time.sleep(0.002)  # let it block
+        start = time.perf_counter_ns()
+        store.evaluate_job(job_id)
+        t.join()
+        out.append(woke[0] - start)
+    return statistics.median(out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rust", help="the Rust bench binary (py/benches/get.rs), for ratios")
+    args = p.parse_args()
+
+    store = ordu.Store()
+    store.register_job({"Job": SEED})
+    job_id = SEED["ID"]
+
+    figures = {
+        "get_job_json": per_call(lambda: store.job(job_id)),
+        "list_jobs_json": per_call(lambda: store.jobs()),
+        "wake_blocked_reader": wake(store, job_id),
+    }
+    rust = {}
+    if args.rust:
+        out = subprocess.run([args.rust], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            name, value = line.split()
+            rust[name] = float(value)
+    print(f"{'figure':<22} {'python':>12} {'rust':>12} {'ratio':>7}")
+    for name, ns in figures.items():
+        r = rust.get(name)
+        ratio = f"{ns / r:6.2f}x" if r else ""
+        rtext = f"{r / 1000:9.2f} us" if r else ""
+        print(f"{name:<22} {ns / 1000:9.2f} us {rtext:>12} {ratio:>7}")
+
+
+if __name__ == "__main__":
+    main()

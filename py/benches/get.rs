@@ -1,0 +1,80 @@
+//! The Rust side of py/bench/bench_get.py: the same get through
+//! `ordu::json` (the core read and its JSON, what the Python binding calls),
+//! and the wake-up of a blocked reader, measured the same way.
+//!
+//! `cargo bench -p ordu-py --bench get --no-run`, then run the binary it
+//! names. Prints `name median_ns` lines (medians of per-call times over
+//! batches) that bench_get.py reads.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ordu::json;
+use ordu::Store;
+
+const SEED: &str = include_str!("../../testdata/seed-job.json");
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Median per-call nanoseconds of `f` over `batches` batches of `n` calls.
+fn per_call(batches: usize, n: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..n {
+        f();
+    }
+    let mut times = Vec::with_capacity(batches);
+    for _ in 0..batches {
+        let t = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        times.push(t.elapsed().as_nanos() as f64 / n as f64);
+    }
+    median(times)
+}
+
+fn main() {
+    let store = Arc::new(Store::default());
+    let body = format!(r#"{{"Job": {SEED}}}"#);
+    json::register_job(&store, body.as_bytes(), None).unwrap();
+    let id = "binstore-storagelocker";
+    let q = json::query(0, 0, None);
+
+    let get = per_call(50, 2000, || {
+        let r = json::job(&store, id, &q).unwrap();
+        std::hint::black_box(r);
+    });
+    println!("get_job_json {get:.0}");
+    let list = per_call(50, 2000, || {
+        let r = json::jobs(&store, "", &q).unwrap();
+        std::hint::black_box(r);
+    });
+    println!("list_jobs_json {list:.0}");
+
+    // Wake: a reader blocked on the job's evaluations; the writer evaluates
+    // the job; from just before the write to the reader's return.
+    let mut wakes = Vec::new();
+    for _ in 0..200 {
+        let index = json::job_evaluations(&store, id, &q).unwrap().index;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                tx.send(()).unwrap();
+                let r =
+                    json::job_evaluations(&store, id, &json::query(index, 10_000, None)).unwrap();
+                assert!(r.index > index);
+                Instant::now()
+            })
+        };
+        rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(2)); // let it block
+        let t = Instant::now();
+        json::evaluate_job(&store, id, None).unwrap();
+        let woke = reader.join().unwrap();
+        wakes.push(woke.saturating_duration_since(t).as_nanos() as f64);
+    }
+    println!("wake_blocked_reader {:.0}", median(wakes));
+}
