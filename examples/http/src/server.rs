@@ -58,6 +58,15 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         Route::BadPath => return text(StatusCode::BAD_REQUEST, "Invalid path encoding"),
     };
     let params = Params::parse(parts.uri.query());
+    let announced = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    // The request head borrows hyper's read buffer; a long-poll that kept it
+    // would make hyper allocate another buffer for the connection while it
+    // waits (about 16 KB more per open long-poll).
+    drop(parts);
     // Another region is refused before anything else, bodies included.
     if let Err(e) = json::check_region(&app.store, params.region()) {
         return error(&e, false);
@@ -68,11 +77,6 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
             Err(bad) => text(StatusCode::BAD_REQUEST, &bad.0),
         };
     }
-    let announced = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
     let body = match read_body(&app.store, body, announced).await {
         Ok(b) => b,
         Err(fail) => return fail.response(),
