@@ -50,6 +50,7 @@ enum Op {
         node: usize,
         drain: bool,
     },
+    RemoveNode(usize),
     Client {
         alloc: usize,
         status: &'static str,
@@ -75,6 +76,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..NODES.len() + 1, prop::sample::select(vec!["ready", "down", "initializing", "bogus"]))
             .prop_map(|(node, status)| Op::NodeStatus { node, status }),
         1 => (0..NODES.len(), any::<bool>()).prop_map(|(node, drain)| Op::Drain { node, drain }),
+        1 => (0..NODES.len() + 1).prop_map(Op::RemoveNode),
         3 => (0usize..8, prop::sample::select(vec!["running", "complete", "failed", "lost", "weird"]))
             .prop_map(|(alloc, status)| Op::Client { alloc, status }),
         1 => Just(Op::Collect),
@@ -152,6 +154,9 @@ fn run(store: &Store, clock: &ManualClock, op: &Op) -> Result<(), Error> {
             .update_node_status(NODES.get(*node).copied().unwrap_or("ghost"), status)
             .map(drop),
         Op::Drain { node, drain } => store.update_node_drain(NODES[*node], *drain).map(drop),
+        Op::RemoveNode(node) => store
+            .deregister_node(NODES.get(*node).copied().unwrap_or("ghost"))
+            .map(drop),
         Op::Client { alloc, status } => {
             let ids: Vec<String> = store.with_state(|s| s.allocs().map(|a| a.id.clone()).collect());
             let id = if ids.is_empty() {
@@ -233,7 +238,11 @@ fn refused() -> Vec<Command> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    // 48 cases keep CI quick; PROPTEST_CASES=1000 for a deeper local run.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(48),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn replay_rejection_and_monotonic_indexes(ops in prop::collection::vec(op(), 1..40)) {
