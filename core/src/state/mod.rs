@@ -416,6 +416,17 @@ impl State {
         })
     }
 
+    /// The stored allocation a placement updates in place, if any. Every
+    /// allocation is in its job's (small) index, which is asked first: a new
+    /// placement, the common case, then costs no search of the whole table.
+    fn existing_alloc(&self, a: &Allocation) -> Option<&Arc<Allocation>> {
+        self.derived
+            .allocs_by_job
+            .get(&a.job_id)
+            .filter(|ids| ids.contains(&a.id))
+            .and_then(|_| self.allocs.get(&a.id))
+    }
+
     /// A plan is committed only if every node it places on is still
     /// schedulable and, with the plan's stops, has room for its placements.
     fn check_plan(&self, plan: &Plan) -> Result<()> {
@@ -423,21 +434,27 @@ impl State {
         for a in &plan.placements {
             by_node.entry(a.node_id.as_str()).or_default().push(a);
         }
+        // The live allocations the plan stops on those nodes, each looked up
+        // once (not once per node).
+        let mut stopped: HashMap<&str, Vec<&Allocation>> = HashMap::new();
+        for stop in &plan.stops {
+            if let Some(a) = self.allocs.get(&stop.id) {
+                if !a.is_terminal() && by_node.contains_key(a.node_id.as_str()) {
+                    stopped.entry(a.node_id.as_str()).or_default().push(a);
+                }
+            }
+        }
         for (node_id, placed) in by_node {
             let Some(node) = self.nodes.get(node_id) else {
                 return Err(plan_conflict(node_id, "node does not exist"));
             };
             let mut usage = self.derived.usage.get(node_id).cloned().unwrap_or_default();
             let mut newly_placed = false;
-            for stop in &plan.stops {
-                if let Some(a) = self.allocs.get(&stop.id) {
-                    if a.node_id == node_id && !a.is_terminal() {
-                        usage.remove(a);
-                    }
-                }
+            for a in stopped.get(node_id).into_iter().flatten() {
+                usage.remove(a);
             }
             for a in &placed {
-                match self.allocs.get(&a.id) {
+                match self.existing_alloc(a) {
                     Some(old) if old.node_id == node_id => {
                         if !old.is_terminal() {
                             usage.remove(old);
@@ -752,6 +769,11 @@ impl Tx<'_> {
                     set.remove(&old.id);
                 }
             }
+            if old.job_id != a.job_id {
+                if let Some(set) = d.allocs_by_job.get_mut(&old.job_id) {
+                    set.remove(&old.id);
+                }
+            }
         }
         if !a.is_terminal() {
             entry_mut(&mut d.usage, &a.node_id).add(&a);
@@ -812,7 +834,7 @@ impl Tx<'_> {
             if let Some(job) = &plan.job {
                 a.job = job.clone();
             }
-            match self.state.allocs.get(&a.id) {
+            match self.state.existing_alloc(&a) {
                 // An in-place update keeps what the client reported.
                 Some(old) => {
                     a.create_index = old.create_index;
