@@ -25,7 +25,6 @@ pub(crate) mod rank;
 pub(crate) mod reconcile;
 mod system;
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -222,9 +221,10 @@ pub(crate) struct Builder<'s> {
     stop_pos: HashMap<String, usize>,
     tentative: Vec<String>,
     placements: Vec<Allocation>,
-    /// Per node (by [`node_key`]): its usage as the state has it, or as the
-    /// plan so far changed it.
-    usage: FastMap<usize, Cow<'s, NodeUsage>>,
+    /// Per node (by [`node_key`]) looked at: its usage as the state has it.
+    base: FastMap<usize, &'s NodeUsage>,
+    /// Per node the plan changed: its usage with the plan so far.
+    changed: FastMap<usize, NodeUsage>,
     /// Per (node, group index or [`ALL_GROUPS`]): the job's live allocations
     /// with the plan so far.
     counts: FastMap<(usize, u32), u32>,
@@ -247,7 +247,8 @@ impl<'s> Builder<'s> {
             stop_pos: HashMap::new(),
             tentative: Vec::new(),
             placements: Vec::new(),
-            usage: FastMap::default(),
+            base: FastMap::default(),
+            changed: FastMap::default(),
             counts: FastMap::default(),
         };
         for a in live {
@@ -259,17 +260,25 @@ impl<'s> Builder<'s> {
     /// Sizes the bookkeeping for `nodes` candidate nodes and `placements`
     /// placements, so that it does not rehash while the plan grows.
     pub(crate) fn reserve(&mut self, nodes: usize, placements: usize) {
-        self.usage.reserve(nodes);
+        self.base.reserve(nodes);
         self.counts
             .reserve(placements.saturating_mul(2).min(nodes.saturating_mul(2)));
     }
 
     /// What the node uses with the plan so far.
     pub(crate) fn usage(&mut self, node: &'s Node) -> &NodeUsage {
+        let key = node_key(node);
+        if self.changed.contains_key(&key) {
+            return &self.changed[&key];
+        }
+        self.base_usage(node)
+    }
+
+    fn base_usage(&mut self, node: &'s Node) -> &'s NodeUsage {
         let state = self.state;
-        self.usage
+        self.base
             .entry(node_key(node))
-            .or_insert_with(|| Cow::Borrowed(state.node_usage(&node.id).unwrap_or(&NO_USAGE)))
+            .or_insert_with(|| state.node_usage(&node.id).unwrap_or(&NO_USAGE))
     }
 
     /// The node's usage to change; `None` for a node no longer in the state
@@ -280,11 +289,12 @@ impl<'s> Builder<'s> {
     }
 
     fn usage_mut_at(&mut self, node: &'s Node) -> &mut NodeUsage {
-        let state = self.state;
-        self.usage
-            .entry(node_key(node))
-            .or_insert_with(|| Cow::Borrowed(state.node_usage(&node.id).unwrap_or(&NO_USAGE)))
-            .to_mut()
+        let key = node_key(node);
+        if !self.changed.contains_key(&key) {
+            let base = self.base_usage(node).clone();
+            self.changed.insert(key, base);
+        }
+        self.changed.get_mut(&key).expect("inserted")
     }
 
     fn group_index(&self, name: &str) -> Option<u32> {
