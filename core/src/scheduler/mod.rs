@@ -261,6 +261,7 @@ impl<'s> Builder<'s> {
     /// placements, so that it does not rehash while the plan grows.
     pub(crate) fn reserve(&mut self, nodes: usize, placements: usize) {
         self.base.reserve(nodes);
+        self.placements.reserve(placements);
         self.counts
             .reserve(placements.saturating_mul(2).min(nodes.saturating_mul(2)));
     }
