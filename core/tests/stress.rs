@@ -48,7 +48,20 @@ fn read_index(store: &Store, w: &Waiter, min_index: u64, wait: Duration) -> (u64
 }
 
 #[test]
-fn writers_and_a_thousand_waiters() {
+fn writers_and_a_thousand_blocked_waiters() {
+    scenario(true);
+}
+
+/// The same with the writers starting as the waiters do, so that waiters
+/// subscribe and read while writes land (a waiter that subscribed after
+/// reading would miss one and answer its old index at its timeout).
+#[test]
+fn writers_racing_a_thousand_waiters() {
+    scenario(false);
+}
+
+/// `settle`: give the waiters time to block before the first write.
+fn scenario(settle: bool) {
     let store = Arc::new(manual_store());
     let mut jobs: Vec<(String, usize, bool)> = Vec::new();
     for i in 0..DISTINCT {
@@ -100,7 +113,9 @@ fn writers_and_a_thousand_waiters() {
         })
         .collect();
     start.wait();
-    std::thread::sleep(Duration::from_millis(100));
+    if settle {
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     let changed: Arc<Vec<String>> = Arc::new(
         jobs.iter()
@@ -114,9 +129,16 @@ fn writers_and_a_thousand_waiters() {
             let store = store.clone();
             let changed = changed.clone();
             std::thread::spawn(move || {
-                for count in [2, 3] {
+                // Settled waiters see every key written twice; racing ones
+                // once, spread over ~0.5 s while the waiters start, so that a
+                // lost wake-up is not covered by a second write.
+                let counts: &[i64] = if settle { &[2, 3] } else { &[3] };
+                for &count in counts {
                     for id in changed.iter().skip(n).step_by(WRITERS) {
                         register(&store, &job(id, count)).unwrap();
+                        if !settle {
+                            std::thread::sleep(Duration::from_millis(12));
+                        }
                     }
                 }
             })
