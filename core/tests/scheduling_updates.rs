@@ -212,3 +212,21 @@ fn identical_register_changes_nothing() {
     assert_eq!(e.status, "complete");
     assert_eq!(allocs(&s, "same"), before);
 }
+
+#[test]
+fn a_constraint_change_moves_allocations_off_nodes_that_no_longer_fit_it() {
+    let s = store();
+    add_node(&s, node_json("a", "dc1", 8000, 8000));
+    let mut b = node_json("b", "dc1", 8000, 8000);
+    b["Meta"] = json!({"tier": "gold"});
+    add_node(&s, b);
+    register(&s, job_json("move", 4, 100, 100));
+    assert!(live(&s, "move").iter().any(|a| a.node_id == "a"));
+    // Only the constraint changes: the tasks are the same, but the
+    // allocations on `a` cannot stay there.
+    let mut j = job_json("move", 4, 100, 100);
+    j["Constraints"] = json!([{"LTarget": "${meta.tier}", "Operand": "=", "RTarget": "gold"}]);
+    register(&s, j);
+    assert!(live(&s, "move").iter().all(|a| a.node_id == "b"));
+    assert_eq!(live_names(&s, "move"), names("move", "web", 0..4));
+}

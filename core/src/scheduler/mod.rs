@@ -541,6 +541,11 @@ impl<'s> Builder<'s> {
         let Some(node) = state.node(&old.node_id) else {
             return false;
         };
+        // The node must still be one the job may use: its datacenters or
+        // constraints may be what changed.
+        if !feasible::in_datacenters(&job, node) || gp.checker.check(node) != Verdict::Feasible {
+            return false;
+        }
         let used = self.usage(node);
         let delta = Resources {
             cpu: gp.ask.total.cpu - old.resources.cpu,
