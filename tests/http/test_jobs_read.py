@@ -50,6 +50,10 @@ def test_job_list_is_an_array_of_stubs(api, h):
         assert key in stub, f"job list stub lacks {key}: {stub}"
     full = api.job(job["ID"])
     for key in h.JOB_STUB_FIELDS:
+        if key == "ParentID" and key not in full:
+            # Not a modelled job field: a job registered without it has none
+            # (GET returns what was sent, the defaults and the server fields).
+            continue
         assert stub[key] == full[key], f"stub {key}={stub[key]!r}, job has {full[key]!r}"
     assert stub["Stop"] is False
     assert stub["ParentID"] == ""
