@@ -81,7 +81,7 @@ run_ab() { # name conns requests [ab args...]
   # (Length)": register replies differ in their indexes' digits. Only
   # connect, receive and exception failures are failures.
   failed=$(grep -o 'Connect: [0-9]*, Receive: [0-9]*, Length: [0-9]*, Exceptions: [0-9]*' "$tmp/ab.out" |
-    awk -F'[:,] *' '{print $2 + $4 + $8}')
+    awk -F'[:,] *' '{print $2 + $4 + $8}' || true)
   non2xx=$(awk '/^Non-2xx responses/ {print $3}' "$tmp/ab.out")
   if [ "${failed:-0}" != 0 ] || [ -n "$non2xx" ]; then
     cat "$tmp/ab.out" >&2

@@ -1,8 +1,7 @@
 //! The HTTP front end: one axum handler that routes as Nomad's agent does and
 //! answers from an embedded [`Store`]. Reads wait with [`Store::wait_async`]
-//! (an open long-poll costs a small future, no thread); writes run on tokio's
-//! blocking pool, because a write takes the store's lock and may run the
-//! scheduler before it returns.
+//! (an open long-poll costs a small future, no thread); writes run inline on
+//! a worker, one at a time (see [`App::write`]).
 
 use std::sync::Arc;
 
@@ -16,7 +15,7 @@ use http_body_util::BodyExt;
 use ordu::json::{self, Reply};
 use ordu::{reads, Error, QueryOptions, Reader, Store};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use crate::params::{Blocking, Params};
 use crate::routes::{route, Op, Route};
@@ -39,14 +38,18 @@ pub struct App {
     store: Arc<Store>,
     /// Turns true when the server shuts down: open long-polls answer at once.
     shutdown: watch::Receiver<bool>,
+    /// One write at a time runs on a worker (see [`App::write`]).
+    writes: Semaphore,
 }
 
 /// The router over `store`. Long-polls end (answering the current state) once
 /// `shutdown` turns true.
 pub fn router(store: Arc<Store>, shutdown: watch::Receiver<bool>) -> Router {
-    Router::new()
-        .fallback(handle)
-        .with_state(Arc::new(App { store, shutdown }))
+    Router::new().fallback(handle).with_state(Arc::new(App {
+        store,
+        shutdown,
+        writes: Semaphore::new(1),
+    }))
 }
 
 async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
@@ -207,8 +210,21 @@ impl App {
             }
             _ => return text(StatusCode::INTERNAL_SERVER_ERROR, "not a write"),
         };
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || call(&store)).await {
+        // Writes run inline on this worker, one at a time. The store applies
+        // them one at a time anyway (its write lock, and the scheduler runs
+        // inline), so a second writer would only block a second worker on
+        // that lock; waiting here instead costs no thread, and the other
+        // worker keeps serving reads and long-polls however long a write
+        // (say, placing 10,000 allocations) runs. Handing each write to the
+        // blocking pool measured slower on this 2-core machine (two thread
+        // wake-ups per write: 8,000-27,000 re-registers/s on 1 connection
+        // against 30,000-36,000 inline).
+        let Ok(_turn) = self.writes.acquire().await else {
+            return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+        };
+        let store = &*self.store;
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(store)));
+        match done {
             Ok(Ok(reply)) => {
                 let body = if params.pretty() {
                     match serde_json::from_str::<serde_json::Value>(&reply.body) {
