@@ -17,6 +17,23 @@
 //! with `FailedTGAllocs` and `QueuedAllocations`, and a `blocked` evaluation
 //! waits for capacity. Processing a blocked evaluation that still cannot place
 //! everything blocks the same evaluation again.
+//!
+//! Choices where Nomad leaves room or where ordu differs, on purpose:
+//!
+//! - Scoring is MODERN's: bin-packing (BestFit-v3, reference §5.8) normalised
+//!   to `[0, 1]`, averaged with the job anti-affinity penalty
+//!   `−(collisions+1)/count` (same job and group) when there is a collision.
+//! - A placed allocation's `Metrics` keep the counts and its own node's
+//!   scores (`<node>.binpack`, `<node>.job-anti-affinity`); the per-reason
+//!   maps are kept whole on `FailedTGAllocs`. `AllocationTime` is 0, so the
+//!   same inputs give byte-identical plans.
+//! - A system job's allocations are all named `<job>.<group>[0]`, as Nomad
+//!   names them; their identity is the name on a node.
+//! - Failed allocations are replaced at once (no reschedule policy or
+//!   delay); a batch allocation that completed for the current job version
+//!   is done and never replaced.
+//! - Bandwidth asked is accounted on the node (SEED's offers forgot it), and
+//!   a node's CIDR is walked for at most 256 addresses.
 
 pub mod broker;
 pub(crate) mod feasible;
