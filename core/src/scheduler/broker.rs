@@ -3,7 +3,8 @@
 //! evaluations waiting for capacity.
 //!
 //! The broker is leader state, not replicated state: it is rebuilt from the
-//! stored evaluations ([`Broker::restore`]) and never read by `apply`.
+//! stored evaluations when a store restores a state ([`crate::Store::restore`])
+//! and never read by `apply`.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

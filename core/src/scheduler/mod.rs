@@ -5,11 +5,11 @@
 //! writes. The store applies the plan as one command, so scheduling results
 //! replicate and replay like every other write.
 //!
-//! - [`feasible`]: may a node run a group at all (datacenters, drivers,
+//! - `feasible`: may a node run a group at all (datacenters, drivers,
 //!   constraints).
-//! - [`rank`]: does it fit (every resource dimension, addresses and ports),
+//! - `rank`: does it fit (every resource dimension, addresses and ports),
 //!   and how well (bin-packing, job anti-affinity).
-//! - [`reconcile`]: what the job wants against what runs (names, counts,
+//! - `reconcile`: what the job wants against what runs (names, counts,
 //!   updates, tainted nodes).
 //! - `generic` (service, batch) and `system` put these together.
 //!
