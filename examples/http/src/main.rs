@@ -152,6 +152,21 @@ async fn shutdown_signal() {
     }
 }
 
+/// A listener with a deep accept queue: thousands of clients that connect at
+/// once (long-poll watchers after a restart) are not dropped and retried a
+/// second later, as they are with the default backlog of 128 (the kernel caps
+/// it at `net.core.somaxconn`).
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
 async fn run(args: Args) -> Result<(), String> {
     let store = Arc::new(Store::new(Config {
         region: args.region.clone(),
@@ -159,9 +174,7 @@ async fn run(args: Args) -> Result<(), String> {
     }));
     register_demo_nodes(&store, args.demo_nodes)?;
 
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let listener = listen(args.addr).map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let local = listener
         .local_addr()
         .map_err(|e| format!("listener address: {e}"))?;
