@@ -147,3 +147,58 @@ fn many_workers_never_over_commit() {
         }
     });
 }
+
+#[test]
+fn capacity_added_while_planning_is_not_missed() {
+    let s = manual();
+    register(&s, job_json("late", 1, 100, 100));
+    let d = s.dequeue_evaluation(&[], Duration::ZERO).unwrap();
+    // Planned with no node: the plan blocks.
+    let plan = s.plan_evaluation(&d).unwrap();
+    assert_eq!(plan.evals.len(), 2);
+    // A node arrives before the plan is submitted: nothing is blocked yet,
+    // so nothing is unblocked by it.
+    add_nodes(&s, 1, 4000, 4000);
+    s.submit_plan(&d, plan).unwrap();
+    // The blocked evaluation did not see the node: it is ready again at once.
+    let again = s
+        .dequeue_evaluation(&[], Duration::ZERO)
+        .expect("the blocked evaluation is retried");
+    assert_eq!(again.eval.status, "blocked");
+    s.process_evaluation(&again).unwrap();
+    assert_eq!(live(&s, "late").len(), 1);
+    assert_eq!(eval(&s, &again.eval.id).status, "complete");
+}
+
+#[test]
+fn an_unblocked_evaluation_waiting_behind_another_supersedes_it() {
+    let s = manual();
+    register(&s, job_json("q", 1, 100, 100));
+    let d = s.dequeue_evaluation(&[], Duration::ZERO).unwrap();
+    s.process_evaluation(&d).unwrap();
+    let blocked = eval(&s, &d.eval.id).blocked_eval.clone();
+    // A new evaluation of the job is in flight, another waits behind it.
+    let e1 = s.evaluate_job("q", &Default::default()).unwrap().eval_id;
+    let d1 = s.dequeue_evaluation(&[], Duration::ZERO).unwrap();
+    assert_eq!(d1.eval.id, e1);
+    let e2 = s.evaluate_job("q", &Default::default()).unwrap().eval_id;
+    // Capacity: the blocked one is unblocked and supersedes the waiting one,
+    // which is written canceled rather than left pending forever.
+    add_nodes(&s, 1, 4000, 4000);
+    assert_eq!(eval(&s, &e2).status, "canceled");
+    s.process_evaluation(&d1).unwrap();
+    while let Some(d) = s.dequeue_evaluation(&[], Duration::ZERO) {
+        s.process_evaluation(&d).unwrap();
+    }
+    assert_eq!(live(&s, "q").len(), 1);
+    for e in evals(&s, "q") {
+        assert!(
+            e.is_terminal(),
+            "{} ({}) is {}",
+            e.id,
+            e.triggered_by,
+            e.status
+        );
+    }
+    assert_ne!(eval(&s, &blocked).status, "blocked");
+}

@@ -202,16 +202,30 @@ impl Broker {
         out
     }
 
-    /// Capacity changed: every blocked evaluation goes back to the ready queue.
-    /// Returns how many were unblocked.
-    pub fn unblock_all(&mut self) -> usize {
-        let blocked: Vec<_> = self.blocked.drain().map(|(_, e)| e).collect();
-        let n = blocked.len();
+    /// Capacity changed: every blocked evaluation goes back to the ready
+    /// queue. Returns the evaluations this supersedes (an older one waiting
+    /// behind an in-flight evaluation of the same job), to be canceled.
+    pub fn unblock_all(&mut self) -> Vec<Arc<Evaluation>> {
+        let mut blocked: Vec<_> = self.blocked.drain().map(|(_, e)| e).collect();
+        // In creation order, so the ready queue's order does not depend on
+        // the map's.
+        blocked.sort_by_key(|e| (e.create_index, e.id.clone()));
+        let mut canceled = Vec::new();
         for e in blocked {
             // Unblocked evaluations are processed like pending ones.
-            self.make_ready(e);
+            canceled.extend(self.make_ready(e));
         }
-        n
+        canceled
+    }
+
+    /// Capacity appeared that the job's blocked evaluation did not see:
+    /// it goes back to the ready queue. Returns the evaluations this
+    /// supersedes, to be canceled.
+    pub fn unblock(&mut self, job_id: &str) -> Vec<Arc<Evaluation>> {
+        match self.blocked.remove(job_id) {
+            Some(e) => self.make_ready(e),
+            None => Vec::new(),
+        }
     }
 
     /// Stops tracking the job's blocked evaluation (a newer evaluation placed
