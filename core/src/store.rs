@@ -379,6 +379,10 @@ pub struct Store {
     ids: Arc<dyn IdSource>,
     observer: Option<CommandObserver>,
     runs: AtomicU64,
+    /// Index of the last write that added capacity (a node ready or
+    /// undrained, an allocation finished): a blocked evaluation planned
+    /// before it has not seen that capacity.
+    capacity_index: AtomicU64,
 }
 
 impl Default for Store {
@@ -405,6 +409,7 @@ impl Store {
             ids,
             observer: None,
             runs: AtomicU64::new(0),
+            capacity_index: AtomicU64::new(0),
         }
     }
 
@@ -892,7 +897,7 @@ impl Store {
         let eval_ids: Vec<String> = command_evals(&cmd).map(str::to_string).collect();
         let applied = self.commit(cmd)?;
         if capacity_added {
-            self.broker.lock().unblock_all();
+            self.capacity_added(applied.index);
         }
         self.run_inline();
         Ok(NodeUpdateResponse {
@@ -974,7 +979,7 @@ impl Store {
             time: self.clock.now(),
         })?;
         if frees {
-            self.broker.lock().unblock_all();
+            self.capacity_added(applied.index);
         }
         self.run_inline();
         Ok(applied.index)
@@ -1090,6 +1095,16 @@ impl Store {
         Ok(scheduler::process(&st, &d.eval, &mut ctx))
     }
 
+    /// Capacity appeared at `index`: every blocked evaluation is retried.
+    fn capacity_added(&self, index: u64) {
+        // Recorded before the broker is told, so that a plan being submitted
+        // concurrently either sees the index or has its blocked evaluation
+        // already tracked (and so unblocked here).
+        self.capacity_index.fetch_max(index, Ordering::SeqCst);
+        let canceled = self.broker.lock().unblock_all();
+        self.cancel(canceled);
+    }
+
     /// Applies a plan for a dequeued evaluation (fenced by its token), then
     /// acks it. A plan that no longer fits is a conflict: plan again.
     pub fn submit_plan(&self, d: &Delivery, plan: Plan) -> Result<u64> {
@@ -1098,6 +1113,13 @@ impl Store {
             .check_token(&d.eval.id, &d.token)
             .map_err(conflict)?;
         let plan_evals: Vec<String> = plan.evals.iter().map(|e| e.id.clone()).collect();
+        // The state the plan was made from: capacity added after it was not
+        // seen, so a blocked evaluation it creates is retried at once.
+        let snapshot = plan
+            .evals
+            .iter()
+            .find(|e| e.id == d.eval.id)
+            .map_or(0, |e| e.snapshot_index);
         let job_id = d.eval.job_id.clone();
         let applied = self.commit(Command::PlanApply { plan })?;
         let outcome = self
@@ -1124,8 +1146,12 @@ impl Store {
             if placed_all && evals.iter().all(|e| e.status != EVAL_STATUS_BLOCKED) {
                 canceled.extend(b.untrack_blocked(&job_id).filter(|e| e.id != d.eval.id));
             }
+            let blocks = evals.iter().any(|e| e.status == EVAL_STATUS_BLOCKED);
             for e in evals {
                 canceled.extend(b.enqueue(e));
+            }
+            if blocks && self.capacity_index.load(Ordering::SeqCst) > snapshot {
+                canceled.extend(b.unblock(&job_id));
             }
         }
         self.cancel(canceled);
