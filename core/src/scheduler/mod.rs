@@ -166,6 +166,9 @@ static NO_USAGE: NodeUsage = NodeUsage {
     allocs: 0,
 };
 
+/// Most feasibility verdicts remembered per evaluation (groups × nodes).
+const MEMO_LIMIT: usize = 1 << 22;
+
 /// One group of the job, prepared once per evaluation.
 pub(crate) struct GroupPlan {
     /// Position of the group in the job.
@@ -187,13 +190,22 @@ impl GroupPlan {
             count: group.count,
             checker: GroupChecker::new(job, group),
             ask: GroupAsk::new(group),
-            memo: vec![0; candidates],
+            // Bounded: a job with very many groups on a large cluster
+            // checks nodes again rather than holding groups × nodes entries.
+            memo: if job.task_groups.len().saturating_mul(candidates) <= MEMO_LIMIT {
+                vec![0; candidates]
+            } else {
+                Vec::new()
+            },
         }
     }
 
     /// Feasibility of candidate `i` (`node`), computed once per evaluation:
     /// it depends only on the node and the job, not on the plan.
     pub(crate) fn verdict(&mut self, i: usize, node: &Node) -> Verdict {
+        if self.memo.is_empty() {
+            return self.checker.check(node);
+        }
         match self.memo[i] {
             0 => {
                 let v = self.checker.check(node);
