@@ -229,3 +229,20 @@ def test_server_threads_do_not_hold_ctrl_c(ordu_server, ordu_store):
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(3)
     assert time.monotonic() - started < 1.0
+
+
+def test_region_is_checked_before_the_query(ordu_server):
+    r = requests.get(ordu_server + "/v1/jobs", params={"region": "mars", "index": "x"},
+                     timeout=5)
+    assert (r.status_code, r.text) == (500, "No path to region")
+    r = requests.get(ordu_server + "/v1/jobs", params={"index": "x"}, timeout=5)
+    assert (r.status_code, r.text) == (400, "Invalid index")
+
+
+@pytest.mark.parametrize("value,status", [("true", 200), ("True", 200), ("1", 200),
+                                          ("false", 200), ("yes", 400)])
+def test_boolean_query_parameters(ordu_server, value, status):
+    r = requests.get(ordu_server + "/v1/job/x/allocations", params={"all": value}, timeout=5)
+    assert r.status_code == status, r.text
+    r = requests.delete(ordu_server + "/v1/job/x", params={"purge": value}, timeout=5)
+    assert r.status_code == status, r.text

@@ -417,7 +417,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read(self, q: Query, read: Callable[..., Tuple[Any, int]], lookup: bool = False
               ) -> Answer:
-        """A GET: blocking parameters, the read, the read headers (also on errors)."""
+        """A GET: the region (before anything else), blocking parameters, the
+        read, the read headers (also on errors)."""
+        self.store.check_region(q.region())
         index, wait = q.blocking()
         try:
             value, at = read(index=index, wait=wait, region=q.region())
