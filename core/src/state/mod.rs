@@ -137,7 +137,10 @@ pub struct State {
     index: u64,
     jobs: BTreeMap<String, Arc<Job>>,
     evals: BTreeMap<String, Arc<Evaluation>>,
-    allocs: BTreeMap<String, Arc<Allocation>>,
+    /// Hashed, not ordered: with a million allocations every write would
+    /// otherwise walk a deep tree of string keys. Written in ID order.
+    #[serde(serialize_with = "in_key_order")]
+    allocs: HashMap<String, Arc<Allocation>>,
     nodes: BTreeMap<String, Arc<Node>>,
     job_indexes: BTreeMap<String, JobIndexes>,
     node_indexes: BTreeMap<String, NodeIndexes>,
@@ -244,7 +247,14 @@ impl State {
 
     /// Every allocation, in ID order.
     pub fn allocs(&self) -> impl Iterator<Item = &Arc<Allocation>> {
-        self.allocs.values()
+        let mut all: Vec<(&String, &Arc<Allocation>)> = self.allocs.iter().collect();
+        all.sort_unstable_by_key(|(id, _)| *id);
+        all.into_iter().map(|(_, a)| a)
+    }
+
+    /// Number of allocations (every status).
+    pub fn alloc_count(&self) -> usize {
+        self.allocs.len()
     }
 
     /// A job's allocations (every incarnation), in ID order.
@@ -482,6 +492,17 @@ fn entry_mut<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> &'m 
         map.insert(key.to_string(), V::default());
     }
     map.get_mut(key).expect("inserted")
+}
+
+/// Writes a hashed table as a map in key order, so that equal states give
+/// equal snapshot bytes.
+fn in_key_order<S: serde::Serializer, V: Serialize>(
+    map: &HashMap<String, V>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    let mut entries: Vec<(&String, &V)> = map.iter().collect();
+    entries.sort_unstable_by_key(|(k, _)| *k);
+    s.collect_map(entries)
 }
 
 fn plan_conflict(node_id: &str, why: &str) -> Error {
