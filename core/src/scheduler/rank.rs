@@ -317,7 +317,10 @@ pub(crate) fn binpack(node: &Node, cpu: i64, memory_mb: i64) -> f64 {
             1.0 - used as f64 / cap as f64
         }
     };
-    let total = 10f64.powf(free(cpu, cap[0])) + 10f64.powf(free(memory_mb, cap[1]));
+    // 10^x as e^(x·ln 10): the same value, several times cheaper than powf
+    // on the hot path (every candidate of every placement).
+    let pow10 = |x: f64| (x * std::f64::consts::LN_10).exp();
+    let total = pow10(free(cpu, cap[0])) + pow10(free(memory_mb, cap[1]));
     (20.0 - total).clamp(0.0, 18.0)
 }
 
