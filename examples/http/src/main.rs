@@ -24,12 +24,15 @@ use ordu::{Config, Store};
 use tokio::sync::watch;
 
 const USAGE: &str = "\
-usage: ordu-http [--addr HOST:PORT] [--region NAME] [--demo-nodes N]
+usage: ordu-http [--addr HOST:PORT] [--region NAME] [--demo-nodes N] [--gc-after DURATION]
 
   --addr HOST:PORT   listen address (default 127.0.0.1:4646; port 0 picks a free one)
   --region NAME      the region the store holds (default global)
   --demo-nodes N     register N ready nodes in datacenter dc1, and one each in us2
                      and eu1, with the docker, exec and java drivers (default 0)
+  --gc-after DURATION
+                     collect terminal evaluations and allocations this much older
+                     than now, once a minute (Go duration, default 1h; 0: never)
 ";
 
 /// Most demo nodes `--demo-nodes` registers (a bound on a number from the
@@ -41,6 +44,7 @@ struct Args {
     addr: SocketAddr,
     region: String,
     demo_nodes: usize,
+    gc_after: Option<Duration>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -48,6 +52,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         addr: SocketAddr::from(([127, 0, 0, 1], 4646)),
         region: "global".into(),
         demo_nodes: 0,
+        gc_after: Some(Duration::from_secs(3600)),
     };
     while let Some(flag) = args.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -86,10 +91,25 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                             format!("--demo-nodes {v:?}: want a number from 0 to {MAX_DEMO_NODES}")
                         })?;
             }
+            "--gc-after" => {
+                let v = value()?;
+                let d = params::parse_go_duration(&v).ok_or_else(|| {
+                    format!("--gc-after {v:?}: want a Go duration such as 1h or 30m")
+                })?;
+                a.gc_after = (!d.is_zero()).then_some(d);
+            }
             _ => return Err(format!("unknown argument {flag:?}")),
         }
     }
     Ok(Some(a))
+}
+
+/// Unix nanoseconds `ago` before now (0 if the clock is before that).
+fn unix_nanos_before(ago: Duration) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    now.saturating_sub(ago).as_nanos().min(i64::MAX as u128) as i64
 }
 
 /// One demo node: ready, generous, with the common drivers.
@@ -182,20 +202,30 @@ async fn run(args: Args) -> Result<(), String> {
     let mut serving = tokio::spawn(serve(listener, app, down_rx.clone()));
 
     // Delayed evaluations (rolling-update follow-ups, ...) become due with
-    // time, not with a write: look for them every second.
+    // time, not with a write: look for them every second. Once a minute,
+    // collect what finished long ago, so a long-running server does not grow
+    // with every register (each one leaves an evaluation behind).
     let ticker = {
         let store = store.clone();
         let mut down = down_rx.clone();
+        let gc_after = args.gc_after;
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(1));
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
+            for tick in 1u64.. {
                 tokio::select! {
                     _ = every.tick() => {}
                     _ = down.wait_for(|d| *d) => return,
                 }
                 let store = store.clone();
-                let _ = tokio::task::spawn_blocking(move || store.process_ready()).await;
+                let collect = gc_after.filter(|_| tick % 60 == 0);
+                let _ = tokio::task::spawn_blocking(move || {
+                    store.process_ready();
+                    if let Some(after) = collect {
+                        let _ = store.garbage_collect(unix_nanos_before(after));
+                    }
+                })
+                .await;
             }
         })
     };
@@ -334,6 +364,11 @@ mod tests {
         assert!(parse(&["--demo-nodes", "99999999999"]).is_err());
         assert!(parse(&["--region", ""]).is_err());
         assert!(parse(&["--bogus"]).unwrap_err().contains("--bogus"));
+        assert_eq!(a.gc_after, Some(Duration::from_secs(3600)));
+        let g = parse(&["--gc-after", "90m"]).unwrap().unwrap();
+        assert_eq!(g.gc_after, Some(Duration::from_secs(5400)));
+        assert_eq!(parse(&["--gc-after=0"]).unwrap().unwrap().gc_after, None);
+        assert!(parse(&["--gc-after", "10"]).is_err());
     }
 
     #[test]
