@@ -494,6 +494,14 @@ fn entry_mut<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> &'m 
     map.get_mut(key).expect("inserted")
 }
 
+/// [`entry_mut`] for an ordered map.
+fn ordered_entry_mut<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted")
+}
+
 /// Writes a hashed table as a map in key order, so that equal states give
 /// equal snapshot bytes.
 fn in_key_order<S: serde::Serializer, V: Serialize>(
@@ -611,24 +619,20 @@ impl Tx<'_> {
         self.applied.keys.push(keys::job_evals(job_id));
     }
 
+    /// Runs for every allocation a command writes (a plan writes thousands
+    /// of the same job): no key is cloned for an entry that exists.
     fn touch_alloc(&mut self, a: &Allocation) {
-        self.state
-            .job_indexes
-            .entry(a.job_id.clone())
-            .or_default()
-            .allocs = self.index;
+        ordered_entry_mut(&mut self.state.job_indexes, &a.job_id).allocs = self.index;
         self.state.tables.allocs = self.index;
         self.applied.keys.push(keys::alloc(&a.id));
         self.applied.keys.push(keys::job_allocs(&a.job_id));
         if !a.node_id.is_empty() {
-            self.state
-                .node_indexes
-                .entry(a.node_id.clone())
-                .or_default()
-                .allocs = self.index;
+            ordered_entry_mut(&mut self.state.node_indexes, &a.node_id).allocs = self.index;
             self.applied.keys.push(keys::node_allocs(&a.node_id));
         }
-        self.jobs_to_status.insert(a.job_id.clone());
+        if !self.jobs_to_status.contains(&a.job_id) {
+            self.jobs_to_status.insert(a.job_id.clone());
+        }
     }
 
     fn touch_node(&mut self, id: &str) {
