@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 cargo test -p ordu-http
-cargo build --release -p ordu-http
+cargo build --release -p ordu-http --bin ordu-http --example longpoll
 
 # Python for the suite: a venv with tests/http/requirements.txt.
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -48,6 +48,10 @@ done
 echo "ordu-http at $addr"
 
 PYTHON=$venv/bin/python tests/http/run.sh "$addr" -q -p no:cacheprovider
+
+# Stress: 500 keep-alive long-polls on one job, each woken by three writes;
+# the driver fails on any early, lost or failed answer.
+target/release/examples/longpoll "${addr#http://}" "ordu-ci-longpoll-$$" --conns 500 --rounds 3 --pid "$pid"
 
 # Shutdown is clean: with a long-poll open, SIGTERM answers it with the
 # current state and the process ends with status 0, well before the poll's wait.
