@@ -389,3 +389,167 @@ impl Fail {
 fn error(e: &Error, lookup: bool) -> Response {
     Fail::error(e, lookup).response()
 }
+
+#[cfg(test)]
+mod tests {
+    //! The router in-process (no socket): what the conformance suite checks
+    //! over HTTP, in the few places where the host itself decides.
+    use std::time::Duration;
+
+    use axum::http::{Method, Request};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    const JOB: &str = r#"{"Job":{"ID":"web","Datacenters":["dc1"],
+        "TaskGroups":[{"Name":"g","Tasks":[{"Name":"t","Driver":"exec"}]}]}}"#;
+
+    fn app() -> (Router, Arc<Store>, watch::Sender<bool>) {
+        let store = Arc::new(Store::default());
+        let (tx, rx) = watch::channel(false);
+        (router(store.clone(), rx), store, tx)
+    }
+
+    async fn call(app: &Router, method: Method, uri: &str, body: &str) -> (u16, String, u64) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let index = resp
+            .headers()
+            .get("x-nomad-index")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(bytes.to_vec()).unwrap(), index)
+    }
+
+    #[tokio::test]
+    async fn routes_methods_and_parameters() {
+        let (app, _, _tx) = app();
+        let (s, body, index) = call(&app, Method::PUT, "/v1/job/web", JOB).await;
+        assert_eq!(s, 200, "{body}");
+        assert!(index > 0);
+        let (s, body, i) = call(&app, Method::GET, "/v1/job/web?pretty", "").await;
+        assert_eq!((s, i), (200, index));
+        assert!(body.contains("\n    \"ID\": \"web\""), "{body}");
+        assert_eq!(
+            call(&app, Method::PATCH, "/v1/job/web", "").await.1,
+            "Invalid method"
+        );
+        assert_eq!(call(&app, Method::GET, "/v1/nope", "").await.0, 404);
+        let (s, body, _) = call(&app, Method::GET, "/v1/job/web?index=x", "").await;
+        assert_eq!((s, body.as_str()), (400, "Invalid index"));
+        let (s, body, _) = call(&app, Method::GET, "/v1/job/web?index=1&wait=10", "").await;
+        assert_eq!((s, body.as_str()), (400, "Invalid wait time"));
+        let (s, body, _) = call(&app, Method::GET, "/v1/job/web?region=mars", "").await;
+        assert_eq!((s, body.as_str()), (500, "No path to region"));
+        // A missing job: 404 with the index headers.
+        let (s, body, _) = call(&app, Method::GET, "/v1/job/nope", "").await;
+        assert_eq!((s, body.as_str()), (404, "job not found"));
+        // Bad booleans are 400; `True` (python-nomad) is fine.
+        let uri = "/v1/job/web/allocations?all=maybe";
+        assert_eq!(call(&app, Method::GET, uri, "").await.0, 400);
+        let uri = "/v1/job/web/allocations?all=True";
+        assert_eq!(call(&app, Method::GET, uri, "").await.0, 200);
+    }
+
+    #[tokio::test]
+    async fn evaluate_takes_an_empty_body_or_a_matching_one() {
+        let (app, _, _tx) = app();
+        call(&app, Method::PUT, "/v1/job/web", JOB).await;
+        assert_eq!(
+            call(&app, Method::POST, "/v1/job/web/evaluate", "").await.0,
+            200
+        );
+        let same = r#"{"JobID":"web"}"#;
+        assert_eq!(
+            call(&app, Method::POST, "/v1/job/web/evaluate", same)
+                .await
+                .0,
+            200
+        );
+        let other = r#"{"JobID":"api"}"#;
+        let (s, body, _) = call(&app, Method::POST, "/v1/job/web/evaluate", other).await;
+        assert_eq!((s, body.as_str()), (400, "JobID not same as job name"));
+        let (s, body, _) = call(&app, Method::POST, "/v1/job/nope/evaluate", "").await;
+        assert_eq!((s, body.as_str()), (500, "job not found"));
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_400_and_writes_nothing() {
+        let (app, store, _tx) = app();
+        let limit = store.config().limits.max_request_bytes;
+        let big = format!(
+            r#"{{"Job":{{"ID":"big","Meta":{{"pad":"{}"}}}}}}"#,
+            "x".repeat(limit)
+        );
+        let (s, body, _) = call(&app, Method::PUT, "/v1/jobs", &big).await;
+        assert_eq!(s, 400);
+        assert!(body.contains("limit"), "{body}");
+        assert_eq!(store.index(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_poll_wakes_on_a_write_and_not_on_another_job() {
+        let (app, _, _tx) = app();
+        let (_, _, index) = call(&app, Method::PUT, "/v1/job/web", JOB).await;
+        let (_, _, index) = call(&app, Method::GET, "/v1/job/web", "").await;
+        let poll = {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let uri = format!("/v1/job/web?index={index}&wait=30s");
+                call(&app, Method::GET, &uri, "").await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let other = JOB.replace("\"web\"", "\"api\"");
+        call(&app, Method::PUT, "/v1/job/api", &other).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !poll.is_finished(),
+            "another job's write woke the long-poll"
+        );
+        let changed = JOB.replace("\"exec\"", "\"docker\"");
+        let (s, _, written) = call(&app, Method::PUT, "/v1/job/web", &changed).await;
+        assert_eq!(s, 200);
+        let (s, body, got) = tokio::time::timeout(Duration::from_secs(5), poll)
+            .await
+            .expect("the write woke the long-poll")
+            .unwrap();
+        assert_eq!(s, 200);
+        assert!(got >= written && got > index, "{got} {written} {index}");
+        assert!(body.contains("docker"), "{body}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutdown_answers_open_long_polls_with_the_current_state() {
+        let (app, _, tx) = app();
+        call(&app, Method::PUT, "/v1/job/web", JOB).await;
+        let (_, _, index) = call(&app, Method::GET, "/v1/jobs", "").await;
+        let polls: Vec<_> = (0..50)
+            .map(|_| {
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let uri = format!("/v1/jobs?index={index}&wait=5m");
+                    call(&app, Method::GET, &uri, "").await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(polls.iter().all(|p| !p.is_finished()));
+        tx.send(true).unwrap();
+        for p in polls {
+            let (s, body, i) = tokio::time::timeout(Duration::from_secs(5), p)
+                .await
+                .expect("shutdown answered the long-poll")
+                .unwrap();
+            assert_eq!((s, i), (200, index));
+            assert!(body.contains("\"web\""), "{body}");
+        }
+    }
+}
