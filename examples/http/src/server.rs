@@ -497,7 +497,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_long_poll_wakes_on_a_write_and_not_on_another_job() {
         let (app, _, _tx) = app();
-        let (_, _, index) = call(&app, Method::PUT, "/v1/job/web", JOB).await;
+        call(&app, Method::PUT, "/v1/job/web", JOB).await;
         let (_, _, index) = call(&app, Method::GET, "/v1/job/web", "").await;
         let poll = {
             let app = app.clone();
