@@ -1121,6 +1121,9 @@ impl Store {
             .find(|e| e.id == d.eval.id)
             .map_or(0, |e| e.snapshot_index);
         let job_id = d.eval.job_id.clone();
+        // Stopped allocations give their room back at once (the scheduler
+        // counts them out), whether or not a client ever reports them done.
+        let frees = !plan.stops.is_empty();
         let applied = self.commit(Command::PlanApply { plan })?;
         let outcome = self
             .broker
@@ -1155,6 +1158,9 @@ impl Store {
             }
         }
         self.cancel(canceled);
+        if frees {
+            self.capacity_added(applied.index);
+        }
         Ok(applied.index)
     }
 
