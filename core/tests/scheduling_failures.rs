@@ -224,3 +224,22 @@ fn deregistering_a_blocked_job_cancels_its_blocked_evaluation() {
     add_nodes(&s, 2, 4000, 4000);
     assert!(allocs(&s, "gone").is_empty());
 }
+
+#[test]
+fn stopping_a_job_gives_its_room_to_a_blocked_one() {
+    let s = store();
+    add_nodes(&s, 1, 1000, 1000);
+    register(&s, job_json("first", 2, 500, 100));
+    let e = eval(&s, &register(&s, job_json("second", 2, 500, 100)));
+    assert!(live(&s, "second").is_empty());
+    let blocked = e.blocked_eval.clone();
+    // No client reports anything: the stop alone frees the node.
+    s.deregister_job("first", &Default::default()).unwrap();
+    assert_eq!(live(&s, "second").len(), 2);
+    assert_eq!(eval(&s, &blocked).status, "complete");
+    // Scaling down frees room too.
+    let e = eval(&s, &register(&s, job_json("third", 1, 500, 100)));
+    assert_eq!(eval(&s, &e.blocked_eval).status, "blocked");
+    register(&s, job_json("second", 1, 500, 100));
+    assert_eq!(live(&s, "third").len(), 1);
+}
