@@ -798,9 +798,8 @@ impl Store {
             }
             out
         });
-        let ready = node.status == NODE_STATUS_READY;
         let id = node.id.clone();
-        self.node_write(Command::NodeRegister { node, evals }, &id, ready)
+        self.node_write(Command::NodeRegister { node, evals }, &id)
     }
 
     /// Registers a node from JSON: `{"Node": {...}}` or the node itself.
@@ -833,7 +832,6 @@ impl Store {
                 evals,
             },
             id,
-            false,
         )
     }
 
@@ -860,7 +858,6 @@ impl Store {
                 evals,
             },
             id,
-            status == NODE_STATUS_READY,
         )
     }
 
@@ -884,21 +881,16 @@ impl Store {
                 evals,
             },
             id,
-            !drain,
         )
     }
 
-    fn node_write(
-        &self,
-        cmd: Command,
-        id: &str,
-        capacity_added: bool,
-    ) -> Result<NodeUpdateResponse> {
+    /// Applies a node change. Any node change may let a blocked evaluation
+    /// through: capacity that appears, but also a node leaving the candidates
+    /// (an all-at-once placement that failed only on that node now fits).
+    fn node_write(&self, cmd: Command, id: &str) -> Result<NodeUpdateResponse> {
         let eval_ids: Vec<String> = command_evals(&cmd).map(str::to_string).collect();
         let applied = self.commit(cmd)?;
-        if capacity_added {
-            self.capacity_added(applied.index);
-        }
+        self.capacity_added(applied.index);
         self.run_inline();
         Ok(NodeUpdateResponse {
             eval_create_index: if eval_ids.is_empty() {
@@ -961,14 +953,15 @@ impl Store {
                     ALLOC_CLIENT_FAILED | ALLOC_CLIENT_LOST | crate::structs::ALLOC_CLIENT_COMPLETE
                 );
             let mut evals = Vec::new();
-            if becomes_terminal
-                && matches!(
-                    update.client_status.as_str(),
-                    ALLOC_CLIENT_FAILED | ALLOC_CLIENT_LOST
-                )
-            {
+            if becomes_terminal {
+                // A failed or lost allocation is replaced; so is a finished
+                // one of a service or system job, which should be running. A
+                // finished batch allocation is done: nothing to evaluate.
                 if let Some(job) = s.job(&a.job_id) {
-                    evals.push(self.new_eval(job, TRIGGER_ALLOC_FAILURE));
+                    let finished = update.client_status == crate::structs::ALLOC_CLIENT_COMPLETE;
+                    if !finished || job.job_type != crate::structs::JOB_TYPE_BATCH {
+                        evals.push(self.new_eval(job, TRIGGER_ALLOC_FAILURE));
+                    }
                 }
             }
             (evals, becomes_terminal)
