@@ -71,9 +71,15 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
             }
             Taint::None => {}
         }
-        let feasible = position
-            .get(a.node_id.as_str())
-            .is_some_and(|&i| groups[gi].verdict(i, nodes[i]) == Verdict::Feasible);
+        // A node that is not taking new work but is not tainted either
+        // (initializing again) keeps what runs there, as long as the job may
+        // still use it.
+        let feasible = match position.get(a.node_id.as_str()) {
+            Some(&i) => groups[gi].verdict(i, nodes[i]) == Verdict::Feasible,
+            None => state.node(&a.node_id).is_some_and(|n| {
+                in_datacenters(&job, n) && groups[gi].checker.check(n) == Verdict::Feasible
+            }),
+        };
         if !feasible || existing.contains_key(&(a.node_id.as_str(), gi)) {
             b.stop(a, DESC_NOT_NEEDED, None);
             continue;
