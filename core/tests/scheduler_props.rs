@@ -291,6 +291,21 @@ proptest! {
             apply(&s, &caps, o);
             s.with_state(check_invariants)?;
         }
+        // Quiescence: nothing was left undone, so evaluating every job again
+        // changes no allocation (a blocked evaluation that missed capacity,
+        // or a placement left behind, would show here).
+        let before: Vec<String> = s.with_state(|st| {
+            st.allocs().filter(|a| !a.is_terminal()).map(|a| a.id.clone()).collect()
+        });
+        let jobs: Vec<String> = s.with_state(|st| st.jobs().map(|j| j.id.clone()).collect());
+        for j in &jobs {
+            s.evaluate_job(j, &WriteOptions::default()).unwrap();
+        }
+        let after: Vec<String> = s.with_state(|st| {
+            st.allocs().filter(|a| !a.is_terminal()).map(|a| a.id.clone()).collect()
+        });
+        prop_assert_eq!(before, after, "re-evaluating changed allocations");
+        s.with_state(check_invariants)?;
         let mut replica = State::new();
         for (i, c) in log.lock().unwrap().iter() {
             replica.apply(*i, c).unwrap();

@@ -228,3 +228,17 @@ fn a_client_terminal_allocation_stays_terminal() {
     let used = s.with_state(|st| st.node_usage("node-000").map_or(0, |u| u.cpu));
     assert_eq!(used, 800);
 }
+
+#[test]
+fn a_finished_service_allocation_is_replaced() {
+    let s = store();
+    add_nodes(&s, 2, 4000, 4000);
+    register(&s, job_json("svc", 1, 100, 100));
+    let first = live(&s, "svc")[0].clone();
+    // A service should run: a task that exits is started again elsewhere.
+    client_status(&s, &first.id, "complete");
+    let now = live(&s, "svc");
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0].id, first.id);
+    assert_eq!(now[0].name, first.name);
+}

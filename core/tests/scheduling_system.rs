@@ -140,3 +140,14 @@ fn deregister_stops_every_allocation() {
     add_node(&s, node_json("after", "dc1", 4000, 4000));
     assert_eq!(allocs(&s, "sys").len(), 3);
 }
+
+#[test]
+fn a_node_initializing_again_keeps_its_allocation() {
+    let s = store();
+    add_nodes(&s, 2, 4000, 4000);
+    register(&s, system_job("sys", 100));
+    s.update_node_status("node-000", "initializing").unwrap();
+    // Not tainted: what runs there stays, even when the job is evaluated.
+    s.evaluate_job("sys", &Default::default()).unwrap();
+    assert_eq!(nodes_of(&s, "sys").len(), 2);
+}
