@@ -189,7 +189,9 @@ pub(crate) fn generic(state: &State, job: Option<&Job>, allocs: &[Arc<Allocation
             i += 1;
         }
     }
-    out.place.sort_by_key(|p| (p.group, name_index(&p.name)));
+    // Each key parsed once, not once per comparison.
+    out.place
+        .sort_by_cached_key(|p| (p.group, name_index(&p.name)));
     out
 }
 
