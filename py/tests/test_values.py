@@ -59,3 +59,47 @@ def test_many_distinct_keys_round_trip(store):
     for _ in range(2):
         got, _ = store.job(job["ID"])
         assert got["Meta"] == job["Meta"]
+
+
+def _rss_bytes() -> int:
+    import os
+
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_reads_and_errors_do_not_leak(store):
+    """A leaked reference per read would keep each job's ~160 objects alive:
+    20,000 reads would grow the process by hundreds of MB."""
+    import gc
+    import os
+
+    import pytest
+
+    import ordu
+
+    if not os.path.exists("/proc/self/statm"):
+        pytest.skip("needs /proc")
+    job = seed_job()
+    store.register_job({"Job": job})
+
+    def churn(n):
+        for _ in range(n):
+            store.job(job["ID"])
+            store.jobs()
+            try:
+                store.job("nope")
+            except ordu.NotFoundError:
+                pass
+            try:
+                store.register_job({"Job": {"ID": "bad id"}})
+            except ordu.InvalidError:
+                pass
+
+    churn(2000)
+    gc.collect()
+    before = _rss_bytes()
+    churn(20000)
+    gc.collect()
+    grown = _rss_bytes() - before
+    assert grown < 32 << 20, f"the process grew by {grown >> 20} MB over 20,000 rounds"
