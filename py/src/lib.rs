@@ -219,8 +219,9 @@ impl Delivery {
 /// Request bodies are dicts in Nomad's field names, or str/bytes of JSON.
 /// Writes return Nomad's reply dict (with "Index"). Reads return a tuple
 /// `(value, index)`; with `index=N` they block until the index is past N or
-/// `wait` seconds (None or 0: 5 minutes; at most 10) are over, releasing the
-/// GIL and answering Ctrl-C. A blocking loop:
+/// `wait` seconds (None or 0: 5 minutes; at most 10) are over, with the GIL
+/// released. Python's signal handlers run while a read in the main thread
+/// waits (Ctrl-C raises KeyboardInterrupt within 0.1 s). A blocking loop:
 ///
 ///     index = 0
 ///     while True:
