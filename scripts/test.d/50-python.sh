@@ -40,7 +40,7 @@ log=$(mktemp)
 "$py" -m ordu.http --addr 127.0.0.1:0 --demo-nodes 3 >"$log" 2>&1 &
 pid=$!
 stop() {
-  kill -INT "$pid" 2>/dev/null || true
+  kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   rm -f "$log"
 }

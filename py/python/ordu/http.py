@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import sys
 import threading
 import urllib.parse
@@ -590,6 +591,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     server = Server(store, host, port, verbose=args.verbose)
     print(f"ordu: serving Nomad's HTTP API on {server.address} "
           f"(region {store.region}, {args.demo_nodes} demo nodes)", flush=True)
+    # SIGTERM stops the server as Ctrl-C does; a shell that started us in the
+    # background may have left SIGINT ignored, so take it back too.
+    def _stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
