@@ -13,7 +13,7 @@ use crate::error::{Error, Result, Stage};
 use crate::store::{
     Config, QueryOptions, SchedulingMode, Store, WriteOptions, DEFAULT_WAIT, MAX_WAIT,
 };
-use crate::structs::{decode, AllocClientUpdate, JobRegisterRequest, Limits, Node};
+use crate::structs::{decode, AllocClientUpdate, JobRegisterRequest, Limits};
 
 /// A JSON answer and its index.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -279,13 +279,7 @@ pub fn process_evaluation(store: &Store, d: &crate::scheduler::broker::Delivery)
 /// check every operation makes, for hosts that route by region before they
 /// read a body (node writes take no region of their own).
 pub fn check_region(store: &Store, region: Option<&str>) -> Result<()> {
-    match region {
-        Some(r) if !r.is_empty() && r != store.config().region => Err(Error::Region {
-            requested: r.to_string(),
-            region: store.config().region.clone(),
-        }),
-        _ => Ok(()),
-    }
+    store.check_region(region)
 }
 
 /// Checks a request body's announced length against the store's bound before
@@ -339,19 +333,8 @@ pub fn register_node_at(
     body: &[u8],
     region: Option<&str>,
 ) -> Result<Reply> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Body {
-        Wrapped {
-            #[serde(rename = "Node")]
-            node: Node,
-        },
-        Bare(Node),
-    }
     check_region(store, region)?;
-    let mut node = match decode::<Body>(body, &store.config().limits)? {
-        Body::Wrapped { node } | Body::Bare(node) => node,
-    };
+    let mut node = crate::structs::decode_node(body, &store.config().limits)?;
     if let Some(id) = id {
         if node.id.is_empty() {
             node.id = id.to_string();

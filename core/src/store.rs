@@ -458,7 +458,9 @@ impl Store {
         Ok(self.commit(cmd)?.index)
     }
 
-    fn check_region(&self, region: Option<&str>) -> Result<()> {
+    /// Checks that `region`, when given and not empty, is the store's region;
+    /// every operation that takes a region does this first.
+    pub fn check_region(&self, region: Option<&str>) -> Result<()> {
         match region {
             Some(r) if !r.is_empty() && r != self.config.region => Err(Error::Region {
                 requested: r.to_string(),
@@ -804,18 +806,7 @@ impl Store {
 
     /// Registers a node from JSON: `{"Node": {...}}` or the node itself.
     pub fn register_node_json(&self, body: &[u8]) -> Result<NodeUpdateResponse> {
-        #[derive(serde::Deserialize)]
-        #[serde(untagged)]
-        enum Body {
-            Wrapped {
-                #[serde(rename = "Node")]
-                node: Node,
-            },
-            Bare(Node),
-        }
-        let node = match crate::structs::decode::<Body>(body, &self.config.limits)? {
-            Body::Wrapped { node } | Body::Bare(node) => node,
-        };
+        let node = crate::structs::decode_node(body, &self.config.limits)?;
         self.register_node(node)
     }
 

@@ -56,6 +56,22 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limits: &Limits) -> Result<T, E
     Ok(value)
 }
 
+/// Decodes a node a host registers: `{"Node": {...}}` or the bare node.
+pub fn decode_node(bytes: &[u8], limits: &Limits) -> Result<Node, Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Body {
+        Wrapped {
+            #[serde(rename = "Node")]
+            node: Node,
+        },
+        Bare(Node),
+    }
+    match decode::<Body>(bytes, limits)? {
+        Body::Wrapped { node } | Body::Bare(node) => Ok(node),
+    }
+}
+
 /// The body of a job register: `{"Job": {...}, "EnforceIndex", "JobModifyIndex"}`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
