@@ -1149,7 +1149,7 @@ impl Store {
     }
 
     /// Plans, submits and acks a dequeued evaluation; retries a plan that
-    /// conflicts, and nacks after [`MAX_PLAN_ATTEMPTS`].
+    /// conflicts, and nacks after `MAX_PLAN_ATTEMPTS` (5) attempts.
     pub fn process_evaluation(&self, d: &Delivery) -> Result<u64> {
         let mut last = None;
         for _ in 0..MAX_PLAN_ATTEMPTS {
