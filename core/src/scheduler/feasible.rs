@@ -55,6 +55,41 @@ pub(crate) fn in_datacenters(job: &Job, node: &Node) -> bool {
         .any(|dc| glob_match(dc, &node.datacenter))
 }
 
+/// A job's datacenters prepared once per evaluation: every node of the
+/// cluster is matched against them.
+pub(crate) struct Datacenters<'j> {
+    any: bool,
+    exact: Vec<&'j str>,
+    globs: Vec<&'j str>,
+}
+
+impl<'j> Datacenters<'j> {
+    pub(crate) fn new(job: &'j Job) -> Self {
+        let mut d = Datacenters {
+            any: false,
+            exact: Vec::new(),
+            globs: Vec::new(),
+        };
+        for dc in &job.datacenters {
+            if dc == "*" {
+                d.any = true;
+            } else if dc.contains(['*', '?']) {
+                d.globs.push(dc);
+            } else {
+                d.exact.push(dc);
+            }
+        }
+        d
+    }
+
+    /// Same answer as [`in_datacenters`].
+    pub(crate) fn contains(&self, node: &Node) -> bool {
+        self.any
+            || self.exact.iter().any(|dc| *dc == node.datacenter)
+            || self.globs.iter().any(|dc| glob_match(dc, &node.datacenter))
+    }
+}
+
 /// Resolves a constraint target against a node. A literal resolves to
 /// itself; an interpolation to the node's value, or `None` when the node has
 /// no such value or the interpolation is unknown.
@@ -330,6 +365,23 @@ mod tests {
             ..Constraint::default()
         })
         .holds(&node())
+    }
+
+    #[test]
+    fn prepared_datacenters_agree() {
+        let job = Job {
+            datacenters: vec!["dc1".into(), "us-*".into()],
+            ..Job::default()
+        };
+        let d = Datacenters::new(&job);
+        for dc in ["dc1", "dc2", "us-east", "eu-1", ""] {
+            let n = Node {
+                datacenter: dc.into(),
+                ..Node::default()
+            };
+            assert_eq!(d.contains(&n), in_datacenters(&job, &n), "{dc}");
+        }
+        assert!(Datacenters::new(&Job::default()).contains(&Node::default()));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::feasible::in_datacenters;
+use super::feasible::Datacenters;
 use super::rank::{candidate_limit, final_score, Rng};
 use super::reconcile::{self, Placement};
 use super::{nodes_available, Builder, Context, GroupPlan, DESC_MIGRATING, DESC_UPDATING};
@@ -39,9 +39,10 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
     };
 
     let mut rng = Rng::new(ctx.seed);
+    let dcs = Datacenters::new(&job);
     let mut nodes: Vec<&Arc<Node>> = state
         .nodes()
-        .filter(|n| n.is_schedulable() && in_datacenters(&job, n))
+        .filter(|n| n.is_schedulable() && dcs.contains(n))
         .collect();
     rng.shuffle(&mut nodes);
     let batch = job.job_type == JOB_TYPE_BATCH;

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::feasible::{in_datacenters, Verdict};
+use super::feasible::{in_datacenters, Datacenters, Verdict};
 use super::rank::Rng;
 use super::reconcile::{current_version, taint, Taint};
 use super::{
@@ -36,9 +36,10 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
     };
     let mut rng = Rng::new(ctx.seed);
     // Every node in the job's datacenters that takes work, in ID order.
+    let dcs = Datacenters::new(&job);
     let nodes: Vec<&Arc<Node>> = state
         .nodes()
-        .filter(|n| n.is_schedulable() && in_datacenters(&job, n))
+        .filter(|n| n.is_schedulable() && dcs.contains(n))
         .collect();
     let position: HashMap<&str, usize> = nodes
         .iter()
