@@ -52,6 +52,7 @@
 pub mod command;
 pub mod error;
 pub mod json;
+pub mod params;
 pub mod scheduler;
 pub mod state;
 pub mod store;

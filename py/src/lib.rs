@@ -659,11 +659,40 @@ impl Store {
     }
 }
 
+/// Parses a Go duration (``1s``, ``1.5s``, ``1m30s``, ``100us``, ``0``) into
+/// seconds, as Nomad reads ``?wait=``; a negative duration is 0. Raises
+/// ValueError for anything else (a bare number other than ``0`` included).
+#[pyfunction]
+fn parse_duration(text: &str) -> PyResult<f64> {
+    ordu::params::parse_go_duration(text)
+        .map(|d| d.as_secs_f64())
+        .ok_or_else(|| PyValueError::new_err(format!("invalid duration {text:?}")))
+}
+
+/// Parses a blocking query's ``index``: decimal digits only, at most 2^64-1.
+/// Raises ValueError otherwise.
+#[pyfunction]
+fn parse_index(text: &str) -> PyResult<u64> {
+    ordu::params::parse_index(text)
+        .ok_or_else(|| PyValueError::new_err(format!("invalid index {text:?}")))
+}
+
+/// Parses Go's boolean forms (``1``, ``t``, ``true``, ``True``, ``0``, ...).
+/// Raises ValueError otherwise.
+#[pyfunction]
+fn parse_bool(text: &str) -> PyResult<bool> {
+    ordu::params::parse_go_bool(text)
+        .ok_or_else(|| PyValueError::new_err(format!("invalid boolean {text:?}")))
+}
+
 #[pymodule]
 fn _ordu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Store>()?;
     m.add_class::<Delivery>()?;
+    m.add_function(wrap_pyfunction!(parse_duration, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_index, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_bool, m)?)?;
     m.add("OrduError", py.get_type::<OrduError>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add("InvalidError", py.get_type::<InvalidError>())?;

@@ -30,7 +30,7 @@ pytest_plugins = ["pytester"]
 @pytest.mark.parametrize("text,seconds", [
     ("0", 0.0), ("1s", 1.0), ("1.5s", 1.5), ("500ms", 0.5), ("1m30s", 90.0), ("2h", 7200.0),
     ("100us", 1e-4), ("100\u00b5s", 1e-4), ("3ns", 3e-9), ("3h2m1s", 10921.0), (".5s", 0.5),
-    ("-1s", -1.0), ("+2s", 2.0),
+    ("-1s", 0.0), ("+2s", 2.0),
 ])
 def test_go_durations(text, seconds):
     assert parse_duration(text) == pytest.approx(seconds)
@@ -44,9 +44,8 @@ def test_bad_go_durations(text):
 
 
 def test_indexes():
-    assert parse_index("") == 0
     assert parse_index("18446744073709551615") == 2**64 - 1
-    for bad in ("-1", "+5", "1.5", "0x10", "18446744073709551616", "\u0661", " 1"):
+    for bad in ("", "-1", "+5", "1.5", "0x10", "18446744073709551616", "\u0661", " 1"):
         with pytest.raises(ValueError):
             parse_index(bad)
 

@@ -166,3 +166,10 @@ class Store:
         """The next ready evaluation of one of types, waiting up to wait seconds."""
     def process_evaluation(self, delivery: Delivery) -> Obj:
         """Schedules a dequeued evaluation, submits its plan and acks it."""
+
+def parse_duration(text: str) -> float:
+    """Seconds of a Go duration (``1s``, ``1m30s``, ``0``); negative is 0. ValueError otherwise."""
+def parse_index(text: str) -> int:
+    """A blocking query's index: decimal digits, at most 2^64-1. ValueError otherwise."""
+def parse_bool(text: str) -> bool:
+    """Go's boolean forms (``1``, ``t``, ``true``, ``True``, ``0``, ...). ValueError otherwise."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import signal
 import sys
 import threading
@@ -37,11 +36,11 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ordu._ordu import OrduError, Store
+from ordu import _ordu
+from ordu._ordu import OrduError, Store, parse_duration, parse_index
 
 __all__ = ["Server", "parse_duration", "parse_index", "demo_node", "main"]
 
-MAX_U64 = (1 << 64) - 1
 
 # ---- query parameters
 
@@ -50,70 +49,12 @@ class BadRequest(Exception):
     """A request the HTTP layer refuses (400) before the store sees it."""
 
 
-_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-_UNIT_SECONDS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,
-    "\u03bcs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-# Go's durations are int64 nanoseconds.
-_MAX_DURATION_SECONDS = ((1 << 63) - 1) / 1e9
-
-
-def parse_duration(text: str) -> float:
-    """Parses a Go duration (``1s``, ``1.5s``, ``1m30s``, ``100us``, ``0``) into
-    seconds. Raises ValueError for anything else, as Go's
-    ``time.ParseDuration`` does (a bare number other than ``0`` included)."""
-    s = text
-    negative = False
-    if s[:1] in ("+", "-"):
-        negative = s[0] == "-"
-        s = s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
-        raise ValueError(f"invalid duration {text!r}")
-    total = 0.0
-    pos = 0
-    while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if not m or m.group(1) in ("", "."):
-            raise ValueError(f"invalid duration {text!r}")
-        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-        pos = m.end()
-    if total > _MAX_DURATION_SECONDS:
-        raise ValueError(f"invalid duration {text!r}")
-    return -total if negative else total
-
-
-def parse_index(text: str) -> int:
-    """Parses a blocking query's ``index``: decimal digits only, at most 2^64-1
-    (empty means 0). Raises ValueError otherwise."""
-    if text == "":
-        return 0
-    if not text.isascii() or not text.isdigit():
-        raise ValueError(f"invalid index {text!r}")
-    value = int(text)
-    if value > MAX_U64:
-        raise ValueError(f"invalid index {text!r}")
-    return value
-
-
-_TRUE = ("1", "t", "T", "TRUE", "true", "True")
-_FALSE = ("0", "f", "F", "FALSE", "false", "False")
-
-
 def parse_bool(name: str, text: str) -> bool:
     """Go's strconv.ParseBool forms; anything else is a 400."""
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
+    try:
+        return _ordu.parse_bool(text)
+    except ValueError:
+        pass
     raise BadRequest(f"Failed to parse value of {name!r} ({text!r}): want true or false")
 
 
@@ -144,7 +85,8 @@ class Query:
     def blocking(self) -> Tuple[int, Optional[float]]:
         """``(index, wait)`` for a read: 400 on a bad index or wait."""
         try:
-            index = parse_index(self.params.get("index", ""))
+            raw = self.params.get("index", "")
+            index = parse_index(raw) if raw else 0
         except ValueError:
             raise BadRequest("Invalid index") from None
         wait: Optional[float] = None
