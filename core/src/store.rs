@@ -493,11 +493,18 @@ impl Store {
         let (applied, evals) = {
             let mut st = self.state.write();
             let index = st.index() + 1;
-            let applied = st.apply(index, &cmd)?;
-            if let Some(obs) = &self.observer {
-                obs(index, &cmd);
-            }
-            let evals: Vec<_> = command_evals(&cmd)
+            let eval_ids: Vec<String> = command_evals(&cmd).map(str::to_string).collect();
+            let applied = match &self.observer {
+                Some(obs) => {
+                    let applied = st.apply(index, &cmd)?;
+                    obs(index, &cmd);
+                    applied
+                }
+                // Nobody else sees the command: let `apply` move it.
+                None => st.apply_owned(index, cmd)?,
+            };
+            let evals: Vec<_> = eval_ids
+                .iter()
                 .filter_map(|id| st.eval(id).cloned())
                 .collect();
             (applied, evals)

@@ -8,7 +8,7 @@
 
 mod usage;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -93,8 +93,10 @@ struct TableIndexes {
 #[derive(Clone, Debug, Default)]
 struct Derived {
     evals_by_job: HashMap<String, BTreeSet<String>>,
-    allocs_by_job: HashMap<String, BTreeSet<String>>,
-    allocs_by_node: HashMap<String, BTreeSet<String>>,
+    // Hashed, not ordered: these take a million inserts in a large cluster;
+    // readers sort what they hand out.
+    allocs_by_job: HashMap<String, HashSet<String>>,
+    allocs_by_node: HashMap<String, HashSet<String>>,
     usage: HashMap<String, NodeUsage>,
     /// Per job, how many of its evaluations are pending or blocked: job status
     /// needs only whether there is one, and a job's evaluations pile up (one
@@ -259,20 +261,26 @@ impl State {
 
     /// A job's allocations (every incarnation), in ID order.
     pub fn allocs_by_job(&self, job_id: &str) -> Vec<Arc<Allocation>> {
-        self.derived
+        let mut out: Vec<Arc<Allocation>> = self
+            .derived
             .allocs_by_job
             .get(job_id)
             .map(|ids| ids.iter().map(|id| self.allocs[id].clone()).collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        out.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        out
     }
 
     /// A node's allocations, in ID order.
     pub fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
-        self.derived
+        let mut out: Vec<Arc<Allocation>> = self
+            .derived
             .allocs_by_node
             .get(node_id)
             .map(|ids| ids.iter().map(|id| self.allocs[id].clone()).collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        out.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        out
     }
 
     /// A node by ID.
@@ -332,6 +340,26 @@ impl State {
     /// Applies `cmd` at `index`, which must be above [`State::index`]. On error
     /// nothing changed.
     pub fn apply(&mut self, index: u64, cmd: &Command) -> Result<Applied> {
+        self.apply_inner(index, cmd, None)
+    }
+
+    /// [`State::apply`] for a command the caller gives up: a plan's
+    /// allocations are moved into the tables instead of copied. Same result.
+    pub fn apply_owned(&mut self, index: u64, cmd: Command) -> Result<Applied> {
+        match cmd {
+            Command::PlanApply { plan } => {
+                let probe = Command::PlanApply {
+                    plan: plan.clone_without_placements(),
+                };
+                // `check` needs the placements; look at them through the plan.
+                self.check_plan(&plan)?;
+                self.apply_inner(index, &probe, Some(plan))
+            }
+            other => self.apply(index, &other),
+        }
+    }
+
+    fn apply_inner(&mut self, index: u64, cmd: &Command, owned: Option<Plan>) -> Result<Applied> {
         assert!(
             index > self.index,
             "index {index} is not above the last applied index {}",
@@ -348,7 +376,10 @@ impl State {
             },
             jobs_to_status: BTreeSet::new(),
         };
-        tx.run(cmd);
+        match owned {
+            Some(plan) => tx.plan_apply(plan),
+            None => tx.run(cmd),
+        }
         let applied = tx.finish();
         self.index = index;
         Ok(applied)
@@ -539,7 +570,7 @@ impl Tx<'_> {
                 self.upsert_eval(eval);
             }
             Command::EvalUpsert { evals } => self.upsert_evals(evals),
-            Command::PlanApply { plan } => self.plan_apply(plan),
+            Command::PlanApply { plan } => self.plan_apply(plan.clone()),
             Command::NodeRegister { node, evals } => {
                 self.node_register(node);
                 self.upsert_evals(evals);
@@ -835,7 +866,7 @@ impl Tx<'_> {
         self.touch_alloc(&a);
     }
 
-    fn plan_apply(&mut self, plan: &Plan) {
+    fn plan_apply(&mut self, plan: Plan) {
         for stop in &plan.stops {
             let Some(old) = self.state.allocs.get(&stop.id) else {
                 continue;
@@ -854,8 +885,7 @@ impl Tx<'_> {
             a.modify_time = plan.time;
             self.put_alloc(a);
         }
-        for placed in &plan.placements {
-            let mut a = placed.clone();
+        for mut a in plan.placements {
             if let Some(job) = &plan.job {
                 a.job = job.clone();
             }
