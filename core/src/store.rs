@@ -656,15 +656,9 @@ impl Store {
         self.check_region(opts.region.as_deref())?;
         let deadline = self.deadline(opts);
         loop {
-            let sub = (opts.min_index > 0).then(|| self.watch.subscribe(&reader.keys));
-            let (value, index, current) = {
-                let st = self.state.read();
-                let (v, i) = (reader.read)(&st);
-                (v, i, st.index())
-            };
-            match self.settle(value, index, current, opts) {
-                Settled::Done(r) => return r,
-                Settled::Wait(r) => {
+            match self.attempt(&reader, opts) {
+                (_, Settled::Done(r)) => return r,
+                (sub, Settled::Wait(r)) => {
                     let sub = sub.expect("subscribed when blocking");
                     if !sub.wait_until(deadline) {
                         return r;
@@ -680,15 +674,9 @@ impl Store {
         self.check_region(opts.region.as_deref())?;
         let deadline = self.deadline(opts);
         loop {
-            let sub = (opts.min_index > 0).then(|| self.watch.subscribe(&reader.keys));
-            let (value, index, current) = {
-                let st = self.state.read();
-                let (v, i) = (reader.read)(&st);
-                (v, i, st.index())
-            };
-            match self.settle(value, index, current, opts) {
-                Settled::Done(r) => return r,
-                Settled::Wait(r) => {
+            match self.attempt(&reader, opts) {
+                (_, Settled::Done(r)) => return r,
+                (sub, Settled::Wait(r)) => {
                     let sub = sub.expect("subscribed when blocking");
                     if !sub.changed(deadline).await {
                         return r;
@@ -696,6 +684,22 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// One try of a read: subscribe (before reading, so no write is missed),
+    /// read, and decide whether that answers it.
+    fn attempt<T>(
+        &self,
+        reader: &Reader<T>,
+        opts: &QueryOptions,
+    ) -> (Option<crate::watch::Subscription>, Settled<T>) {
+        let sub = (opts.min_index > 0).then(|| self.watch.subscribe(&reader.keys));
+        let (value, index, current) = {
+            let st = self.state.read();
+            let (v, i) = (reader.read)(&st);
+            (v, i, st.index())
+        };
+        (sub, self.settle(value, index, current, opts))
     }
 
     fn deadline(&self, opts: &QueryOptions) -> Instant {
