@@ -26,26 +26,8 @@ if ! cmp -s tests/http/requirements.txt "$stamp"; then
   cp tests/http/requirements.txt "$stamp"
 fi
 
-log=$(mktemp)
-target/release/ordu-http --addr 127.0.0.1:0 --demo-nodes 3 >"$log" 2>&1 &
-pid=$!
-stop() {
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  rm -f "$log"
-}
-trap stop EXIT
-
-# The server prints its address (port 0: the one the system chose).
-addr=
-for _ in $(seq 1 100); do
-  addr=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$log" || true)
-  [ -n "$addr" ] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$log"; echo "ordu-http exited" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$addr" ] || { cat "$log"; echo "ordu-http did not start" >&2; exit 1; }
-echo "ordu-http at $addr"
+. scripts/lib/serve.sh
+start_server ordu-http target/release/ordu-http --addr 127.0.0.1:0 --demo-nodes 3
 
 PYTHON=$venv/bin/python tests/http/run.sh "$addr" -q -p no:cacheprovider
 
@@ -76,7 +58,7 @@ PY
 status=0
 wait "$pid" || status=$?
 trap - EXIT
-rm -f "$log"
+rm -f "$server_log"
 if [ "$status" -ne 0 ]; then
   echo "ordu-http exited with status $status on SIGTERM" >&2
   exit 1

@@ -36,22 +36,6 @@ fi
 (cd py && "../$py" -m pytest tests -q -p no:cacheprovider)
 
 # The HTTP conformance suite against ordu.http.
-log=$(mktemp)
-"$py" -m ordu.http --addr 127.0.0.1:0 --demo-nodes 3 >"$log" 2>&1 &
-pid=$!
-stop() {
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  rm -f "$log"
-}
-trap stop EXIT
-addr=
-for _ in $(seq 1 100); do
-  addr=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$log" || true)
-  [ -n "$addr" ] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$log"; echo "python -m ordu.http exited" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$addr" ] || { cat "$log"; echo "python -m ordu.http did not start" >&2; exit 1; }
-echo "ordu.http at $addr"
+. scripts/lib/serve.sh
+start_server ordu.http "$py" -m ordu.http --addr 127.0.0.1:0 --demo-nodes 3
 PYTHON=$py tests/http/run.sh "$addr" -q -p no:cacheprovider
