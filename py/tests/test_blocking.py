@@ -176,11 +176,15 @@ def test_every_read_blocks_and_wakes(store):
     ]
     for read, write in cases:
         _, index = read()
-        later(0.1, write)
+        writer = later(0.1, write)
         started = time.monotonic()
         _, got = read(index=index, wait=10)
         assert got > index
         assert time.monotonic() - started < 2
+        # The write returns only once the evaluations it created ran (inline
+        # mode); wait for that, or the next case's read could wake on this
+        # case's scheduling (each node write retries blocked evaluations).
+        writer.join()
     allocs = store.job_allocations(waiting["ID"])[0]
     assert len(allocs) == 1
     alloc_id = allocs[0]["ID"]
@@ -188,12 +192,13 @@ def test_every_read_blocks_and_wakes(store):
                  lambda **kw: store.job_allocations(waiting["ID"], **kw),
                  lambda **kw: store.node_allocations(n2["ID"], **kw)):
         _, index = read()
-        later(0.1, store.update_alloc_client, alloc_id,
-              {"ClientStatus": "running", "ClientDescription": str(index)})
+        writer = later(0.1, store.update_alloc_client, alloc_id,
+                       {"ClientStatus": "running", "ClientDescription": str(index)})
         started = time.monotonic()
         _, got = read(index=index, wait=10)
         assert got > index
         assert time.monotonic() - started < 2
+        writer.join()
 
 
 def test_a_blocked_read_lets_other_threads_run(store):
