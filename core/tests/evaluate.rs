@@ -76,3 +76,34 @@ fn terminal_evaluations_never_change() {
     assert_eq!(after.value.status, "canceled");
     assert_eq!(after, canceled, "not even its ModifyIndex moves");
 }
+
+#[test]
+fn an_evaluation_moved_to_another_job_is_listed_under_that_job_only() {
+    let store = manual_store();
+    register(&store, &job("web", 1)).unwrap();
+    register(&store, &job("api", 1)).unwrap();
+    let r = store.evaluate_job("web", &Default::default()).unwrap();
+    let e = (*store.evaluation(&r.eval_id, &now()).unwrap().value).clone();
+    let web_before = store.job_evaluations("web", &now()).unwrap().value.len();
+    let api_before = store.job_evaluations("api", &now()).unwrap().value.len();
+    let moved = store
+        .apply(Command::EvalUpsert {
+            evals: vec![Evaluation {
+                job_id: "api".into(),
+                ..e
+            }],
+        })
+        .unwrap();
+    let web = store.job_evaluations("web", &now()).unwrap();
+    let api = store.job_evaluations("api", &now()).unwrap();
+    assert_eq!(web.value.len(), web_before - 1);
+    assert!(web.value.iter().all(|e| e.id != r.eval_id));
+    assert_eq!(api.value.len(), api_before + 1);
+    assert!(api.value.iter().any(|e| e.id == r.eval_id));
+    // Both lists changed at that write.
+    assert_eq!((web.meta.index, api.meta.index), (moved, moved));
+    // Each list is in ID order.
+    for list in [&web.value, &api.value] {
+        assert!(list.windows(2).all(|w| w[0].id < w[1].id));
+    }
+}

@@ -8,6 +8,7 @@
 
 mod usage;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -92,7 +93,7 @@ struct TableIndexes {
 /// Lookups derived from the tables; rebuilt on restore, never serialised.
 #[derive(Clone, Debug, Default)]
 struct Derived {
-    evals_by_job: HashMap<String, BTreeSet<String>>,
+    evals_by_job: HashMap<String, HashSet<String>>,
     // Hashed, not ordered: these take a million inserts in a large cluster;
     // readers sort what they hand out.
     allocs_by_job: HashMap<String, HashSet<String>>,
@@ -138,7 +139,11 @@ pub struct Applied {
 pub struct State {
     index: u64,
     jobs: BTreeMap<String, Arc<Job>>,
-    evals: BTreeMap<String, Arc<Evaluation>>,
+    /// Hashed, not ordered, as allocations are: a job re-registered all day
+    /// piles up evaluations until they are collected, and every write would
+    /// walk a deep tree of string keys. Written in ID order.
+    #[serde(serialize_with = "in_key_order")]
+    evals: HashMap<String, Arc<Evaluation>>,
     /// Hashed, not ordered: with a million allocations every write would
     /// otherwise walk a deep tree of string keys. Written in ID order.
     #[serde(serialize_with = "in_key_order")]
@@ -230,16 +235,19 @@ impl State {
 
     /// Every evaluation, in ID order.
     pub fn evals(&self) -> impl Iterator<Item = &Arc<Evaluation>> {
-        self.evals.values()
+        let mut all: Vec<(&String, &Arc<Evaluation>)> = self.evals.iter().collect();
+        all.sort_unstable_by_key(|(id, _)| *id);
+        all.into_iter().map(|(_, e)| e)
     }
 
     /// A job's evaluations, in ID order.
     pub fn evals_by_job(&self, job_id: &str) -> Vec<Arc<Evaluation>> {
-        self.derived
-            .evals_by_job
-            .get(job_id)
-            .map(|ids| ids.iter().map(|id| self.evals[id].clone()).collect())
-            .unwrap_or_default()
+        let Some(ids) = self.derived.evals_by_job.get(job_id) else {
+            return Vec::new();
+        };
+        let mut evals: Vec<Arc<Evaluation>> = ids.iter().map(|id| self.evals[id].clone()).collect();
+        evals.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        evals
     }
 
     /// An allocation by ID.
@@ -340,33 +348,32 @@ impl State {
     /// Applies `cmd` at `index`, which must be above [`State::index`]. On error
     /// nothing changed.
     pub fn apply(&mut self, index: u64, cmd: &Command) -> Result<Applied> {
-        self.apply_inner(index, cmd, None)
+        self.check_index(index);
+        // Checks first, so that a rejected command changes nothing.
+        self.check(cmd)?;
+        Ok(self.transact(index, |tx| tx.run(cmd)))
     }
 
-    /// [`State::apply`] for a command the caller gives up: a plan's
-    /// allocations are moved into the tables instead of copied. Same result.
+    /// [`State::apply`] for a command the caller gives up: a job, its
+    /// evaluation and a plan's allocations are moved into the tables instead
+    /// of copied. Same result.
     pub fn apply_owned(&mut self, index: u64, cmd: Command) -> Result<Applied> {
-        match cmd {
-            Command::PlanApply { plan } => {
-                let probe = Command::PlanApply {
-                    plan: plan.clone_without_placements(),
-                };
-                // `check` needs the placements; look at them through the plan.
-                self.check_plan(&plan)?;
-                self.apply_inner(index, &probe, Some(plan))
-            }
-            other => self.apply(index, &other),
-        }
+        self.check_index(index);
+        self.check(&cmd)?;
+        Ok(self.transact(index, |tx| tx.run_owned(cmd)))
     }
 
-    fn apply_inner(&mut self, index: u64, cmd: &Command, owned: Option<Plan>) -> Result<Applied> {
+    fn check_index(&self, index: u64) {
         assert!(
             index > self.index,
             "index {index} is not above the last applied index {}",
             self.index
         );
-        // Checks first, so that a rejected command changes nothing.
-        self.check(cmd)?;
+    }
+
+    /// Runs `f` as the change at `index` (already checked) and moves the
+    /// state to that index.
+    fn transact(&mut self, index: u64, f: impl FnOnce(&mut Tx)) -> Applied {
         let mut tx = Tx {
             state: self,
             index,
@@ -376,13 +383,10 @@ impl State {
             },
             jobs_to_status: BTreeSet::new(),
         };
-        match owned {
-            Some(plan) => tx.plan_apply(plan),
-            None => tx.run(cmd),
-        }
+        f(&mut tx);
         let applied = tx.finish();
         self.index = index;
-        Ok(applied)
+        applied
     }
 
     fn check(&self, cmd: &Command) -> Result<()> {
@@ -563,11 +567,13 @@ struct Tx<'a> {
 impl Tx<'_> {
     fn run(&mut self, cmd: &Command) {
         match cmd {
-            Command::JobRegister { job, eval, .. } => self.job_register(job, eval),
+            Command::JobRegister { job, eval, .. } => {
+                self.job_register(Cow::Borrowed(job), eval.clone())
+            }
             Command::JobDeregister { job_id, eval } => {
                 self.state.jobs.remove(job_id);
                 self.touch_job(job_id);
-                self.upsert_eval(eval);
+                self.upsert_eval(eval.clone());
             }
             Command::EvalUpsert { evals } => self.upsert_evals(evals),
             Command::PlanApply { plan } => self.plan_apply(plan.clone()),
@@ -617,6 +623,16 @@ impl Tx<'_> {
         }
     }
 
+    /// [`Tx::run`] for a command given up: what it carries moves into the
+    /// tables.
+    fn run_owned(&mut self, cmd: Command) {
+        match cmd {
+            Command::JobRegister { job, eval, .. } => self.job_register(Cow::Owned(job), eval),
+            Command::PlanApply { plan } => self.plan_apply(plan),
+            other => self.run(&other),
+        }
+    }
+
     fn finish(mut self) -> Applied {
         let jobs = std::mem::take(&mut self.jobs_to_status);
         for id in jobs {
@@ -641,11 +657,7 @@ impl Tx<'_> {
     }
 
     fn touch_job_evals(&mut self, job_id: &str) {
-        self.state
-            .job_indexes
-            .entry(job_id.to_string())
-            .or_default()
-            .evals = self.index;
+        ordered_entry_mut(&mut self.state.job_indexes, job_id).evals = self.index;
         self.state.tables.evals = self.index;
         self.applied.keys.push(keys::job_evals(job_id));
     }
@@ -679,11 +691,11 @@ impl Tx<'_> {
 
     // ---- jobs ----
 
-    fn job_register(&mut self, job: &Job, eval: &Evaluation) {
+    fn job_register(&mut self, job: Cow<'_, Job>, mut eval: Evaluation) {
         let existing = self.state.jobs.get(&job.id).cloned();
-        let changed = existing.as_ref().is_none_or(|old| !old.same_spec(job));
+        let changed = existing.as_ref().is_none_or(|old| !old.same_spec(&job));
         let job_modify_index = if changed {
-            let mut j = job.clone();
+            let mut j = job.into_owned();
             j.create_index = existing.as_ref().map_or(self.index, |o| o.create_index);
             j.modify_index = self.index;
             j.job_modify_index = self.index;
@@ -692,16 +704,16 @@ impl Tx<'_> {
                 .as_ref()
                 .map_or(JOB_STATUS_PENDING.to_string(), |o| o.status.clone());
             j.status_description.clear();
-            self.state.jobs.insert(j.id.clone(), Arc::new(j));
-            self.touch_job(&job.id);
+            let id = j.id.clone();
+            self.state.jobs.insert(id.clone(), Arc::new(j));
+            self.touch_job(&id);
             self.index
         } else {
             existing.as_ref().map_or(0, |o| o.job_modify_index)
         };
         self.applied.job_modify_index = job_modify_index;
-        let mut e = eval.clone();
-        e.job_modify_index = job_modify_index;
-        self.upsert_eval(&e);
+        eval.job_modify_index = job_modify_index;
+        self.upsert_eval(eval);
     }
 
     /// Job status as Nomad derives it: system jobs run unless stopped; any live
@@ -754,40 +766,53 @@ impl Tx<'_> {
 
     fn upsert_evals(&mut self, evals: &[Evaluation]) {
         for e in evals {
-            self.upsert_eval(e);
+            self.upsert_eval(e.clone());
         }
     }
 
     /// Terminal statuses are absorbing: an update to a terminal evaluation is
     /// dropped.
-    fn upsert_eval(&mut self, eval: &Evaluation) {
-        let existing = self.state.evals.get(&eval.id);
+    fn upsert_eval(&mut self, mut e: Evaluation) {
+        let existing = self.state.evals.get(&e.id);
         if existing.is_some_and(|e| e.is_terminal()) {
             return;
         }
-        let mut e = eval.clone();
         e.create_index = existing.map_or(self.index, |o| o.create_index);
-        if let Some(old) = existing {
-            e.create_time = old.create_time;
-            if is_open(old) {
-                count(&mut self.state.derived.open_evals, &old.job_id, false);
+        match existing {
+            Some(old) => {
+                e.create_time = old.create_time;
+                if is_open(old) {
+                    count(&mut self.state.derived.open_evals, &old.job_id, false);
+                }
+                if old.job_id != e.job_id {
+                    // Moved to another job (a host's own command may do it).
+                    let (old_job, id) = (old.job_id.clone(), e.id.clone());
+                    let sets = &mut self.state.derived.evals_by_job;
+                    if let Some(set) = sets.get_mut(&old_job) {
+                        set.remove(&id);
+                        if set.is_empty() {
+                            sets.remove(&old_job);
+                        }
+                    }
+                    entry_mut(sets, &e.job_id).insert(id);
+                    self.touch_job_evals(&old_job);
+                    self.jobs_to_status.insert(old_job);
+                }
+            }
+            None => {
+                entry_mut(&mut self.state.derived.evals_by_job, &e.job_id).insert(e.id.clone());
             }
         }
         if is_open(&e) {
             count(&mut self.state.derived.open_evals, &e.job_id, true);
         }
         e.modify_index = self.index;
-        self.state
-            .derived
-            .evals_by_job
-            .entry(e.job_id.clone())
-            .or_default()
-            .insert(e.id.clone());
         self.applied.keys.push(keys::eval(&e.id));
-        let job_id = e.job_id.clone();
+        self.touch_job_evals(&e.job_id);
+        if !self.jobs_to_status.contains(&e.job_id) {
+            self.jobs_to_status.insert(e.job_id.clone());
+        }
         self.state.evals.insert(e.id.clone(), Arc::new(e));
-        self.touch_job_evals(&job_id);
-        self.jobs_to_status.insert(job_id);
     }
 
     fn delete_eval(&mut self, id: &str) {
@@ -908,7 +933,9 @@ impl Tx<'_> {
             a.modify_time = plan.time;
             self.put_alloc(a);
         }
-        self.upsert_evals(&plan.evals);
+        for e in plan.evals {
+            self.upsert_eval(e);
+        }
     }
 
     fn client_update(&mut self, u: &AllocClientUpdate, time: i64) {

@@ -191,17 +191,45 @@ impl Job {
     /// True when `other` is the same spec: everything but the fields the server
     /// owns (status, version, indexes, submit time).
     pub fn same_spec(&self, other: &Job) -> bool {
-        let strip = |j: &Job| Job {
-            status: String::new(),
-            status_description: String::new(),
-            version: 0,
-            submit_time: 0,
-            create_index: 0,
-            modify_index: 0,
-            job_modify_index: 0,
-            ..j.clone()
-        };
-        strip(self) == strip(other)
+        // Every field is named, so that a new one has to be sorted into spec
+        // or server-owned here before this compiles.
+        let Job {
+            region,
+            namespace,
+            id,
+            name,
+            job_type,
+            priority,
+            all_at_once,
+            datacenters,
+            constraints,
+            task_groups,
+            update,
+            meta,
+            stop,
+            extra,
+            status: _,
+            status_description: _,
+            version: _,
+            submit_time: _,
+            create_index: _,
+            modify_index: _,
+            job_modify_index: _,
+        } = self;
+        *region == other.region
+            && *namespace == other.namespace
+            && *id == other.id
+            && *name == other.name
+            && *job_type == other.job_type
+            && *priority == other.priority
+            && *all_at_once == other.all_at_once
+            && *datacenters == other.datacenters
+            && *constraints == other.constraints
+            && *task_groups == other.task_groups
+            && *update == other.update
+            && *meta == other.meta
+            && *stop == other.stop
+            && *extra == other.extra
     }
 
     /// The group with this name.

@@ -50,19 +50,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// A copy with everything but the placements (which can be many).
-    pub fn clone_without_placements(&self) -> Plan {
-        Plan {
-            eval_id: self.eval_id.clone(),
-            job: self.job.clone(),
-            all_at_once: self.all_at_once,
-            stops: self.stops.clone(),
-            placements: Vec::new(),
-            evals: self.evals.clone(),
-            time: self.time,
-        }
-    }
-
     /// True when the plan changes no allocation.
     pub fn is_noop(&self) -> bool {
         self.stops.is_empty() && self.placements.is_empty()
