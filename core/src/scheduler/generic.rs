@@ -37,6 +37,16 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
     let Some(job) = job else {
         return b.finish(BTreeMap::new(), BTreeMap::new(), false, ctx.new_id);
     };
+    if rec.place.is_empty() && rec.updates.is_empty() && rec.migrate.is_empty() {
+        // Nothing to place, update or move (a re-register of an unchanged
+        // job): no candidate nodes to list, nothing queued.
+        let queued = job
+            .task_groups
+            .iter()
+            .map(|g| (g.name.clone(), 0))
+            .collect();
+        return b.finish(BTreeMap::new(), queued, false, ctx.new_id);
+    }
 
     let mut rng = Rng::new(ctx.seed);
     let dcs = Datacenters::new(&job);
