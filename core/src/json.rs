@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, Stage};
 use crate::store::{
-    Config, QueryOptions, SchedulingMode, Store, WriteOptions, DEFAULT_WAIT, MAX_WAIT,
+    CheckedRegister, Config, QueryOptions, SchedulingMode, Store, WriteOptions, DEFAULT_WAIT,
+    MAX_WAIT,
 };
 use crate::structs::{decode, AllocClientUpdate, JobRegisterRequest, Limits};
 
@@ -312,6 +313,19 @@ pub fn register_job_at(
     body: &[u8],
     region: Option<&str>,
 ) -> Result<Reply> {
+    let checked = check_register_job_at(store, id, body, region)?;
+    commit_register(store, checked)
+}
+
+/// The first half of [`register_job_at`]: decodes and checks the body
+/// without the state (see [`Store::check_register`]), so that a host can do it
+/// on any thread before it queues the write.
+pub fn check_register_job_at(
+    store: &Store,
+    id: Option<&str>,
+    body: &[u8],
+    region: Option<&str>,
+) -> Result<CheckedRegister> {
     check_region(store, region)?;
     let req: JobRegisterRequest = decode(body, &store.config().limits)?;
     if let (Some(id), Some(job)) = (id, req.job.as_ref()) {
@@ -319,7 +333,13 @@ pub fn register_job_at(
             return Err(path_mismatch("Job ID does not match name"));
         }
     }
-    let r = store.register_job(req, &write_opts(region))?;
+    store.check_register(req, &write_opts(region))
+}
+
+/// The second half of [`register_job_at`]: writes a checked register (see
+/// [`Store::commit_register`]) and answers as the endpoint does.
+pub fn commit_register(store: &Store, checked: CheckedRegister) -> Result<Reply> {
+    let r = store.commit_register(checked)?;
     reply(&r, r.index)
 }
 

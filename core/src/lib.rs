@@ -63,6 +63,7 @@ pub use command::Command;
 pub use error::{Error, ErrorKind, FieldError, Result, Stage};
 pub use state::State;
 pub use store::{
-    reads, Clock, CommandObserver, Config, IdSource, ManualClock, Query, QueryMeta, QueryOptions,
-    RandomIds, Reader, SchedulingMode, SequentialIds, Store, SystemClock, WriteOptions,
+    reads, CheckedRegister, Clock, CommandObserver, Config, IdSource, ManualClock, Query,
+    QueryMeta, QueryOptions, RandomIds, Reader, SchedulingMode, SequentialIds, Store, SystemClock,
+    WriteOptions,
 };

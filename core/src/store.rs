@@ -166,6 +166,21 @@ impl QueryOptions {
     }
 }
 
+/// A job register that passed every check that does not need the state
+/// ([`Store::check_register`]), ready for [`Store::commit_register`].
+#[derive(Clone, Debug)]
+pub struct CheckedRegister {
+    job: Job,
+    enforce_index: Option<u64>,
+}
+
+impl CheckedRegister {
+    /// The job, with its defaults.
+    pub fn job(&self) -> &Job {
+        &self.job
+    }
+}
+
 /// Options of job writes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WriteOptions {
@@ -555,6 +570,19 @@ impl Store {
         req: JobRegisterRequest,
         opts: &WriteOptions,
     ) -> Result<JobWriteResponse> {
+        let checked = self.check_register(req, opts)?;
+        self.commit_register(checked)
+    }
+
+    /// The first half of [`Store::register_job`]: the region, the defaults and
+    /// every rule, without the state. A host that writes from several threads
+    /// can do this part in parallel and hand the result to
+    /// [`Store::commit_register`], which is the part that writes one at a time.
+    pub fn check_register(
+        &self,
+        req: JobRegisterRequest,
+        opts: &WriteOptions,
+    ) -> Result<CheckedRegister> {
         self.check_region(opts.region.as_deref())?;
         let Some(mut job) = req.job else {
             // Nomad answers this at the HTTP layer, as a 400.
@@ -569,13 +597,27 @@ impl Store {
         job.canonicalize(&self.config.region);
         self.check_region(Some(&job.region))?;
         validate_job(&job, &self.config.limits)?;
+        Ok(CheckedRegister {
+            job,
+            enforce_index: req.enforce_index.then_some(req.job_modify_index),
+        })
+    }
+
+    /// The second half of [`Store::register_job`]: writes the checked job
+    /// and its evaluation (the job-modify-index check happens here, against
+    /// the state of the moment) and, inline, processes the evaluation.
+    pub fn commit_register(&self, checked: CheckedRegister) -> Result<JobWriteResponse> {
+        let CheckedRegister {
+            mut job,
+            enforce_index,
+        } = checked;
         job.submit_time = self.clock.now();
         let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER);
         let eval_id = eval.id.clone();
         let applied = self.commit(Command::JobRegister {
             job,
             eval,
-            enforce_index: req.enforce_index.then_some(req.job_modify_index),
+            enforce_index,
         })?;
         self.run_inline();
         Ok(JobWriteResponse {

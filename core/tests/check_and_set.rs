@@ -148,3 +148,37 @@ fn the_check_is_made_inside_apply() {
     state.apply(2, &cmd(Some(1), "e2")).unwrap();
     assert_eq!(state.index(), 2);
 }
+
+/// A register checked on one thread and committed later (as the HTTP front
+/// end does to check bodies in parallel) meets the state of its commit: a
+/// check-and-set decided against what changed in between.
+#[test]
+fn a_checked_register_is_decided_at_its_commit() {
+    let store = manual_store();
+    register(&store, &job("web", 1)).unwrap();
+    let with_index = |count: i64, index: u64| {
+        let b = json!({"Job": job("web", count), "EnforceIndex": true, "JobModifyIndex": index});
+        ordu::json::check_register_job_at(&store, Some("web"), b.to_string().as_bytes(), None)
+    };
+    let checked = with_index(2, 1).unwrap();
+    assert_eq!(checked.job().task_groups[0].count, 2);
+    let racing = with_index(3, 1).unwrap();
+    assert_eq!(store.index(), 1, "checking writes nothing");
+
+    let won = ordu::json::commit_register(&store, checked).unwrap();
+    let before = snapshot(&store);
+    let (message, current) = conflict(ordu::json::commit_register(&store, racing).unwrap_err());
+    assert!(
+        message.contains("Enforcing job modify index 1"),
+        "{message}"
+    );
+    assert_eq!(current, won.index);
+    assert!(snapshot(&store) == before, "the loser changes nothing");
+    // A body that fails its checks is refused before any write.
+    let err = ordu::json::check_register_job_at(&store, Some("api"), &body(&job("web", 1)), None)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("Job ID does not match name"),
+        "{err}"
+    );
+}

@@ -180,9 +180,20 @@ impl App {
     async fn write(&self, op: Op, body: Vec<u8>, params: &Params) -> Response {
         let region = params.region().map(str::to_string);
         let call: WriteCall = match op {
-            Op::RegisterJob(id) => Box::new(move |s: &Store| {
-                json::register_job_at(s, id.as_deref(), &body, region.as_deref())
-            }),
+            Op::RegisterJob(id) => {
+                // Decoding and checking need no turn: done here, in parallel
+                // with the write that holds it.
+                let checked = json::check_register_job_at(
+                    &self.store,
+                    id.as_deref(),
+                    &body,
+                    region.as_deref(),
+                );
+                match checked {
+                    Ok(c) => Box::new(move |s: &Store| json::commit_register(s, c)),
+                    Err(e) => return error(&e, false),
+                }
+            }
             Op::EvaluateJob(id) => {
                 if let Err(fail) = check_evaluate_body(&self.store, &id, &body) {
                     return fail.response();
