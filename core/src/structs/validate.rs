@@ -93,6 +93,58 @@ fn check_limits(job: &Job, limits: &Limits) -> Result<(), Error> {
     Ok(())
 }
 
+/// A field path, written out only when a problem is reported: a valid
+/// request (the common case) formats none.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    parent: Option<&'a At<'a>>,
+    field: &'a str,
+    index: Option<usize>,
+}
+
+impl<'a> At<'a> {
+    fn root(field: &'a str) -> Self {
+        At {
+            parent: None,
+            field,
+            index: None,
+        }
+    }
+
+    fn field(&'a self, field: &'a str) -> At<'a> {
+        At {
+            parent: Some(self),
+            field,
+            index: None,
+        }
+    }
+
+    fn item(&'a self, field: &'a str, index: usize) -> At<'a> {
+        At {
+            parent: Some(self),
+            field,
+            index: Some(index),
+        }
+    }
+
+    fn error(&self, message: impl Into<String>) -> FieldError {
+        FieldError::new(self.to_string(), message)
+    }
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(p) = self.parent {
+            write!(f, "{p}.")?;
+        }
+        f.write_str(self.field)?;
+        match self.index {
+            Some(i) => write!(f, "[{i}]"),
+            None => Ok(()),
+        }
+    }
+}
+
 fn job_rules(job: &Job, errs: &mut Vec<FieldError>) {
     let mut err = |p: &str, m: String| errs.push(FieldError::new(p, m));
     if job.region.is_empty() {
@@ -141,113 +193,89 @@ fn job_rules(job: &Job, errs: &mut Vec<FieldError>) {
     if job.update.stagger < 0 {
         err("Update.Stagger", "must be 0 or more".into());
     }
-    constraints_rules("Constraints", job.constraints.as_deref(), errs);
+    constraints_rules(At::root("Constraints"), job.constraints.as_deref(), errs);
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, g) in job.task_groups.iter().enumerate() {
-        let path = format!("TaskGroups[{i}]");
+        let path = At {
+            index: Some(i),
+            ..At::root("TaskGroups")
+        };
         if !g.name.is_empty() {
             if let Some(j) = seen.insert(&g.name, i) {
-                errs.push(FieldError::new(
-                    format!("{path}.Name"),
-                    format!("task group redefines '{}' from group {j}", g.name),
-                ));
+                errs.push(
+                    path.field("Name")
+                        .error(format!("task group redefines '{}' from group {j}", g.name)),
+                );
             }
         }
         if job.job_type == JOB_TYPE_SYSTEM && g.count > 1 {
-            errs.push(FieldError::new(
-                format!("{path}.Count"),
-                format!(
-                    "task group has count {}; count cannot exceed 1 with system scheduler",
-                    g.count
-                ),
-            ));
+            errs.push(path.field("Count").error(format!(
+                "task group has count {}; count cannot exceed 1 with system scheduler",
+                g.count
+            )));
         }
-        group_rules(&path, g, errs);
+        group_rules(path, g, errs);
     }
 }
 
-fn group_rules(path: &str, g: &TaskGroup, errs: &mut Vec<FieldError>) {
+fn group_rules(path: At<'_>, g: &TaskGroup, errs: &mut Vec<FieldError>) {
     if g.name.is_empty() {
-        errs.push(FieldError::new(
-            format!("{path}.Name"),
-            "missing task group name",
-        ));
+        errs.push(path.field("Name").error("missing task group name"));
     } else if g.name.contains('\0') {
-        errs.push(FieldError::new(
-            format!("{path}.Name"),
-            "task group name contains a null character",
-        ));
+        errs.push(
+            path.field("Name")
+                .error("task group name contains a null character"),
+        );
     }
     if g.count < 0 {
-        errs.push(FieldError::new(
-            format!("{path}.Count"),
-            "task group count can't be negative",
-        ));
+        errs.push(
+            path.field("Count")
+                .error("task group count can't be negative"),
+        );
     }
     if g.tasks.is_empty() {
-        errs.push(FieldError::new(
-            format!("{path}.Tasks"),
-            "missing tasks for task group",
-        ));
+        errs.push(path.field("Tasks").error("missing tasks for task group"));
     }
-    constraints_rules(
-        &format!("{path}.Constraints"),
-        g.constraints.as_deref(),
-        errs,
-    );
+    constraints_rules(path.field("Constraints"), g.constraints.as_deref(), errs);
     if let Some(rp) = &g.restart_policy {
-        restart_rules(&format!("{path}.RestartPolicy"), rp, errs);
+        restart_rules(path.field("RestartPolicy"), rp, errs);
     }
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, t) in g.tasks.iter().enumerate() {
-        let tp = format!("{path}.Tasks[{i}]");
+        let tp = path.item("Tasks", i);
+        let name = tp.field("Name");
         if t.name.is_empty() {
-            errs.push(FieldError::new(format!("{tp}.Name"), "missing task name"));
+            errs.push(name.error("missing task name"));
         } else if t.name.contains('/') {
-            errs.push(FieldError::new(
-                format!("{tp}.Name"),
-                "task name cannot include slashes",
-            ));
+            errs.push(name.error("task name cannot include slashes"));
         } else if t.name.contains('\0') {
-            errs.push(FieldError::new(
-                format!("{tp}.Name"),
-                "task name contains a null character",
-            ));
+            errs.push(name.error("task name contains a null character"));
         } else if let Some(j) = seen.insert(&t.name, i) {
-            errs.push(FieldError::new(
-                format!("{tp}.Name"),
-                format!("task redefines '{}' from task {j}", t.name),
-            ));
+            errs.push(name.error(format!("task redefines '{}' from task {j}", t.name)));
         }
         if t.driver.is_empty() {
-            errs.push(FieldError::new(
-                format!("{tp}.Driver"),
-                "missing task driver",
-            ));
+            errs.push(tp.field("Driver").error("missing task driver"));
         }
-        constraints_rules(&format!("{tp}.Constraints"), t.constraints.as_deref(), errs);
-        resources_rules(&format!("{tp}.Resources"), &t.resources, errs);
+        constraints_rules(tp.field("Constraints"), t.constraints.as_deref(), errs);
+        resources_rules(tp.field("Resources"), &t.resources, errs);
     }
 }
 
-fn restart_rules(path: &str, rp: &RestartPolicy, errs: &mut Vec<FieldError>) {
+fn restart_rules(path: At<'_>, rp: &RestartPolicy, errs: &mut Vec<FieldError>) {
     for (field, v) in [
         ("Attempts", rp.attempts),
         ("Interval", rp.interval),
         ("Delay", rp.delay),
     ] {
         if v < 0 {
-            errs.push(FieldError::new(
-                format!("{path}.{field}"),
-                "must be 0 or more",
-            ));
+            errs.push(path.field(field).error("must be 0 or more"));
         }
     }
     if !matches!(rp.mode.as_str(), "fail" | "delay") {
-        errs.push(FieldError::new(
-            format!("{path}.Mode"),
-            format!("unsupported restart mode: {:?}", rp.mode),
-        ));
+        errs.push(
+            path.field("Mode")
+                .error(format!("unsupported restart mode: {:?}", rp.mode)),
+        );
     }
     if rp.mode == "fail"
         && rp.attempts > 0
@@ -256,17 +284,14 @@ fn restart_rules(path: &str, rp: &RestartPolicy, errs: &mut Vec<FieldError>) {
             .checked_mul(rp.attempts)
             .is_none_or(|d| d > rp.interval)
     {
-        errs.push(FieldError::new(
-            path.to_string(),
-            format!(
-                "cannot restart {} times in an interval of {}ns with a delay of {}ns",
-                rp.attempts, rp.interval, rp.delay
-            ),
-        ));
+        errs.push(path.error(format!(
+            "cannot restart {} times in an interval of {}ns with a delay of {}ns",
+            rp.attempts, rp.interval, rp.delay
+        )));
     }
 }
 
-fn resources_rules(path: &str, r: &Resources, errs: &mut Vec<FieldError>) {
+fn resources_rules(path: At<'_>, r: &Resources, errs: &mut Vec<FieldError>) {
     for (field, v) in [
         ("CPU", r.cpu),
         ("MemoryMB", r.memory_mb),
@@ -274,45 +299,42 @@ fn resources_rules(path: &str, r: &Resources, errs: &mut Vec<FieldError>) {
         ("IOPS", r.iops),
     ] {
         if v < 0 {
-            errs.push(FieldError::new(
-                format!("{path}.{field}"),
-                "must be 0 or more",
-            ));
+            errs.push(path.field(field).error("must be 0 or more"));
         }
     }
     for (i, n) in r.networks().iter().enumerate() {
-        network_rules(&format!("{path}.Networks[{i}]"), n, errs);
+        network_rules(path.item("Networks", i), n, errs);
     }
 }
 
-fn network_rules(path: &str, n: &NetworkResource, errs: &mut Vec<FieldError>) {
+fn network_rules(path: At<'_>, n: &NetworkResource, errs: &mut Vec<FieldError>) {
     if n.mbits < 0 {
-        errs.push(FieldError::new(
-            format!("{path}.MBits"),
-            "must be 0 or more",
-        ));
+        errs.push(path.field("MBits").error("must be 0 or more"));
     }
     for (i, p) in n.reserved().iter().enumerate() {
         if !(1..=65535).contains(&p.value) {
-            errs.push(FieldError::new(
-                format!("{path}.ReservedPorts[{i}].Value"),
-                format!("port {} is not between 1 and 65535", p.value),
-            ));
+            errs.push(
+                path.item("ReservedPorts", i)
+                    .field("Value")
+                    .error(format!("port {} is not between 1 and 65535", p.value)),
+            );
         }
     }
     for (i, p) in n.dynamic().iter().enumerate() {
         if p.label.is_empty() {
-            errs.push(FieldError::new(
-                format!("{path}.DynamicPorts[{i}].Label"),
-                "dynamic port has no label",
-            ));
+            errs.push(
+                path.item("DynamicPorts", i)
+                    .field("Label")
+                    .error("dynamic port has no label"),
+            );
         }
     }
 }
 
-fn constraints_rules(path: &str, cs: Option<&[Constraint]>, errs: &mut Vec<FieldError>) {
+fn constraints_rules(path: At<'_>, cs: Option<&[Constraint]>, errs: &mut Vec<FieldError>) {
     for (i, c) in cs.unwrap_or(&[]).iter().enumerate() {
         if let Err(m) = check_constraint(c) {
+            // `Constraints[i]`: the index belongs to the list itself.
             errs.push(FieldError::new(format!("{path}[{i}]"), m));
         }
     }
@@ -372,9 +394,9 @@ pub fn validate_node(node: &Node) -> Result<(), Error> {
             format!("invalid node status {:?}", node.status),
         ));
     }
-    resources_rules("Resources", &node.resources, &mut errs);
+    resources_rules(At::root("Resources"), &node.resources, &mut errs);
     if let Some(r) = &node.reserved {
-        resources_rules("Reserved", r, &mut errs);
+        resources_rules(At::root("Reserved"), r, &mut errs);
     }
     if errs.is_empty() {
         Ok(())
@@ -428,6 +450,36 @@ mod tests {
             r_target: r.into(),
             ..Constraint::default()
         }
+    }
+
+    #[test]
+    fn paths_are_written_in_full() {
+        let g = At {
+            index: Some(1),
+            ..At::root("TaskGroups")
+        };
+        let t = g.item("Tasks", 0);
+        let r = t.field("Resources");
+        let n = r.item("Networks", 2);
+        let p = n.item("ReservedPorts", 3);
+        assert_eq!(
+            p.field("Value").to_string(),
+            "TaskGroups[1].Tasks[0].Resources.Networks[2].ReservedPorts[3].Value"
+        );
+        assert_eq!(
+            At::root("Reserved").field("CPU").to_string(),
+            "Reserved.CPU"
+        );
+        let mut errs = Vec::new();
+        let bad = NetworkResource {
+            mbits: -1,
+            ..NetworkResource::default()
+        };
+        network_rules(n, &bad, &mut errs);
+        assert_eq!(
+            errs[0].path,
+            "TaskGroups[1].Tasks[0].Resources.Networks[2].MBits"
+        );
     }
 
     #[test]
