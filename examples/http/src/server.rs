@@ -1,7 +1,7 @@
 //! The HTTP front end: one axum handler that routes as Nomad's agent does and
 //! answers from an embedded [`Store`]. Reads wait with [`Store::wait_async`]
 //! (an open long-poll costs a small future, no thread); writes run inline on
-//! a worker, one at a time (see [`App::write`]).
+//! a serving thread, one at a time (see [`App::write`]).
 
 use std::sync::Arc;
 
@@ -38,7 +38,7 @@ pub struct App {
     store: Arc<Store>,
     /// Turns true when the server shuts down: open long-polls answer at once.
     shutdown: watch::Receiver<bool>,
-    /// One write at a time runs on a worker (see [`App::write`]).
+    /// One write at a time runs on a serving thread (see [`App::write`]).
     writes: Semaphore,
 }
 
@@ -221,15 +221,16 @@ impl App {
             }
             _ => return text(StatusCode::INTERNAL_SERVER_ERROR, "not a write"),
         };
-        // Writes run inline on this worker, one at a time. The store applies
-        // them one at a time anyway (its write lock, and the scheduler runs
-        // inline), so a second writer would only block a second worker on
-        // that lock; waiting here instead costs no thread, and the other
-        // worker keeps serving reads and long-polls however long a write
-        // (say, placing 10,000 allocations) runs. Handing each write to the
-        // blocking pool measured slower on this 2-core machine (two thread
-        // wake-ups per write: 8,000-27,000 re-registers/s on 1 connection
-        // against 30,000-36,000 inline).
+        // Writes run inline on this serving thread, one at a time across
+        // all of them. The store applies them one at a time anyway (its
+        // write lock, and the scheduler runs inline), so a second writer
+        // would only block a second thread on that lock; waiting here
+        // instead costs no thread, and the other threads keep serving reads
+        // and long-polls however long a write (say, placing 10,000
+        // allocations) runs. Handing each write to the blocking pool
+        // measured slower on this 2-core machine (two thread wake-ups per
+        // write: 8,000-27,000 re-registers/s on 1 connection against
+        // 30,000-36,000 inline).
         let Ok(_turn) = self.writes.acquire().await else {
             return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
         };
