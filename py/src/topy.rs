@@ -3,7 +3,7 @@
 //! from the value's serde_json rendering (dicts, lists, str, int, float,
 //! bool, None; non-finite floats as None; map keys as str).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -23,16 +23,10 @@ pub fn to_py<'py, T: Serialize + ?Sized>(
     // `try_lock`: a finaliser run by the garbage collector in the middle of a
     // conversion may read the store again; it converts without the cache.
     let mut guard = KEYS.try_lock().ok();
-    let mut map = guard
+    let keys = guard
         .as_mut()
-        .map(|g| g.get_or_insert_with(KeyMap::default));
-    let cell = map.as_mut().map(|m| RefCell::new(&mut **m));
-    value
-        .serialize(ToPy {
-            py,
-            keys: cell.as_ref(),
-        })
-        .map_err(|e| e.0)
+        .map(|g| &*g.get_or_insert_with(Keys::default));
+    value.serialize(ToPy { py, keys }).map_err(|e| e.0)
 }
 
 /// A Python error carried through serde.
@@ -66,12 +60,91 @@ impl From<PyErr> for Error {
 
 type Res<'py> = Result<Bound<'py, PyAny>, Error>;
 
-/// Python strings of object keys (field names, mostly), made once per
-/// process. Bounded: short keys only, and at most `MAX_KEYS` of them.
-type KeyMap = HashMap<Box<str>, Py<PyString>, BuildHasherDefault<Fnv>>;
-static KEYS: Mutex<Option<KeyMap>> = Mutex::new(None);
+/// Python strings of map keys (field names, mostly), made once per process
+/// and shared by conversions. Bounded: short keys only, at most `MAX_KEYS`.
+///
+/// The cache is never emptied, so each entry is leaked when made and then
+/// referred to by plain references, which conversions hold without locking
+/// or reference counting.
+struct Keys {
+    /// The entries, by text.
+    by_text: RefCell<HashMap<&'static str, &'static Entry, BuildHasherDefault<Fnv>>>,
+    /// A front for `by_text` by the address of the key's text, in sets of
+    /// two (`set_of`). A field name is a literal with a fixed address, so it
+    /// comes back to the same set in every conversion and is found there
+    /// without hashing its text. The text is compared all the same (a key on
+    /// the heap may be freed and its address reused by another).
+    by_addr: Box<[[Cell<Option<&'static Entry>>; 2]; SETS]>,
+}
+
+struct Entry {
+    text: Box<str>,
+    key: Py<PyString>,
+}
+
+static KEYS: Mutex<Option<Keys>> = Mutex::new(None);
 const MAX_KEYS: usize = 8192;
 const MAX_KEY_LEN: usize = 64;
+const SET_BITS: u32 = 11;
+const SETS: usize = 1 << SET_BITS;
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys {
+            by_text: RefCell::default(),
+            by_addr: Box::new(std::array::from_fn(|_| Default::default())),
+        }
+    }
+}
+
+/// The set in `Keys::by_addr` of a key's text: its address, hashed
+/// (Fibonacci hashing) so that addresses a power of two apart spread too.
+fn set_of(name: &str) -> usize {
+    let addr = name.as_ptr() as u64;
+    (addr.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SET_BITS)) as usize
+}
+
+impl Keys {
+    /// The entry of `name`, made now if new; None when the cache is full and
+    /// `name` is not in it.
+    #[inline]
+    fn get(&self, py: Python<'_>, name: &str) -> Option<&'static Entry> {
+        let set = &self.by_addr[set_of(name)];
+        for slot in set {
+            match slot.get() {
+                Some(e) if *e.text == *name => return Some(e),
+                _ => {}
+            }
+        }
+        self.get_by_text(py, name, set)
+    }
+
+    #[cold]
+    fn get_by_text(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        set: &[Cell<Option<&'static Entry>>; 2],
+    ) -> Option<&'static Entry> {
+        let mut by_text = self.by_text.borrow_mut();
+        let e = match by_text.get(name) {
+            Some(&e) => e,
+            None if by_text.len() < MAX_KEYS => {
+                let e: &'static Entry = Box::leak(Box::new(Entry {
+                    text: name.into(),
+                    key: PyString::new(py, name).unbind(),
+                }));
+                by_text.insert(&e.text, e);
+                e
+            }
+            None => return None,
+        };
+        // The newest first; the other makes way.
+        set[1].set(set[0].get());
+        set[0].set(Some(e));
+        Some(e)
+    }
+}
 
 /// FNV-1a: short keys, no need for DoS resistance (a bounded cache).
 struct Fnv(u64);
@@ -96,25 +169,37 @@ impl Hasher for Fnv {
 #[derive(Clone, Copy)]
 struct ToPy<'a, 'py> {
     py: Python<'py>,
-    keys: Option<&'a RefCell<&'a mut KeyMap>>,
+    keys: Option<&'a Keys>,
 }
 
 impl<'py> ToPy<'_, 'py> {
-    fn key(self, name: &str) -> Bound<'py, PyString> {
-        if let Some(cell) = self.keys {
+    #[inline]
+    fn key(self, name: &str) -> Key<'py> {
+        if let Some(keys) = self.keys {
             if name.len() <= MAX_KEY_LEN {
-                let mut keys = cell.borrow_mut();
-                if let Some(k) = keys.get(name) {
-                    return k.bind(self.py).clone();
+                if let Some(e) = keys.get(self.py, name) {
+                    return Key::Cached(&e.key);
                 }
-                let k = PyString::new(self.py, name);
-                if keys.len() < MAX_KEYS {
-                    keys.insert(name.into(), k.clone().unbind());
-                }
-                return k;
             }
         }
-        PyString::new(self.py, name)
+        Key::Made(PyString::new(self.py, name))
+    }
+}
+
+/// A dict key on its way in: a string of the key cache (borrowed, so no
+/// reference counting until the dict takes it), or one made for it.
+enum Key<'py> {
+    Cached(&'static Py<PyString>),
+    Made(Bound<'py, PyString>),
+}
+
+impl<'py> Key<'py> {
+    #[inline]
+    fn set(self, dict: &Bound<'py, PyDict>, value: Bound<'py, PyAny>) -> PyResult<()> {
+        match self {
+            Key::Cached(k) => dict.set_item(k.bind(dict.py()), value),
+            Key::Made(k) => dict.set_item(k, value),
+        }
     }
 }
 
@@ -324,19 +409,25 @@ impl<'py> ser::SerializeTupleStruct for Seq<'_, 'py> {
 pub struct Map<'a, 'py> {
     to: ToPy<'a, 'py>,
     dict: Bound<'py, PyDict>,
-    key: Option<Bound<'py, PyAny>>,
+    key: Option<Key<'py>>,
+}
+
+impl<'py> Map<'_, 'py> {
+    #[inline]
+    fn key<T: Serialize + ?Sized>(&self, key: &T) -> Result<Key<'py>, Error> {
+        match key.serialize(KeyStr(self.to)) {
+            Ok(k) => Ok(k),
+            // JSON object keys are strings: numbers and the like become their text.
+            Err(_) => Ok(Key::Made(key.serialize(self.to)?.str()?)),
+        }
+    }
 }
 
 impl<'py> ser::SerializeMap for Map<'_, 'py> {
     type Ok = Bound<'py, PyAny>;
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
-        let k = match key.serialize(KeyStr(self.to)) {
-            Ok(name) => name.into_any(),
-            // JSON object keys are strings: numbers and the like become their text.
-            Err(_) => key.serialize(self.to)?.str()?.into_any(),
-        };
-        self.key = Some(k);
+        self.key = Some(self.key(key)?);
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -344,7 +435,17 @@ impl<'py> ser::SerializeMap for Map<'_, 'py> {
             .key
             .take()
             .ok_or_else(|| <Error as ser::Error>::custom("map value without a key"))?;
-        self.dict.set_item(key, value.serialize(self.to)?)?;
+        key.set(&self.dict, value.serialize(self.to)?)?;
+        Ok(())
+    }
+    // What derived and std impls call: the same without a key held between calls.
+    fn serialize_entry<K, V>(&mut self, key: &K, value: &V) -> Result<(), Error>
+    where
+        K: Serialize + ?Sized,
+        V: Serialize + ?Sized,
+    {
+        let key = self.key(key)?;
+        key.set(&self.dict, value.serialize(self.to)?)?;
         Ok(())
     }
     fn end(self) -> Res<'py> {
@@ -360,8 +461,9 @@ impl<'py> ser::SerializeStruct for Map<'_, 'py> {
         key: &'static str,
         value: &T,
     ) -> Result<(), Error> {
-        self.dict
-            .set_item(self.to.key(key), value.serialize(self.to)?)?;
+        self.to
+            .key(key)
+            .set(&self.dict, value.serialize(self.to)?)?;
         Ok(())
     }
     fn end(self) -> Res<'py> {
@@ -436,20 +538,20 @@ impl ser::Error for NotStr {
 
 macro_rules! not_str {
     ($($f:ident($t:ty)),*) => {
-        $(fn $f(self, _: $t) -> Result<Bound<'py, PyString>, NotStr> { Err(NotStr) })*
+        $(fn $f(self, _: $t) -> Result<Key<'py>, NotStr> { Err(NotStr) })*
     };
 }
 
 impl<'py> ser::Serializer for KeyStr<'_, 'py> {
-    type Ok = Bound<'py, PyString>;
+    type Ok = Key<'py>;
     type Error = NotStr;
-    type SerializeSeq = ser::Impossible<Bound<'py, PyString>, NotStr>;
-    type SerializeTuple = ser::Impossible<Bound<'py, PyString>, NotStr>;
-    type SerializeTupleStruct = ser::Impossible<Bound<'py, PyString>, NotStr>;
-    type SerializeTupleVariant = ser::Impossible<Bound<'py, PyString>, NotStr>;
-    type SerializeMap = ser::Impossible<Bound<'py, PyString>, NotStr>;
-    type SerializeStruct = ser::Impossible<Bound<'py, PyString>, NotStr>;
-    type SerializeStructVariant = ser::Impossible<Bound<'py, PyString>, NotStr>;
+    type SerializeSeq = ser::Impossible<Key<'py>, NotStr>;
+    type SerializeTuple = ser::Impossible<Key<'py>, NotStr>;
+    type SerializeTupleStruct = ser::Impossible<Key<'py>, NotStr>;
+    type SerializeTupleVariant = ser::Impossible<Key<'py>, NotStr>;
+    type SerializeMap = ser::Impossible<Key<'py>, NotStr>;
+    type SerializeStruct = ser::Impossible<Key<'py>, NotStr>;
+    type SerializeStructVariant = ser::Impossible<Key<'py>, NotStr>;
 
     not_str!(
         serialize_bool(bool),
@@ -468,16 +570,16 @@ impl<'py> ser::Serializer for KeyStr<'_, 'py> {
         serialize_unit_struct(&'static str)
     );
 
-    fn serialize_str(self, v: &str) -> Result<Bound<'py, PyString>, NotStr> {
+    fn serialize_str(self, v: &str) -> Result<Key<'py>, NotStr> {
         Ok(self.0.key(v))
     }
-    fn serialize_none(self) -> Result<Bound<'py, PyString>, NotStr> {
+    fn serialize_none(self) -> Result<Key<'py>, NotStr> {
         Err(NotStr)
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<Bound<'py, PyString>, NotStr> {
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<Key<'py>, NotStr> {
         Err(NotStr)
     }
-    fn serialize_unit(self) -> Result<Bound<'py, PyString>, NotStr> {
+    fn serialize_unit(self) -> Result<Key<'py>, NotStr> {
         Err(NotStr)
     }
     fn serialize_unit_variant(
@@ -485,14 +587,14 @@ impl<'py> ser::Serializer for KeyStr<'_, 'py> {
         _: &'static str,
         _: u32,
         variant: &'static str,
-    ) -> Result<Bound<'py, PyString>, NotStr> {
+    ) -> Result<Key<'py>, NotStr> {
         Ok(self.0.key(variant))
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _: &'static str,
         _: &T,
-    ) -> Result<Bound<'py, PyString>, NotStr> {
+    ) -> Result<Key<'py>, NotStr> {
         Err(NotStr)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -501,7 +603,7 @@ impl<'py> ser::Serializer for KeyStr<'_, 'py> {
         _: u32,
         _: &'static str,
         _: &T,
-    ) -> Result<Bound<'py, PyString>, NotStr> {
+    ) -> Result<Key<'py>, NotStr> {
         Err(NotStr)
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, NotStr> {
