@@ -26,7 +26,14 @@ pub fn to_py<'py, T: Serialize + ?Sized>(
     let keys = guard
         .as_mut()
         .map(|g| &*g.get_or_insert_with(Keys::default));
-    value.serialize(ToPy { py, keys }).map_err(|e| e.0)
+    let items = RefCell::new(Vec::new());
+    value
+        .serialize(ToPy {
+            py,
+            keys,
+            items: &items,
+        })
+        .map_err(|e| e.0)
 }
 
 /// A Python error carried through serde.
@@ -170,6 +177,9 @@ impl Hasher for Fnv {
 struct ToPy<'a, 'py> {
     py: Python<'py>,
     keys: Option<&'a Keys>,
+    /// The items of the lists being made, nested ones after those they are
+    /// in: one buffer for the whole conversion rather than one per list.
+    items: &'a RefCell<Vec<Bound<'py, PyAny>>>,
 }
 
 impl<'py> ToPy<'_, 'py> {
@@ -311,9 +321,12 @@ impl<'a, 'py> ser::Serializer for ToPy<'a, 'py> {
         Ok(d.into_any())
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<Seq<'a, 'py>, Error> {
+        if let Some(len) = len {
+            self.items.borrow_mut().reserve(len.min(4096));
+        }
         Ok(Seq {
             to: self,
-            items: Vec::with_capacity(len.unwrap_or(0).min(4096)),
+            start: self.items.borrow().len(),
         })
     }
     fn serialize_tuple(self, len: usize) -> Result<Seq<'a, 'py>, Error> {
@@ -360,16 +373,20 @@ impl<'a, 'py> ser::Serializer for ToPy<'a, 'py> {
 
 pub struct Seq<'a, 'py> {
     to: ToPy<'a, 'py>,
-    items: Vec<Bound<'py, PyAny>>,
+    /// Where this list's items begin in `to.items`.
+    start: usize,
 }
 
 impl<'py> Seq<'_, 'py> {
     fn push<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.items.push(v.serialize(self.to)?);
+        // Made first: an item that is a list uses the buffer too.
+        let item = v.serialize(self.to)?;
+        self.to.items.borrow_mut().push(item);
         Ok(())
     }
     fn finish(self) -> Res<'py> {
-        Ok(PyList::new(self.to.py, self.items)?.into_any())
+        let mut items = self.to.items.borrow_mut();
+        Ok(PyList::new(self.to.py, items.drain(self.start..))?.into_any())
     }
 }
 
@@ -439,6 +456,7 @@ impl<'py> ser::SerializeMap for Map<'_, 'py> {
         Ok(())
     }
     // What derived and std impls call: the same without a key held between calls.
+    #[inline]
     fn serialize_entry<K, V>(&mut self, key: &K, value: &V) -> Result<(), Error>
     where
         K: Serialize + ?Sized,
@@ -570,6 +588,7 @@ impl<'py> ser::Serializer for KeyStr<'_, 'py> {
         serialize_unit_struct(&'static str)
     );
 
+    #[inline]
     fn serialize_str(self, v: &str) -> Result<Key<'py>, NotStr> {
         Ok(self.0.key(v))
     }
