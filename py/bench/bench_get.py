@@ -106,6 +106,12 @@ def main() -> None:
         ratio = f"{ns / r:6.2f}x" if r else ""
         rtext = f"{r / 1000:9.2f} us" if r else ""
         print(f"{name:<22} {ns / 1000:9.2f} us {rtext:>12} {ratio:>7}")
+    if rust_runs:
+        # How steady the get's ratio is: each round's Python median over the
+        # Rust median of the run next to it.
+        rounds = " ".join(f"{p['get_job_json'] / r['get_job_json']:.2f}x"
+                          for p, r in zip(py_runs, rust_runs))
+        print(f"get_job_json ratio by round: {rounds}")
 
 
 if __name__ == "__main__":
