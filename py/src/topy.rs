@@ -110,6 +110,28 @@ fn set_of(name: &str) -> usize {
     (name.as_ptr() as usize >> 2) % SETS
 }
 
+/// `a == b` for the short texts of keys, without a call to `memcmp` (which
+/// for a few bytes costs more than the compare): the first and last word,
+/// overlapping when the text is shorter than two.
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    fn word<const N: usize>(s: &[u8], at: usize) -> [u8; N] {
+        s[at..at + N].try_into().unwrap()
+    }
+    let (a, b, n) = (a.as_bytes(), b.as_bytes(), a.len());
+    n == b.len()
+        && match n {
+            0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+            4..=7 => {
+                word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4)
+            }
+            8..=16 => {
+                word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8)
+            }
+            _ => a == b,
+        }
+}
+
 impl Keys {
     /// The entry of `name`, made now if new; None when the cache is full and
     /// `name` is not in it.
@@ -118,7 +140,7 @@ impl Keys {
         let set = &self.by_addr[set_of(name)];
         for slot in set {
             match slot.get() {
-                Some(e) if *e.text == *name => return Some(e),
+                Some(e) if same_text(&e.text, name) => return Some(e),
                 _ => {}
             }
         }
