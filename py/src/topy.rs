@@ -105,7 +105,7 @@ impl Default for Keys {
 
 /// The set in `Keys::by_addr` of a key's text: its address in 4-byte steps,
 /// modulo the table. A struct's field names are literals side by side, so
-/// they fill neighbouring sets (a few cache lines), two at most in one.
+/// they fill neighbouring sets (a few cache lines), at most two to a set.
 fn set_of(name: &str) -> usize {
     (name.as_ptr() as usize >> 2) % SETS
 }
@@ -682,5 +682,33 @@ impl<'py> ser::Serializer for KeyStr<'_, 'py> {
         _: usize,
     ) -> Result<Self::SerializeStructVariant, NotStr> {
         Err(NotStr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_text;
+
+    #[test]
+    fn same_text_is_equality() {
+        let text = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn";
+        for n in 0..=text.len() {
+            let a = &text[..n];
+            let copy = String::from(a); // the same text elsewhere
+            assert!(same_text(a, &copy), "{a:?}");
+            // A difference at any place, and a prefix.
+            for i in 0..n {
+                let mut b = a.to_string().into_bytes();
+                b[i] = b'-';
+                assert!(
+                    !same_text(a, std::str::from_utf8(&b).unwrap()),
+                    "{a:?} at {i}"
+                );
+            }
+            if n > 0 {
+                assert!(!same_text(a, &a[..n - 1]));
+                assert!(!same_text(&a[..n - 1], a));
+            }
+        }
     }
 }
