@@ -103,3 +103,16 @@ def test_reads_and_errors_do_not_leak(store):
     gc.collect()
     grown = _rss_bytes() - before
     assert grown < 32 << 20, f"the process grew by {grown >> 20} MB over 20,000 rounds"
+
+
+def test_keys_of_freed_texts_are_never_mixed_up(store):
+    """Dict keys are cached by the address of their text; a key text on the
+    heap (a Meta key) is freed when its job is replaced, and the next job's
+    keys of the same length may land at that address. Each read must still
+    give its own keys."""
+    job = seed_job()
+    for i in range(300):
+        job["Meta"] = {f"k{i:04}-{j}": f"v{i}-{j}" for j in range(8)}
+        store.register_job({"Job": job})
+        got, _ = store.job(job["ID"])
+        assert got["Meta"] == job["Meta"], f"round {i}"
