@@ -59,39 +59,68 @@ pub fn router(store: Arc<Store>, shutdown: watch::Receiver<bool>) -> Router {
     }))
 }
 
-async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
+/// Routes `req` and checks what needs no waiting (path, parameters, region)
+/// before the future is made, so that the future holds only what its wait
+/// needs: an open long-poll keeps it for as long as it waits.
+fn handle(
+    State(app): State<Arc<App>>,
+    req: Request,
+) -> impl std::future::Future<Output = Response> {
+    let checked = check(&app, req);
+    async move {
+        match checked {
+            Checked::Answer(answer) => answer,
+            Checked::Read(op, b, params) => app.read(op, b, &params).await,
+            Checked::Write(op, body, announced, params) => {
+                match read_body(&app.store, body, announced).await {
+                    Ok(body) => app.write(op, body, &params).await,
+                    Err(fail) => fail.response(),
+                }
+            }
+        }
+    }
+}
+
+/// A request after the checks [`handle`] makes before waiting.
+enum Checked {
+    /// Refused (or routed nowhere): this is the answer.
+    Answer(Response),
+    Read(Op, Blocking, Params),
+    /// With the body still to read and its announced length.
+    Write(Op, Body, Option<u64>, Params),
+}
+
+fn check(app: &App, req: Request) -> Checked {
     let (parts, body) = req.into_parts();
     let op = match route(&parts.method, parts.uri.path()) {
         Route::Op(op) => op,
-        Route::MethodNotAllowed => return text(StatusCode::METHOD_NOT_ALLOWED, "Invalid method"),
-        Route::NotFound => return text(StatusCode::NOT_FOUND, "404 page not found"),
-        Route::BadPath => return text(StatusCode::BAD_REQUEST, "Invalid path encoding"),
+        Route::MethodNotAllowed => {
+            return Checked::Answer(text(StatusCode::METHOD_NOT_ALLOWED, "Invalid method"))
+        }
+        Route::NotFound => {
+            return Checked::Answer(text(StatusCode::NOT_FOUND, "404 page not found"))
+        }
+        Route::BadPath => {
+            return Checked::Answer(text(StatusCode::BAD_REQUEST, "Invalid path encoding"))
+        }
     };
     let params = Params::parse(parts.uri.query());
+    // Another region is refused before anything else, bodies included.
+    if let Err(e) = json::check_region(&app.store, params.region()) {
+        return Checked::Answer(error(&e, false));
+    }
+    if op.is_read() {
+        return match params.blocking() {
+            Ok(b) => Checked::Read(op, b, params),
+            Err(bad) => Checked::Answer(text(StatusCode::BAD_REQUEST, &bad.0)),
+        };
+    }
     let announced = parts
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    // The request head borrows hyper's read buffer; a long-poll that kept it
-    // would make hyper allocate another buffer for the connection while it
-    // waits (about 16 KB more per open long-poll).
-    drop(parts);
-    // Another region is refused before anything else, bodies included.
-    if let Err(e) = json::check_region(&app.store, params.region()) {
-        return error(&e, false);
-    }
-    if op.is_read() {
-        return match params.blocking() {
-            Ok(b) => app.read(op, b, &params).await,
-            Err(bad) => text(StatusCode::BAD_REQUEST, &bad.0),
-        };
-    }
-    let body = match read_body(&app.store, body, announced).await {
-        Ok(b) => b,
-        Err(fail) => return fail.response(),
-    };
-    app.write(op, body, &params).await
+    Checked::Write(op, body, announced, params)
 }
 
 impl App {
