@@ -12,12 +12,12 @@
 //! then connections close.
 //!
 //! It serves from `--threads` threads (one per CPU by default), each with
-//! its own single-threaded runtime and its own listening socket on the same
-//! address (`SO_REUSEPORT`): the kernel spreads connections over them, and a
-//! request is served start to end on one thread. On this project's 2-CPU
-//! machine that beat one runtime with two work-stealing workers (whose
-//! hand-offs cost a cross-CPU wake-up each) by about 20% on re-registers and
-//! 30% on gets with 8 connections; see `bench/load.sh`.
+//! its own single-threaded runtime: the first accepts connections and deals
+//! them out in turn, and a connection is then served start to end on one
+//! thread. On this project's 2-CPU machine that beat one runtime with two
+//! work-stealing workers (whose hand-offs cost a cross-CPU wake-up each) by
+//! about 20% on re-registers and 30% on gets with 8 connections; see
+//! `bench/load.sh`.
 
 mod params;
 mod routes;
@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use ordu::{Config, Store};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// jemalloc, set up so that a blocked long-poll's read buffer is not
 /// resident.
@@ -79,8 +79,8 @@ usage: ordu-http [--addr HOST:PORT] [--region NAME] [--demo-nodes N] [--gc-after
   --gc-after DURATION
                      collect terminal evaluations and allocations this much older
                      than now, once a minute (Go duration, default 1h; 0: never)
-  --threads N        serving threads, each with its own listening socket
-                     (default: one per CPU; 1 on systems other than Linux)
+  --threads N        serving threads, connections dealt out in turn
+                     (default: one per CPU)
 ";
 
 /// Most demo nodes `--demo-nodes` registers (a bound on a number from the
@@ -236,12 +236,8 @@ async fn shutdown_signal() {
     }
 }
 
-/// Serving threads: `--threads`, else one per CPU. Only Linux spreads the
-/// connections of one port over several listening sockets; elsewhere one.
+/// Serving threads: `--threads`, else one per CPU.
 fn thread_count(asked: Option<usize>) -> usize {
-    if !cfg!(target_os = "linux") {
-        return 1;
-    }
     asked
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, MAX_THREADS)
@@ -250,28 +246,86 @@ fn thread_count(asked: Option<usize>) -> usize {
 /// A listener with a deep accept queue: thousands of clients that connect at
 /// once (long-poll watchers after a restart) are not dropped and retried a
 /// second later, as they are with the default backlog of 128 (the kernel caps
-/// it at `net.core.somaxconn`). `shared`: other sockets of this process
-/// listen on the same port (`SO_REUSEPORT`).
-fn listen(addr: SocketAddr, shared: bool) -> std::io::Result<tokio::net::TcpListener> {
+/// it at `net.core.somaxconn`).
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
-    #[cfg(target_os = "linux")]
-    socket.set_reuseport(shared)?;
-    #[cfg(not(target_os = "linux"))]
-    let _ = shared;
     socket.bind(addr)?;
     socket.listen(4096)
 }
 
-/// Starts serving thread `n`: its own single-threaded runtime, serving
-/// `listener` (made on another runtime, handed over as a std listener).
+/// A connection handed from the accepting thread to another serving thread.
+type Handed = std::net::TcpStream;
+
+/// Where a serving thread's connections come from.
+enum Source {
+    /// Thread 0: the listener. Of every `peers.len() + 1` connections it
+    /// keeps one and hands the others, in turn, to the other threads.
+    Listener {
+        listener: tokio::net::TcpListener,
+        peers: Vec<mpsc::UnboundedSender<Handed>>,
+        next: usize,
+    },
+    /// Another thread: what thread 0 hands it.
+    Handed(mpsc::UnboundedReceiver<Handed>),
+}
+
+impl Source {
+    /// The next connection for this thread; `None` when no more will come.
+    async fn next(&mut self) -> Option<tokio::net::TcpStream> {
+        match self {
+            Source::Listener {
+                listener,
+                peers,
+                next,
+            } => loop {
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of descriptors or memory: say so, back off, go on.
+                        eprintln!("ordu-http: accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let turn = *next;
+                *next = (turn + 1) % (peers.len() + 1);
+                if turn == 0 {
+                    return Some(stream);
+                }
+                // Out of this runtime, into the other thread's.
+                match stream.into_std() {
+                    Ok(s) => match peers[turn - 1].send(s) {
+                        Ok(()) => {}
+                        // That thread is gone: serve it here.
+                        Err(mpsc::error::SendError(s)) => {
+                            if let Ok(s) = tokio::net::TcpStream::from_std(s) {
+                                return Some(s);
+                            }
+                        }
+                    },
+                    Err(e) => eprintln!("ordu-http: handing a connection over: {e}"),
+                }
+            },
+            Source::Handed(rx) => loop {
+                match tokio::net::TcpStream::from_std(rx.recv().await?) {
+                    Ok(s) => return Some(s),
+                    Err(e) => eprintln!("ordu-http: taking a connection over: {e}"),
+                }
+            },
+        }
+    }
+}
+
+/// Starts serving thread `n`: its own single-threaded runtime, serving the
+/// connections `handed` to it.
 fn spawn_serving_thread(
     n: usize,
-    listener: std::net::TcpListener,
+    handed: mpsc::UnboundedReceiver<Handed>,
     app: axum::Router,
     down: watch::Receiver<bool>,
 ) -> Result<std::thread::JoinHandle<()>, String> {
@@ -288,12 +342,7 @@ fn spawn_serving_thread(
                     return;
                 }
             };
-            rt.block_on(async move {
-                match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => serve(l, app, down).await,
-                    Err(e) => eprintln!("ordu-http: serving thread {n}: {e}"),
-                }
-            });
+            rt.block_on(serve(Source::Handed(handed), app, down));
         })
         .map_err(|e| format!("cannot start serving thread {n}: {e}"))
 }
@@ -306,24 +355,26 @@ async fn run(args: Args) -> Result<(), String> {
     register_demo_nodes(&store, args.demo_nodes)?;
 
     let threads = thread_count(args.threads);
-    let shared = threads > 1;
-    let listener =
-        listen(args.addr, shared).map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let listener = listen(args.addr).map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let local = listener
         .local_addr()
         .map_err(|e| format!("listener address: {e}"))?;
     let (down_tx, down_rx) = watch::channel(false);
     let app = server::router(store.clone(), down_rx.clone());
-    // Thread 0 is this one; the others listen on the port this socket got
-    // (the system's choice with port 0).
+    // Thread 0 is this one.
     let mut others = Vec::new();
+    let mut peers = Vec::new();
     for n in 1..threads {
-        let l = listen(local, shared)
-            .and_then(|l| l.into_std())
-            .map_err(|e| format!("cannot listen on {local} (thread {n}): {e}"))?;
-        others.push(spawn_serving_thread(n, l, app.clone(), down_rx.clone())?);
+        let (tx, rx) = mpsc::unbounded_channel();
+        others.push(spawn_serving_thread(n, rx, app.clone(), down_rx.clone())?);
+        peers.push(tx);
     }
-    let mut serving = tokio::spawn(serve(listener, app, down_rx.clone()));
+    let source = Source::Listener {
+        listener,
+        peers,
+        next: 0,
+    };
+    let mut serving = tokio::spawn(serve(source, app, down_rx.clone()));
 
     // Delayed evaluations (rolling-update follow-ups, ...) become due with
     // time, not with a write: look for them every second. Once a minute,
@@ -383,7 +434,7 @@ async fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
-/// Serves HTTP/1.1 on `listener` until `down` turns true, then stops
+/// Serves HTTP/1.1 on what `source` gives until `down` turns true, then stops
 /// accepting, lets open requests finish (long-polls answer at once), closes
 /// idle keep-alive connections, and returns, waiting at most 5 s for all that.
 ///
@@ -391,11 +442,7 @@ async fn run(args: Args) -> Result<(), String> {
 /// every connection through hyper-util's HTTP/1-or-2 detection, whose sniffed
 /// prefix makes hyper grow its read buffer from 8 to 16 KB on every
 /// connection, a cost 10,000 open long-polls pay 10,000 times.
-async fn serve(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    mut down: watch::Receiver<bool>,
-) {
+async fn serve(mut source: Source, app: axum::Router, mut down: watch::Receiver<bool>) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
 
@@ -404,14 +451,9 @@ async fn serve(
     http.timer(TokioTimer::new());
     loop {
         let stream = tokio::select! {
-            r = listener.accept() => match r {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of descriptors or memory: say so, back off, go on.
-                    eprintln!("ordu-http: accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
+            s = source.next() => match s {
+                Some(stream) => stream,
+                None => break,
             },
             () = async { let _ = down.wait_for(|d| *d).await; } => break,
         };
@@ -425,7 +467,8 @@ async fn serve(
         // away mid-request, is that client's business.
         tokio::spawn(conn);
     }
-    drop(listener);
+    // Stops accepting; the other threads' hand-over channels close.
+    drop(source);
     if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
         .await
         .is_err()
@@ -565,6 +608,39 @@ mod tests {
         parse_args(args.iter().map(|s| s.to_string()))
     }
 
+    /// The accepting thread keeps one connection in three and deals the
+    /// others to two peers in turn; a peer that is gone leaves its
+    /// connections with the accepting thread.
+    #[tokio::test]
+    async fn connections_are_dealt_out_in_turn() {
+        let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx1, mut rx1) = mpsc::unbounded_channel();
+        let (tx2, mut rx2) = mpsc::unbounded_channel();
+        let mut source = Source::Listener {
+            listener,
+            peers: vec![tx1, tx2],
+            next: 0,
+        };
+        // Accepted in the order they connect.
+        let clients: Vec<_> = (0..6)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        let port = |i: usize| clients[i].local_addr().unwrap().port();
+        let peer = |s: &std::net::TcpStream| s.peer_addr().unwrap().port();
+        let kept = source.next().await.unwrap();
+        assert_eq!(kept.peer_addr().unwrap().port(), port(0));
+        let kept = source.next().await.unwrap();
+        assert_eq!(kept.peer_addr().unwrap().port(), port(3));
+        assert_eq!(peer(&rx1.try_recv().unwrap()), port(1));
+        assert_eq!(peer(&rx2.try_recv().unwrap()), port(2));
+        // Peer 2 is gone: its turn falls back here.
+        drop(rx2);
+        let back = source.next().await.unwrap();
+        assert_eq!(back.peer_addr().unwrap().port(), port(5));
+        assert_eq!(peer(&rx1.try_recv().unwrap()), port(4));
+    }
+
     #[test]
     fn flags_parse() {
         let a = parse(&[]).unwrap().unwrap();
@@ -597,9 +673,7 @@ mod tests {
         assert!(parse(&["--threads", "0"]).is_err());
         assert!(parse(&["--threads", "100000"]).is_err());
         assert!(thread_count(None) >= 1);
-        if cfg!(target_os = "linux") {
-            assert_eq!(thread_count(Some(3)), 3);
-        }
+        assert_eq!(thread_count(Some(3)), 3);
     }
 
     #[test]
