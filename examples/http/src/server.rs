@@ -4,7 +4,6 @@
 //! a serving thread, one at a time (see [`App::write`]).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -26,12 +25,6 @@ const X_NOMAD_KNOWN_LEADER: HeaderName = HeaderName::from_static("x-nomad-knownl
 const X_NOMAD_LAST_CONTACT: HeaderName = HeaderName::from_static("x-nomad-lastcontact");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
-
-/// How long a write polls for the write turn before it waits for it (see
-/// [`App::write_turn`]). With 8 connections re-registering one job, on this
-/// project's 2-CPU VM: 58,600-64,000/s against 40,400-55,600/s when every
-/// contended turn was awaited.
-const TURN_SPIN: Duration = Duration::from_micros(50);
 
 /// A body past the store's limit is read on and thrown away (so the client
 /// can read its 400), up to this much; then the connection is dropped.
@@ -297,23 +290,16 @@ impl App {
 }
 
 impl App {
-    /// The write turn. A turn that another thread holds is usually given
-    /// back within microseconds (a re-register holds it about 5 µs), so it is
-    /// first polled for, for up to [`TURN_SPIN`]: on a virtual machine the
-    /// wake-up of a task by another thread costs tens of microseconds, more
-    /// than the write. A longer write is awaited without holding the thread.
-    /// `None`: the server is shutting down.
+    /// The write turn, awaited without holding the thread. `None`: the
+    /// server is shutting down.
+    ///
+    /// Polling for a turn another thread holds (a re-register holds it about
+    /// 5 µs) before awaiting it was tried: with 8 connections re-registering
+    /// one job it measured better in one hour (58,600-64,000/s against
+    /// 40,400-55,600/s) and worse in the next (23,000-39,000/s against
+    /// 34,000-43,000/s), the spinning thread taking the CPU the holder or the
+    /// client needed; this VM's 2 CPUs are shared.
     async fn write_turn(&self) -> Option<SemaphorePermit<'_>> {
-        if let Ok(turn) = self.writes.try_acquire() {
-            return Some(turn);
-        }
-        let until = Instant::now() + TURN_SPIN;
-        while Instant::now() < until {
-            std::hint::spin_loop();
-            if let Ok(turn) = self.writes.try_acquire() {
-                return Some(turn);
-            }
-        }
         self.writes.acquire().await.ok()
     }
 }
@@ -465,6 +451,7 @@ mod tests {
     //! The router in-process (no socket): what the conformance suite checks
     //! over HTTP, in the few places where the host itself decides.
     use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
 
     use axum::http::{Method, Request};
     use tower::ServiceExt;
@@ -498,8 +485,7 @@ mod tests {
         (status, String::from_utf8(bytes.to_vec()).unwrap(), index)
     }
 
-    /// The write turn is one at a time whether it is polled for (a short
-    /// hold) or awaited (a hold longer than `TURN_SPIN`).
+    /// The write turn is one at a time, and a held one is awaited.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_write_turn_is_one_at_a_time() {
         let (_, rx) = watch::channel(false);
@@ -517,10 +503,10 @@ mod tests {
                 started.elapsed()
             })
         };
-        tokio::time::sleep(TURN_SPIN * 20).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiter.is_finished(), "got the turn while it was held");
         drop(held);
-        assert!(waiter.await.unwrap() >= TURN_SPIN * 20);
+        assert!(waiter.await.unwrap() >= Duration::from_millis(20));
         // Many short writers from both threads: never two at once.
         let inside = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let tasks: Vec<_> = (0..16)
