@@ -27,7 +27,9 @@ if ! cmp -s tests/http/requirements.txt "$stamp"; then
 fi
 
 . scripts/lib/serve.sh
-start_server ordu-http target/release/ordu-http --addr 127.0.0.1:0 --demo-nodes 3
+# Two serving threads: connections dealt out, writes taking turns across
+# threads (on a 2-CPU machine the default is one).
+start_server ordu-http target/release/ordu-http --addr 127.0.0.1:0 --demo-nodes 3 --threads 2
 
 PYTHON=$venv/bin/python tests/http/run.sh "$addr" -q -p no:cacheprovider
 

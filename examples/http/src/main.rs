@@ -11,13 +11,16 @@
 //! cleanly on Ctrl-C or SIGTERM: open long-polls answer with the current state,
 //! then connections close.
 //!
-//! It serves from `--threads` threads (one per CPU by default), each with
-//! its own single-threaded runtime: the first accepts connections and deals
-//! them out in turn, and a connection is then served start to end on one
-//! thread. On this project's 2-CPU machine that beat one runtime with two
-//! work-stealing workers (whose hand-offs cost a cross-CPU wake-up each) by
-//! about 20% on re-registers and 30% on gets with 8 connections; see
-//! `bench/load.sh`.
+//! It serves from `--threads` threads (by default half the CPUs, at least
+//! one), each with its own single-threaded runtime: the first accepts
+//! connections and deals them out in turn, and a connection is then served
+//! start to end on one thread. Writes are applied one at a time whatever the
+//! count, and a client on the same machine needs CPU too: on this project's
+//! 2-CPU machine, with ab on the same machine and 8 connections, one thread
+//! served 44,800-54,100 re-registers/s and 118,000-124,000 gets/s against
+//! 34,500-38,700 and 107,000-115,000 with two (whose hand-offs of the write
+//! turn cost a cross-CPU wake-up each), and one runtime with two
+//! work-stealing workers did worse still; see `bench/load.sh`.
 
 mod params;
 mod routes;
@@ -80,7 +83,7 @@ usage: ordu-http [--addr HOST:PORT] [--region NAME] [--demo-nodes N] [--gc-after
                      collect terminal evaluations and allocations this much older
                      than now, once a minute (Go duration, default 1h; 0: never)
   --threads N        serving threads, connections dealt out in turn
-                     (default: one per CPU)
+                     (default: half the CPUs, at least 1)
 ";
 
 /// Most demo nodes `--demo-nodes` registers (a bound on a number from the
@@ -96,7 +99,7 @@ struct Args {
     region: String,
     demo_nodes: usize,
     gc_after: Option<Duration>,
-    /// Serving threads; `None`: one per CPU.
+    /// Serving threads; `None`: half the CPUs.
     threads: Option<usize>,
 }
 
@@ -236,10 +239,10 @@ async fn shutdown_signal() {
     }
 }
 
-/// Serving threads: `--threads`, else one per CPU.
+/// Serving threads: `--threads`, else half the CPUs (at least one).
 fn thread_count(asked: Option<usize>) -> usize {
     asked
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() / 2))
         .clamp(1, MAX_THREADS)
 }
 
