@@ -290,8 +290,9 @@ impl App {
 }
 
 impl App {
-    /// The write turn, awaited without holding the thread. `None`: the
-    /// server is shutting down.
+    /// The write turn, awaited without holding the thread. `None` only
+    /// once the turn is closed (nothing closes it today; the caller answers
+    /// 503).
     ///
     /// Polling for a turn another thread holds (a re-register holds it about
     /// 5 µs) before awaiting it was tried: with 8 connections re-registering
