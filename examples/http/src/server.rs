@@ -188,14 +188,8 @@ impl App {
                     Ok(all) => all,
                     Err(bad) => return text(StatusCode::BAD_REQUEST, &bad.0),
                 };
-                self.wait(
-                    || reads::job_allocations(id, all),
-                    b,
-                    region,
-                    pretty,
-                    false,
-                )
-                .await
+                self.wait(|| reads::job_allocations(id, all), b, region, pretty, false)
+                    .await
             }
             Op::JobEvaluations(id) => {
                 self.wait(|| reads::job_evaluations(id), b, region, pretty, false)
@@ -206,10 +200,7 @@ impl App {
                 self.wait(|| reads::nodes(prefix), b, region, pretty, false)
                     .await
             }
-            Op::GetNode(id) => {
-                self.wait(|| reads::node(id), b, region, pretty, true)
-                    .await
-            }
+            Op::GetNode(id) => self.wait(|| reads::node(id), b, region, pretty, true).await,
             Op::NodeAllocations(id) => {
                 self.wait(|| reads::node_allocations(id), b, region, pretty, false)
                     .await
