@@ -542,16 +542,21 @@ mod tests {
         (status, String::from_utf8(bytes.to_vec()).unwrap(), index)
     }
 
-    /// The write turn is one at a time, and a held one is awaited.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_write_turn_is_one_at_a_time() {
+    /// The handler state alone, for what the router hides.
+    fn bare_app() -> Arc<App> {
         let (_, rx) = watch::channel(false);
-        let app = Arc::new(App {
+        Arc::new(App {
             store: Arc::new(Store::default()),
             shutdown: rx,
             writes: Semaphore::new(1),
             job_json: JobJson::default(),
-        });
+        })
+    }
+
+    /// The write turn is one at a time, and a held one is awaited.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_write_turn_is_one_at_a_time() {
+        let app = bare_app();
         let held = app.write_turn().await.expect("free turn");
         let waiter = {
             let app = app.clone();
@@ -638,13 +643,7 @@ mod tests {
     /// request instead of moving out of it).
     #[test]
     fn a_long_poll_future_stays_small() {
-        let (_tx, rx) = watch::channel(false);
-        let app = Arc::new(App {
-            store: Arc::new(Store::default()),
-            shutdown: rx,
-            writes: Semaphore::new(1),
-            job_json: JobJson::default(),
-        });
+        let app = bare_app();
         let req = Request::builder()
             .uri("/v1/job/web?index=5&wait=1m")
             .body(Body::empty())
