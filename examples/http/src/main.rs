@@ -536,16 +536,13 @@ thread_local! {
     static PILE: RefCell<Vec<Head>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Whether `req` is a read that may block: a GET with `?index=` above 0 (the
-/// first `index` counts, as in [`params::Params`]).
+/// Whether `req` is a read that may block: a GET whose parameters ask for an
+/// index above 0 (read as the handler reads them).
 fn blocks<B>(req: &Request<B>) -> bool {
     req.method() == Method::GET
-        && req.uri().query().is_some_and(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "index")
-                .and_then(|(_, v)| params::parse_index(&v))
-                .is_some_and(|index| index > 0)
-        })
+        && params::Params::parse(req.uri().query())
+            .blocking()
+            .is_ok_and(|b| b.index > 0)
 }
 
 /// Gives `req` a URI and header values that own their bytes, and returns the
