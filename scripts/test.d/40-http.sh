@@ -9,22 +9,9 @@ cargo test -p ordu-http
 cargo build --release -p ordu-http --bin ordu-http --example longpoll
 
 # Python for the suite: a venv with tests/http/requirements.txt.
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get update -qq
-  as_root apt-get install -y -qq python3 python3-venv >/dev/null
-fi
+. scripts/lib/venv.sh
 venv=target/http-venv
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-fi
-stamp=$venv/.requirements
-if ! cmp -s tests/http/requirements.txt "$stamp"; then
-  "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -r tests/http/requirements.txt
-  cp tests/http/requirements.txt "$stamp"
-fi
+make_venv "$venv" -r tests/http/requirements.txt
 
 . scripts/lib/serve.sh
 # Two serving threads: connections dealt out, writes taking turns across

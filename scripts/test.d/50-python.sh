@@ -6,27 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get update -qq
-  as_root apt-get install -y -qq python3 python3-venv >/dev/null
-fi
-
+. scripts/lib/venv.sh
 venv=target/py-venv
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-fi
 py=$venv/bin/python
 # What the suites need; reinstalled only when this list changes.
-reqs="maturin>=1.5,<2 pytest>=7.4 requests>=2.31 python-nomad==2.1.0"
-stamp=$venv/.ordu-requirements
-if [ "$(cat "$stamp" 2>/dev/null)" != "$reqs" ]; then
-  "$py" -m pip install -q --upgrade pip
-  # shellcheck disable=SC2086 # one argument per requirement
-  "$py" -m pip install -q $reqs
-  echo "$reqs" >"$stamp"
-fi
+make_venv "$venv" "maturin>=1.5,<2" "pytest>=7.4" "requests>=2.31" "python-nomad==2.1.0"
 
 # The package as a user installs it (an isolated build with maturin from PyPI).
 "$py" -m pip install -q --force-reinstall --no-deps ./py
