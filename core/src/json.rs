@@ -5,6 +5,7 @@
 //! [`Reply`]: the JSON body and the index the operation answers with (the
 //! read's index, or the write's).
 
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -405,7 +406,9 @@ impl<T> Indexed for crate::Query<T> {
 /// (its index moved past `min_index`, `min_index` is past the store's index,
 /// or an error other than not-found), or until [`wait_budget`] is spent: then
 /// the last answer is returned, as a read that timed out. `between` runs
-/// before each further slice; its error ends the wait.
+/// before each further slice: `Continue` waits on, `Break` ends the wait
+/// with the last answer (as if the budget were spent), and an error ends it
+/// with that error.
 pub fn read_in_slices<R: Indexed, E>(
     store: &Store,
     min_index: u64,
@@ -413,7 +416,7 @@ pub fn read_in_slices<R: Indexed, E>(
     region: Option<&str>,
     slice: Duration,
     read: impl Fn(&QueryOptions) -> Result<R>,
-    mut between: impl FnMut() -> std::result::Result<(), E>,
+    mut between: impl FnMut() -> std::result::Result<ControlFlow<()>, E>,
 ) -> std::result::Result<Result<R>, E> {
     if min_index == 0 {
         return Ok(read(&query(0, 0, region)));
@@ -432,7 +435,9 @@ pub fn read_in_slices<R: Indexed, E>(
         if index > min_index || min_index > store.index() || Instant::now() >= deadline {
             return Ok(answer);
         }
-        between()?;
+        if between()?.is_break() {
+            return Ok(answer);
+        }
     }
 }
 
@@ -563,7 +568,7 @@ mod tests {
             read,
             || {
                 slices += 1;
-                Ok::<_, ()>(())
+                Ok::<_, ()>(ControlFlow::Continue(()))
             },
         )
         .unwrap()
@@ -582,6 +587,21 @@ mod tests {
             || Err("stop"),
         );
         assert_eq!(r.unwrap_err(), "stop");
+        // `between` breaking ends it at once with the last answer.
+        let started = Instant::now();
+        let r = read_in_slices(
+            &store,
+            at,
+            10_000,
+            None,
+            Duration::from_millis(5),
+            read,
+            || Ok::<_, ()>(ControlFlow::Break(())),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(r.index, at);
+        assert!(started.elapsed() < Duration::from_secs(5));
         // A write wakes it within a slice's reach.
         let writer = {
             let store = store.clone();
@@ -598,7 +618,7 @@ mod tests {
             None,
             Duration::from_millis(20),
             read,
-            || Ok::<_, ()>(()),
+            || Ok::<_, ()>(ControlFlow::Continue(())),
         )
         .unwrap()
         .unwrap();
@@ -612,7 +632,7 @@ mod tests {
             None,
             Duration::from_millis(20),
             |q: &QueryOptions| job(&store, "nope", q),
-            || Ok::<_, ()>(()),
+            || Ok::<_, ()>(ControlFlow::Continue(())),
         )
         .unwrap();
         assert_eq!(r.unwrap_err().kind(), crate::ErrorKind::NotFound);
@@ -623,7 +643,7 @@ mod tests {
             Some("mars"),
             Duration::from_millis(20),
             read,
-            || Ok::<_, ()>(()),
+            || Ok::<_, ()>(ControlFlow::Continue(())),
         )
         .unwrap();
         assert_eq!(r.unwrap_err().kind(), crate::ErrorKind::Region);

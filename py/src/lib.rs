@@ -11,6 +11,7 @@
 //! error kind with the error's data as attributes.
 
 use std::borrow::Cow;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use serde::Serialize;
 
+mod exit;
 mod topy;
 
 create_exception!(
@@ -142,14 +144,16 @@ fn annotate(py: Python<'_>, err: &PyErr, e: &ordu::Error) -> PyResult<()> {
 
 /// Runs between two slices of a blocking read, without the GIL: takes it back
 /// to run Python's signal handlers (a handler's exception, such as
-/// KeyboardInterrupt, ends the read). Once the interpreter is gone (a daemon
-/// thread blocked at exit) there is nothing to check, so the read just waits on.
-fn between_slices() -> PyResult<()> {
+/// KeyboardInterrupt, ends the read). Once the interpreter is closing (see
+/// `exit`) the wait ends instead, with the last answer, and the GIL is not
+/// touched.
+fn between_slices() -> PyResult<ControlFlow<()>> {
     // SAFETY: Py_IsInitialized may be called at any time, without the GIL.
-    if unsafe { pyo3::ffi::Py_IsInitialized() } == 0 {
-        return Ok(());
+    if exit::closing() || unsafe { pyo3::ffi::Py_IsInitialized() } == 0 {
+        return Ok(ControlFlow::Break(()));
     }
-    Python::attach(|py| py.check_signals())
+    Python::attach(|py| py.check_signals())?;
+    Ok(ControlFlow::Continue(()))
 }
 
 /// Seconds (None or 0: the default wait) to the core's milliseconds.
@@ -227,7 +231,10 @@ impl Delivery {
 ///     while True:
 ///         jobs, index = store.jobs(index=index, wait=60)
 ///
-/// Every method is safe to call from any thread.
+/// Every method is safe to call from any thread. At interpreter exit
+/// (`atexit`), reads still waiting in other threads end with their current
+/// answer, and later reads do not wait, so daemon threads never hold exit up
+/// or take the GIL back while the interpreter finalizes.
 #[pyclass(frozen, module = "ordu._ordu", name = "Store")]
 struct Store {
     inner: Arc<ordu::Store>,
@@ -241,7 +248,7 @@ impl Store {
         f: impl FnOnce(&ordu::Store) -> ordu::Result<Reply> + Send,
     ) -> PyResult<Bound<'py, PyAny>> {
         let store = &*self.inner;
-        match py.detach(|| f(store)) {
+        match exit::detach(py, || f(store)) {
             Ok(r) => loads(py, &r.body),
             Err(e) => Err(to_py_err(py, e)),
         }
@@ -260,12 +267,12 @@ impl Store {
         let wait_ms = wait_ms(wait)?;
         let store = &*self.inner;
         let region = region.as_deref();
-        let answer = if index == 0 {
+        let answer = if index == 0 || exit::closing() {
             // Answers at once: no wait to release the GIL for (the read
             // takes the state's read lock for a few microseconds).
             f(store, &json::query(0, 0, region))
         } else {
-            py.detach(|| {
+            exit::detach(py, || {
                 json::read_in_slices(
                     store,
                     index,
@@ -625,16 +632,24 @@ impl Store {
         let store = &*self.inner;
         let slice = SLICE.as_millis() as u64;
         let deadline = std::time::Instant::now() + Duration::from_millis(wait_ms);
-        py.detach(|| loop {
+        exit::detach(py, || loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let this = (left.as_millis() as u64).min(slice);
+            // Closing: one look, no wait (the GIL may be held).
+            let closing = exit::closing();
+            let this = if closing {
+                0
+            } else {
+                (left.as_millis() as u64).min(slice)
+            };
             if let Some(d) = json::dequeue_evaluation(store, &types, this) {
                 return Ok(Some(Delivery { inner: d }));
             }
-            if std::time::Instant::now() >= deadline {
+            if closing || std::time::Instant::now() >= deadline {
                 return Ok(None);
             }
-            between_slices()?;
+            if between_slices()?.is_break() {
+                return Ok(None);
+            }
         })
     }
 
@@ -700,5 +715,6 @@ fn _ordu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RegionError", py.get_type::<RegionError>())?;
     m.add("LimitError", py.get_type::<LimitError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    exit::register(m)?;
     Ok(())
 }

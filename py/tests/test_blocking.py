@@ -5,6 +5,8 @@ from __future__ import annotations
 import _thread
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -314,3 +316,56 @@ def test_interrupt_ends_a_waiting_dequeue():
     with pytest.raises(KeyboardInterrupt):
         store.dequeue_evaluation(wait=30)
     assert time.monotonic() - started < 1.5
+
+
+# A script whose daemon threads are inside ordu calls when the interpreter
+# exits: some blocked on long waits, some whose waits end while the
+# interpreter finalizes (a finalizer keeps it busy running Python for 0.4 s,
+# so the threads get the GIL then). Up to Python 3.13 such a thread is ended
+# with pthread_exit, which cannot unwind through ordu's frames: the process
+# aborted with "FATAL: exception not rethrown" before ordu's exit hook.
+EXIT_SCRIPT = r"""
+import sys, threading, time, types
+import ordu
+
+store = ordu.Store()
+store.register_node(__NODE__)
+index = store.index
+manual = ordu.Store({"mode": "manual"})
+
+def read(wait):
+    store.jobs(index=index, wait=wait)
+
+def dequeue(wait):
+    manual.dequeue_evaluation(wait=wait)
+
+for wait in (0.45, 0.5, 0.55, 30):
+    for _ in range(10):
+        threading.Thread(target=read, args=(wait,), daemon=True).start()
+    threading.Thread(target=dequeue, args=(wait,), daemon=True).start()
+time.sleep(0.3)
+
+class Busy:
+    def __del__(self, clock=time.monotonic):
+        end = clock() + 0.4
+        while clock() < end:
+            pass
+
+# Cleared, and so finalized, after the interpreter has begun to finalize.
+module = types.ModuleType("ordu_exit_busy")
+module.busy = Busy()
+sys.modules[module.__name__] = module
+print("leaving", flush=True)
+"""
+
+
+def test_exit_with_threads_inside_ordu_calls(tmp_path):
+    script = tmp_path / "exit.py"
+    script.write_text(EXIT_SCRIPT.replace("__NODE__", repr(node())))
+    for _ in range(3):
+        started = time.monotonic()
+        r = subprocess.run([sys.executable, str(script)], capture_output=True,
+                           text=True, timeout=25)
+        assert (r.returncode, r.stdout, r.stderr) == (0, "leaving\n", "")
+        # The 30 s waits ended at exit instead of holding it up.
+        assert time.monotonic() - started < 15
