@@ -166,6 +166,35 @@ fn legacy_ports_and_constraint_flags_are_accepted() {
 }
 
 #[test]
+fn a_port_of_another_type_is_a_decode_error_at_its_path() {
+    let store = manual_store();
+    let before = store.index();
+    for (port, says) in [
+        (json!(true), "a port: a number, a label or an object"),
+        (json!(u64::MAX), "a port: a number, a label or an object"),
+        (json!({"Value": "80"}), "invalid type: string"),
+    ] {
+        let sent = json!({
+            "ID": "bad-port",
+            "TaskGroups": [{"Name": "g", "Tasks": [{
+                "Name": "t", "Driver": "exec",
+                "Resources": {"Networks": [{"ReservedPorts": [80, port]}]}
+            }]}]
+        });
+        let err = register(&store, &sent).unwrap_err();
+        let fe = &err.field_errors()[0];
+        assert!(
+            fe.path
+                .starts_with("Job.TaskGroups[0].Tasks[0].Resources.Networks[0].ReservedPorts[1]"),
+            "{port}: {}",
+            fe.path
+        );
+        assert!(fe.message.contains(says), "{port}: {}", fe.message);
+    }
+    assert_eq!(store.index(), before);
+}
+
+#[test]
 fn field_names_are_nomads() {
     let store = manual_store();
     let r = register(&store, &job("web", 1)).unwrap();

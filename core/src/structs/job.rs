@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
@@ -505,12 +506,40 @@ pub struct Port {
     pub extra: Extra,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A port as the seed's clients write it: a bare number, a bare label or an
+/// object. Told apart by the JSON type, so an object costs no failed attempts
+/// (an untagged enum would format two errors for every port object).
 enum PortWire {
     Number(i64),
     Label(String),
     Port(Port),
+}
+
+impl<'de> Deserialize<'de> for PortWire {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Wire;
+        impl<'de> Visitor<'de> for Wire {
+            type Value = PortWire;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a port: a number, a label or an object")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<PortWire, E> {
+                Ok(PortWire::Number(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<PortWire, E> {
+                i64::try_from(v)
+                    .map(PortWire::Number)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PortWire, E> {
+                Ok(PortWire::Label(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PortWire, A::Error> {
+                Port::deserialize(de::value::MapAccessDeserializer::new(map)).map(PortWire::Port)
+            }
+        }
+        d.deserialize_any(Wire)
+    }
 }
 
 fn ports<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Port>>, D::Error> {
