@@ -1,0 +1,392 @@
+//! SPEC "Model and wire form", decoding in detail: unknown keys are kept at
+//! every level, a key sent as null gets the default, a value of the wrong type
+//! is an error at its path, known keys never land in the unknown ones, and a
+//! key sent twice is what serde's derived decoders made of it.
+
+use ordu::structs::{decode, Constraint, Job, JobRegisterRequest, Limits, Node, Resources};
+use serde_json::{json, Value};
+
+/// Decodes a register body as the store does.
+fn job_of(body: &Value) -> Result<Job, ordu::Error> {
+    let bytes = serde_json::to_vec(&json!({ "Job": body })).unwrap();
+    Ok(decode::<JobRegisterRequest>(&bytes, &Limits::default())?
+        .job
+        .unwrap())
+}
+
+/// The path and message of a decode failure.
+fn error_of(body: &str) -> (String, String) {
+    let err = decode::<JobRegisterRequest>(body.as_bytes(), &Limits::default()).unwrap_err();
+    let fe = &err.field_errors()[0];
+    (fe.path.clone(), fe.message.clone())
+}
+
+/// Every level of a job, each with an unknown key of its own.
+fn job_with_unknown_keys() -> Value {
+    let blob = json!({"nested": [1, "two", {"three": null}], "n": 1.5, "big": u64::MAX, "neg": -7});
+    json!({
+        "ID": "future", "NodePool": "gpu", "Multiregion": blob,
+        "Constraints": [{"LTarget": "a", "RTarget": "b", "Operand": "=", "C": blob}],
+        "Update": {"Stagger": 1, "MaxParallel": 1, "Canary": 2},
+        "TaskGroups": [{
+            "Name": "g", "EphemeralDisk": {"SizeMB": 300},
+            "RestartPolicy": {"Attempts": 1, "Mode": "fail", "RenderTemplates": true},
+            "Tasks": [{
+                "Name": "t", "Driver": "docker", "KillTimeout": 5,
+                "Resources": {"CPU": 250, "Cores": 0,
+                    "Networks": [{"MBits": 10, "Mode": "bridge",
+                        "ReservedPorts": [{"Label": "db", "Value": 6379, "HostNetwork": "default"}],
+                        "DynamicPorts": [{"Label": "http", "IgnoreCollision": false}]}]}
+            }]
+        }]
+    })
+}
+
+#[test]
+fn unknown_keys_are_kept_at_every_level() {
+    let sent = job_with_unknown_keys();
+    let from_bytes = job_of(&sent).unwrap();
+    let from_value: Job = serde_json::from_value(sent.clone()).unwrap();
+    let from_str: Job = serde_json::from_str(&sent.to_string()).unwrap();
+    let from_reader: Job = serde_json::from_reader(sent.to_string().as_bytes()).unwrap();
+    assert_eq!(from_bytes, from_value);
+    assert_eq!(from_bytes, from_str);
+    assert_eq!(from_bytes, from_reader);
+
+    let j = &from_bytes;
+    assert_eq!(j.extra.len(), 2);
+    assert_eq!(j.extra["NodePool"], "gpu");
+    assert_eq!(j.extra["Multiregion"], sent["Multiregion"]);
+    let c = &j.constraints.as_ref().unwrap()[0];
+    assert_eq!(
+        Value::Object(c.extra.clone()),
+        json!({"C": sent["Multiregion"]})
+    );
+    assert_eq!(Value::Object(j.update.extra.clone()), json!({"Canary": 2}));
+    let g = &j.task_groups[0];
+    assert_eq!(
+        Value::Object(g.extra.clone()),
+        json!({"EphemeralDisk": {"SizeMB": 300}})
+    );
+    let rp = g.restart_policy.as_ref().unwrap();
+    assert_eq!(
+        Value::Object(rp.extra.clone()),
+        json!({"RenderTemplates": true})
+    );
+    let t = &g.tasks[0];
+    assert_eq!(Value::Object(t.extra.clone()), json!({"KillTimeout": 5}));
+    assert_eq!(
+        Value::Object(t.resources.extra.clone()),
+        json!({"Cores": 0})
+    );
+    let n = &t.resources.networks()[0];
+    assert_eq!(Value::Object(n.extra.clone()), json!({"Mode": "bridge"}));
+    assert_eq!(
+        Value::Object(n.reserved()[0].extra.clone()),
+        json!({"HostNetwork": "default"})
+    );
+    assert_eq!(
+        Value::Object(n.dynamic()[0].extra.clone()),
+        json!({"IgnoreCollision": false})
+    );
+
+    // Written back where they came from, and decoded again to the same job.
+    let back = serde_json::to_value(j).unwrap();
+    for (path, key) in [
+        ("/NodePool", "gpu"),
+        ("/Update/Canary", "2"),
+        ("/TaskGroups/0/EphemeralDisk/SizeMB", "300"),
+        ("/TaskGroups/0/RestartPolicy/RenderTemplates", "true"),
+        ("/TaskGroups/0/Tasks/0/KillTimeout", "5"),
+        ("/TaskGroups/0/Tasks/0/Resources/Cores", "0"),
+        ("/TaskGroups/0/Tasks/0/Resources/Networks/0/Mode", "bridge"),
+        (
+            "/TaskGroups/0/Tasks/0/Resources/Networks/0/ReservedPorts/0/HostNetwork",
+            "default",
+        ),
+        (
+            "/TaskGroups/0/Tasks/0/Resources/Networks/0/DynamicPorts/0/IgnoreCollision",
+            "false",
+        ),
+    ] {
+        let got = back.pointer(path).unwrap_or_else(|| panic!("{path} lost"));
+        let got = got.as_str().map_or_else(|| got.to_string(), str::to_string);
+        assert_eq!(got, key, "{path}");
+    }
+    assert_eq!(back["Multiregion"], sent["Multiregion"]);
+    assert_eq!(back["Constraints"][0]["C"], sent["Multiregion"]);
+    let again: Job = serde_json::from_value(back).unwrap();
+    assert_eq!(&again, j);
+}
+
+#[test]
+fn node_resources_keep_unknown_keys_too() {
+    let r: Resources = serde_json::from_str(r#"{"CPU": 1, "Cores": 4}"#).unwrap();
+    assert_eq!(
+        (r.cpu, r.memory_mb),
+        (1, 0),
+        "no task defaults outside a task"
+    );
+    assert_eq!(r.extra["Cores"], 4);
+    let n: Node =
+        serde_json::from_value(json!({"ID": "n", "Resources": {"CPU": 1, "Cores": 4}})).unwrap();
+    assert_eq!(n.resources.extra["Cores"], 4);
+}
+
+#[test]
+fn the_unknown_keys_hold_no_known_key() {
+    // A job with every field set, through its own wire form: nothing is left
+    // over at any level, so each key the encoder writes is one the decoder reads.
+    let full: Value = serde_json::from_str(
+        r#"{
+        "Region": "r", "Namespace": "n", "ID": "i", "Name": "n", "Type": "batch",
+        "Priority": 7, "AllAtOnce": true, "Datacenters": ["a"],
+        "Constraints": [{"LTarget": "a", "RTarget": "b", "Operand": "=", "Hard": false, "Weight": 3}],
+        "Update": {"Stagger": 1, "MaxParallel": 2}, "Meta": {"k": "v"},
+        "Status": "s", "StatusDescription": "d", "Stop": true, "Version": 3,
+        "SubmitTime": 4, "CreateIndex": 5, "ModifyIndex": 6, "JobModifyIndex": 7,
+        "TaskGroups": [{
+            "Name": "g", "Count": 0, "Constraints": [], "Meta": {},
+            "RestartPolicy": {"Attempts": 1, "Interval": 2, "Delay": 3, "Mode": "delay"},
+            "Tasks": [{
+                "Name": "t", "Driver": "d", "Config": {"x": 1}, "Env": {"A": "1"},
+                "Constraints": [], "Meta": {"m": "1"},
+                "Resources": {"CPU": 1, "MemoryMB": 2, "DiskMB": 3, "IOPS": 4, "Networks": [{
+                    "Device": "eth0", "CIDR": "10.0.0.0/8", "IP": "10.0.0.1", "MBits": 5,
+                    "ReservedPorts": [{"Label": "a", "Value": 1, "To": 2}],
+                    "DynamicPorts": [{"Label": "b", "Value": 3, "To": 4}]
+                }]}
+            }]
+        }]
+    }"#,
+    )
+    .unwrap();
+    for j in [
+        job_of(&full).unwrap(),
+        serde_json::from_value(full.clone()).unwrap(),
+    ] {
+        assert_no_extra(&j);
+        let written = serde_json::to_value(&j).unwrap();
+        assert_eq!(written, full, "every key was read into its field");
+        let again: Job = serde_json::from_value(written).unwrap();
+        assert_no_extra(&again);
+        assert_eq!(again, j);
+    }
+    // The empty job's wire form, defaults and all.
+    let empty = serde_json::to_value(Job::default()).unwrap();
+    let j: Job = serde_json::from_value(empty).unwrap();
+    assert_no_extra(&j);
+    assert_eq!(j, Job::default());
+}
+
+fn assert_no_extra(j: &Job) {
+    assert!(j.extra.is_empty(), "{:?}", j.extra);
+    assert!(j.update.extra.is_empty());
+    for c in j.constraints.iter().flatten() {
+        assert!(c.extra.is_empty(), "{:?}", c.extra);
+    }
+    for g in &j.task_groups {
+        assert!(g.extra.is_empty(), "{:?}", g.extra);
+        assert!(g.restart_policy.iter().all(|p| p.extra.is_empty()));
+        for t in &g.tasks {
+            assert!(t.extra.is_empty(), "{:?}", t.extra);
+            assert!(t.resources.extra.is_empty(), "{:?}", t.resources.extra);
+            for n in t.resources.networks() {
+                assert!(n.extra.is_empty(), "{:?}", n.extra);
+                for p in n.reserved().iter().chain(n.dynamic()) {
+                    assert!(p.extra.is_empty(), "{:?}", p.extra);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn null_is_the_default() {
+    let nulls = json!({
+        "Region": null, "Namespace": null, "ID": null, "Name": null, "Type": null,
+        "Priority": null, "AllAtOnce": null, "Datacenters": null, "Constraints": null,
+        "Update": null, "Meta": null, "Status": null, "StatusDescription": null,
+        "Stop": null, "Version": null, "SubmitTime": null, "CreateIndex": null,
+        "ModifyIndex": null, "JobModifyIndex": null, "TaskGroups": null
+    });
+    let j = job_of(&nulls).unwrap();
+    assert_eq!(j, Job::default());
+    assert_eq!(j, job_of(&json!({})).unwrap());
+
+    let group = |g: Value| job_of(&json!({"TaskGroups": [g]})).unwrap().task_groups[0].clone();
+    let g = group(
+        json!({"Name": null, "Count": null, "Constraints": null, "Tasks": null,
+                         "RestartPolicy": null, "Meta": null}),
+    );
+    assert_eq!(g, group(json!({})));
+    assert_eq!((g.name.as_str(), g.count, g.tasks.len()), ("", 1, 0));
+    assert!(g.constraints.is_none() && g.restart_policy.is_none() && g.meta.is_none());
+    assert!(g.extra.is_empty());
+
+    let task = |t: Value| group(json!({"Tasks": [t]})).tasks[0].clone();
+    let t = task(
+        json!({"Name": null, "Driver": null, "Config": null, "Env": null,
+                        "Constraints": null, "Resources": null, "Meta": null}),
+    );
+    assert_eq!(t, task(json!({})));
+    assert_eq!(t.config, Value::Null);
+    assert_eq!(t.resources, Resources::task_default());
+
+    let res = |r: Value| task(json!({"Resources": r})).resources;
+    let r = res(
+        json!({"CPU": null, "MemoryMB": null, "DiskMB": null, "IOPS": null,
+                       "Networks": null}),
+    );
+    assert_eq!(r, Resources::task_default());
+    assert_eq!(res(json!({})), Resources::task_default());
+    let r = res(json!({"CPU": 0, "MemoryMB": 0}));
+    assert_eq!((r.cpu, r.memory_mb), (0, 0), "a 0 the client sent is kept");
+
+    let net = |n: Value| res(json!({"Networks": [n]})).networks.unwrap()[0].clone();
+    let n = net(
+        json!({"Device": null, "CIDR": null, "IP": null, "MBits": null,
+                       "ReservedPorts": null, "DynamicPorts": null}),
+    );
+    assert_eq!(n, net(json!({})));
+    assert_eq!(n, Default::default());
+    let p = net(json!({"ReservedPorts": [{"Label": null, "Value": null, "To": null}]}));
+    assert_eq!(p.reserved()[0], Default::default());
+
+    let c: Constraint = serde_json::from_value(
+        json!({"LTarget": null, "RTarget": null, "Operand": null, "Hard": null, "Weight": null}),
+    )
+    .unwrap();
+    assert_eq!(c, Constraint::default());
+
+    let j = job_of(&json!({"Update": {"Stagger": null, "MaxParallel": null},
+        "TaskGroups": [{"RestartPolicy": {"Attempts": null, "Interval": null, "Delay": null,
+                                          "Mode": null}}]}))
+    .unwrap();
+    assert_eq!(j.update, Default::default());
+    assert_eq!(j.task_groups[0].restart_policy, Some(Default::default()));
+}
+
+#[test]
+fn a_wrong_type_is_an_error_at_its_path() {
+    let cases = [
+        (
+            r#"{"Job":{"Priority":"x"}}"#,
+            "Job.Priority",
+            "invalid type: string \"x\", expected i64",
+        ),
+        (
+            r#"{"Job":{"Update":{"Stagger":"x"}}}"#,
+            "Job.Update.Stagger",
+            "expected i64",
+        ),
+        (
+            r#"{"Job":{"Constraints":[{"Hard":1}]}}"#,
+            "Job.Constraints[0].Hard",
+            "expected a boolean",
+        ),
+        (
+            r#"{"Job":{"TaskGroups":[{"Count":"many"}]}}"#,
+            "Job.TaskGroups[0].Count",
+            "expected i64",
+        ),
+        (
+            r#"{"Job":{"TaskGroups":[{"RestartPolicy":{"Mode":1}}]}}"#,
+            "Job.TaskGroups[0].RestartPolicy.Mode",
+            "expected a string",
+        ),
+        (
+            r#"{"Job":{"TaskGroups":[{"Tasks":[{"Driver":7}]}]}}"#,
+            "Job.TaskGroups[0].Tasks[0].Driver",
+            "invalid type: integer `7`, expected a string",
+        ),
+        (
+            r#"{"Job":{"TaskGroups":[{"Tasks":[{"Resources":{"CPU":"x"}}]}]}}"#,
+            "Job.TaskGroups[0].Tasks[0].Resources.CPU",
+            "expected i64",
+        ),
+        (
+            r#"{"Job":{"TaskGroups":[{"Tasks":[{"Resources":{"Networks":[{"MBits":true}]}}]}]}}"#,
+            "Job.TaskGroups[0].Tasks[0].Resources.Networks[0].MBits",
+            "expected i64",
+        ),
+        (
+            r#"{"Job":{"TaskGroups":[{"Tasks":[{"Resources":{"Networks":[{"DynamicPorts":[{"To":"x"}]}]}}]}]}}"#,
+            "Job.TaskGroups[0].Tasks[0].Resources.Networks[0].DynamicPorts[0].To",
+            "expected i64",
+        ),
+        (
+            r#"{"Job":{"NodePool":1e400}}"#,
+            "Job.NodePool",
+            "number out of range",
+        ),
+        (
+            r#"{"Job":[]}"#,
+            "Job",
+            "invalid type: sequence, expected struct Job at line 1 column 7",
+        ),
+        (
+            r#"{"Job":"x"}"#,
+            "Job",
+            "invalid type: string \"x\", expected struct Job",
+        ),
+        (
+            r#"{"Job":{"TaskGroups":[{"Tasks":[{"Resources":[]}]}]}}"#,
+            "Job.TaskGroups[0].Tasks[0].Resources",
+            "invalid type: sequence, expected struct TaskResourcesWire",
+        ),
+        (
+            r#"{"Job":{"TaskGroups":[1]}}"#,
+            "Job.TaskGroups[0]",
+            "expected struct TaskGroup",
+        ),
+        (
+            r#"{"Job":{"Update":[]}}"#,
+            "Job.Update",
+            "expected struct UpdateStrategy",
+        ),
+    ];
+    for (body, path, message) in cases {
+        let (p, m) = error_of(body);
+        assert_eq!(p, path, "{body}: {m}");
+        assert!(m.contains(message), "{body}: {m}");
+    }
+    // Through a Value: the same error, without the position.
+    let err = serde_json::from_value::<Job>(json!({"TaskGroups": [{"Tasks": [{"Driver": 7}]}]}))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid type: integer `7`, expected a string"
+    );
+    let err = serde_json::from_value::<Job>(json!([])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid type: sequence, expected struct Job"
+    );
+}
+
+#[test]
+fn a_key_sent_twice() {
+    // A known key twice is an error, as serde's derived decoders have it...
+    assert_eq!(
+        error_of(r#"{"Job":{"ID":"a","ID":"b"}}"#),
+        (
+            "Job".into(),
+            "duplicate field `ID` at line 1 column 21".into()
+        )
+    );
+    assert_eq!(
+        error_of(r#"{"Job":{"TaskGroups":[{"Name":"g","Name":"h"}]}}"#),
+        (
+            "Job.TaskGroups[0]".into(),
+            "duplicate field `Name` at line 1 column 40".into()
+        )
+    );
+    assert_eq!(
+        error_of(r#"{"Job":{"TaskGroups":[{"Tasks":[{"Resources":{"CPU":1,"CPU":2}}]}]}}"#).0,
+        "Job.TaskGroups[0].Tasks[0].Resources"
+    );
+    // ...an unknown one keeps the last value.
+    let j: Job = serde_json::from_str(r#"{"ID":"a","X":1,"X":2}"#).unwrap();
+    assert_eq!(Value::Object(j.extra), json!({"X": 2}));
+}
