@@ -7,7 +7,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use super::serde_util::null_default;
+use super::serde_util::{deserialize_with_extra, null_default};
 
 /// Keys a client sent that ordu does not model. They are kept as they came and
 /// written back unchanged, so a job from a newer client round-trips.
@@ -489,21 +489,26 @@ impl NetworkResource {
 }
 
 /// A labelled port.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Port {
     /// Name the task refers to.
-    #[serde(default, deserialize_with = "null_default")]
     pub label: String,
     /// Port number on the node (0 until assigned for dynamic ports).
-    #[serde(default, deserialize_with = "null_default")]
     pub value: i64,
     /// Port inside the task, when mapped.
-    #[serde(default, deserialize_with = "null_default")]
     pub to: i64,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+deserialize_with_extra! {
+    Port as "struct Port", extra {
+        label: String = "Label" (null_default),
+        value: i64 = "Value" (null_default),
+        to: i64 = "To" (null_default),
+    }
 }
 
 /// A port as the seed's clients write it: a bare number, a bare label or an
@@ -564,27 +569,36 @@ fn ports<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Port>>, D::Error>
 }
 
 /// A rule a node must satisfy.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Constraint {
     /// Left side: a literal or an interpolation such as `${attr.kernel.os}`.
-    #[serde(rename = "LTarget", default, deserialize_with = "null_default")]
+    #[serde(rename = "LTarget")]
     pub l_target: String,
     /// Right side.
-    #[serde(rename = "RTarget", default, deserialize_with = "null_default")]
+    #[serde(rename = "RTarget")]
     pub r_target: String,
     /// Operator: `=`, `!=`, `<`, `version`, `regexp`, `distinct_hosts`, ...
-    #[serde(default, deserialize_with = "null_default")]
     pub operand: String,
     /// The seed's hardness flag: `false` makes the constraint a no-op.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hard: Option<bool>,
     /// The seed's (unused) weight.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub weight: Option<i64>,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+deserialize_with_extra! {
+    Constraint as "struct Constraint", extra {
+        l_target: String = "LTarget" (null_default),
+        r_target: String = "RTarget" (null_default),
+        operand: String = "Operand" (null_default),
+        hard: Option<bool> = "Hard",
+        weight: Option<i64> = "Weight",
+    }
 }
 
 impl Constraint {
@@ -602,39 +616,49 @@ impl std::fmt::Display for Constraint {
 
 /// Rolling updates: at most `MaxParallel` destructive changes at a time,
 /// `Stagger` nanoseconds apart.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UpdateStrategy {
     /// Nanoseconds between batches.
-    #[serde(default, deserialize_with = "null_default")]
     pub stagger: i64,
     /// Allocations changed at once; 0 means no limit.
-    #[serde(default, deserialize_with = "null_default")]
     pub max_parallel: i64,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
+deserialize_with_extra! {
+    UpdateStrategy as "struct UpdateStrategy", extra {
+        stagger: i64 = "Stagger" (null_default),
+        max_parallel: i64 = "MaxParallel" (null_default),
+    }
+}
+
 /// How a client restarts a failing task.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RestartPolicy {
     /// Restarts allowed per interval.
-    #[serde(default, deserialize_with = "null_default")]
     pub attempts: i64,
     /// Nanoseconds.
-    #[serde(default, deserialize_with = "null_default")]
     pub interval: i64,
     /// Nanoseconds between restarts.
-    #[serde(default, deserialize_with = "null_default")]
     pub delay: i64,
     /// `fail` or `delay` once the attempts are used.
-    #[serde(default, deserialize_with = "null_default")]
     pub mode: String,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+deserialize_with_extra! {
+    RestartPolicy as "struct RestartPolicy", extra {
+        attempts: i64 = "Attempts" (null_default),
+        interval: i64 = "Interval" (null_default),
+        delay: i64 = "Delay" (null_default),
+        mode: String = "Mode" (null_default),
+    }
 }
 
 const SECOND: i64 = 1_000_000_000;
