@@ -355,46 +355,58 @@ pub struct Task {
 }
 
 /// CPU, memory, disk, IOPS and networks: asked by a task, offered by a node.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Resources {
     /// MHz.
-    #[serde(rename = "CPU", default, deserialize_with = "null_default")]
+    #[serde(rename = "CPU")]
     pub cpu: i64,
     /// Megabytes of memory.
-    #[serde(rename = "MemoryMB", default, deserialize_with = "null_default")]
+    #[serde(rename = "MemoryMB")]
     pub memory_mb: i64,
     /// Megabytes of disk.
-    #[serde(rename = "DiskMB", default, deserialize_with = "null_default")]
+    #[serde(rename = "DiskMB")]
     pub disk_mb: i64,
     /// IO operations per second.
-    #[serde(rename = "IOPS", default, deserialize_with = "null_default")]
+    #[serde(rename = "IOPS")]
     pub iops: i64,
     /// Networks; a task uses the first.
-    #[serde(default)]
     pub networks: Option<Vec<NetworkResource>>,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
+deserialize_with_extra! {
+    Resources as "struct Resources", extra {
+        cpu: i64 = "CPU" (null_default),
+        memory_mb: i64 = "MemoryMB" (null_default),
+        disk_mb: i64 = "DiskMB" (null_default),
+        iops: i64 = "IOPS" (null_default),
+        networks: Option<Vec<NetworkResource>> = "Networks",
+    }
+}
+
 /// Task resources as sent, so that absent keys get the task defaults and keys
-/// sent as 0 keep 0.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// sent as 0 keep 0. The keys are those of [`Resources`]; only the defaults
+/// differ.
 struct TaskResourcesWire {
-    #[serde(rename = "CPU")]
     cpu: Option<i64>,
-    #[serde(rename = "MemoryMB")]
     memory_mb: Option<i64>,
-    #[serde(rename = "DiskMB", default, deserialize_with = "null_default")]
     disk_mb: i64,
-    #[serde(rename = "IOPS", default, deserialize_with = "null_default")]
     iops: i64,
-    #[serde(default)]
     networks: Option<Vec<NetworkResource>>,
-    #[serde(flatten)]
     extra: Extra,
+}
+
+deserialize_with_extra! {
+    TaskResourcesWire as "struct TaskResourcesWire", extra {
+        cpu: Option<i64> = "CPU",
+        memory_mb: Option<i64> = "MemoryMB",
+        disk_mb: i64 = "DiskMB" (null_default),
+        iops: i64 = "IOPS" (null_default),
+        networks: Option<Vec<NetworkResource>> = "Networks",
+    }
 }
 
 fn task_resources<'de, D: Deserializer<'de>>(d: D) -> Result<Resources, D::Error> {
@@ -451,30 +463,38 @@ impl Resources {
 }
 
 /// A network ask (task) or offer (node).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct NetworkResource {
     /// Interface name.
-    #[serde(default, deserialize_with = "null_default")]
     pub device: String,
     /// Node side: the block addresses come from.
-    #[serde(rename = "CIDR", default, deserialize_with = "null_default")]
+    #[serde(rename = "CIDR")]
     pub cidr: String,
     /// Assigned address (filled in by the scheduler).
-    #[serde(rename = "IP", default, deserialize_with = "null_default")]
+    #[serde(rename = "IP")]
     pub ip: String,
     /// Bandwidth in megabits.
-    #[serde(rename = "MBits", default, deserialize_with = "null_default")]
+    #[serde(rename = "MBits")]
     pub mbits: i64,
     /// Static ports. The seed's list of integers is accepted too.
-    #[serde(default, deserialize_with = "ports")]
     pub reserved_ports: Option<Vec<Port>>,
     /// Ports the scheduler picks. The seed's list of labels is accepted too.
-    #[serde(default, deserialize_with = "ports")]
     pub dynamic_ports: Option<Vec<Port>>,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+deserialize_with_extra! {
+    NetworkResource as "struct NetworkResource", extra {
+        device: String = "Device" (null_default),
+        cidr: String = "CIDR" (null_default),
+        ip: String = "IP" (null_default),
+        mbits: i64 = "MBits" (null_default),
+        reserved_ports: Option<Vec<Port>> = "ReservedPorts" (ports),
+        dynamic_ports: Option<Vec<Port>> = "DynamicPorts" (ports),
+    }
 }
 
 impl NetworkResource {
