@@ -49,76 +49,79 @@ fn default_count() -> i64 {
 ///
 /// Fields with a default (see [`Job::canonicalize`]) take it only when the key is
 /// absent; a value the client sent, even 0, is kept and validated.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Job {
     /// Region the job runs in; empty or `global` means the store's region.
-    #[serde(default, deserialize_with = "null_default")]
     pub region: String,
     /// Namespace; `default` when absent.
-    #[serde(default, deserialize_with = "null_default")]
     pub namespace: String,
     /// Unique, case-sensitive ID; may contain `/` but no space or NUL.
-    #[serde(rename = "ID", default, deserialize_with = "null_default")]
+    #[serde(rename = "ID")]
     pub id: String,
     /// Display name; the ID when absent.
-    #[serde(default, deserialize_with = "null_default")]
     pub name: String,
     /// Scheduler type: `service`, `batch` or `system`.
-    #[serde(
-        rename = "Type",
-        default = "default_job_type",
-        deserialize_with = "job_type"
-    )]
+    #[serde(rename = "Type")]
     pub job_type: String,
     /// 1 to 100; higher is scheduled first.
-    #[serde(default = "default_priority", deserialize_with = "priority")]
     pub priority: i64,
     /// Commit all placements of an evaluation or none.
-    #[serde(default, deserialize_with = "null_default")]
     pub all_at_once: bool,
     /// Datacenters (globs) the job may run in.
-    #[serde(default = "default_datacenters", deserialize_with = "datacenters")]
     pub datacenters: Vec<String>,
     /// Constraints applied to every group.
-    #[serde(default)]
     pub constraints: Option<Vec<Constraint>>,
     /// The groups of tasks placed together.
-    #[serde(default, deserialize_with = "null_default")]
     pub task_groups: Vec<TaskGroup>,
     /// Rolling update strategy.
-    #[serde(default, deserialize_with = "null_default")]
     pub update: UpdateStrategy,
     /// Opaque key/value metadata.
-    #[serde(default)]
     pub meta: Option<BTreeMap<String, String>>,
     /// Derived by ordu: `pending`, `running` or `dead`. A client's value is ignored.
-    #[serde(default, deserialize_with = "null_default")]
     pub status: String,
     /// Human readable status detail.
-    #[serde(default, deserialize_with = "null_default")]
     pub status_description: String,
     /// Set when the job is stopped but not yet removed.
-    #[serde(default, deserialize_with = "null_default")]
     pub stop: bool,
     /// Spec version: 0 at first register, +1 for every spec change.
-    #[serde(default, deserialize_with = "null_default")]
     pub version: u64,
     /// Unix nanoseconds of the last register that changed the spec.
-    #[serde(default, deserialize_with = "null_default")]
     pub submit_time: i64,
     /// Index at which the job was created.
-    #[serde(default, deserialize_with = "null_default")]
     pub create_index: u64,
     /// Index of the last write that touched the job (spec or status).
-    #[serde(default, deserialize_with = "null_default")]
     pub modify_index: u64,
     /// Index of the last spec change.
-    #[serde(default, deserialize_with = "null_default")]
     pub job_modify_index: u64,
     /// Fields ordu does not model, kept verbatim.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+deserialize_with_extra! {
+    Job as "struct Job", extra {
+        region: String = "Region" (null_default),
+        namespace: String = "Namespace" (null_default),
+        id: String = "ID" (null_default),
+        name: String = "Name" (null_default),
+        job_type: String = "Type" (job_type) or default_job_type(),
+        priority: i64 = "Priority" (priority) or default_priority(),
+        all_at_once: bool = "AllAtOnce" (null_default),
+        datacenters: Vec<String> = "Datacenters" (datacenters) or default_datacenters(),
+        constraints: Option<Vec<Constraint>> = "Constraints",
+        task_groups: Vec<TaskGroup> = "TaskGroups" (null_default),
+        update: UpdateStrategy = "Update" (null_default),
+        meta: Option<BTreeMap<String, String>> = "Meta",
+        status: String = "Status" (null_default),
+        status_description: String = "StatusDescription" (null_default),
+        stop: bool = "Stop" (null_default),
+        version: u64 = "Version" (null_default),
+        submit_time: i64 = "SubmitTime" (null_default),
+        create_index: u64 = "CreateIndex" (null_default),
+        modify_index: u64 = "ModifyIndex" (null_default),
+        job_modify_index: u64 = "JobModifyIndex" (null_default),
+    }
 }
 
 // A key sent as null counts as absent, as Go's decoder treats it: clients
@@ -284,30 +287,35 @@ pub struct JobListStub {
 }
 
 /// A set of tasks placed together on one node, `Count` times.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TaskGroup {
     /// Unique within the job.
-    #[serde(default, deserialize_with = "null_default")]
     pub name: String,
     /// How many allocations of the group to run (0 places nothing).
-    #[serde(default = "default_count", deserialize_with = "count")]
     pub count: i64,
     /// Constraints on the group's nodes.
-    #[serde(default)]
     pub constraints: Option<Vec<Constraint>>,
     /// The tasks; at least one.
-    #[serde(default, deserialize_with = "null_default")]
     pub tasks: Vec<Task>,
     /// How the client restarts failing tasks; a default by job type when absent.
-    #[serde(default)]
     pub restart_policy: Option<RestartPolicy>,
     /// Opaque metadata.
-    #[serde(default)]
     pub meta: Option<BTreeMap<String, String>>,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+deserialize_with_extra! {
+    TaskGroup as "struct TaskGroup", extra {
+        name: String = "Name" (null_default),
+        count: i64 = "Count" (count) or default_count(),
+        constraints: Option<Vec<Constraint>> = "Constraints",
+        tasks: Vec<Task> = "Tasks" (null_default),
+        restart_policy: Option<RestartPolicy> = "RestartPolicy",
+        meta: Option<BTreeMap<String, String>> = "Meta",
+    }
 }
 
 impl TaskGroup {
@@ -322,36 +330,38 @@ impl TaskGroup {
 }
 
 /// One unit of work run by a driver.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Task {
     /// Unique within the group.
-    #[serde(default, deserialize_with = "null_default")]
     pub name: String,
     /// Driver that runs it; nodes advertise `driver.<name>`.
-    #[serde(default, deserialize_with = "null_default")]
     pub driver: String,
     /// Driver configuration, any JSON value.
-    #[serde(default)]
     pub config: Value,
     /// Environment variables.
-    #[serde(default)]
     pub env: Option<BTreeMap<String, String>>,
     /// Constraints on the task's node.
-    #[serde(default)]
     pub constraints: Option<Vec<Constraint>>,
     /// What the task needs; CPU 100 and MemoryMB 300 when absent.
-    #[serde(
-        default = "Resources::task_default",
-        deserialize_with = "task_resources"
-    )]
     pub resources: Resources,
     /// Opaque metadata.
-    #[serde(default)]
     pub meta: Option<BTreeMap<String, String>>,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+deserialize_with_extra! {
+    Task as "struct Task", extra {
+        name: String = "Name" (null_default),
+        driver: String = "Driver" (null_default),
+        config: Value = "Config",
+        env: Option<BTreeMap<String, String>> = "Env",
+        constraints: Option<Vec<Constraint>> = "Constraints",
+        resources: Resources = "Resources" (task_resources) or Resources::task_default(),
+        meta: Option<BTreeMap<String, String>> = "Meta",
+    }
 }
 
 /// CPU, memory, disk, IOPS and networks: asked by a task, offered by a node.

@@ -94,12 +94,20 @@ macro_rules! deserialize_with_extra {
                         self,
                         mut map: A,
                     ) -> Result<$ty, A::Error> {
-                        $( let mut $field: Option<$fty> = None; )*
+                        // The values seen so far, in a struct rather than in
+                        // locals so that a field may share its name with the
+                        // function that decodes it.
+                        struct Seen {
+                            $( $field: Option<$fty>, )*
+                        }
+                        let mut seen = Seen {
+                            $( $field: None, )*
+                        };
                         let mut extra = ::serde_json::Map::new();
                         while let Some(key) = map.next_key::<Key>()? {
                             match key {
                                 $( Key::$field => {
-                                    if $field.is_some() {
+                                    if seen.$field.is_some() {
                                         return Err(<A::Error as ::serde::de::Error>::duplicate_field($key));
                                     }
                                     // The field's own decoder, as a type serde can call.
@@ -111,7 +119,7 @@ macro_rules! deserialize_with_extra {
                                             $crate::structs::serde_util::deserialize_with_extra!(@with d $($with)?).map(Field)
                                         }
                                     }
-                                    $field = Some(map.next_value::<Field>()?.0);
+                                    seen.$field = Some(map.next_value::<Field>()?.0);
                                 } )*
                                 Key::Other(k) => {
                                     let v: ::serde_json::Value = map.next_value()?;
@@ -120,7 +128,7 @@ macro_rules! deserialize_with_extra {
                             }
                         }
                         Ok($ty {
-                            $( $field: match $field {
+                            $( $field: match seen.$field {
                                 Some(v) => v,
                                 None => $crate::structs::serde_util::deserialize_with_extra!(@default $($default)?),
                             }, )*
