@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, Method, Request, Uri};
-use ordu::{Config, Store};
+use ordu::{Config, SchedulingMode, Store};
 use tokio::sync::{mpsc, watch};
 
 /// jemalloc, set up so that a blocked long-poll's read buffer is not
@@ -351,11 +351,15 @@ fn spawn_serving_thread(
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    // Manual mode: a write queues its evaluations and the serving thread
+    // processes them in groups before it answers (see `App::settle`).
     let store = Arc::new(Store::new(Config {
         region: args.region.clone(),
+        mode: SchedulingMode::Manual,
         ..Config::default()
     }));
     register_demo_nodes(&store, args.demo_nodes)?;
+    store.process_ready();
 
     let threads = thread_count(args.threads);
     let listener = listen(args.addr).map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;

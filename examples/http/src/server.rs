@@ -3,6 +3,7 @@
 //! (an open long-poll costs a small future, no thread); writes run inline on
 //! a serving thread, one at a time (see [`App::write`]).
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -15,7 +16,7 @@ use http_body_util::BodyExt;
 use ordu::json::{self, Reply};
 use ordu::{reads, Error, QueryOptions, Reader, Store};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{watch, Semaphore, SemaphorePermit};
+use tokio::sync::{watch, Notify, Semaphore, SemaphorePermit};
 
 use crate::params::{Blocking, Params};
 use crate::routes::{route, Op, Route};
@@ -42,6 +43,20 @@ pub struct App {
     writes: Semaphore,
     /// The compact JSON of jobs as last answered.
     job_json: JobJson,
+    /// Evaluations queued by writes are processed in groups: see
+    /// [`App::settle`].
+    settling: Settling,
+}
+
+/// The state of [`App::settle`].
+#[derive(Default)]
+struct Settling {
+    /// A write is processing the queued evaluations (or about to).
+    busy: AtomicBool,
+    /// Store index up to which every write's evaluations have been processed.
+    done: AtomicU64,
+    /// Wakes the writes waiting for a group to be processed.
+    settled: Notify,
 }
 
 /// Most jobs [`JobJson`] keeps; when it is full it starts over.
@@ -91,6 +106,7 @@ pub fn router(store: Arc<Store>, shutdown: watch::Receiver<bool>) -> Router {
         shutdown,
         writes: Semaphore::new(1),
         job_json: JobJson::default(),
+        settling: Settling::default(),
     }))
 }
 
@@ -306,8 +322,9 @@ impl App {
             _ => return text(StatusCode::INTERNAL_SERVER_ERROR, "not a write"),
         };
         // Writes run inline on this serving thread, one at a time across
-        // all of them. The store applies them one at a time anyway (its
-        // write lock, and the scheduler runs inline), so a second writer
+        // all of them, and their evaluations then run in groups (`settle`).
+        // The store applies writes one at a time anyway (its write lock),
+        // so a second writer
         // would only block a second thread on that lock; waiting here
         // instead costs no thread, and the other threads keep serving reads
         // and long-polls however long a write (say, placing 10,000
@@ -320,6 +337,10 @@ impl App {
         };
         let store = &*self.store;
         let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(store)));
+        drop(_turn);
+        if let Ok(Ok(_)) = &done {
+            self.settle().await;
+        }
         match done {
             Ok(Ok(reply)) => {
                 let body = if params.pretty() {
@@ -345,6 +366,47 @@ impl App {
 }
 
 impl App {
+    /// Processes the evaluations that the writes so far have queued (a
+    /// store in manual mode queues them; see `main`), and returns once the
+    /// ones of this task's write are processed, so a write is answered, as
+    /// inline, after its evaluation ran.
+    ///
+    /// The first write to get here leads: it yields once, so that the other
+    /// connections with a request ready write theirs, then takes the write
+    /// turn and processes everything queued, together. The others wait for
+    /// it. Processed together, evaluations of one job coalesce in the broker
+    /// (as in Nomad, one runs and a newer one supersedes those waiting
+    /// behind it, which are canceled), so re-registers of one job from many
+    /// connections schedule once per group instead of once each.
+    async fn settle(&self) {
+        let s = &self.settling;
+        let mine = self.store.index();
+        loop {
+            if s.done.load(Ordering::Acquire) >= mine {
+                return;
+            }
+            let settled = s.settled.notified();
+            if !s.busy.swap(true, Ordering::AcqRel) {
+                // Leading: whatever happens below, let the next write lead.
+                let _lead = Lead(s);
+                tokio::task::yield_now().await;
+                let Some(_turn) = self.write_turn().await else {
+                    return;
+                };
+                let upto = self.store.index();
+                let store = &*self.store;
+                // A panic here is the scheduler's; the writes are applied,
+                // and the evaluations stay queued for the next group.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    store.process_ready()
+                }));
+                s.done.fetch_max(upto, Ordering::AcqRel);
+                return;
+            }
+            settled.await;
+        }
+    }
+
     /// The write turn, awaited without holding the thread. `None` only
     /// once the turn is closed (nothing closes it today; the caller answers
     /// 503).
@@ -357,6 +419,16 @@ impl App {
     /// client needed; this VM's 2 CPUs are shared.
     async fn write_turn(&self) -> Option<SemaphorePermit<'_>> {
         self.writes.acquire().await.ok()
+    }
+}
+
+/// Ends a lead of [`App::settle`]: frees it and wakes the waiting writes.
+struct Lead<'a>(&'a Settling);
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        self.0.busy.store(false, Ordering::Release);
+        self.0.settled.notify_waiters();
     }
 }
 
@@ -542,6 +614,110 @@ mod tests {
         (status, String::from_utf8(bytes.to_vec()).unwrap(), index)
     }
 
+    /// A manual-mode store with the demo nodes, as `main` makes it.
+    fn manual_app() -> (Router, Arc<Store>, watch::Sender<bool>) {
+        let store = Arc::new(Store::new(ordu::Config {
+            mode: ordu::SchedulingMode::Manual,
+            ..ordu::Config::default()
+        }));
+        crate::register_demo_nodes(&store, 3).unwrap();
+        store.process_ready();
+        let (tx, rx) = watch::channel(false);
+        (router(store.clone(), rx), store, tx)
+    }
+
+    fn eval_status(store: &Store, id: &str) -> String {
+        store
+            .evaluation(id, &QueryOptions::default())
+            .unwrap()
+            .value
+            .status
+            .clone()
+    }
+
+    /// Concurrent writes to a manual store: each is answered after its
+    /// evaluation is processed or superseded, and re-registers of one job
+    /// written together are scheduled together (the broker keeps the newest
+    /// of those waiting and cancels the others).
+    #[tokio::test]
+    async fn writes_are_answered_after_their_evaluations_ran_together() {
+        let (router, store, _tx) = manual_app();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (router, store) = (router.clone(), store.clone());
+                tokio::spawn(async move {
+                    let (status, body, _) = call(&router, Method::PUT, "/v1/jobs", JOB).await;
+                    assert_eq!(status, 200, "{body}");
+                    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    let id = v["EvalID"].as_str().unwrap().to_string();
+                    let at_answer = eval_status(&store, &id);
+                    (id, at_answer)
+                })
+            })
+            .collect();
+        let mut complete = 0;
+        for t in tasks {
+            let (id, at_answer) = t.await.unwrap();
+            assert!(
+                at_answer == "complete" || at_answer == "canceled",
+                "{id} was {at_answer} when its write was answered"
+            );
+            complete += usize::from(at_answer == "complete");
+        }
+        assert!((1..=2).contains(&complete), "{complete} of 8 scheduled");
+        let allocs = store
+            .job_allocations("web", false, &QueryOptions::default())
+            .unwrap()
+            .value;
+        assert_eq!(allocs.len(), 1, "placed once, not once per write");
+    }
+
+    /// The same under stress: many writers on two threads, writes of several
+    /// kinds and jobs; none is answered before its evaluation ran, none hangs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grouped_processing_under_many_writers() {
+        let (router, store, _tx) = manual_app();
+        let tasks: Vec<_> = (0..32)
+            .map(|n| {
+                let (router, store) = (router.clone(), store.clone());
+                tokio::spawn(async move {
+                    let job = JOB.replace("\"web\"", &format!("\"web-{}\"", n % 4));
+                    let id = format!("web-{}", n % 4);
+                    for round in 0..20 {
+                        let (method, uri, body) = match round % 3 {
+                            0 | 1 => (Method::PUT, "/v1/jobs".to_string(), job.as_str()),
+                            _ => (Method::PUT, format!("/v1/job/{id}/evaluate"), ""),
+                        };
+                        let (status, reply, _) = call(&router, method, &uri, body).await;
+                        assert_eq!(status, 200, "{reply}");
+                        let v: serde_json::Value = serde_json::from_str(&reply).unwrap();
+                        let eval = v["EvalID"].as_str().unwrap();
+                        let at_answer = eval_status(&store, eval);
+                        assert!(
+                            at_answer == "complete" || at_answer == "canceled",
+                            "{eval} was {at_answer} when its write was answered"
+                        );
+                    }
+                })
+            })
+            .collect();
+        let all = async {
+            for t in tasks {
+                t.await.unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), all)
+            .await
+            .expect("every write answered");
+        for n in 0..4 {
+            let allocs = store
+                .job_allocations(&format!("web-{n}"), false, &QueryOptions::default())
+                .unwrap()
+                .value;
+            assert_eq!(allocs.len(), 1, "web-{n}");
+        }
+    }
+
     /// The handler state alone, for what the router hides.
     fn bare_app() -> Arc<App> {
         let (_, rx) = watch::channel(false);
@@ -550,6 +726,7 @@ mod tests {
             shutdown: rx,
             writes: Semaphore::new(1),
             job_json: JobJson::default(),
+            settling: Settling::default(),
         })
     }
 
