@@ -390,3 +390,17 @@ fn a_key_sent_twice() {
     let j: Job = serde_json::from_str(r#"{"ID":"a","X":1,"X":2}"#).unwrap();
     assert_eq!(Value::Object(j.extra), json!({"X": 2}));
 }
+
+#[test]
+fn a_body_that_is_not_utf8_is_an_error_at_its_path() {
+    let mut body = br#"{"Job":{"ID":"a","Name":"x"#.to_vec();
+    body.extend_from_slice(b"\xff\"}}");
+    let err = decode::<JobRegisterRequest>(&body, &Limits::default()).unwrap_err();
+    let fe = &err.field_errors()[0];
+    assert_eq!(fe.path, "Job.Name");
+    assert_eq!(fe.message, "invalid unicode code point at line 1 column 27");
+    assert_eq!(err.http_status(false), 400);
+    // Non-ASCII that is UTF-8 is fine, in known and unknown keys alike.
+    let j = job_of(&json!({"ID": "å", "Ünknown": "ß"})).unwrap();
+    assert_eq!((j.id.as_str(), &j.extra["Ünknown"]), ("å", &json!("ß")));
+}
