@@ -404,3 +404,130 @@ fn a_body_that_is_not_utf8_is_an_error_at_its_path() {
     let j = job_of(&json!({"ID": "å", "Ünknown": "ß"})).unwrap();
     assert_eq!((j.id.as_str(), &j.extra["Ünknown"]), ("å", &json!("ß")));
 }
+
+#[test]
+fn nodes_decode_as_before() {
+    use ordu::structs::decode_node;
+    let body = json!({"Node": {
+        "ID": "n1", "Datacenter": "dc1", "Name": "a", "NodeClass": "c",
+        "Attributes": {"kernel.name": "linux"}, "Links": {"l": "1"}, "Meta": {"m": "1"},
+        "Resources": {"CPU": 1, "MemoryMB": 2, "Cores": 8},
+        "Reserved": {"CPU": 1, "Networks": [{"Device": "eth0", "MBits": 1, "Mode": "host"}]},
+        "Drain": true, "Status": "ready", "StatusDescription": "d",
+        "CreateIndex": 1, "ModifyIndex": 2, "HTTPAddr": "10.0.0.1:4646", "NodePool": "p"
+    }});
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let n = decode_node(&bytes, &Limits::default()).unwrap();
+    assert_eq!(
+        Value::Object(n.extra.clone()),
+        json!({"HTTPAddr": "10.0.0.1:4646", "NodePool": "p"})
+    );
+    assert_eq!(n.resources.extra["Cores"], 8);
+    assert_eq!(
+        n.reserved.as_ref().unwrap().networks()[0].extra["Mode"],
+        "host"
+    );
+    let bare = decode_node(
+        &serde_json::to_vec(&body["Node"]).unwrap(),
+        &Limits::default(),
+    );
+    assert_eq!(bare.unwrap(), n);
+    // Every key read into its field, and written back the same.
+    let written = serde_json::to_value(&n).unwrap();
+    assert_eq!(written["HTTPAddr"], body["Node"]["HTTPAddr"]);
+    assert_eq!(written["Resources"]["Cores"], 8);
+    let again: Node = serde_json::from_value(written).unwrap();
+    assert_eq!(again, n);
+    let empty: Node =
+        serde_json::from_value(serde_json::to_value(Node::default()).unwrap()).unwrap();
+    assert_eq!(empty, Node::default());
+
+    // Null: the default where the field says so, an error elsewhere.
+    let n: Node = serde_json::from_value(json!({"Attributes": null, "Resources": null,
+        "Reserved": null, "Links": null, "Meta": null}))
+    .unwrap();
+    assert_eq!(n, Node::default());
+    let err = serde_json::from_value::<Node>(json!({"Datacenter": null})).unwrap_err();
+    assert_eq!(err.to_string(), "invalid type: null, expected a string");
+    let err = decode_node(br#"{"ID":"n","Drain":null}"#, &Limits::default()).unwrap_err();
+    assert!(
+        err.field_errors()[0].message.contains("untagged"),
+        "{err:?}"
+    );
+    // Twice the same key, and not an object.
+    let err = serde_json::from_str::<Node>(r#"{"ID":"a","ID":"b"}"#).unwrap_err();
+    assert_eq!(err.to_string(), "duplicate field `ID` at line 1 column 14");
+    let n = serde_json::from_str::<Node>(r#"{"X":1,"X":[2]}"#).unwrap();
+    assert_eq!(n.extra["X"], json!([2]));
+    let err = serde_json::from_str::<Node>("[]").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid type: sequence, expected struct Node at line 1 column 0"
+    );
+    let err = serde_json::from_str::<Node>(r#"{"Resources": {"CPU": "x"}}"#).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid type: string \"x\", expected i64 at line 1 column 25"
+    );
+}
+
+#[test]
+fn evaluations_decode_as_before() {
+    use ordu::structs::{AllocMetric, Evaluation};
+    let mut e = Evaluation {
+        id: "e".into(),
+        namespace: "default".into(),
+        priority: 50,
+        eval_type: "service".into(),
+        triggered_by: "job-register".into(),
+        job_id: "j".into(),
+        job_modify_index: 3,
+        node_id: "n".into(),
+        node_modify_index: 4,
+        status: "complete".into(),
+        status_description: "s".into(),
+        wait: 5,
+        next_eval: "a".into(),
+        previous_eval: "b".into(),
+        blocked_eval: "c".into(),
+        snapshot_index: 6,
+        create_index: 7,
+        modify_index: 8,
+        create_time: 9,
+        modify_time: 10,
+        ..Evaluation::default()
+    };
+    e.failed_tg_allocs
+        .insert("g".into(), AllocMetric::default());
+    e.queued_allocations.insert("g".into(), 2);
+    let written = serde_json::to_value(&e).unwrap();
+    let back: Evaluation = serde_json::from_value(written.clone()).unwrap();
+    assert_eq!(back, e, "no known key lands in extra");
+    let back: Evaluation = serde_json::from_str(&written.to_string()).unwrap();
+    assert_eq!(back, e);
+
+    let mut sent = written.clone();
+    sent["Annotations"] = json!({"x": [1]});
+    sent["RelatedEvals"] = json!(null);
+    let back: Evaluation = serde_json::from_str(&sent.to_string()).unwrap();
+    assert_eq!(
+        Value::Object(back.extra.clone()),
+        json!({"Annotations": {"x": [1]}, "RelatedEvals": null})
+    );
+    assert_eq!(serde_json::to_value(&back).unwrap(), sent);
+
+    let err = serde_json::from_value::<Evaluation>(json!({"Namespace": "x"})).unwrap_err();
+    assert_eq!(err.to_string(), "missing field `ID`");
+    let err = serde_json::from_str::<Evaluation>(r#"{"ID":"e","Wait":null}"#).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid type: null, expected i64 at line 1 column 21"
+    );
+    let err = serde_json::from_str::<Evaluation>(r#"{"ID":"e","ID":"f"}"#).unwrap_err();
+    assert_eq!(err.to_string(), "duplicate field `ID` at line 1 column 14");
+    let err = serde_json::from_str::<Evaluation>(r#""e""#).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid type: string \"e\", expected struct Evaluation at line 1 column 3"
+    );
+}
