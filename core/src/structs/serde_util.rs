@@ -14,16 +14,18 @@ where
 /// Implements `Deserialize` for a struct that keeps the keys it does not model
 /// in a `serde_json::Map` field, without `#[serde(flatten)]`.
 ///
-/// A flattened field makes serde's derived decoder take a slower road for the
-/// whole struct, and buffer every key it does not know into an intermediate
-/// tree before that is decoded again. This decoder reads the map once: a known
-/// key is decoded into its field as it comes, an unknown key and its value go
-/// into the map as they are.
+/// With a flattened field, serde's derived decoder buffers every key the
+/// struct does not know, and its value, into serde's private `Content` tree,
+/// then decodes the map from that tree a second time. This decoder reads the
+/// input once: a known key is decoded into its field as it comes, an unknown
+/// key and its value go into the map as they are. (Known keys were decoded in
+/// place already, so for a job without unknown keys the gain is small.)
 ///
 /// Each field lists its JSON key, the function that decodes it (a
 /// `fn(D) -> Result<T, D::Error>` such as [`null_default`]; `T::deserialize`
 /// when none is given) and the value it takes when the key is absent
-/// (`Default::default()` when none is given):
+/// (`Default::default()` when none is given; for a required key, an early
+/// `return Err(serde::de::Error::missing_field("Key"))`):
 ///
 /// ```ignore
 /// deserialize_with_extra! {
@@ -46,7 +48,9 @@ where
 macro_rules! deserialize_with_extra {
     (
         $ty:ident as $expecting:literal, $extra:ident {
-            $( $field:ident : $fty:ty = $key:literal $(($with:path))? $(or $default:expr)? ),* $(,)?
+            $(
+                $field:ident : $fty:ty = $key:literal $(($with:path))? $(or $default:expr)?
+            ),* $(,)?
         }
     ) => {
         impl<'de> ::serde::Deserialize<'de> for $ty {
@@ -66,7 +70,10 @@ macro_rules! deserialize_with_extra {
                 struct KeyVisitor;
                 impl ::serde::de::Visitor<'_> for KeyVisitor {
                     type Value = Key;
-                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    fn expecting(
+                        &self,
+                        f: &mut ::std::fmt::Formatter<'_>,
+                    ) -> ::std::fmt::Result {
                         f.write_str("field identifier")
                     }
                     // A key borrowed from the input or from a scratch buffer:
@@ -87,7 +94,10 @@ macro_rules! deserialize_with_extra {
                 struct MapVisitor;
                 impl<'de> ::serde::de::Visitor<'de> for MapVisitor {
                     type Value = $ty;
-                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    fn expecting(
+                        &self,
+                        f: &mut ::std::fmt::Formatter<'_>,
+                    ) -> ::std::fmt::Result {
                         f.write_str($expecting)
                     }
                     fn visit_map<A: ::serde::de::MapAccess<'de>>(
@@ -108,7 +118,9 @@ macro_rules! deserialize_with_extra {
                             match key {
                                 $( Key::$field => {
                                     if seen.$field.is_some() {
-                                        return Err(<A::Error as ::serde::de::Error>::duplicate_field($key));
+                                        return Err(
+                                            <A::Error as ::serde::de::Error>::duplicate_field($key),
+                                        );
                                     }
                                     // The field's own decoder, as a type serde can call.
                                     struct Field($fty);
@@ -116,7 +128,10 @@ macro_rules! deserialize_with_extra {
                                         fn deserialize<D: ::serde::Deserializer<'de>>(
                                             d: D,
                                         ) -> Result<Field, D::Error> {
-                                            $crate::structs::serde_util::deserialize_with_extra!(@with d $($with)?).map(Field)
+                                            $crate::structs::serde_util::deserialize_with_extra!(
+                                                @with d $($with)?
+                                            )
+                                            .map(Field)
                                         }
                                     }
                                     seen.$field = Some(map.next_value::<Field>()?.0);
@@ -130,7 +145,9 @@ macro_rules! deserialize_with_extra {
                         Ok($ty {
                             $( $field: match seen.$field {
                                 Some(v) => v,
-                                None => $crate::structs::serde_util::deserialize_with_extra!(@default $($default)?),
+                                None => $crate::structs::serde_util::deserialize_with_extra!(
+                                    @default $($default)?
+                                ),
                             }, )*
                             $extra: extra,
                         })
