@@ -98,6 +98,9 @@ pub enum SchedulingMode {
     #[default]
     Inline,
     /// The host dequeues evaluations and processes them from its own threads.
+    /// An evaluation superseded by a newer one of the same job while it
+    /// waited stays `pending` in the state until the next dequeue, which
+    /// first writes all such evaluations `canceled` in one command.
     Manual,
 }
 
@@ -386,6 +389,13 @@ pub struct Store {
     config: Config,
     state: RwLock<State>,
     broker: Mutex<Broker>,
+    /// Evaluations the broker superseded when a write queued a newer one of
+    /// the same job, not yet written `canceled`. They are written together,
+    /// in one command, before the next evaluation is handed out (inline: at
+    /// the end of the same write), as Nomad's broker reaps its cancelable
+    /// evaluations in batches: writes to one job in a row, processed
+    /// together, then cost one cancel write instead of one each.
+    superseded: Mutex<Vec<Arc<Evaluation>>>,
     /// Serialises scheduler runs in inline mode, so that a write returns only
     /// after the evaluations it created were processed.
     scheduling: Mutex<()>,
@@ -416,6 +426,7 @@ impl Store {
     pub fn with_sources(config: Config, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
         Store {
             broker: Mutex::new(Broker::new(config.delivery_limit)),
+            superseded: Mutex::new(Vec::new()),
             config,
             state: RwLock::new(State::new()),
             scheduling: Mutex::new(()),
@@ -439,6 +450,9 @@ impl Store {
     pub fn restore(&self, state: State) {
         let evals: Vec<_> = state.evals().cloned().collect();
         *self.state.write() = state;
+        // Pending in the restored state, they are queued (and superseded)
+        // again below if they still are.
+        self.superseded.lock().clear();
         let mut canceled = Vec::new();
         {
             let mut b = self.broker.lock();
@@ -526,11 +540,13 @@ impl Store {
         };
         self.watch.notify(applied.keys.iter().copied());
         if !evals.is_empty() {
-            let canceled: Vec<_> = {
+            let superseded: Vec<_> = {
                 let mut b = self.broker.lock();
                 evals.into_iter().flat_map(|e| b.enqueue(e)).collect()
             };
-            self.cancel(canceled);
+            if !superseded.is_empty() {
+                self.superseded.lock().extend(superseded);
+            }
         }
         Ok(applied)
     }
@@ -1086,6 +1102,8 @@ impl Store {
     }
 
     fn dequeue_now(&self, types: &[&str]) -> Option<Delivery> {
+        let superseded = std::mem::take(&mut *self.superseded.lock());
+        self.cancel(superseded);
         let now = self.clock.now();
         let (delivery, canceled) = {
             let mut b = self.broker.lock();

@@ -202,3 +202,34 @@ fn an_unblocked_evaluation_waiting_behind_another_supersedes_it() {
     }
     assert_ne!(eval(&s, &blocked).status, "blocked");
 }
+
+#[test]
+fn superseded_evaluations_are_canceled_together_before_the_next_delivery() {
+    let s = manual();
+    add_nodes(&s, 1, 4000, 4000);
+    // The first is ready; each later one supersedes the one waiting behind
+    // it, and the broker forgets the superseded ones at once.
+    let ids: Vec<String> = (0..4)
+        .map(|_| register(&s, job_json("batched", 1, 100, 100)))
+        .collect();
+    let before = s.index();
+    for id in &ids {
+        assert_eq!(eval(&s, id).status, "pending", "nothing written yet");
+    }
+    let d = s.dequeue_evaluation(&[], Duration::ZERO).unwrap();
+    assert_eq!(d.eval.id, ids[0]);
+    // The two superseded ones were written canceled in one command.
+    assert_eq!(s.index(), before + 1);
+    for id in &ids[1..3] {
+        let e = eval(&s, id);
+        assert_eq!(e.status, "canceled", "{id}");
+        assert_eq!(e.modify_index, before + 1);
+    }
+    assert_eq!(eval(&s, &ids[3]).status, "pending");
+    s.process_evaluation(&d).unwrap();
+    let d = s.dequeue_evaluation(&[], Duration::ZERO).unwrap();
+    assert_eq!(d.eval.id, ids[3], "the newest runs next");
+    s.process_evaluation(&d).unwrap();
+    assert!(s.dequeue_evaluation(&[], Duration::ZERO).is_none());
+    assert_eq!(live(&s, "batched").len(), 1);
+}
