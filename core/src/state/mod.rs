@@ -629,6 +629,11 @@ impl Tx<'_> {
         match cmd {
             Command::JobRegister { job, eval, .. } => self.job_register(Cow::Owned(job), eval),
             Command::PlanApply { plan } => self.plan_apply(plan),
+            Command::EvalUpsert { evals } => {
+                for e in evals {
+                    self.upsert_eval(e);
+                }
+            }
             other => self.run(&other),
         }
     }
