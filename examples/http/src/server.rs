@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use ordu::json::{self, Reply};
 use ordu::{reads, Error, QueryOptions, Reader, Store};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{watch, Notify, Semaphore, SemaphorePermit};
+use tokio::sync::{watch, Semaphore, SemaphorePermit};
 
 use crate::params::{Blocking, Params};
 use crate::routes::{route, Op, Route};
@@ -44,19 +44,20 @@ pub struct App {
     /// The compact JSON of jobs as last answered.
     job_json: JobJson,
     /// Evaluations queued by writes are processed in groups: see
-    /// [`App::settle`].
-    settling: Settling,
+    /// [`App::queue_processing`].
+    queued: Queued,
 }
 
-/// The state of [`App::settle`].
+/// The state of [`App::queue_processing`].
 #[derive(Default)]
-struct Settling {
-    /// A write is processing the queued evaluations (or about to).
-    busy: AtomicBool,
-    /// Store index up to which every write's evaluations have been processed.
-    done: AtomicU64,
-    /// Wakes the writes waiting for a group to be processed.
-    settled: Notify,
+struct Queued {
+    /// A task to process the queued evaluations is spawned and has not yet
+    /// started.
+    scheduled: AtomicBool,
+    /// Store index of the last write that may have queued evaluations.
+    written: AtomicU64,
+    /// Store index up to which the queued evaluations have been processed.
+    processed: AtomicU64,
 }
 
 /// Most jobs [`JobJson`] keeps; when it is full it starts over.
@@ -106,7 +107,7 @@ pub fn router(store: Arc<Store>, shutdown: watch::Receiver<bool>) -> Router {
         shutdown,
         writes: Semaphore::new(1),
         job_json: JobJson::default(),
-        settling: Settling::default(),
+        queued: Queued::default(),
     }))
 }
 
@@ -184,6 +185,8 @@ fn check(app: &App, req: Request) -> Checked {
 
 impl App {
     async fn read(&self, op: &Op, b: Blocking, params: &Params) -> Response {
+        // Reads see the evaluations of every write answered before them.
+        self.process_queued(false).await;
         let region = params.region();
         let pretty = params.pretty();
         match op {
@@ -277,7 +280,7 @@ impl App {
         }
     }
 
-    async fn write(&self, op: Op, body: Vec<u8>, params: &Params) -> Response {
+    async fn write(self: &Arc<Self>, op: Op, body: Vec<u8>, params: &Params) -> Response {
         let region = params.region().map(str::to_string);
         let call: WriteCall = match op {
             Op::RegisterJob(id) => {
@@ -322,7 +325,8 @@ impl App {
             _ => return text(StatusCode::INTERNAL_SERVER_ERROR, "not a write"),
         };
         // Writes run inline on this serving thread, one at a time across
-        // all of them, and their evaluations then run in groups (`settle`).
+        // all of them, and their evaluations then run in groups
+        // (`queue_processing`).
         // The store applies writes one at a time anyway (its write lock),
         // so a second writer
         // would only block a second thread on that lock; waiting here
@@ -337,10 +341,10 @@ impl App {
         };
         let store = &*self.store;
         let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(store)));
-        drop(_turn);
         if let Ok(Ok(_)) = &done {
-            self.settle().await;
+            self.queue_processing();
         }
+        drop(_turn);
         match done {
             Ok(Ok(reply)) => {
                 let body = if params.pretty() {
@@ -366,45 +370,55 @@ impl App {
 }
 
 impl App {
-    /// Processes the evaluations that the writes so far have queued (a
-    /// store in manual mode queues them; see `main`), and returns once the
-    /// ones of this task's write are processed, so a write is answered, as
-    /// inline, after its evaluation ran.
+    /// After a write, under the write turn: has the evaluations it queued
+    /// processed soon (the store is in manual mode; see `main`), together
+    /// with those of the writes that come in meanwhile.
     ///
-    /// The first write to get here leads: it yields once, so that the other
-    /// connections with a request ready write theirs, then takes the write
-    /// turn and processes everything queued, together. The others wait for
-    /// it. Processed together, evaluations of one job coalesce in the broker
-    /// (as in Nomad, one runs and a newer one supersedes those waiting
-    /// behind it, which are canceled), so re-registers of one job from many
-    /// connections schedule once per group instead of once each.
-    async fn settle(&self) {
-        let s = &self.settling;
-        let mine = self.store.index();
-        loop {
-            if s.done.load(Ordering::Acquire) >= mine {
-                return;
-            }
-            let settled = s.settled.notified();
-            if !s.busy.swap(true, Ordering::AcqRel) {
-                // Leading: whatever happens below, let the next write lead.
-                let _lead = Lead(s);
-                tokio::task::yield_now().await;
-                let Some(_turn) = self.write_turn().await else {
-                    return;
-                };
-                let upto = self.store.index();
-                let store = &*self.store;
-                // A panic here is the scheduler's; the writes are applied,
-                // and the evaluations stay queued for the next group.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    store.process_ready()
-                }));
-                s.done.fetch_max(upto, Ordering::AcqRel);
-                return;
-            }
-            settled.await;
+    /// The first write after a group spawns a task for the next. A task
+    /// runs after those already ready on its thread, so the connections with
+    /// a request ready write theirs first, and it then processes all their
+    /// evaluations together: evaluations of one job coalesce in the broker,
+    /// as in Nomad (one runs, the newest of those waiting behind it runs
+    /// next, the others are canceled), so many clients re-registering one
+    /// job schedule it once per group instead of once each. The write is
+    /// answered at once, and every read first processes what is queued
+    /// ([`App::process_queued`]), so a client never reads a state in which
+    /// its write's evaluation has not run, as with an inline store.
+    fn queue_processing(self: &Arc<Self>) {
+        let q = &self.queued;
+        q.written.fetch_max(self.store.index(), Ordering::Release);
+        if !q.scheduled.swap(true, Ordering::AcqRel) {
+            let app = self.clone();
+            tokio::spawn(async move {
+                app.process_queued(true).await;
+            });
         }
+    }
+
+    /// Processes the evaluations that writes queued, unless that is done.
+    /// `task`: the call of the task [`App::queue_processing`] spawned.
+    async fn process_queued(&self, task: bool) {
+        let q = &self.queued;
+        let behind = || q.processed.load(Ordering::Acquire) < q.written.load(Ordering::Acquire);
+        if !task && !behind() {
+            return;
+        }
+        let Some(_turn) = self.write_turn().await else {
+            return;
+        };
+        if task {
+            // Writes from here on spawn the next task (they need the turn).
+            q.scheduled.store(false, Ordering::Release);
+        }
+        if !behind() {
+            return;
+        }
+        let upto = self.store.index();
+        let store = &*self.store;
+        // A panic here is the scheduler's: the writes are applied, and their
+        // evaluations stay queued for the next call.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.process_ready()));
+        q.processed.fetch_max(upto, Ordering::Release);
     }
 
     /// The write turn, awaited without holding the thread. `None` only
@@ -419,16 +433,6 @@ impl App {
     /// client needed; this VM's 2 CPUs are shared.
     async fn write_turn(&self) -> Option<SemaphorePermit<'_>> {
         self.writes.acquire().await.ok()
-    }
-}
-
-/// Ends a lead of [`App::settle`]: frees it and wakes the waiting writes.
-struct Lead<'a>(&'a Settling);
-
-impl Drop for Lead<'_> {
-    fn drop(&mut self) {
-        self.0.busy.store(false, Ordering::Release);
-        self.0.settled.notify_waiters();
     }
 }
 
@@ -626,43 +630,45 @@ mod tests {
         (router(store.clone(), rx), store, tx)
     }
 
-    fn eval_status(store: &Store, id: &str) -> String {
-        store
-            .evaluation(id, &QueryOptions::default())
-            .unwrap()
-            .value
-            .status
-            .clone()
+    /// An evaluation's status as a client reads it, over the router.
+    async fn eval_status(router: &Router, id: &str) -> String {
+        let (status, body, _) =
+            call(router, Method::GET, &format!("/v1/evaluation/{id}"), "").await;
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["Status"].as_str().unwrap().to_string()
     }
 
-    /// Concurrent writes to a manual store: each is answered after its
-    /// evaluation is processed or superseded, and re-registers of one job
-    /// written together are scheduled together (the broker keeps the newest
-    /// of those waiting and cancels the others).
+    /// Concurrent writes to a manual store are processed together:
+    /// re-registers of one job schedule once per group (the broker keeps the
+    /// newest of those waiting and cancels the others), and a read after the
+    /// answers sees every evaluation processed or superseded.
     #[tokio::test]
-    async fn writes_are_answered_after_their_evaluations_ran_together() {
+    async fn writes_are_processed_together_and_reads_see_them_processed() {
         let (router, store, _tx) = manual_app();
         let tasks: Vec<_> = (0..8)
             .map(|_| {
-                let (router, store) = (router.clone(), store.clone());
+                let router = router.clone();
                 tokio::spawn(async move {
                     let (status, body, _) = call(&router, Method::PUT, "/v1/jobs", JOB).await;
                     assert_eq!(status, 200, "{body}");
                     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-                    let id = v["EvalID"].as_str().unwrap().to_string();
-                    let at_answer = eval_status(&store, &id);
-                    (id, at_answer)
+                    v["EvalID"].as_str().unwrap().to_string()
                 })
             })
             .collect();
-        let mut complete = 0;
+        let mut ids = Vec::new();
         for t in tasks {
-            let (id, at_answer) = t.await.unwrap();
+            ids.push(t.await.unwrap());
+        }
+        let mut complete = 0;
+        for id in &ids {
+            let read = eval_status(&router, id).await;
             assert!(
-                at_answer == "complete" || at_answer == "canceled",
-                "{id} was {at_answer} when its write was answered"
+                read == "complete" || read == "canceled",
+                "{id} read as {read} after its write was answered"
             );
-            complete += usize::from(at_answer == "complete");
+            complete += usize::from(read == "complete");
         }
         assert!((1..=2).contains(&complete), "{complete} of 8 scheduled");
         let allocs = store
@@ -672,14 +678,37 @@ mod tests {
         assert_eq!(allocs.len(), 1, "placed once, not once per write");
     }
 
+    /// A write alone is processed by the task it spawns, with no read.
+    #[tokio::test]
+    async fn a_write_is_processed_without_a_read() {
+        let (router, store, _tx) = manual_app();
+        let (status, body, _) = call(&router, Method::PUT, "/v1/jobs", JOB).await;
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let id = v["EvalID"].as_str().unwrap().to_string();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let e = store
+                .evaluation(&id, &QueryOptions::default())
+                .unwrap()
+                .value;
+            if e.status == "complete" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "still {}", e.status);
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// The same under stress: many writers on two threads, writes of several
-    /// kinds and jobs; none is answered before its evaluation ran, none hangs.
+    /// kinds and jobs; every read after an answer sees the write processed,
+    /// and none hangs.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn grouped_processing_under_many_writers() {
         let (router, store, _tx) = manual_app();
         let tasks: Vec<_> = (0..32)
             .map(|n| {
-                let (router, store) = (router.clone(), store.clone());
+                let router = router.clone();
                 tokio::spawn(async move {
                     let job = JOB.replace("\"web\"", &format!("\"web-{}\"", n % 4));
                     let id = format!("web-{}", n % 4);
@@ -692,10 +721,10 @@ mod tests {
                         assert_eq!(status, 200, "{reply}");
                         let v: serde_json::Value = serde_json::from_str(&reply).unwrap();
                         let eval = v["EvalID"].as_str().unwrap();
-                        let at_answer = eval_status(&store, eval);
+                        let read = eval_status(&router, eval).await;
                         assert!(
-                            at_answer == "complete" || at_answer == "canceled",
-                            "{eval} was {at_answer} when its write was answered"
+                            read == "complete" || read == "canceled",
+                            "{eval} read as {read} after its write was answered"
                         );
                     }
                 })
@@ -726,7 +755,7 @@ mod tests {
             shutdown: rx,
             writes: Semaphore::new(1),
             job_json: JobJson::default(),
-            settling: Settling::default(),
+            queued: Queued::default(),
         })
     }
 
