@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::job::Extra;
-use super::serde_util::deserialize_with_extra;
 
 /// Waiting in the broker to be processed.
 pub const EVAL_STATUS_PENDING: &str = "pending";
@@ -34,77 +33,66 @@ pub const TRIGGER_QUEUED_ALLOCS: &str = "queued-allocs";
 pub const TRIGGER_ALLOC_FAILURE: &str = "alloc-failure";
 
 /// An evaluation: one request to reconcile a job with the cluster.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 #[allow(missing_docs)]
 pub struct Evaluation {
     #[serde(rename = "ID")]
     pub id: String,
+    #[serde(default)]
     pub namespace: String,
+    #[serde(default)]
     pub priority: i64,
     /// Scheduler: the job's type.
-    #[serde(rename = "Type")]
+    #[serde(rename = "Type", default)]
     pub eval_type: String,
+    #[serde(default)]
     pub triggered_by: String,
-    #[serde(rename = "JobID")]
+    #[serde(rename = "JobID", default)]
     pub job_id: String,
     /// The job's `JobModifyIndex` when the evaluation was created.
+    #[serde(default)]
     pub job_modify_index: u64,
     /// Set for node-triggered evaluations.
-    #[serde(rename = "NodeID")]
+    #[serde(rename = "NodeID", default)]
     pub node_id: String,
+    #[serde(default)]
     pub node_modify_index: u64,
+    #[serde(default)]
     pub status: String,
+    #[serde(default)]
     pub status_description: String,
     /// Nanoseconds the broker holds it before it is ready (rolling updates).
+    #[serde(default)]
     pub wait: i64,
+    #[serde(default)]
     pub next_eval: String,
+    #[serde(default)]
     pub previous_eval: String,
     /// The blocked evaluation created for what this one could not place.
+    #[serde(default)]
     pub blocked_eval: String,
     /// Per group, why placements failed.
-    #[serde(rename = "FailedTGAllocs")]
+    #[serde(rename = "FailedTGAllocs", default)]
     pub failed_tg_allocs: BTreeMap<String, AllocMetric>,
     /// Per group, placements still to be made.
+    #[serde(default)]
     pub queued_allocations: BTreeMap<String, i64>,
     /// Index of the state the scheduler worked from.
+    #[serde(default)]
     pub snapshot_index: u64,
+    #[serde(default)]
     pub create_index: u64,
+    #[serde(default)]
     pub modify_index: u64,
     /// Unix nanoseconds.
+    #[serde(default)]
     pub create_time: i64,
     /// Unix nanoseconds.
+    #[serde(default)]
     pub modify_time: i64,
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-deserialize_with_extra! {
-    Evaluation as "struct Evaluation", extra {
-        // The one key without a default.
-        id: String = "ID" or return Err(serde::de::Error::missing_field("ID")),
-        namespace: String = "Namespace",
-        priority: i64 = "Priority",
-        eval_type: String = "Type",
-        triggered_by: String = "TriggeredBy",
-        job_id: String = "JobID",
-        job_modify_index: u64 = "JobModifyIndex",
-        node_id: String = "NodeID",
-        node_modify_index: u64 = "NodeModifyIndex",
-        status: String = "Status",
-        status_description: String = "StatusDescription",
-        wait: i64 = "Wait",
-        next_eval: String = "NextEval",
-        previous_eval: String = "PreviousEval",
-        blocked_eval: String = "BlockedEval",
-        failed_tg_allocs: BTreeMap<String, AllocMetric> = "FailedTGAllocs",
-        queued_allocations: BTreeMap<String, i64> = "QueuedAllocations",
-        snapshot_index: u64 = "SnapshotIndex",
-        create_index: u64 = "CreateIndex",
-        modify_index: u64 = "ModifyIndex",
-        create_time: i64 = "CreateTime",
-        modify_time: i64 = "ModifyTime",
-    }
 }
 
 impl Evaluation {

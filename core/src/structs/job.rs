@@ -7,7 +7,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use super::serde_util::{deserialize_with_extra, null_default};
+use super::serde_util::null_default;
 
 /// Keys a client sent that ordu does not model. They are kept as they came and
 /// written back unchanged, so a job from a newer client round-trips.
@@ -49,79 +49,76 @@ fn default_count() -> i64 {
 ///
 /// Fields with a default (see [`Job::canonicalize`]) take it only when the key is
 /// absent; a value the client sent, even 0, is kept and validated.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Job {
     /// Region the job runs in; empty or `global` means the store's region.
+    #[serde(default, deserialize_with = "null_default")]
     pub region: String,
     /// Namespace; `default` when absent.
+    #[serde(default, deserialize_with = "null_default")]
     pub namespace: String,
     /// Unique, case-sensitive ID; may contain `/` but no space or NUL.
-    #[serde(rename = "ID")]
+    #[serde(rename = "ID", default, deserialize_with = "null_default")]
     pub id: String,
     /// Display name; the ID when absent.
+    #[serde(default, deserialize_with = "null_default")]
     pub name: String,
     /// Scheduler type: `service`, `batch` or `system`.
-    #[serde(rename = "Type")]
+    #[serde(
+        rename = "Type",
+        default = "default_job_type",
+        deserialize_with = "job_type"
+    )]
     pub job_type: String,
     /// 1 to 100; higher is scheduled first.
+    #[serde(default = "default_priority", deserialize_with = "priority")]
     pub priority: i64,
     /// Commit all placements of an evaluation or none.
+    #[serde(default, deserialize_with = "null_default")]
     pub all_at_once: bool,
     /// Datacenters (globs) the job may run in.
+    #[serde(default = "default_datacenters", deserialize_with = "datacenters")]
     pub datacenters: Vec<String>,
     /// Constraints applied to every group.
+    #[serde(default)]
     pub constraints: Option<Vec<Constraint>>,
     /// The groups of tasks placed together.
+    #[serde(default, deserialize_with = "null_default")]
     pub task_groups: Vec<TaskGroup>,
     /// Rolling update strategy.
+    #[serde(default, deserialize_with = "null_default")]
     pub update: UpdateStrategy,
     /// Opaque key/value metadata.
+    #[serde(default)]
     pub meta: Option<BTreeMap<String, String>>,
     /// Derived by ordu: `pending`, `running` or `dead`. A client's value is ignored.
+    #[serde(default, deserialize_with = "null_default")]
     pub status: String,
     /// Human readable status detail.
+    #[serde(default, deserialize_with = "null_default")]
     pub status_description: String,
     /// Set when the job is stopped but not yet removed.
+    #[serde(default, deserialize_with = "null_default")]
     pub stop: bool,
     /// Spec version: 0 at first register, +1 for every spec change.
+    #[serde(default, deserialize_with = "null_default")]
     pub version: u64,
     /// Unix nanoseconds of the last register that changed the spec.
+    #[serde(default, deserialize_with = "null_default")]
     pub submit_time: i64,
     /// Index at which the job was created.
+    #[serde(default, deserialize_with = "null_default")]
     pub create_index: u64,
     /// Index of the last write that touched the job (spec or status).
+    #[serde(default, deserialize_with = "null_default")]
     pub modify_index: u64,
     /// Index of the last spec change.
+    #[serde(default, deserialize_with = "null_default")]
     pub job_modify_index: u64,
     /// Fields ordu does not model, kept verbatim.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-deserialize_with_extra! {
-    Job as "struct Job", extra {
-        region: String = "Region" (null_default),
-        namespace: String = "Namespace" (null_default),
-        id: String = "ID" (null_default),
-        name: String = "Name" (null_default),
-        job_type: String = "Type" (job_type) or default_job_type(),
-        priority: i64 = "Priority" (priority) or default_priority(),
-        all_at_once: bool = "AllAtOnce" (null_default),
-        datacenters: Vec<String> = "Datacenters" (datacenters) or default_datacenters(),
-        constraints: Option<Vec<Constraint>> = "Constraints",
-        task_groups: Vec<TaskGroup> = "TaskGroups" (null_default),
-        update: UpdateStrategy = "Update" (null_default),
-        meta: Option<BTreeMap<String, String>> = "Meta",
-        status: String = "Status" (null_default),
-        status_description: String = "StatusDescription" (null_default),
-        stop: bool = "Stop" (null_default),
-        version: u64 = "Version" (null_default),
-        submit_time: i64 = "SubmitTime" (null_default),
-        create_index: u64 = "CreateIndex" (null_default),
-        modify_index: u64 = "ModifyIndex" (null_default),
-        job_modify_index: u64 = "JobModifyIndex" (null_default),
-    }
 }
 
 // A key sent as null counts as absent, as Go's decoder treats it: clients
@@ -287,35 +284,30 @@ pub struct JobListStub {
 }
 
 /// A set of tasks placed together on one node, `Count` times.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TaskGroup {
     /// Unique within the job.
+    #[serde(default, deserialize_with = "null_default")]
     pub name: String,
     /// How many allocations of the group to run (0 places nothing).
+    #[serde(default = "default_count", deserialize_with = "count")]
     pub count: i64,
     /// Constraints on the group's nodes.
+    #[serde(default)]
     pub constraints: Option<Vec<Constraint>>,
     /// The tasks; at least one.
+    #[serde(default, deserialize_with = "null_default")]
     pub tasks: Vec<Task>,
     /// How the client restarts failing tasks; a default by job type when absent.
+    #[serde(default)]
     pub restart_policy: Option<RestartPolicy>,
     /// Opaque metadata.
+    #[serde(default)]
     pub meta: Option<BTreeMap<String, String>>,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-deserialize_with_extra! {
-    TaskGroup as "struct TaskGroup", extra {
-        name: String = "Name" (null_default),
-        count: i64 = "Count" (count) or default_count(),
-        constraints: Option<Vec<Constraint>> = "Constraints",
-        tasks: Vec<Task> = "Tasks" (null_default),
-        restart_policy: Option<RestartPolicy> = "RestartPolicy",
-        meta: Option<BTreeMap<String, String>> = "Meta",
-    }
 }
 
 impl TaskGroup {
@@ -330,93 +322,79 @@ impl TaskGroup {
 }
 
 /// One unit of work run by a driver.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Task {
     /// Unique within the group.
+    #[serde(default, deserialize_with = "null_default")]
     pub name: String,
     /// Driver that runs it; nodes advertise `driver.<name>`.
+    #[serde(default, deserialize_with = "null_default")]
     pub driver: String,
     /// Driver configuration, any JSON value.
+    #[serde(default)]
     pub config: Value,
     /// Environment variables.
+    #[serde(default)]
     pub env: Option<BTreeMap<String, String>>,
     /// Constraints on the task's node.
+    #[serde(default)]
     pub constraints: Option<Vec<Constraint>>,
     /// What the task needs; CPU 100 and MemoryMB 300 when absent.
+    #[serde(
+        default = "Resources::task_default",
+        deserialize_with = "task_resources"
+    )]
     pub resources: Resources,
     /// Opaque metadata.
+    #[serde(default)]
     pub meta: Option<BTreeMap<String, String>>,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
-deserialize_with_extra! {
-    Task as "struct Task", extra {
-        name: String = "Name" (null_default),
-        driver: String = "Driver" (null_default),
-        config: Value = "Config",
-        env: Option<BTreeMap<String, String>> = "Env",
-        constraints: Option<Vec<Constraint>> = "Constraints",
-        resources: Resources = "Resources" (task_resources) or Resources::task_default(),
-        meta: Option<BTreeMap<String, String>> = "Meta",
-    }
-}
-
 /// CPU, memory, disk, IOPS and networks: asked by a task, offered by a node.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Resources {
     /// MHz.
-    #[serde(rename = "CPU")]
+    #[serde(rename = "CPU", default, deserialize_with = "null_default")]
     pub cpu: i64,
     /// Megabytes of memory.
-    #[serde(rename = "MemoryMB")]
+    #[serde(rename = "MemoryMB", default, deserialize_with = "null_default")]
     pub memory_mb: i64,
     /// Megabytes of disk.
-    #[serde(rename = "DiskMB")]
+    #[serde(rename = "DiskMB", default, deserialize_with = "null_default")]
     pub disk_mb: i64,
     /// IO operations per second.
-    #[serde(rename = "IOPS")]
+    #[serde(rename = "IOPS", default, deserialize_with = "null_default")]
     pub iops: i64,
     /// Networks; a task uses the first.
+    #[serde(default)]
     pub networks: Option<Vec<NetworkResource>>,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
-deserialize_with_extra! {
-    Resources as "struct Resources", extra {
-        cpu: i64 = "CPU" (null_default),
-        memory_mb: i64 = "MemoryMB" (null_default),
-        disk_mb: i64 = "DiskMB" (null_default),
-        iops: i64 = "IOPS" (null_default),
-        networks: Option<Vec<NetworkResource>> = "Networks",
-    }
-}
-
 /// Task resources as sent, so that absent keys get the task defaults and keys
-/// sent as 0 keep 0. The keys are those of [`Resources`]; only the defaults
-/// differ.
+/// sent as 0 keep 0.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct TaskResourcesWire {
+    #[serde(rename = "CPU")]
     cpu: Option<i64>,
+    #[serde(rename = "MemoryMB")]
     memory_mb: Option<i64>,
+    #[serde(rename = "DiskMB", default, deserialize_with = "null_default")]
     disk_mb: i64,
+    #[serde(rename = "IOPS", default, deserialize_with = "null_default")]
     iops: i64,
+    #[serde(default)]
     networks: Option<Vec<NetworkResource>>,
+    #[serde(flatten)]
     extra: Extra,
-}
-
-deserialize_with_extra! {
-    TaskResourcesWire as "struct TaskResourcesWire", extra {
-        cpu: Option<i64> = "CPU",
-        memory_mb: Option<i64> = "MemoryMB",
-        disk_mb: i64 = "DiskMB" (null_default),
-        iops: i64 = "IOPS" (null_default),
-        networks: Option<Vec<NetworkResource>> = "Networks",
-    }
 }
 
 fn task_resources<'de, D: Deserializer<'de>>(d: D) -> Result<Resources, D::Error> {
@@ -473,38 +451,30 @@ impl Resources {
 }
 
 /// A network ask (task) or offer (node).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct NetworkResource {
     /// Interface name.
+    #[serde(default, deserialize_with = "null_default")]
     pub device: String,
     /// Node side: the block addresses come from.
-    #[serde(rename = "CIDR")]
+    #[serde(rename = "CIDR", default, deserialize_with = "null_default")]
     pub cidr: String,
     /// Assigned address (filled in by the scheduler).
-    #[serde(rename = "IP")]
+    #[serde(rename = "IP", default, deserialize_with = "null_default")]
     pub ip: String,
     /// Bandwidth in megabits.
-    #[serde(rename = "MBits")]
+    #[serde(rename = "MBits", default, deserialize_with = "null_default")]
     pub mbits: i64,
     /// Static ports. The seed's list of integers is accepted too.
+    #[serde(default, deserialize_with = "ports")]
     pub reserved_ports: Option<Vec<Port>>,
     /// Ports the scheduler picks. The seed's list of labels is accepted too.
+    #[serde(default, deserialize_with = "ports")]
     pub dynamic_ports: Option<Vec<Port>>,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-deserialize_with_extra! {
-    NetworkResource as "struct NetworkResource", extra {
-        device: String = "Device" (null_default),
-        cidr: String = "CIDR" (null_default),
-        ip: String = "IP" (null_default),
-        mbits: i64 = "MBits" (null_default),
-        reserved_ports: Option<Vec<Port>> = "ReservedPorts" (ports),
-        dynamic_ports: Option<Vec<Port>> = "DynamicPorts" (ports),
-    }
 }
 
 impl NetworkResource {
@@ -519,26 +489,21 @@ impl NetworkResource {
 }
 
 /// A labelled port.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Port {
     /// Name the task refers to.
+    #[serde(default, deserialize_with = "null_default")]
     pub label: String,
     /// Port number on the node (0 until assigned for dynamic ports).
+    #[serde(default, deserialize_with = "null_default")]
     pub value: i64,
     /// Port inside the task, when mapped.
+    #[serde(default, deserialize_with = "null_default")]
     pub to: i64,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-deserialize_with_extra! {
-    Port as "struct Port", extra {
-        label: String = "Label" (null_default),
-        value: i64 = "Value" (null_default),
-        to: i64 = "To" (null_default),
-    }
 }
 
 /// A port as the seed's clients write it: a bare number, a bare label or an
@@ -599,36 +564,27 @@ fn ports<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Port>>, D::Error>
 }
 
 /// A rule a node must satisfy.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Constraint {
     /// Left side: a literal or an interpolation such as `${attr.kernel.os}`.
-    #[serde(rename = "LTarget")]
+    #[serde(rename = "LTarget", default, deserialize_with = "null_default")]
     pub l_target: String,
     /// Right side.
-    #[serde(rename = "RTarget")]
+    #[serde(rename = "RTarget", default, deserialize_with = "null_default")]
     pub r_target: String,
     /// Operator: `=`, `!=`, `<`, `version`, `regexp`, `distinct_hosts`, ...
+    #[serde(default, deserialize_with = "null_default")]
     pub operand: String,
     /// The seed's hardness flag: `false` makes the constraint a no-op.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hard: Option<bool>,
     /// The seed's (unused) weight.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<i64>,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-deserialize_with_extra! {
-    Constraint as "struct Constraint", extra {
-        l_target: String = "LTarget" (null_default),
-        r_target: String = "RTarget" (null_default),
-        operand: String = "Operand" (null_default),
-        hard: Option<bool> = "Hard",
-        weight: Option<i64> = "Weight",
-    }
 }
 
 impl Constraint {
@@ -646,49 +602,39 @@ impl std::fmt::Display for Constraint {
 
 /// Rolling updates: at most `MaxParallel` destructive changes at a time,
 /// `Stagger` nanoseconds apart.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UpdateStrategy {
     /// Nanoseconds between batches.
+    #[serde(default, deserialize_with = "null_default")]
     pub stagger: i64,
     /// Allocations changed at once; 0 means no limit.
+    #[serde(default, deserialize_with = "null_default")]
     pub max_parallel: i64,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
-deserialize_with_extra! {
-    UpdateStrategy as "struct UpdateStrategy", extra {
-        stagger: i64 = "Stagger" (null_default),
-        max_parallel: i64 = "MaxParallel" (null_default),
-    }
-}
-
 /// How a client restarts a failing task.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RestartPolicy {
     /// Restarts allowed per interval.
+    #[serde(default, deserialize_with = "null_default")]
     pub attempts: i64,
     /// Nanoseconds.
+    #[serde(default, deserialize_with = "null_default")]
     pub interval: i64,
     /// Nanoseconds between restarts.
+    #[serde(default, deserialize_with = "null_default")]
     pub delay: i64,
     /// `fail` or `delay` once the attempts are used.
+    #[serde(default, deserialize_with = "null_default")]
     pub mode: String,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-deserialize_with_extra! {
-    RestartPolicy as "struct RestartPolicy", extra {
-        attempts: i64 = "Attempts" (null_default),
-        interval: i64 = "Interval" (null_default),
-        delay: i64 = "Delay" (null_default),
-        mode: String = "Mode" (null_default),
-    }
 }
 
 const SECOND: i64 = 1_000_000_000;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::job::{Extra, Resources};
-use super::serde_util::{deserialize_with_extra, null_default};
+use super::serde_util::null_default;
 
 /// Registered, not yet ready for work.
 pub const NODE_STATUS_INITIALIZING: &str = "initializing";
@@ -21,60 +21,54 @@ pub const NODE_STATUSES: [&str; 3] = [
 ];
 
 /// A client machine.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Node {
     /// Unique ID.
-    #[serde(rename = "ID")]
+    #[serde(rename = "ID", default)]
     pub id: String,
     /// Datacenter the node is in.
+    #[serde(default)]
     pub datacenter: String,
     /// Human name (`${node.unique.name}`).
+    #[serde(default)]
     pub name: String,
     /// Class (`${node.class}`).
+    #[serde(default)]
     pub node_class: String,
     /// Fingerprinted attributes, e.g. `kernel.os`, `driver.docker`.
+    #[serde(default, deserialize_with = "null_default")]
     pub attributes: BTreeMap<String, String>,
     /// Total capacity.
+    #[serde(default, deserialize_with = "null_default")]
     pub resources: Resources,
     /// Capacity kept back from scheduling.
+    #[serde(default)]
     pub reserved: Option<Resources>,
     /// Links to other systems.
+    #[serde(default)]
     pub links: Option<BTreeMap<String, String>>,
     /// Operator metadata (`${meta.X}`).
+    #[serde(default)]
     pub meta: Option<BTreeMap<String, String>>,
     /// Set by the server: no new work, existing work migrates.
+    #[serde(default)]
     pub drain: bool,
     /// `initializing`, `ready` or `down`.
+    #[serde(default)]
     pub status: String,
     /// Status detail.
+    #[serde(default)]
     pub status_description: String,
     /// Index at which the node registered first.
+    #[serde(default)]
     pub create_index: u64,
     /// Index of the last change.
+    #[serde(default)]
     pub modify_index: u64,
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
-}
-
-deserialize_with_extra! {
-    Node as "struct Node", extra {
-        id: String = "ID",
-        datacenter: String = "Datacenter",
-        name: String = "Name",
-        node_class: String = "NodeClass",
-        attributes: BTreeMap<String, String> = "Attributes" (null_default),
-        resources: Resources = "Resources" (null_default),
-        reserved: Option<Resources> = "Reserved",
-        links: Option<BTreeMap<String, String>> = "Links",
-        meta: Option<BTreeMap<String, String>> = "Meta",
-        drain: bool = "Drain",
-        status: String = "Status",
-        status_description: String = "StatusDescription",
-        create_index: u64 = "CreateIndex",
-        modify_index: u64 = "ModifyIndex",
-    }
 }
 
 impl Node {
