@@ -329,7 +329,7 @@ impl Source {
 fn spawn_serving_thread(
     n: usize,
     handed: mpsc::UnboundedReceiver<Handed>,
-    app: axum::Router,
+    app: server::Service,
     down: watch::Receiver<bool>,
 ) -> Result<std::thread::JoinHandle<()>, String> {
     std::thread::Builder::new()
@@ -367,7 +367,7 @@ async fn run(args: Args) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("listener address: {e}"))?;
     let (down_tx, down_rx) = watch::channel(false);
-    let app = server::router(store.clone(), down_rx.clone());
+    let app = server::service(store.clone(), down_rx.clone());
     // Thread 0 is this one.
     let mut others = Vec::new();
     let mut peers = Vec::new();
@@ -449,9 +449,8 @@ async fn run(args: Args) -> Result<(), String> {
 /// every connection through hyper-util's HTTP/1-or-2 detection, whose sniffed
 /// prefix makes hyper grow its read buffer from 8 to 16 KB on every
 /// connection, a cost 10,000 open long-polls pay 10,000 times.
-async fn serve(mut source: Source, app: axum::Router, mut down: watch::Receiver<bool>) {
+async fn serve(mut source: Source, app: server::Service, mut down: watch::Receiver<bool>) {
     use hyper_util::rt::{TokioIo, TokioTimer};
-    use hyper_util::service::TowerToHyperService;
 
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -466,7 +465,7 @@ async fn serve(mut source: Source, app: axum::Router, mut down: watch::Receiver<
         };
         // Small answers go out at once; keep-alive clients wait on none.
         let _ = stream.set_nodelay(true);
-        let service = Detached(TowerToHyperService::new(app.clone()));
+        let service = Detached(app.clone());
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         // Spawned as it is, not awaited in an `async` block: such a block
         // keeps room for the moved-in future beside its own (about 800 bytes
