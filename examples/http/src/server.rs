@@ -363,18 +363,16 @@ impl App {
             _ => return text(StatusCode::INTERNAL_SERVER_ERROR, "not a write"),
         };
         // Writes run inline on this serving thread, one at a time across
-        // all of them, and their evaluations then run in groups
-        // (`queue_processing`).
-        // The store applies writes one at a time anyway (its write lock),
-        // so a second writer
-        // would only block a second thread on that lock; waiting here
-        // instead costs no thread, and the other threads keep serving reads
-        // and long-polls however long a write (say, placing 10,000
-        // allocations) runs. Handing each write to the blocking pool
-        // measured slower on this 2-core machine (two thread wake-ups per
-        // write: 8,000-27,000 re-registers/s on 1 connection against
-        // 30,000-36,000 inline).
-        let Some(_turn) = self.write_turn().await else {
+        // all of them; their evaluations run afterwards, in groups
+        // (`queue_processing`). The store applies writes one at a time
+        // anyway (its write lock), so a second writer would only block a
+        // second thread on that lock; waiting here instead costs no thread,
+        // and the other threads keep serving reads and long-polls however
+        // long a write (say, placing 10,000 allocations) runs. Handing each
+        // write to the blocking pool measured slower on this 2-core machine
+        // (two thread wake-ups per write: 8,000-27,000 re-registers/s on 1
+        // connection against 30,000-36,000 inline).
+        let Some(turn) = self.write_turn().await else {
             return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
         };
         let store = &*self.store;
@@ -382,7 +380,7 @@ impl App {
         if let Ok(Ok(_)) = &done {
             self.queue_processing();
         }
-        drop(_turn);
+        drop(turn);
         match done {
             Ok(Ok(reply)) => {
                 let body = if params.pretty() {
