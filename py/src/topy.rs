@@ -82,6 +82,16 @@ struct Keys {
     /// without hashing its text. The text is compared all the same (a key on
     /// the heap may be freed and its address reused by another).
     by_addr: Box<[[Cell<Option<&'static Entry>>; 2]; SETS]>,
+    /// Short string values, by the address of their text: see [`Keys::value`].
+    values: RefCell<Box<[Value; VALUE_SLOTS]>>,
+}
+
+/// A string value as last made for a text at some address.
+#[derive(Default)]
+struct Value {
+    len: u8,
+    text: [u8; MAX_VALUE_LEN],
+    string: Option<Py<PyString>>,
 }
 
 struct Entry {
@@ -93,12 +103,15 @@ static KEYS: Mutex<Option<Keys>> = Mutex::new(None);
 const MAX_KEYS: usize = 8192;
 const MAX_KEY_LEN: usize = 64;
 const SETS: usize = 2048;
+const VALUE_SLOTS: usize = 4096;
+const MAX_VALUE_LEN: usize = 32;
 
 impl Default for Keys {
     fn default() -> Self {
         Keys {
             by_text: RefCell::default(),
             by_addr: Box::new(std::array::from_fn(|_| Default::default())),
+            values: RefCell::new(Box::new(std::array::from_fn(|_| Value::default()))),
         }
     }
 }
@@ -115,10 +128,15 @@ fn set_of(name: &str) -> usize {
 /// overlapping when the text is shorter than two.
 #[inline]
 fn same_text(a: &str, b: &str) -> bool {
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     fn word<const N: usize>(s: &[u8], at: usize) -> [u8; N] {
         s[at..at + N].try_into().unwrap()
     }
-    let (a, b, n) = (a.as_bytes(), b.as_bytes(), a.len());
+    let n = a.len();
     n == b.len()
         && match n {
             0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
@@ -171,6 +189,35 @@ impl Keys {
         set[1].set(set[0].get());
         set[0].set(Some(e));
         Some(e)
+    }
+}
+
+impl Keys {
+    /// The Python string of a short value (a job's driver, datacenter, ID...)
+    /// as made the last time a text at the same address was converted, if
+    /// the text is the same; else made now and kept in its place.
+    ///
+    /// A get of an unchanged job converts the same texts at the same
+    /// addresses (the job is shared, not copied), so its strings come from
+    /// here: about a tenth of a get's instructions. A slot holds one string
+    /// (at most 32 bytes of text) until another text at an address of the
+    /// same slot replaces it: at most 4,096 strings are kept.
+    #[inline]
+    fn value<'py>(&self, py: Python<'py>, text: &str) -> Bound<'py, PyString> {
+        let mut values = self.values.borrow_mut();
+        let slot = &mut values[(text.as_ptr() as usize >> 3) % VALUE_SLOTS];
+        if let Some(string) = &slot.string {
+            if usize::from(slot.len) == text.len()
+                && same_bytes(text.as_bytes(), &slot.text[..text.len()])
+            {
+                return string.bind(py).clone();
+            }
+        }
+        let string = PyString::new(py, text);
+        slot.len = text.len() as u8;
+        slot.text[..text.len()].copy_from_slice(text.as_bytes());
+        slot.string = Some(string.clone().unbind());
+        string
     }
 }
 
@@ -306,7 +353,12 @@ impl<'a, 'py> ser::Serializer for ToPy<'a, 'py> {
         self.any(v)
     }
     fn serialize_str(self, v: &str) -> Res<'py> {
-        Ok(PyString::new(self.py, v).into_any())
+        match self.keys {
+            Some(keys) if !v.is_empty() && v.len() <= MAX_VALUE_LEN => {
+                Ok(keys.value(self.py, v).into_any())
+            }
+            _ => Ok(PyString::new(self.py, v).into_any()),
+        }
     }
     fn serialize_bytes(self, v: &[u8]) -> Res<'py> {
         // serde_json renders bytes as an array of numbers.

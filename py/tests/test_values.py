@@ -116,3 +116,23 @@ def test_keys_of_freed_texts_are_never_mixed_up(store):
         store.register_job({"Job": job})
         got, _ = store.job(job["ID"])
         assert got["Meta"] == job["Meta"], f"round {i}"
+
+
+def test_values_of_freed_texts_are_never_mixed_up(store):
+    """Short string values are cached by the address of their text too: each
+    read must give the values of its own job, whatever texts of the same
+    length were at those addresses before, and a value the caller changes
+    is its own."""
+    job = seed_job()
+    for i in range(300):
+        job["Meta"] = {f"k{j}": f"v{i:04}-{j}" for j in range(8)}
+        job["TaskGroups"][0]["Tasks"][0]["Driver"] = f"drv{i % 7}"
+        store.register_job({"Job": job})
+        got, _ = store.job(job["ID"])
+        assert got["Meta"] == job["Meta"], f"round {i}"
+        assert got["TaskGroups"][0]["Tasks"][0]["Driver"] == f"drv{i % 7}"
+        # Python strings are immutable: a caller rebinding a value in its
+        # dict changes nothing for the next read.
+        got["Meta"]["k0"] = "changed"
+        again, _ = store.job(job["ID"])
+        assert again["Meta"]["k0"] == f"v{i:04}-0"
