@@ -223,7 +223,7 @@ impl App {
     async fn read(&self, op: &Op, b: Blocking, params: &Params) -> Response {
         // Reads see the evaluations of every write answered before them.
         if self.queued.behind() {
-            self.process_queued(false).await;
+            self.process_queued().await;
         }
         let region = params.region();
         let pretty = params.pretty();
@@ -426,25 +426,25 @@ impl App {
         if !q.scheduled.swap(true, Ordering::AcqRel) {
             let app = self.clone();
             tokio::spawn(async move {
-                app.process_queued(true).await;
+                // Writes from here on spawn the next task. A swap, not a
+                // store: it reads the last write's `scheduled`, so that
+                // write's `written` is seen below.
+                app.queued.scheduled.swap(false, Ordering::AcqRel);
+                app.process_queued().await;
             });
         }
     }
 
-    /// Processes the evaluations that writes queued, unless that is done.
-    /// `task`: the call of the task [`App::queue_processing`] spawned.
-    async fn process_queued(&self, task: bool) {
+    /// Processes the evaluations that writes queued, unless that is done:
+    /// the task [`App::queue_processing`] spawns, and every read first.
+    async fn process_queued(&self) {
         let q = &self.queued;
-        if !task && !q.behind() {
+        if !q.behind() {
             return;
         }
         let Some(_turn) = self.write_turn().await else {
             return;
         };
-        if task {
-            // Writes from here on spawn the next task (they need the turn).
-            q.scheduled.store(false, Ordering::Release);
-        }
         if !q.behind() {
             return;
         }
