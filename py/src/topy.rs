@@ -83,12 +83,12 @@ struct Keys {
     /// the heap may be freed and its address reused by another).
     by_addr: Box<[[Cell<Option<&'static Entry>>; 2]; SETS]>,
     /// Short string values, by the address of their text: see [`Keys::value`].
-    values: RefCell<Box<[Value; VALUE_SLOTS]>>,
+    values: RefCell<Box<[ValueSlot; VALUE_SLOTS]>>,
 }
 
 /// A string value as last made for a text at some address.
 #[derive(Default)]
-struct Value {
+struct ValueSlot {
     len: u8,
     text: [u8; MAX_VALUE_LEN],
     string: Option<Py<PyString>>,
@@ -111,7 +111,7 @@ impl Default for Keys {
         Keys {
             by_text: RefCell::default(),
             by_addr: Box::new(std::array::from_fn(|_| Default::default())),
-            values: RefCell::new(Box::new(std::array::from_fn(|_| Value::default()))),
+            values: RefCell::new(Box::new(std::array::from_fn(|_| ValueSlot::default()))),
         }
     }
 }
