@@ -24,6 +24,19 @@ PYTHON=$venv/bin/python tests/http/run.sh "$addr" -q -p no:cacheprovider
 # the driver fails on any early, lost or failed answer.
 target/release/examples/longpoll "${addr#http://}" "ordu-ci-longpoll-$$" --conns 500 --rounds 3 --pid "$pid"
 
+# Spinning before sleeping (--spin, src/spin.rs) stops when requests stop:
+# once quiet, the server uses almost no CPU (at most 0.1 s in 2 s).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+sleep 0.5
+before=$(cpu_ticks)
+sleep 2
+idle=$(($(cpu_ticks) - before))
+echo "ordu-http CPU while quiet: $idle ticks of $(getconf CLK_TCK) per second, over 2 s"
+if [ "$idle" -gt $(($(getconf CLK_TCK) / 10)) ]; then
+  echo "ordu-http keeps using CPU with no requests" >&2
+  exit 1
+fi
+
 # Shutdown is clean: with a long-poll open, SIGTERM answers it with the
 # current state and the process ends with status 0, well before the poll's wait.
 "$venv/bin/python" - "$addr" "$pid" <<'PY'

@@ -20,11 +20,14 @@
 //! served 44,800-54,100 re-registers/s and 118,000-124,000 gets/s against
 //! 34,500-38,700 and 107,000-115,000 with two (whose hand-offs of the write
 //! turn cost a cross-CPU wake-up each), and one runtime with two
-//! work-stealing workers did worse still; see `bench/load.sh`.
+//! work-stealing workers did worse still; see `bench/load.sh`. A serving
+//! thread that runs out of requests spins a little before it sleeps
+//! (`--spin`, [`spin`]).
 
 mod params;
 mod routes;
 mod server;
+mod spin;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -73,7 +76,7 @@ static ALLOCATOR_CONF: Option<&u8> =
 
 const USAGE: &str = "\
 usage: ordu-http [--addr HOST:PORT] [--region NAME] [--demo-nodes N] [--gc-after DURATION]
-                 [--threads N]
+                 [--threads N] [--spin DURATION]
 
   --addr HOST:PORT   listen address (default 127.0.0.1:4646; port 0 picks a free one)
   --region NAME      the region the store holds (default global)
@@ -84,7 +87,13 @@ usage: ordu-http [--addr HOST:PORT] [--region NAME] [--demo-nodes N] [--gc-after
                      than now, once a minute (Go duration, default 1h; 0: never)
   --threads N        serving threads, connections dealt out in turn
                      (default: half the CPUs, at least 1)
+  --spin DURATION    how long a serving thread that has run out of requests keeps
+                     its CPU busy before it sleeps (Go duration, default 100us;
+                     0: sleep at once); see src/spin.rs
 ";
+
+/// Longest `--spin`.
+const MAX_SPIN: Duration = Duration::from_millis(10);
 
 /// Most demo nodes `--demo-nodes` registers (a bound on a number from the
 /// command line).
@@ -101,6 +110,8 @@ struct Args {
     gc_after: Option<Duration>,
     /// Serving threads; `None`: half the CPUs.
     threads: Option<usize>,
+    /// How long a serving thread spins before it sleeps (see [`spin`]).
+    spin: Duration,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -110,6 +121,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         demo_nodes: 0,
         gc_after: Some(Duration::from_secs(3600)),
         threads: None,
+        spin: Duration::from_micros(100),
     };
     while let Some(flag) = args.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -165,6 +177,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                             format!("--threads {v:?}: want a number from 1 to {MAX_THREADS}")
                         })?,
                 );
+            }
+            "--spin" => {
+                let v = value()?;
+                a.spin = params::parse_go_duration(&v)
+                    .filter(|d| *d <= MAX_SPIN)
+                    .ok_or_else(|| {
+                        format!("--spin {v:?}: want a Go duration from 0 to 10ms, such as 100us")
+                    })?;
             }
             _ => return Err(format!("unknown argument {flag:?}")),
         }
@@ -331,6 +351,7 @@ fn spawn_serving_thread(
     handed: mpsc::UnboundedReceiver<Handed>,
     app: server::Service,
     down: watch::Receiver<bool>,
+    spin: Duration,
 ) -> Result<std::thread::JoinHandle<()>, String> {
     std::thread::Builder::new()
         .name(format!("ordu-http-{n}"))
@@ -345,7 +366,7 @@ fn spawn_serving_thread(
                     return;
                 }
             };
-            rt.block_on(serve(Source::Handed(handed), app, down));
+            rt.block_on(serve(Source::Handed(handed), app, down, spin));
         })
         .map_err(|e| format!("cannot start serving thread {n}: {e}"))
 }
@@ -373,7 +394,13 @@ async fn run(args: Args) -> Result<(), String> {
     let mut peers = Vec::new();
     for n in 1..threads {
         let (tx, rx) = mpsc::unbounded_channel();
-        others.push(spawn_serving_thread(n, rx, app.clone(), down_rx.clone())?);
+        others.push(spawn_serving_thread(
+            n,
+            rx,
+            app.clone(),
+            down_rx.clone(),
+            args.spin,
+        )?);
         peers.push(tx);
     }
     let source = Source::Listener {
@@ -381,7 +408,7 @@ async fn run(args: Args) -> Result<(), String> {
         peers,
         next: 0,
     };
-    let mut serving = tokio::spawn(serve(source, app, down_rx.clone()));
+    let mut serving = tokio::spawn(serve(source, app, down_rx.clone(), args.spin));
 
     // Delayed evaluations (rolling-update follow-ups, ...) become due with
     // time, not with a write: look for them every second. Once a minute,
@@ -449,12 +476,18 @@ async fn run(args: Args) -> Result<(), String> {
 /// every connection through hyper-util's HTTP/1-or-2 detection, whose sniffed
 /// prefix makes hyper grow its read buffer from 8 to 16 KB on every
 /// connection, a cost 10,000 open long-polls pay 10,000 times.
-async fn serve(mut source: Source, app: server::Service, mut down: watch::Receiver<bool>) {
+async fn serve(
+    mut source: Source,
+    app: server::Service,
+    mut down: watch::Receiver<bool>,
+    spin: Duration,
+) {
     use hyper_util::rt::{TokioIo, TokioTimer};
 
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new());
+    let spinning = (!spin.is_zero()).then(|| tokio::spawn(spin::run(spin)));
     loop {
         let stream = tokio::select! {
             s = source.next() => match s {
@@ -472,6 +505,9 @@ async fn serve(mut source: Source, app: server::Service, mut down: watch::Receiv
         // more per connection). Its result, an error from a client that went
         // away mid-request, is that client's business.
         tokio::spawn(conn);
+    }
+    if let Some(s) = spinning {
+        s.abort();
     }
     // Stops accepting; the other threads' hand-over channels close.
     drop(source);
@@ -511,6 +547,7 @@ where
     type Future = S::Future;
 
     fn call(&self, mut req: Request<B>) -> Self::Future {
+        spin::request_begun();
         let original = detach_head(&mut req);
         if blocks(&req) {
             // The heads piled up before are past hyper's read; this one is
@@ -675,6 +712,12 @@ mod tests {
         );
         assert!(parse(&["--threads", "0"]).is_err());
         assert!(parse(&["--threads", "100000"]).is_err());
+        assert_eq!(a.spin, Duration::from_micros(100));
+        let spin = |v: &str| parse(&["--spin", v]).map(|a| a.unwrap().spin);
+        assert_eq!(spin("0"), Ok(Duration::ZERO));
+        assert_eq!(spin("250us"), Ok(Duration::from_micros(250)));
+        assert!(spin("11ms").unwrap_err().contains("--spin \"11ms\""));
+        assert!(spin("100").is_err());
         assert!(thread_count(None) >= 1);
         assert_eq!(thread_count(Some(3)), 3);
     }
