@@ -114,7 +114,13 @@ fn is_open(e: &Evaluation) -> bool {
 /// Counts one more (`up`) or one less at `key`, dropping keys that reach 0.
 fn count(map: &mut HashMap<String, usize>, key: &str, up: bool) {
     if up {
-        *map.entry(key.to_string()).or_default() += 1;
+        // The key is copied only when new.
+        match map.get_mut(key) {
+            Some(n) => *n += 1,
+            None => {
+                map.insert(key.to_string(), 1);
+            }
+        }
     } else if let Some(n) = map.get_mut(key) {
         *n -= 1;
         if *n == 0 {
