@@ -7,7 +7,12 @@ blocked Python reader.
 Each figure is the median of per-call times over batches (gets), or of single
 wake-ups (from just before the write to the reader's return). With --rust the
 Rust binary (py/benches/get.rs) runs the same operations through ordu::json and
-the ratios are printed. Python and Rust runs alternate (--rounds) and each
+the ratios are printed.
+
+get_job_json reads one unchanged job over and over: after the first get, each
+one copies the Python value the first made (py/src/copies.rs).
+get_1000_jobs_json reads 1,000 jobs in turn, so each get converts its job
+again: the cost of a get that finds no copy. Python and Rust runs alternate (--rounds) and each
 figure keeps its lowest median, since on a shared machine other load only adds
 time. Target: a get through Python within 3x of Rust.
 """
@@ -15,6 +20,7 @@ time. Target: a get through Python within 3x of Rust.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import pathlib
 import statistics
@@ -24,6 +30,7 @@ import time
 
 import ordu
 
+MANY = 1000
 SEED = json.loads(
     (pathlib.Path(__file__).resolve().parents[2] / "testdata" / "seed-job.json").read_text()
 )
@@ -87,11 +94,20 @@ def main() -> None:
     store = ordu.Store()
     store.register_job({"Job": SEED})
     job_id = SEED["ID"]
+    # 1,000 more jobs, read in turn: a get of a job that many others were
+    # read since converts it again (a store keeps the Python values of 64).
+    # They are in a store of their own, so the list figure stays one job's.
+    many_store = ordu.Store()
+    many = [f"{job_id}-{i:04}" for i in range(MANY)]
+    for other in many:
+        many_store.register_job({"Job": dict(SEED, ID=other)})
+    turn = itertools.cycle(many)
 
     py_runs, rust_runs = [], []
     for _ in range(max(1, args.rounds)):
         py_runs.append({
             "get_job_json": per_call(lambda: store.job(job_id)),
+            "get_1000_jobs_json": per_call(lambda: many_store.job(next(turn))),
             "list_jobs_json": per_call(lambda: store.jobs()),
             "wake_blocked_reader": wake(store, job_id),
         })

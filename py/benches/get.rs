@@ -47,6 +47,23 @@ fn main() {
         std::hint::black_box(r);
     });
     println!("get_job_json {get:.0}");
+    // The same 1,000 other jobs as bench_get.py, in a store of their own,
+    // read in turn.
+    let many_store = Store::default();
+    let seed: serde_json::Value = serde_json::from_str(SEED).unwrap();
+    let many: Vec<String> = (0..1000).map(|i| format!("{id}-{i:04}")).collect();
+    for other in &many {
+        let mut job = seed.clone();
+        job["ID"] = other.as_str().into();
+        let body = serde_json::json!({ "Job": job }).to_string();
+        json::register_job(&many_store, body.as_bytes(), None).unwrap();
+    }
+    let mut turn = many.iter().cycle();
+    let get_many = per_call(50, 2000, || {
+        let r = json::job(&many_store, turn.next().unwrap(), &q).unwrap();
+        std::hint::black_box(r);
+    });
+    println!("get_1000_jobs_json {get_many:.0}");
     let list = per_call(50, 2000, || {
         let r = json::jobs(&store, "", &q).unwrap();
         std::hint::black_box(r);

@@ -4,11 +4,12 @@
 //! turns its JSON reply into Python objects with the standard library's
 //! `json` module; reads call the same `Store` reads that `ordu::json` wraps and
 //! render their values straight into Python objects (`topy`: the objects
-//! `json.loads` would build, at a fraction of the cost). The only work done
-//! here is Python's own: releasing
-//! the GIL around every call, waiting on blocking reads in slices so that
-//! signals are handled (Ctrl-C works), and raising one exception class per
-//! error kind with the error's data as attributes.
+//! `json.loads` would build, at a fraction of the cost; a job read again
+//! unchanged is copied from the value made before, `copies`). The only work
+//! done here is Python's own: releasing the GIL around every call, waiting on
+//! blocking reads in slices so that signals are handled (Ctrl-C works), and
+//! raising one exception class per error kind with the error's data as
+//! attributes.
 
 use std::borrow::Cow;
 use std::ops::ControlFlow;
@@ -24,6 +25,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use serde::Serialize;
 
+mod copies;
 mod exit;
 mod topy;
 
@@ -238,6 +240,8 @@ impl Delivery {
 #[pyclass(frozen, module = "ordu._ordu", name = "Store")]
 struct Store {
     inner: Arc<ordu::Store>,
+    /// The Python values of recently read jobs (see `copies`).
+    jobs: copies::Jobs,
 }
 
 impl Store {
@@ -264,6 +268,19 @@ impl Store {
         region: Option<String>,
         f: impl Fn(&ordu::Store, &QueryOptions) -> ordu::Result<Query<T>> + Send + Sync,
     ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read_as(py, index, wait, region, f, |py, v| topy::to_py(py, v))
+    }
+
+    /// [`Store::read`] with the value made into Python objects by `to_py`.
+    fn read_as<'py, T: Send>(
+        &self,
+        py: Python<'py>,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+        f: impl Fn(&ordu::Store, &QueryOptions) -> ordu::Result<Query<T>> + Send + Sync,
+        to_py: impl FnOnce(Python<'py>, &T) -> PyResult<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
         let wait_ms = wait_ms(wait)?;
         let store = &*self.inner;
         let region = region.as_deref();
@@ -288,7 +305,7 @@ impl Store {
             Ok(r) => PyTuple::new(
                 py,
                 [
-                    topy::to_py(py, &r.value)?,
+                    to_py(py, &r.value)?,
                     r.meta.index.into_pyobject(py)?.into_any(),
                 ],
             ),
@@ -313,6 +330,7 @@ impl Store {
         let config = json::config(&bytes).map_err(|e| to_py_err(py, e))?;
         Ok(Store {
             inner: Arc::new(ordu::Store::new(config)),
+            jobs: copies::Jobs::default(),
         })
     }
 
@@ -396,6 +414,7 @@ impl Store {
 
     /// The full job: `(job, index)`. Raises NotFoundError (its `index` is the
     /// read's) for a missing job; with `index=N` a missing job is waited for.
+    /// The dict is the caller's own to change, at any depth.
     #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
     fn job<'py>(
         &self,
@@ -405,7 +424,14 @@ impl Store {
         wait: Option<f64>,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| s.job(&job_id, q))
+        self.read_as(
+            py,
+            index,
+            wait,
+            region,
+            |s, q| s.job(&job_id, q),
+            |py, job| self.jobs.to_py(py, job),
+        )
     }
 
     /// Job list stubs sorted by ID, of the jobs whose ID starts with `prefix`:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+import ordu
 from conftest import fitting_job, node, seed_job, uid
 
 
@@ -74,10 +77,6 @@ def test_reads_and_errors_do_not_leak(store):
     import gc
     import os
 
-    import pytest
-
-    import ordu
-
     if not os.path.exists("/proc/self/statm"):
         pytest.skip("needs /proc")
     job = seed_job()
@@ -136,3 +135,138 @@ def test_values_of_freed_texts_are_never_mixed_up(store):
         got["Meta"]["k0"] = "changed"
         again, _ = store.job(job["ID"])
         assert again["Meta"]["k0"] == f"v{i:04}-0"
+
+
+def _containers(value, out):
+    """Every dict and list in `value`, by id."""
+    if isinstance(value, dict):
+        out[id(value)] = value
+        for v in value.values():
+            _containers(v, out)
+    elif isinstance(value, list):
+        out[id(value)] = value
+        for v in value:
+            _containers(v, out)
+    return out
+
+
+def test_gets_of_an_unchanged_job_are_independent_copies(store):
+    """A get of an unchanged job copies the Python value an earlier get made:
+    no dict or list is shared between two gets, so what a caller changes,
+    at any depth, is its own."""
+    job = seed_job()
+    store.register_job({"Job": job})
+    first, _ = store.job(job["ID"])
+    second, _ = store.job(job["ID"])
+    assert first == second
+    shared = _containers(first, {}).keys() & _containers(second, {}).keys()
+    assert not shared, f"{len(shared)} containers shared between two gets"
+    original = json.loads(json.dumps(second))
+    # Change the second at every level.
+    second["Priority"] = -1
+    second["Meta"] = None
+    task = second["TaskGroups"][0]["Tasks"][0]
+    task["Config"]["image"] = "changed"
+    task["Resources"]["Networks"].append({"x": 1})
+    second["Datacenters"].clear()
+    second["TaskGroups"].append({})
+    third, _ = store.job(job["ID"])
+    assert third == original
+    assert first == original
+
+
+def test_a_changed_job_is_read_as_changed(store):
+    job = seed_job()
+    store.register_job({"Job": job})
+    for i in range(50):
+        job["Meta"] = {"round": str(i)}
+        job["TaskGroups"][0]["Count"] = i + 1
+        store.register_job({"Job": job})
+        for _ in range(2):
+            got, index = store.job(job["ID"])
+            assert got["Meta"] == {"round": str(i)}
+            assert got["TaskGroups"][0]["Count"] == i + 1
+            assert got["JobModifyIndex"] == index
+    store.deregister_job(job["ID"])
+    with pytest.raises(ordu.NotFoundError):
+        store.job(job["ID"])
+    job["Meta"] = {"round": "again"}
+    store.register_job({"Job": job})
+    assert store.job(job["ID"])[0]["Meta"] == {"round": "again"}
+
+
+def test_many_jobs_each_read_as_its_own(store):
+    """More jobs than the store keeps values of, read round and round (slots
+    are shared and replaced), while they change: every get is of its own job
+    as last written, and nothing leaks."""
+    import gc
+
+    jobs = []
+    for i in range(200):
+        job = seed_job(f"many-{i:03}-{uid()}")
+        job["Meta"] = {"n": str(i), "v": "0"}
+        store.register_job({"Job": job})
+        jobs.append(job)
+
+    def rounds(n):
+        for r in range(n):
+            for i, job in enumerate(jobs):
+                if (i + r) % 17 == 0:
+                    job["Meta"]["v"] = str(r)
+                    store.register_job({"Job": job})
+                got, _ = store.job(job["ID"])
+                assert got["ID"] == job["ID"]
+                assert got["Meta"] == job["Meta"], (r, i)
+
+    rounds(3)
+    gc.collect()
+    before = _rss_bytes()
+    rounds(30)
+    gc.collect()
+    grown = _rss_bytes() - before
+    assert grown < 32 << 20, f"the process grew by {grown >> 20} MB"
+
+
+def test_gets_from_many_threads_while_the_job_changes(store):
+    """Readers on 8 threads and a writer: every value a reader gets is whole
+    and of one version (its Meta names the version whose index it carries),
+    and each reader sees versions in order."""
+    import threading
+
+    job = seed_job()
+    job["Meta"] = {"v": "0"}
+    store.register_job({"Job": job})
+    version_of = {}  # JobModifyIndex -> Meta["v"], as the writer wrote them
+    done = threading.Event()
+    errors = []
+
+    def writer():
+        for v in range(1, 300):
+            job["Meta"] = {"v": str(v)}
+            reply = store.register_job({"Job": job})
+            version_of[reply["JobModifyIndex"]] = str(v)
+        done.set()
+
+    def reader():
+        last = -1
+        try:
+            while not done.is_set():
+                got, _ = store.job(job["ID"])
+                v = int(got["Meta"]["v"])
+                assert v >= last, f"went back from {last} to {v}"
+                last = v
+                expected = version_of.get(got["JobModifyIndex"])
+                assert expected in (None, got["Meta"]["v"]), (expected, got["Meta"])
+                got["Meta"]["v"] = "mine"  # a caller's change stays its own
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=reader) for _ in range(8)]
+    for t in threads:
+        t.start()
+    writer()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    final, _ = store.job(job["ID"])
+    assert final["Meta"] == {"v": "299"}

@@ -96,7 +96,8 @@ class Store:
         self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
         region: Optional[str] = None,
     ) -> Tuple[Obj, int]:
-        """The full job and the read's index."""
+        """The full job and the read's index. The dict is the caller's own to
+        change, at any depth."""
     def jobs(
         self, *, prefix: str = "", index: int = 0, wait: Optional[float] = None,
         region: Optional[str] = None,
