@@ -20,7 +20,7 @@ if ! command -v ab >/dev/null; then
   as_root apt-get install -y -qq apache2-utils >/dev/null ||
     { as_root apt-get update -qq && as_root apt-get install -y -qq apache2-utils >/dev/null; }
 fi
-cargo build --release -q -p ordu-http --bin ordu-http --example longpoll
+cargo build --release -q -p ordu-http --bin ordu-http --example longpoll --example pingpong
 
 if [ -n "${QUICK:-}" ]; then
   N1=20000 N8=50000 CONNS=${CONNS:-2000}
@@ -95,6 +95,17 @@ run_ab() { # name conns requests [ab args...]; $PIN: a command prefix (taskset)
   echo "$name $c $rps $where" >>"$tmp/results"
 }
 
+# The floor under the 1-connection figures: two processes passing 64 bytes
+# back and forth over loopback TCP, nothing else. Each side sleeps while the
+# other works; on a VM whose idle CPUs halt at once, each wake-up of the other
+# CPU costs tens of microseconds.
+echo "loopback ping-pong floor (spread): $(target/release/examples/pingpong)"
+command -v taskset >/dev/null &&
+  echo "loopback ping-pong floor (one-cpu): $(taskset -c 0 target/release/examples/pingpong)"
+if [ -r /sys/module/haltpoll/parameters/guest_halt_poll_ns ]; then
+  echo "guest idle polling (haltpoll): guest_halt_poll_ns=$(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns)"
+fi
+
 start_server
 echo "ordu-http at http://$addr (pid $pid)"
 curl_put() { ab -q -n 1 -u "$tmp/job.json" -T application/json "http://$addr/v1/job/bench" >/dev/null; }
@@ -112,10 +123,10 @@ echo "server peak memory after the ab runs: VmHWM $(hwm)"
 stop_server
 
 # The 1-connection figures are a ping-pong between ab and the server, and on
-# a VM a wake-up on another, idle virtual CPU costs tens of microseconds:
-# they swing with where the scheduler puts the two (the runs above, "spread")
-# between about 12,000 and 98,000 gets/s. The same runs with ab and the
-# server on one CPU ("one-cpu") show the server's own cost.
+# a VM a wake-up on another, idle virtual CPU costs tens of microseconds (see
+# the floor above): the server spins 100 us before it sleeps (--spin) so its
+# own CPU is awake, but ab's is not. The same runs with ab and the server on
+# one CPU ("one-cpu") show the server's own cost.
 if command -v taskset >/dev/null; then
   PIN="taskset -c 0"
   start_server
