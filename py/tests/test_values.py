@@ -64,21 +64,30 @@ def test_many_distinct_keys_round_trip(store):
         assert got["Meta"] == job["Meta"]
 
 
-def _rss_bytes() -> int:
-    import os
-
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def test_reads_and_errors_do_not_leak(store):
-    """A leaked reference per read would keep each job's ~160 objects alive:
-    20,000 reads would grow the process by hundreds of MB."""
+def _growth(run, warm: int, measured: int) -> int:
+    """Bytes the process's resident set grew by over `run(measured)`, after
+    `run(warm)` (caches filled); skips where /proc is missing."""
     import gc
     import os
 
     if not os.path.exists("/proc/self/statm"):
         pytest.skip("needs /proc")
+
+    def rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    run(warm)
+    gc.collect()
+    before = rss()
+    run(measured)
+    gc.collect()
+    return rss() - before
+
+
+def test_reads_and_errors_do_not_leak(store):
+    """A leaked reference per read would keep each job's ~160 objects alive:
+    20,000 reads would grow the process by hundreds of MB."""
     job = seed_job()
     store.register_job({"Job": job})
 
@@ -95,12 +104,7 @@ def test_reads_and_errors_do_not_leak(store):
             except ordu.InvalidError:
                 pass
 
-    churn(2000)
-    gc.collect()
-    before = _rss_bytes()
-    churn(20000)
-    gc.collect()
-    grown = _rss_bytes() - before
+    grown = _growth(churn, 2000, 20000)
     assert grown < 32 << 20, f"the process grew by {grown >> 20} MB over 20,000 rounds"
 
 
@@ -199,8 +203,6 @@ def test_many_jobs_each_read_as_its_own(store):
     """More jobs than the store keeps values of, read round and round (slots
     are shared and replaced), while they change: every get is of its own job
     as last written, and nothing leaks."""
-    import gc
-
     jobs = []
     for i in range(200):
         job = seed_job(f"many-{i:03}-{uid()}")
@@ -218,12 +220,7 @@ def test_many_jobs_each_read_as_its_own(store):
                 assert got["ID"] == job["ID"]
                 assert got["Meta"] == job["Meta"], (r, i)
 
-    rounds(3)
-    gc.collect()
-    before = _rss_bytes()
-    rounds(30)
-    gc.collect()
-    grown = _rss_bytes() - before
+    grown = _growth(rounds, 3, 30)
     assert grown < 32 << 20, f"the process grew by {grown >> 20} MB"
 
 
