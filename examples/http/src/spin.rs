@@ -16,8 +16,12 @@
 //! yields to the runtime again and again until no request has come for the
 //! window. While a task has yielded, tokio's current-thread runtime looks
 //! for I/O without blocking, so a request that comes during the window is
-//! picked up at once. It costs at most the window of one CPU each time the
-//! server goes quiet, and nothing while it stays quiet.
+//! picked up at once. It costs the window of one CPU each time the server
+//! goes quiet, and nothing while it stays quiet. Under a steady load whose
+//! requests come less than the window apart the thread never sleeps: its CPU
+//! shows busy even when the requests need a fraction of it. `--spin 0` for a
+//! host where that matters more than latency (a CPU billed by use, or shared
+//! with work that needs it).
 
 use std::cell::Cell;
 use std::sync::Arc;
