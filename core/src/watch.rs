@@ -73,6 +73,8 @@ fn mix_bytes(mut h: u64, bytes: &[u8]) -> u64 {
 struct SignalState {
     fired: bool,
     timed_out: bool,
+    /// A deadline of this signal is in the timer's heap.
+    armed: bool,
     waker: Option<Waker>,
 }
 
@@ -212,6 +214,10 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.watch.unsubscribe(&self.keys, self.id);
+        if self.signal.state.lock().armed {
+            // Its deadline is dead weight in the timer's heap from now on.
+            timer().dropped();
+        }
     }
 }
 
@@ -237,6 +243,9 @@ impl Future for Changed<'_> {
                 return Poll::Ready(false);
             }
             s.waker = Some(cx.waker().clone());
+            if !this.armed {
+                s.armed = true;
+            }
         }
         if !this.armed {
             this.armed = true;
@@ -248,9 +257,28 @@ impl Future for Changed<'_> {
 
 /// One thread for the whole process that fires the deadlines of waiting futures.
 struct Timer {
-    heap: Mutex<BinaryHeap<Deadline>>,
+    heap: Mutex<Deadlines>,
     cond: Condvar,
 }
+
+/// The deadlines, earliest first, and how many of them are of subscriptions
+/// dropped since the last sweep (at least: one dropped subscription may
+/// have armed more than one).
+///
+/// A wait that ends early (its key fired, or its client went away) leaves
+/// its deadline behind, and with it the signal's allocation (the entry's
+/// `Weak`). Waits of minutes woken by frequent writes would pile these up by
+/// the million, so once the dropped ones are half the heap (and more than
+/// [`SWEEP_MIN`]), the next deadline scheduled sweeps them out: a cost in
+/// proportion to the drops that called for it.
+#[derive(Default)]
+struct Deadlines {
+    heap: BinaryHeap<Deadline>,
+    dropped: usize,
+}
+
+/// Fewest dropped deadlines worth a sweep.
+const SWEEP_MIN: usize = 1024;
 
 struct Deadline {
     at: Instant,
@@ -278,7 +306,7 @@ fn timer() -> &'static Timer {
     static TIMER: OnceLock<&'static Timer> = OnceLock::new();
     TIMER.get_or_init(|| {
         let t: &'static Timer = Box::leak(Box::new(Timer {
-            heap: Mutex::new(BinaryHeap::new()),
+            heap: Mutex::new(Deadlines::default()),
             cond: Condvar::new(),
         }));
         std::thread::Builder::new()
@@ -291,29 +319,45 @@ fn timer() -> &'static Timer {
 
 impl Timer {
     fn schedule(&self, at: Instant, signal: Weak<Signal>) {
-        let mut h = self.heap.lock();
-        let earliest = h.peek().is_none_or(|d| at < d.at);
-        h.push(Deadline { at, signal });
+        let mut d = self.heap.lock();
+        if d.dropped > SWEEP_MIN && d.dropped * 2 > d.heap.len() {
+            d.heap.retain(|e| e.signal.strong_count() > 0);
+            d.dropped = 0;
+        }
+        let earliest = d.heap.peek().is_none_or(|e| at < e.at);
+        d.heap.push(Deadline { at, signal });
         if earliest {
             self.cond.notify_one();
         }
     }
 
+    /// A subscription that armed a deadline is gone.
+    fn dropped(&self) {
+        self.heap.lock().dropped += 1;
+    }
+
+    /// Deadlines in the heap, live or not.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.heap.lock().heap.len()
+    }
+
     fn run(&self) {
-        let mut h = self.heap.lock();
+        let mut d = self.heap.lock();
         loop {
             let now = Instant::now();
-            while h.peek().is_some_and(|d| d.at <= now) {
-                let d = h.pop().expect("peeked");
-                if let Some(s) = d.signal.upgrade() {
-                    s.fire(true);
+            while d.heap.peek().is_some_and(|e| e.at <= now) {
+                let e = d.heap.pop().expect("peeked");
+                match e.signal.upgrade() {
+                    Some(s) => s.fire(true),
+                    None => d.dropped = d.dropped.saturating_sub(1),
                 }
             }
-            match h.peek().map(|d| d.at) {
+            match d.heap.peek().map(|e| e.at) {
                 Some(at) => {
-                    self.cond.wait_until(&mut h, at);
+                    self.cond.wait_until(&mut d, at);
                 }
-                None => self.cond.wait(&mut h),
+                None => self.cond.wait(&mut d),
             }
         }
     }
@@ -353,6 +397,48 @@ mod tests {
         let a = Key::new("job", "0000000000000000");
         let b = Key::new("job", "0000000000000001");
         assert!((a.0 ^ b.0).count_ones() > 16);
+    }
+
+    #[test]
+    fn ended_waits_do_not_pile_up_in_the_timer() {
+        let w = Arc::new(Watch::new());
+        let far = Instant::now() + Duration::from_secs(3600);
+        let mut cx = Context::from_waker(Waker::noop());
+        let before = timer().len();
+        for i in 0..20_000 {
+            let key = Key::new("job", &format!("pile-{i}"));
+            let sub = w.subscribe(&[key]);
+            let mut f = std::pin::pin!(sub.changed(far));
+            assert!(f.as_mut().poll(&mut cx).is_pending());
+            if i % 2 == 0 {
+                // Woken by a write; the others just go away (a client that
+                // hung up).
+                w.notify([key]);
+                assert_eq!(f.as_mut().poll(&mut cx), Poll::Ready(true));
+            }
+        }
+        let left = timer().len().saturating_sub(before);
+        assert!(left < 5_000, "{left} deadlines of 20,000 ended waits left");
+
+        // Deadlines still fire after sweeps: a live wait times out and its
+        // task is woken.
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let sub = w.subscribe(&[Key::new("job", "live")]);
+        let started = Instant::now();
+        let mut f = std::pin::pin!(sub.changed(started + Duration::from_millis(50)));
+        while f.as_mut().poll(&mut cx).is_pending() {
+            assert!(started.elapsed() < Duration::from_secs(10), "never woken");
+            // Only the timer's wake-up ends this park (or a spurious one).
+            std::thread::park_timeout(Duration::from_secs(5));
+        }
+        assert!(started.elapsed() >= Duration::from_millis(50));
     }
 
     #[test]
