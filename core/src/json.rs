@@ -35,14 +35,16 @@ fn reply<T: Serialize>(value: &T, index: u64) -> Result<Reply> {
 
 /// The options of a store created from JSON. Every key is optional:
 /// `{"region": "global", "mode": "inline" | "manual", "delivery_limit": 3,
-///   "seed": 1, "limits": {"max_group_count": 10000, "max_job_count": 100000,
-///   "max_request_bytes": 8388608}}`.
+///   "nack_timeout": "60s", "seed": 1, "limits": {"max_group_count": 10000,
+///   "max_job_count": 100000, "max_request_bytes": 8388608}}`
+/// (`nack_timeout` in Go's duration syntax, from 1ms to 24h).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigJson {
     region: Option<String>,
     mode: Option<String>,
     delivery_limit: Option<u32>,
+    nack_timeout: Option<String>,
     seed: Option<u64>,
     limits: Option<LimitsJson>,
 }
@@ -80,6 +82,16 @@ pub fn config(bytes: &[u8]) -> Result<Config> {
     }
     if let Some(d) = j.delivery_limit {
         c.delivery_limit = d;
+    }
+    if let Some(t) = j.nack_timeout {
+        c.nack_timeout = crate::params::parse_go_duration(&t)
+            .filter(|d| (Duration::from_millis(1)..=Duration::from_secs(86_400)).contains(d))
+            .ok_or_else(|| {
+                Error::invalid_field(
+                    "nack_timeout",
+                    format!("{t:?}: want a Go duration from 1ms to 24h, such as \"60s\""),
+                )
+            })?;
     }
     if let Some(s) = j.seed {
         c.seed = s;
@@ -455,6 +467,14 @@ mod tests {
         assert_eq!(config(b"").unwrap().region, "global");
         let err = config(br#"{"mode":"fast"}"#).unwrap_err();
         assert_eq!(err.field_errors()[0].path, "mode");
+        assert_eq!(c.nack_timeout, Duration::from_secs(60));
+        let c = config(br#"{"nack_timeout":"1m30s"}"#).unwrap();
+        assert_eq!(c.nack_timeout, Duration::from_secs(90));
+        for bad in [r#""0s""#, r#""25h""#, r#""60""#, "60"] {
+            let body = format!(r#"{{"nack_timeout":{bad}}}"#);
+            let err = config(body.as_bytes()).unwrap_err();
+            assert_eq!(err.field_errors()[0].path, "nack_timeout", "{bad}");
+        }
         let err = config(br#"{"regoin":"x"}"#).unwrap_err();
         assert!(err.to_string().contains("regoin"), "{err}");
     }

@@ -115,6 +115,10 @@ pub struct Config {
     pub mode: SchedulingMode,
     /// Deliveries of an evaluation before it is failed.
     pub delivery_limit: u32,
+    /// How long a dequeued evaluation may stay neither acked nor nacked
+    /// before it counts as nacked (delivered again, or failed at the
+    /// delivery limit) and its token stops working: Nomad's nack timeout.
+    pub nack_timeout: Duration,
     /// Seed of the schedulers' random choices.
     pub seed: u64,
 }
@@ -126,6 +130,7 @@ impl Default for Config {
             limits: Limits::default(),
             mode: SchedulingMode::Inline,
             delivery_limit: 3,
+            nack_timeout: Duration::from_secs(60),
             seed: 0x6f72_6475,
         }
     }
@@ -1105,12 +1110,15 @@ impl Store {
         let superseded = std::mem::take(&mut *self.superseded.lock());
         self.cancel(superseded);
         let now = self.clock.now();
-        let (delivery, canceled) = {
+        let timeout = i64::try_from(self.config.nack_timeout.as_nanos()).unwrap_or(i64::MAX);
+        let (delivery, canceled, late) = {
             let mut b = self.broker.lock();
+            let late = b.expire(now, timeout);
             let canceled = b.promote_due(now);
-            (b.dequeue(types, self.ids.new_id()), canceled)
+            (b.dequeue(types, self.ids.new_id(), now), canceled, late)
         };
         self.cancel(canceled);
+        self.after_ack(late);
         delivery
     }
 

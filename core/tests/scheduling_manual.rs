@@ -105,6 +105,69 @@ fn nacks_up_to_the_delivery_limit_fail_the_evaluation() {
 }
 
 #[test]
+fn a_delivery_nobody_acks_is_given_back_after_the_nack_timeout() {
+    let (s, clock) = store_with(Config {
+        mode: SchedulingMode::Manual,
+        ..Config::default()
+    });
+    add_nodes(&s, 1, 4000, 4000);
+    let first = register(&s, job_json("lost", 1, 100, 100));
+    // A worker takes it and dies: no ack, no nack.
+    let dead = s.dequeue_evaluation(&[], Duration::ZERO).unwrap();
+    assert_eq!(dead.eval.id, first);
+    // The job's next evaluation waits behind the lost one.
+    let second = register(&s, job_json("lost", 2, 100, 100));
+    clock.advance(Duration::from_secs(59));
+    assert!(
+        s.dequeue_evaluation(&[], Duration::ZERO).is_none(),
+        "not late yet"
+    );
+    clock.advance(Duration::from_secs(1));
+    let again = s.dequeue_evaluation(&[], Duration::ZERO).unwrap();
+    assert_eq!((again.eval.id.as_str(), again.attempt), (first.as_str(), 2));
+    assert_ne!(again.token, dead.token);
+    // The dead worker's delivery is fenced off.
+    let stale = s.plan_evaluation(&again).unwrap();
+    assert_eq!(
+        s.submit_plan(&dead, stale.clone()).unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        s.ack_evaluation(&dead).unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    s.submit_plan(&again, stale).unwrap();
+    // Then the newest waiting evaluation runs, and places the second count.
+    let next = s.dequeue_evaluation(&[], Duration::ZERO).unwrap();
+    assert_eq!(next.eval.id, second);
+    s.process_evaluation(&next).unwrap();
+    assert_eq!(live_names(&s, "lost"), names("lost", "web", 0..2));
+}
+
+#[test]
+fn late_deliveries_count_toward_the_delivery_limit() {
+    let (s, clock) = store_with(Config {
+        mode: SchedulingMode::Manual,
+        nack_timeout: Duration::from_secs(5),
+        ..Config::default()
+    });
+    let id = register(&s, job_json("late", 1, 100, 100));
+    for attempt in 1..=3 {
+        let d = s.dequeue_evaluation(&[], Duration::ZERO).unwrap();
+        assert_eq!((d.eval.id.as_str(), d.attempt), (id.as_str(), attempt));
+        clock.advance(Duration::from_secs(5));
+    }
+    assert!(s.dequeue_evaluation(&[], Duration::ZERO).is_none());
+    let e = eval(&s, &id);
+    assert_eq!(e.status, "failed");
+    assert_eq!(
+        e.status_description,
+        "evaluation reached delivery limit (3)"
+    );
+    assert_eq!(s.broker_stats(), (0, 0, 0, 0, 0));
+}
+
+#[test]
 fn many_workers_never_over_commit() {
     let s = Arc::new(manual());
     add_nodes(&s, 8, 2000, 2000);

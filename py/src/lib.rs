@@ -219,8 +219,9 @@ impl Delivery {
 ///
 /// `Store(config=None)`: `config` is a dict or a JSON str with any of
 /// `region` (default "global"), `mode` ("inline" or "manual"),
-/// `delivery_limit`, `seed`, and `limits` (`max_group_count`,
-/// `max_job_count`, `max_request_bytes`).
+/// `delivery_limit`, `nack_timeout` (a Go duration, default "60s": a
+/// delivery neither acked nor nacked by then is delivered again), `seed`,
+/// and `limits` (`max_group_count`, `max_job_count`, `max_request_bytes`).
 ///
 /// Request bodies are dicts in Nomad's field names, or str/bytes of JSON.
 /// Writes return Nomad's reply dict (with "Index"). Reads return a tuple
@@ -646,6 +647,8 @@ impl Store {
     /// whose type is in `types` (any type when empty), as a Delivery, waiting
     /// up to `wait` seconds for one (0: not at all; at most 10 minutes) with
     /// the GIL released and Ctrl-C honoured. None when none came in time.
+    /// A delivery not processed within the store's `nack_timeout` is handed
+    /// out again (its token then refused).
     #[pyo3(signature = (types=Vec::new(), *, wait=0.0))]
     fn dequeue_evaluation(
         &self,

@@ -47,7 +47,9 @@ pub struct Broker {
     waiting: HashMap<String, Arc<Evaluation>>,
     /// Evaluations held until a due time (unix ns): rolling follow-ups.
     delayed: BTreeMap<(i64, String), Arc<Evaluation>>,
-    unacked: HashMap<String, (String, u32)>,
+    /// Evaluations out with a worker: token, attempt, and when it was handed
+    /// out (unix ns).
+    unacked: HashMap<String, (String, u32, i64)>,
     deliveries: HashMap<String, u32>,
     /// Blocked evaluations waiting for capacity, one per job.
     blocked: HashMap<String, Arc<Evaluation>>,
@@ -124,8 +126,9 @@ impl Broker {
         canceled
     }
 
-    /// The next ready evaluation of one of `types` (all types when empty).
-    pub fn dequeue(&mut self, types: &[&str], token: String) -> Option<Delivery> {
+    /// The next ready evaluation of one of `types` (all types when empty),
+    /// handed out at `now` (unix ns).
+    pub fn dequeue(&mut self, types: &[&str], token: String, now: i64) -> Option<Delivery> {
         let key = self
             .ready
             .iter()
@@ -139,7 +142,7 @@ impl Broker {
         *n += 1;
         let attempt = *n;
         self.unacked
-            .insert(eval.id.clone(), (token.clone(), attempt));
+            .insert(eval.id.clone(), (token.clone(), attempt, now));
         Some(Delivery {
             eval,
             token,
@@ -156,7 +159,7 @@ impl Broker {
     pub fn check_token(&self, eval_id: &str, token: &str) -> Result<(), String> {
         match self.unacked.get(eval_id) {
             None => Err(format!("evaluation {eval_id} is not outstanding")),
-            Some((t, _)) if t != token => Err("evaluation token does not match".into()),
+            Some((t, _, _)) if t != token => Err("evaluation token does not match".into()),
             Some(_) => Ok(()),
         }
     }
@@ -179,16 +182,47 @@ impl Broker {
     /// limit give it up (the caller writes it `failed`).
     pub fn nack(&mut self, eval_id: &str, token: &str) -> Result<Outcome, String> {
         self.check_token(eval_id, token)?;
-        let (_, attempt) = self.unacked.remove(eval_id).expect("checked");
+        let (_, attempt, _) = self.unacked.remove(eval_id).expect("checked");
+        Ok(self.give_back(eval_id, attempt))
+    }
+
+    /// A delivery ended without an ack: queue the evaluation again, or past
+    /// the delivery limit give it up.
+    fn give_back(&mut self, eval_id: &str, attempt: u32) -> Outcome {
         let eval = self.evals[eval_id].clone();
         if attempt >= self.delivery_limit {
             let mut out = self.ack_unchecked(&eval);
             out.failed.push(eval);
-            return Ok(out);
+            return out;
         }
         self.ready
             .insert((Reverse(eval.priority), eval.create_index, eval.id.clone()));
-        Ok(Outcome::default())
+        Outcome::default()
+    }
+
+    /// Deliveries handed out `timeout` (ns) or more before `now` and neither
+    /// acked nor nacked count as nacked, as Nomad's nack timeout does: a
+    /// worker that died or hung does not hold its job's evaluations up for
+    /// ever. Their tokens stop working.
+    pub fn expire(&mut self, now: i64, timeout: i64) -> Outcome {
+        let mut late: Vec<(String, u32)> = self
+            .unacked
+            .iter()
+            .filter(|(_, (_, _, at))| now.saturating_sub(*at) >= timeout)
+            .map(|(id, (_, attempt, _))| (id.clone(), *attempt))
+            .collect();
+        let mut out = Outcome::default();
+        if late.is_empty() {
+            return out;
+        }
+        late.sort();
+        for (id, attempt) in late {
+            self.unacked.remove(&id);
+            let o = self.give_back(&id, attempt);
+            out.canceled.extend(o.canceled);
+            out.failed.extend(o.failed);
+        }
+        out
     }
 
     fn ack_unchecked(&mut self, eval: &Evaluation) -> Outcome {
@@ -274,7 +308,7 @@ mod tests {
         b.enqueue(ev("b", "j2", 70, 2));
         b.enqueue(ev("c", "j3", 50, 0));
         let order: Vec<_> = (0..3)
-            .map(|i| b.dequeue(&[], i.to_string()).unwrap().eval.id.clone())
+            .map(|i| b.dequeue(&[], i.to_string(), 0).unwrap().eval.id.clone())
             .collect();
         assert_eq!(order, ["b", "c", "a"]);
     }
@@ -286,26 +320,46 @@ mod tests {
         assert!(b.enqueue(ev("b", "j", 50, 2)).is_empty());
         let superseded = b.enqueue(ev("c", "j", 50, 3));
         assert_eq!(superseded[0].id, "b", "older waiting eval is canceled");
-        let d = b.dequeue(&[], "t".into()).unwrap();
+        let d = b.dequeue(&[], "t".into(), 0).unwrap();
         assert!(
-            b.dequeue(&[], "u".into()).is_none(),
+            b.dequeue(&[], "u".into(), 0).is_none(),
             "one in flight per job"
         );
         b.ack(&d.eval.id, "t").unwrap();
-        assert_eq!(b.dequeue(&[], "v".into()).unwrap().eval.id, "c");
+        assert_eq!(b.dequeue(&[], "v".into(), 0).unwrap().eval.id, "c");
     }
 
     #[test]
     fn delivery_limit_fails() {
         let mut b = Broker::new(2);
         b.enqueue(ev("a", "j", 50, 1));
-        let d = b.dequeue(&[], "1".into()).unwrap();
+        let d = b.dequeue(&[], "1".into(), 0).unwrap();
         assert!(b.nack(&d.eval.id, "bad").is_err(), "token fences nack");
         assert!(b.nack("a", "1").unwrap().failed.is_empty());
-        let d = b.dequeue(&[], "2".into()).unwrap();
+        let d = b.dequeue(&[], "2".into(), 0).unwrap();
         assert_eq!(d.attempt, 2);
         let out = b.nack("a", "2").unwrap();
         assert_eq!(out.failed[0].id, "a");
-        assert!(b.dequeue(&[], "3".into()).is_none());
+        assert!(b.dequeue(&[], "3".into(), 0).is_none());
+    }
+
+    #[test]
+    fn late_deliveries_are_given_back() {
+        let mut b = Broker::new(2);
+        b.enqueue(ev("a", "j", 50, 1));
+        b.enqueue(ev("b", "k", 50, 2));
+        let a = b.dequeue(&[], "1".into(), 100).unwrap();
+        let bd = b.dequeue(&[], "2".into(), 150).unwrap();
+        assert_eq!(b.expire(159, 10), Outcome::default(), "b is not late yet");
+        assert_eq!(b.stats().1, 1, "a was given back");
+        assert!(b.ack(&a.eval.id, "1").is_err(), "a's old token is dead");
+        let again = b.dequeue(&[], "3".into(), 160).unwrap();
+        assert_eq!((again.eval.id.as_str(), again.attempt), ("a", 2));
+        b.ack(&bd.eval.id, "2").unwrap();
+        // The second delivery of a is the last one: late, it fails.
+        let out = b.expire(170, 10);
+        assert_eq!(out.failed.len(), 1);
+        assert_eq!(out.failed[0].id, "a");
+        assert_eq!(b.stats(), (0, 0, 0, 0, 0));
     }
 }

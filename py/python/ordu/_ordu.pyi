@@ -164,7 +164,8 @@ class Store:
     def dequeue_evaluation(
         self, types: List[str] = ..., *, wait: float = 0.0
     ) -> Optional[Delivery]:
-        """The next ready evaluation of one of types, waiting up to wait seconds."""
+        """The next ready evaluation of one of types, waiting up to wait seconds.
+        One not processed within the store's nack_timeout is handed out again."""
     def process_evaluation(self, delivery: Delivery) -> Obj:
         """Schedules a dequeued evaluation, submits its plan and acks it."""
 
