@@ -379,6 +379,23 @@ def test_manual_mode_dequeue_and_process():
         store.process_evaluation(d)
 
 
+def test_a_delivery_not_processed_in_time_is_handed_out_again():
+    store = ordu.Store({"mode": "manual", "nack_timeout": "200ms"})
+    reply = store.register_job({"Job": seed_job()})
+    lost = store.dequeue_evaluation()
+    assert lost.eval["ID"] == reply["EvalID"]
+    assert store.dequeue_evaluation() is None, "out with a worker"
+    again = store.dequeue_evaluation(wait=5)
+    assert again.eval["ID"] == reply["EvalID"]
+    assert again.attempt == 2 and again.token != lost.token
+    with pytest.raises(ordu.ConflictError):
+        store.process_evaluation(lost)
+    store.process_evaluation(again)
+    with pytest.raises(ordu.InvalidError) as e:
+        ordu.Store({"nack_timeout": "0s"})
+    assert e.value.errors[0]["path"] == "nack_timeout"
+
+
 def test_manual_mode_dequeue_waits_and_wakes():
     import threading
 
