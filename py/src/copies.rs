@@ -11,9 +11,10 @@
 //! shared. For the seed job this is about a third of converting the job
 //! again, where most of the cost is inserting about 80 keys into fresh dicts.
 //!
-//! A `Store` keeps the values of at most [`SLOTS`] jobs, one to a slot by the
-//! address of the job's allocation, from the second get of a job on (a job
-//! read once, among many read in turn, is converted and nothing more). A slot holds a `Weak` to the job: it keeps
+//! A `Store` keeps the values of at most [`SLOTS`] jobs of at most
+//! [`MAX_ITEMS`] items each, one to a slot by the address of the job's
+//! allocation, from the second get of a job on (a job read once, among many
+//! read in turn, is converted and nothing more). A slot holds a `Weak` to the job: it keeps
 //! the allocation (not the job's contents) from being freed, so its address
 //! cannot be reused by another job while the slot remembers it.
 
@@ -28,6 +29,14 @@ use crate::topy;
 /// Jobs whose Python values one store keeps.
 pub const SLOTS: usize = 64;
 
+/// Most items (dict entries and list items, at every depth) of a job whose
+/// value is kept: a job's task configs may be large, and 64 of them should
+/// not pin a large share of memory. The seed job has about 160.
+pub const MAX_ITEMS: usize = 4096;
+
+/// A value over [`MAX_ITEMS`].
+struct TooBig;
+
 /// One container of a converted value, with its nested containers.
 enum Tree {
     /// A dict and, by key, its values that are dicts or lists.
@@ -37,24 +46,31 @@ enum Tree {
 }
 
 impl Tree {
-    /// The tree of `value` if it is a dict or a list, taking its containers
-    /// as they are (the caller keeps no other reference to them).
-    fn of(value: &Bound<'_, PyAny>) -> Option<Tree> {
+    /// The tree of `value` if it is a dict or a list of at most
+    /// `budget` items in all (the items of nested containers included),
+    /// taking its containers as they are (the caller keeps no other
+    /// reference to them). `Err` once the budget is spent.
+    fn of(value: &Bound<'_, PyAny>, budget: &mut usize) -> Result<Option<Tree>, TooBig> {
         if let Ok(d) = value.cast_exact::<PyDict>() {
-            let nested = d
-                .iter()
-                .filter_map(|(k, v)| Tree::of(&v).map(|t| (k.unbind(), t)))
-                .collect();
-            Some(Tree::Dict(d.clone().unbind(), nested))
+            *budget = budget.checked_sub(d.len()).ok_or(TooBig)?;
+            let mut nested = Vec::new();
+            for (k, v) in d.iter() {
+                if let Some(t) = Tree::of(&v, budget)? {
+                    nested.push((k.unbind(), t));
+                }
+            }
+            Ok(Some(Tree::Dict(d.clone().unbind(), nested)))
         } else if let Ok(l) = value.cast_exact::<PyList>() {
-            let nested = l
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| Tree::of(&v).map(|t| (i, t)))
-                .collect();
-            Some(Tree::List(l.clone().unbind(), nested))
+            *budget = budget.checked_sub(l.len()).ok_or(TooBig)?;
+            let mut nested = Vec::new();
+            for (i, v) in l.iter().enumerate() {
+                if let Some(t) = Tree::of(&v, budget)? {
+                    nested.push((i, t));
+                }
+            }
+            Ok(Some(Tree::List(l.clone().unbind(), nested)))
         } else {
-            None
+            Ok(None)
         }
     }
 
@@ -82,10 +98,18 @@ impl Tree {
 
 struct Slot {
     job: Weak<Job>,
-    /// The tree, made at the job's second get: a job read once (one of
-    /// many read in turn) costs one conversion, not a conversion, a walk
-    /// and a copy.
-    tree: Option<Tree>,
+    held: Held,
+}
+
+/// What a slot holds of its job.
+enum Held {
+    /// Converted once: the tree is made at the second get, so a job read
+    /// once (one of many read in turn) costs one conversion, not a
+    /// conversion, a walk and a copy.
+    Seen,
+    Tree(Tree),
+    /// Over [`MAX_ITEMS`]: converted at every get.
+    TooBig,
 }
 
 /// The Python values of up to [`SLOTS`] jobs (see the module's text).
@@ -117,28 +141,35 @@ impl Jobs {
             return topy::to_py(py, &**job);
         };
         let seen = match &slots[n] {
-            Some(slot) if std::ptr::eq(slot.job.as_ptr(), at) => match &slot.tree {
-                Some(tree) => return tree.copy(py),
-                None => true,
+            Some(slot) if std::ptr::eq(slot.job.as_ptr(), at) => match &slot.held {
+                Held::Tree(tree) => return tree.copy(py),
+                Held::TooBig => return topy::to_py(py, &**job),
+                Held::Seen => true,
             },
             _ => false,
         };
         let value = topy::to_py(py, &**job)?;
+        let job = std::sync::Arc::downgrade(job);
         if !seen {
             slots[n] = Some(Slot {
-                job: std::sync::Arc::downgrade(job),
-                tree: None,
+                job,
+                held: Held::Seen,
             });
             return Ok(value);
         }
         // The second get: this value becomes the one copied from now on.
-        let Some(tree) = Tree::of(&value) else {
+        let mut budget = MAX_ITEMS;
+        let Ok(Some(tree)) = Tree::of(&value, &mut budget) else {
+            slots[n] = Some(Slot {
+                job,
+                held: Held::TooBig,
+            });
             return Ok(value);
         };
         let copy = tree.copy(py)?;
         slots[n] = Some(Slot {
-            job: std::sync::Arc::downgrade(job),
-            tree: Some(tree),
+            job,
+            held: Held::Tree(tree),
         });
         Ok(copy)
     }

@@ -179,6 +179,20 @@ def test_gets_of_an_unchanged_job_are_independent_copies(store):
     assert first == original
 
 
+def test_a_job_too_big_to_keep_is_converted_at_every_get(store):
+    """A store keeps the Python values of jobs up to 4,096 items; a bigger
+    one is converted at each get, with the same guarantees."""
+    job = seed_job()
+    job["Meta"] = {f"k{i}": str(i) for i in range(5000)}
+    store.register_job({"Job": job})
+    gets = [store.job(job["ID"])[0] for _ in range(4)]
+    assert all(g == gets[0] for g in gets)
+    gets[1]["Meta"]["k0"] = "changed"
+    gets[2]["TaskGroups"].clear()
+    again, _ = store.job(job["ID"])
+    assert again["Meta"]["k0"] == "0" and again == gets[0]
+
+
 def test_a_changed_job_is_read_as_changed(store):
     job = seed_job()
     store.register_job({"Job": job})
