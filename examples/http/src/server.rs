@@ -70,6 +70,11 @@ impl Queued {
 /// Most jobs [`JobJson`] keeps; when it is full it starts over.
 const JOB_JSON_MAX: usize = 4096;
 
+/// Most bytes of JSON [`JobJson`] keeps (a job may be megabytes); when a
+/// new entry would pass it, it starts over. A job larger than a sixteenth of
+/// it is rendered at every get.
+const JOB_JSON_MAX_BYTES: usize = 32 << 20;
+
 /// The compact JSON of each job as last answered, given again while the job
 /// is unchanged: a get of one job (the commonest read, and the read every
 /// long-poll on a job answers with) is then a copy of a reference instead of
@@ -79,7 +84,14 @@ const JOB_JSON_MAX: usize = 4096;
 /// new `CreateIndex`. It holds bytes, not the job, so a replaced job is not
 /// kept alive.
 #[derive(Default)]
-struct JobJson(std::sync::Mutex<std::collections::HashMap<String, (u64, u64, Bytes)>>);
+struct JobJson(std::sync::Mutex<JobJsonMap>);
+
+/// The entries by job ID, and the sum of their bytes.
+#[derive(Default)]
+struct JobJsonMap {
+    jobs: std::collections::HashMap<String, (u64, u64, Bytes)>,
+    bytes: usize,
+}
 
 impl JobJson {
     fn render(&self, job: &ordu::structs::Job, pretty: bool) -> Result<Bytes, Fail> {
@@ -87,8 +99,9 @@ impl JobJson {
             return encode(job, true).map(Bytes::from);
         }
         let version = (job.create_index, job.modify_index);
-        let cached = |map: &std::collections::HashMap<String, (u64, u64, Bytes)>| {
-            map.get(&job.id)
+        let cached = |map: &JobJsonMap| {
+            map.jobs
+                .get(&job.id)
                 .filter(|(c, m, _)| (*c, *m) == version)
                 .map(|(_, _, b)| b.clone())
         };
@@ -96,11 +109,20 @@ impl JobJson {
             return Ok(b);
         }
         let body = Bytes::from(encode(job, false)?);
+        if body.len() > JOB_JSON_MAX_BYTES / 16 {
+            return Ok(body);
+        }
         if let Ok(mut map) = self.0.lock() {
-            if map.len() >= JOB_JSON_MAX && !map.contains_key(&job.id) {
-                map.clear();
+            if let Some((_, _, old)) = map.jobs.remove(&job.id) {
+                map.bytes -= old.len();
             }
-            map.insert(job.id.clone(), (version.0, version.1, body.clone()));
+            if map.jobs.len() >= JOB_JSON_MAX || map.bytes + body.len() > JOB_JSON_MAX_BYTES {
+                map.jobs.clear();
+                map.bytes = 0;
+            }
+            map.bytes += body.len();
+            map.jobs
+                .insert(job.id.clone(), (version.0, version.1, body.clone()));
         }
         Ok(body)
     }
@@ -875,7 +897,35 @@ mod tests {
             j.id = format!("job-{i}");
             cache.render(&j, false).unwrap();
         }
-        assert!(cache.0.lock().unwrap().len() <= JOB_JSON_MAX);
+        assert!(cache.0.lock().unwrap().jobs.len() <= JOB_JSON_MAX);
+        // And over its bytes: big jobs do not pile up.
+        let big_meta: std::collections::BTreeMap<String, String> = (0..1000)
+            .map(|i| (format!("k{i:05}"), "v".repeat(300)))
+            .collect();
+        for i in 0..120 {
+            let mut j = v1.clone();
+            j.id = format!("big-{i}");
+            j.meta = Some(big_meta.clone());
+            let body = cache.render(&j, false).unwrap();
+            assert_eq!(body, encode(&j, false).unwrap());
+            let map = cache.0.lock().unwrap();
+            assert!(map.bytes <= JOB_JSON_MAX_BYTES, "{} bytes kept", map.bytes);
+            assert_eq!(
+                map.bytes,
+                map.jobs.values().map(|e| e.2.len()).sum::<usize>()
+            );
+        }
+        // A job over a sixteenth of the bound is never kept.
+        let mut huge = v1.clone();
+        huge.id = "huge".into();
+        huge.meta = Some(
+            (0..12_000)
+                .map(|i| (format!("k{i:05}"), "v".repeat(200)))
+                .collect(),
+        );
+        let body = cache.render(&huge, false).unwrap();
+        assert!(body.len() > JOB_JSON_MAX_BYTES / 16);
+        assert!(!cache.0.lock().unwrap().jobs.contains_key("huge"));
     }
 
     /// An open long-poll keeps its handler's future for as long as it
