@@ -214,7 +214,12 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.watch.unsubscribe(&self.keys, self.id);
-        if self.signal.state.lock().armed {
+        let left_behind = {
+            let s = self.signal.state.lock();
+            // A deadline the timer fired is out of its heap already.
+            s.armed && !s.timed_out
+        };
+        if left_behind {
             // Its deadline is dead weight in the timer's heap from now on.
             timer().dropped();
         }
@@ -261,9 +266,10 @@ struct Timer {
     cond: Condvar,
 }
 
-/// The deadlines, earliest first, and how many of them are of subscriptions
-/// dropped since the last sweep (at least: one dropped subscription may
-/// have armed more than one).
+/// The deadlines, earliest first, and about how many of them are of
+/// subscriptions dropped since the last sweep (the count only decides when
+/// to sweep: a subscription may have armed more than one deadline, or been
+/// dropped while a sweep ran).
 ///
 /// A wait that ends early (its key fired, or its client went away) leaves
 /// its deadline behind, and with it the signal's allocation (the entry's
