@@ -487,6 +487,9 @@ async fn serve(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new());
+    // A client that sends its request and then shuts down its write side
+    // still gets its answer (hyper otherwise takes the EOF for a hang-up).
+    http.half_close(true);
     let spinning = (!spin.is_zero()).then(|| tokio::spawn(spin::run(spin)));
     loop {
         let stream = tokio::select! {
@@ -679,6 +682,35 @@ mod tests {
         let back = source.next().await.unwrap();
         assert_eq!(back.peer_addr().unwrap().port(), port(5));
         assert_eq!(peer(&rx1.try_recv().unwrap()), port(4));
+    }
+
+    /// A client that sends a request and shuts down its write side still
+    /// reads the answer.
+    #[tokio::test]
+    async fn a_half_closed_connection_gets_its_answer() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (_down_tx, down) = watch::channel(false);
+        let app = server::service(Arc::new(Store::default()), down.clone());
+        let source = Source::Listener {
+            listener,
+            peers: Vec::new(),
+            next: 0,
+        };
+        tokio::spawn(serve(source, app, down, Duration::ZERO));
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET /v1/jobs HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        c.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut got))
+            .await
+            .expect("the connection ends")
+            .unwrap();
+        let got = String::from_utf8_lossy(&got);
+        assert!(got.starts_with("HTTP/1.1 200"), "{got:?}");
     }
 
     #[test]

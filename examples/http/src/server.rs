@@ -238,6 +238,18 @@ fn check(app: &App, req: Request) -> Checked {
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // A client that waits for `100 Continue` before sending an oversized
+    // body gets the limit error instead: hyper sends the 100 once the body
+    // is first read, so it is not read.
+    let expects = parts
+        .headers
+        .get(axum::http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if let (true, Some(n)) = (expects, announced) {
+        if let Err(e) = json::check_body_size(&app.store, n) {
+            return Checked::Answer(error(&e, false));
+        }
+    }
     Checked::Write(op, body, announced, params)
 }
 
@@ -994,6 +1006,45 @@ mod tests {
         assert_eq!((s, body.as_str()), (400, "JobID not same as job name"));
         let (s, body, _) = call(&app, Method::POST, "/v1/job/nope/evaluate", "").await;
         assert_eq!((s, body.as_str()), (500, "job not found"));
+    }
+
+    /// A body that never yields a frame.
+    struct Never;
+
+    impl hyper::body::Body for Never {
+        type Data = Bytes;
+        type Error = Infallible;
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+            std::task::Poll::Pending
+        }
+    }
+
+    /// `Expect: 100-continue` with a `Content-Length` over the limit is
+    /// answered with the limit error without reading the body (reading it
+    /// is what makes hyper send `100 Continue`): a body that never comes
+    /// does not hold the answer.
+    #[tokio::test]
+    async fn an_expected_oversized_body_is_refused_unread() {
+        let (app, store, _tx) = app();
+        let limit = store.config().limits.max_request_bytes as u64;
+        let req = Request::builder()
+            .method(Method::PUT)
+            .uri("/v1/jobs")
+            .header("expect", "100-continue")
+            .header("content-length", (limit + 1).to_string())
+            .body(Body::new(Never))
+            .unwrap();
+        let resp = tokio::time::timeout(Duration::from_secs(5), app.call(req))
+            .await
+            .expect("answered without the body")
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert!(String::from_utf8_lossy(&body).contains("limit"), "{body:?}");
+        assert_eq!(store.index(), 0);
     }
 
     #[tokio::test]
