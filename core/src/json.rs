@@ -54,7 +54,24 @@ pub struct ConfigJson {
 struct LimitsJson {
     max_group_count: Option<i64>,
     max_job_count: Option<i64>,
-    max_request_bytes: Option<usize>,
+    max_request_bytes: Option<i64>,
+}
+
+/// The largest count limit a config may set (allocations per group or job).
+const MAX_COUNT_LIMIT: i64 = 10_000_000;
+/// The largest request size a config may allow: 1 GiB.
+const MAX_REQUEST_BYTES_LIMIT: i64 = 1 << 30;
+
+/// `v` when it is from 1 to `max`, else an error naming `key`.
+fn limit_in(key: &str, v: i64, max: i64) -> Result<i64> {
+    if (1..=max).contains(&v) {
+        Ok(v)
+    } else {
+        Err(Error::invalid_field(
+            key,
+            format!("{v}: want a whole number from 1 to {max}"),
+        ))
+    }
 }
 
 /// A [`Config`] from JSON (empty input means every default).
@@ -97,14 +114,17 @@ pub fn config(bytes: &[u8]) -> Result<Config> {
         c.seed = s;
     }
     if let Some(l) = j.limits {
+        // A limit of 0 or below would refuse everything or nothing sensibly, and a
+        // huge one defeats the point of having it: both are a host's mistake.
         if let Some(v) = l.max_group_count {
-            c.limits.max_group_count = v;
+            c.limits.max_group_count = limit_in("limits.max_group_count", v, MAX_COUNT_LIMIT)?;
         }
         if let Some(v) = l.max_job_count {
-            c.limits.max_job_count = v;
+            c.limits.max_job_count = limit_in("limits.max_job_count", v, MAX_COUNT_LIMIT)?;
         }
         if let Some(v) = l.max_request_bytes {
-            c.limits.max_request_bytes = v;
+            c.limits.max_request_bytes =
+                limit_in("limits.max_request_bytes", v, MAX_REQUEST_BYTES_LIMIT)? as usize;
         }
     }
     Ok(c)
