@@ -50,13 +50,19 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limits: &Limits) -> Result<T, E
         }
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
         Error::Invalid {
             stage: Stage::Decode,
             errors: vec![FieldError::new(path, e.into_inner().to_string())],
         }
+    })?;
+    // The plain decoder above refuses bytes after the value; this path must too,
+    // or `{"Job":{..}} garbage` would decode as the job.
+    de.end().map_err(|e| Error::Invalid {
+        stage: Stage::Decode,
+        errors: vec![FieldError::new(String::new(), e.to_string())],
     })?;
     Ok(value)
 }

@@ -1,0 +1,148 @@
+//! What real and hostile clients send (issue 11): partial nested values are
+//! completed from the defaults key by key before validation, and a body with
+//! bytes after its JSON value, or a store config with limits out of range, is
+//! refused and changes nothing.
+
+mod support;
+
+use ordu::{ErrorKind, Stage, WriteOptions};
+use serde_json::{json, Value};
+use support::*;
+
+fn restart_policy_after(store: &ordu::Store, id: &str, kind: &str, sent: Value) -> Value {
+    let mut j = job(id, 1);
+    j["Type"] = json!(kind);
+    j["TaskGroups"][0]["RestartPolicy"] = sent;
+    register(store, &j).unwrap();
+    let got = serde_json::to_value(&*store.job(id, &now()).unwrap().value).unwrap();
+    got["TaskGroups"][0]["RestartPolicy"].clone()
+}
+
+const S: i64 = 1_000_000_000;
+
+#[test]
+fn a_v02_restart_policy_without_mode_gets_the_default_mode() {
+    // Exactly what the v0.2 command-line tool sends for every group.
+    let store = manual_store();
+    let sent = json!({"Attempts": 2, "Interval": 60 * S, "Delay": 15 * S});
+    assert_eq!(
+        restart_policy_after(&store, "v02", "service", sent),
+        json!({"Attempts": 2, "Interval": 60 * S, "Delay": 15 * S, "Mode": "fail"})
+    );
+}
+
+#[test]
+fn each_absent_restart_key_comes_from_the_job_types_defaults() {
+    let store = manual_store();
+    assert_eq!(
+        restart_policy_after(&store, "svc", "service", json!({"Attempts": 5})),
+        json!({"Attempts": 5, "Interval": 1800 * S, "Delay": 15 * S, "Mode": "fail"})
+    );
+    assert_eq!(
+        restart_policy_after(
+            &store,
+            "bat",
+            "batch",
+            json!({"Mode": "delay", "Delay": null})
+        ),
+        json!({"Attempts": 3, "Interval": 86_400 * S, "Delay": 15 * S, "Mode": "delay"})
+    );
+    // Sent as 0 is sent: kept, not replaced.
+    assert_eq!(
+        restart_policy_after(
+            &store,
+            "zero",
+            "service",
+            json!({"Attempts": 0, "Delay": 0})
+        ),
+        json!({"Attempts": 0, "Interval": 1800 * S, "Delay": 0, "Mode": "fail"})
+    );
+}
+
+#[test]
+fn a_partial_restart_policy_is_still_validated() {
+    let store = manual_store();
+    let mut j = job("bad", 1);
+    j["TaskGroups"][0]["RestartPolicy"] = json!({"Mode": "sometimes"});
+    let err = register(&store, &j).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert!(
+        err.to_string().contains("TaskGroups[0].RestartPolicy"),
+        "{err}"
+    );
+    assert_eq!(store.index(), 0);
+}
+
+#[test]
+fn resending_a_partial_policy_is_the_same_spec() {
+    let store = manual_store();
+    let mut j = job("same", 1);
+    j["TaskGroups"][0]["RestartPolicy"] = json!({"Attempts": 2});
+    let first = register(&store, &j).unwrap();
+    let again = register(&store, &j).unwrap();
+    assert_eq!(again.job_modify_index, first.job_modify_index);
+}
+
+#[test]
+fn bytes_after_the_body_are_refused() {
+    let store = manual_store();
+    let good = body(&job("web", 1));
+    for tail in [&b" garbage {]]"[..], b"}", b" {}", b"x"] {
+        let mut bad = good.clone();
+        bad.extend_from_slice(tail);
+        let err = store
+            .register_job_json(&bad, &WriteOptions::default())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{tail:?}");
+        assert!(
+            matches!(
+                err,
+                ordu::Error::Invalid {
+                    stage: Stage::Decode,
+                    ..
+                }
+            ),
+            "{tail:?}: {err:?}"
+        );
+        assert!(err.to_string().contains("trailing"), "{tail:?}: {err}");
+        let mut bad_node = serde_json::to_vec(&json!({"Node": node("n1")})).unwrap();
+        bad_node.extend_from_slice(tail);
+        assert!(store.register_node_json(&bad_node).is_err(), "{tail:?}");
+    }
+    assert_eq!(store.index(), 0);
+    // Trailing white space is not garbage.
+    let mut spaced = good;
+    spaced.extend_from_slice(b" \n\t");
+    store
+        .register_job_json(&spaced, &WriteOptions::default())
+        .unwrap();
+}
+
+#[test]
+fn store_config_limits_out_of_range_are_refused() {
+    for (key, v) in [
+        ("max_group_count", json!(-5)),
+        ("max_group_count", json!(0)),
+        ("max_job_count", json!(-1)),
+        ("max_job_count", json!(i64::MAX)),
+        ("max_request_bytes", json!(0)),
+        ("max_request_bytes", json!(-8)),
+        ("max_request_bytes", json!(1u64 << 40)),
+    ] {
+        let cfg = json!({ "limits": { key: v } }).to_string();
+        let err = ordu::json::config(cfg.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{key}={v}");
+        assert!(err.to_string().contains(&format!("limits.{key}")), "{err}");
+    }
+    let ok =
+        json!({"limits": {"max_group_count": 5, "max_job_count": 50, "max_request_bytes": 1024}});
+    let c = ordu::json::config(ok.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        (
+            c.limits.max_group_count,
+            c.limits.max_job_count,
+            c.limits.max_request_bytes
+        ),
+        (5, 50, 1024)
+    );
+}
