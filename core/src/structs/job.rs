@@ -170,7 +170,7 @@ impl Default for Job {
 impl Job {
     /// Fills the defaults that depend on other fields or on the store: `Name` from
     /// `ID`, `Namespace`, `Region` (empty or `global` becomes `region`), and each
-    /// group's `RestartPolicy` by job type.
+    /// group's `RestartPolicy` by job type, key by key where the client sent part.
     pub fn canonicalize(&mut self, region: &str) {
         if self.name.is_empty() {
             self.name = self.id.clone();
@@ -183,8 +183,9 @@ impl Job {
         }
         let batch = self.job_type == JOB_TYPE_BATCH;
         for group in &mut self.task_groups {
-            if group.restart_policy.is_none() {
-                group.restart_policy = Some(RestartPolicy::default_for(batch));
+            match &mut group.restart_policy {
+                None => group.restart_policy = Some(RestartPolicy::default_for(batch)),
+                Some(rp) => rp.complete_from(RestartPolicy::default_for(batch)),
             }
         }
     }
@@ -617,8 +618,12 @@ pub struct UpdateStrategy {
 }
 
 /// How a client restarts a failing task.
+///
+/// Keys the client left out are filled from the job type's defaults
+/// ([`RestartPolicy::default_for`]) by [`Job::canonicalize`], key by key, as
+/// Nomad's canonicalisation does: v0.2 clients send no `Mode`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", from = "RestartPolicyWire")]
 pub struct RestartPolicy {
     /// Restarts allowed per interval.
     #[serde(default, deserialize_with = "null_default")]
@@ -635,6 +640,59 @@ pub struct RestartPolicy {
     /// Fields ordu does not model.
     #[serde(flatten)]
     pub extra: Extra,
+    /// Which keys the client left out, until `Job::canonicalize` fills them.
+    #[serde(skip)]
+    pub(crate) unsent: Unsent,
+}
+
+/// The keys of a [`RestartPolicy`] a client left out. Decode state, not spec:
+/// two values always compare equal, so it never makes two specs differ.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Unsent {
+    attempts: bool,
+    interval: bool,
+    delay: bool,
+    mode: bool,
+}
+
+impl PartialEq for Unsent {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// A restart policy as sent: `None` for a key absent or `null`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RestartPolicyWire {
+    #[serde(default)]
+    attempts: Option<i64>,
+    #[serde(default)]
+    interval: Option<i64>,
+    #[serde(default)]
+    delay: Option<i64>,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(flatten)]
+    extra: Extra,
+}
+
+impl From<RestartPolicyWire> for RestartPolicy {
+    fn from(w: RestartPolicyWire) -> Self {
+        RestartPolicy {
+            unsent: Unsent {
+                attempts: w.attempts.is_none(),
+                interval: w.interval.is_none(),
+                delay: w.delay.is_none(),
+                mode: w.mode.is_none(),
+            },
+            attempts: w.attempts.unwrap_or_default(),
+            interval: w.interval.unwrap_or_default(),
+            delay: w.delay.unwrap_or_default(),
+            mode: w.mode.unwrap_or_default(),
+            extra: w.extra,
+        }
+    }
 }
 
 const SECOND: i64 = 1_000_000_000;
@@ -654,6 +712,24 @@ impl RestartPolicy {
             delay: 15 * SECOND,
             mode: "fail".to_string(),
             extra: Extra::new(),
+            unsent: Unsent::default(),
+        }
+    }
+
+    /// Fills the keys the client left out from `defaults`.
+    fn complete_from(&mut self, defaults: RestartPolicy) {
+        let u = std::mem::take(&mut self.unsent);
+        if u.attempts {
+            self.attempts = defaults.attempts;
+        }
+        if u.interval {
+            self.interval = defaults.interval;
+        }
+        if u.delay {
+            self.delay = defaults.delay;
+        }
+        if u.mode {
+            self.mode = defaults.mode;
         }
     }
 }
