@@ -146,3 +146,58 @@ fn store_config_limits_out_of_range_are_refused() {
         (5, 50, 1024)
     );
 }
+
+#[test]
+fn a_node_id_with_a_slash_is_refused() {
+    // `POST /v1/node/<id>/eligibility` once registered node `<id>/eligibility`.
+    let store = manual_store();
+    let mut n = node("n1");
+    n["ID"] = json!("n1/eligibility");
+    let body = serde_json::to_vec(&json!({ "Node": n })).unwrap();
+    let err = store.register_node_json(&body).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert!(err.to_string().contains("ID: node ID contains"), "{err}");
+    assert_eq!(store.index(), 0);
+}
+
+#[test]
+fn a_job_id_ending_in_a_routed_suffix_is_refused() {
+    let store = manual_store();
+    for id in [
+        "web/evaluate",
+        "a/b/allocations",
+        "x/evaluations",
+        "p/periodic/force",
+    ] {
+        let err = register(&store, &job(id, 1)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{id}");
+        assert!(
+            err.to_string().contains("a path the job API routes"),
+            "{id}: {err}"
+        );
+    }
+    assert_eq!(store.index(), 0);
+    // A `/` elsewhere, or a suffix that is the whole ID, is fine.
+    for id in ["team/web", "evaluate", "web/evaluated", "a/b"] {
+        register(&store, &job(id, 1)).unwrap_or_else(|e| panic!("{id}: {e}"));
+    }
+}
+
+#[test]
+fn ids_have_a_length_bound() {
+    let store = manual_store();
+    let long = "j".repeat(ordu::structs::MAX_ID_BYTES + 1);
+    let err = register(&store, &job(&long, 1)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Limit);
+    assert!(err.to_string().contains("over the limit"), "{err}");
+    let mut n = node("n1");
+    n["ID"] = json!(long);
+    let body = serde_json::to_vec(&json!({ "Node": n })).unwrap();
+    assert_eq!(
+        store.register_node_json(&body).unwrap_err().kind(),
+        ErrorKind::Limit
+    );
+    assert_eq!(store.index(), 0);
+    let just = "j".repeat(ordu::structs::MAX_ID_BYTES);
+    register(&store, &job(&just, 1)).unwrap();
+}

@@ -29,6 +29,42 @@ pub const JOB_STATUS_RUNNING: &str = "running";
 /// Job status: nothing runs and nothing is queued.
 pub const JOB_STATUS_DEAD: &str = "dead";
 
+/// The sub-paths of `/v1/job/<id>/…` that Nomad's HTTP API routes (those ordu
+/// serves and those it may serve later). A job ID may contain `/`, but not end
+/// in one of these after a `/`: such a job could never be read or deleted by
+/// its path, so register refuses it.
+pub const ROUTED_JOB_SUFFIXES: &[&str] = &[
+    "allocations",
+    "evaluate",
+    "evaluations",
+    "deployment",
+    "deployments",
+    "dispatch",
+    "parse",
+    "periodic/force",
+    "plan",
+    "revert",
+    "scale",
+    "stable",
+    "summary",
+    "versions",
+    "submission",
+    "services",
+    "action",
+    "actions",
+];
+
+/// The longest job or node ID, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// The routed suffix `id` ends in after a `/`, if any.
+pub fn routed_suffix(id: &str) -> Option<&'static str> {
+    ROUTED_JOB_SUFFIXES.iter().copied().find(|s| {
+        id.strip_suffix(s)
+            .is_some_and(|head| head.len() > 1 && head.ends_with('/'))
+    })
+}
+
 /// The namespace every job is in unless it says otherwise.
 pub const DEFAULT_NAMESPACE: &str = "default";
 

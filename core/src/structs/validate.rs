@@ -6,8 +6,8 @@ use crate::error::{Error, FieldError};
 
 use super::alloc::{AllocClientUpdate, ALLOC_CLIENT_STATUSES};
 use super::job::{
-    Constraint, Job, NetworkResource, Resources, RestartPolicy, TaskGroup, JOB_TYPES,
-    JOB_TYPE_SYSTEM,
+    routed_suffix, Constraint, Job, NetworkResource, Resources, RestartPolicy, TaskGroup,
+    JOB_TYPES, JOB_TYPE_SYSTEM, MAX_ID_BYTES,
 };
 use super::node::{Node, NODE_STATUSES};
 use super::version::VersionConstraint;
@@ -66,6 +66,7 @@ pub fn validate_job(job: &Job, limits: &Limits) -> Result<(), Error> {
 }
 
 fn check_limits(job: &Job, limits: &Limits) -> Result<(), Error> {
+    check_id_length(&job.id, "job")?;
     let mut total: i64 = 0;
     for (i, g) in job.task_groups.iter().enumerate() {
         if g.count > limits.max_group_count {
@@ -87,6 +88,20 @@ fn check_limits(job: &Job, limits: &Limits) -> Result<(), Error> {
             message: format!(
                 "total count {total} is over the limit of {} per job",
                 limits.max_job_count
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn check_id_length(id: &str, what: &str) -> Result<(), Error> {
+    if id.len() > MAX_ID_BYTES {
+        return Err(Error::Limit {
+            path: "ID".into(),
+            limit: MAX_ID_BYTES as u64,
+            message: format!(
+                "{what} ID of {} bytes is over the limit of {MAX_ID_BYTES} bytes",
+                id.len()
             ),
         });
     }
@@ -156,6 +171,11 @@ fn job_rules(job: &Job, errs: &mut Vec<FieldError>) {
         err("ID", "job ID contains a space".into());
     } else if job.id.contains('\0') {
         err("ID", "job ID contains a null character".into());
+    } else if let Some(suffix) = routed_suffix(&job.id) {
+        err(
+            "ID",
+            format!("job ID ends in \"/{suffix}\", a path the job API routes"),
+        );
     }
     if job.name.is_empty() {
         err("Name", "missing job name".into());
@@ -378,9 +398,13 @@ pub fn check_constraint(c: &Constraint) -> Result<(), String> {
 
 /// Checks a node a host registers.
 pub fn validate_node(node: &Node) -> Result<(), Error> {
+    check_id_length(&node.id, "node")?;
     let mut errs = Vec::new();
     if node.id.is_empty() {
         errs.push(FieldError::new("ID", "missing node ID"));
+    } else if node.id.contains('/') {
+        // `/v1/node/<id>/<action>` must never read as a node ID.
+        errs.push(FieldError::new("ID", "node ID contains a \"/\""));
     }
     if node.datacenter.is_empty() {
         errs.push(FieldError::new("Datacenter", "missing node datacenter"));
