@@ -737,6 +737,11 @@ fn _ordu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_duration, m)?)?;
     m.add_function(wrap_pyfunction!(parse_index, m)?)?;
     m.add_function(wrap_pyfunction!(parse_bool, m)?)?;
+    // The HTTP front end must never read these as part of a job ID.
+    m.add(
+        "ROUTED_JOB_SUFFIXES",
+        ordu::structs::ROUTED_JOB_SUFFIXES.to_vec(),
+    )?;
     m.add("OrduError", py.get_type::<OrduError>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add("InvalidError", py.get_type::<InvalidError>())?;

@@ -121,6 +121,10 @@ pub fn route(method: &Method, path: &str) -> Route {
                 pick(read, Op::JobAllocations(id))
             } else if let Some(id) = suffixed("/evaluations") {
                 pick(read, Op::JobEvaluations(id))
+            } else if ordu::structs::routed_suffix(&rest).is_some() {
+                // Nomad serves it; ordu does not yet. Never a job ID (register
+                // refuses such IDs), so not `job not found`.
+                Route::NotFound
             } else if read {
                 Route::Op(Op::GetJob(rest))
             } else if write {
@@ -136,6 +140,9 @@ pub fn route(method: &Method, path: &str) -> Route {
                 pick(write, Op::NodeDrain(id))
             } else if let Some(id) = suffixed("/allocations") {
                 pick(read, Op::NodeAllocations(id))
+            } else if rest.contains('/') {
+                // A sub-path ordu does not serve: node IDs have no `/`.
+                Route::NotFound
             } else if read {
                 Route::Op(Op::GetNode(rest))
             } else if write {
@@ -143,6 +150,10 @@ pub fn route(method: &Method, path: &str) -> Route {
             } else {
                 pick(delete, Op::DeregisterNode(rest))
             }
+        }
+        // Evaluation and allocation IDs are UUIDs: a `/` is a sub-path.
+        _ if rest.contains('/') && !(kind == "allocation" && rest.ends_with("/status")) => {
+            Route::NotFound
         }
         "evaluation" => pick(read, Op::GetEvaluation(rest)),
         _ => match suffixed("/status") {
@@ -302,8 +313,15 @@ mod tests {
             "/v1/jobsx",
             "/v1/job",
             "/v1/evaluationz/x",
+            "/v1/node/n1/eligibility",
+            "/v1/node/n1%2Feligibility",
+            "/v1/job/web/plan",
+            "/v1/job/a/b/summary",
+            "/v1/evaluation/e1/nope",
+            "/v1/allocation/a1/stop",
         ] {
             assert_eq!(r(Method::GET, p), Route::NotFound, "{p}");
+            assert_eq!(r(Method::POST, p), Route::NotFound, "{p}");
         }
         assert_eq!(r(Method::GET, "/v1/job/%zz"), Route::BadPath);
         assert_eq!(r(Method::GET, "/v1/job/%ff"), Route::BadPath);

@@ -175,3 +175,6 @@ def parse_index(text: str) -> int:
     """A blocking query's index: decimal digits, at most 2^64-1. ValueError otherwise."""
 def parse_bool(text: str) -> bool:
     """Go's boolean forms (``1``, ``t``, ``true``, ``True``, ``0``, ...). ValueError otherwise."""
+
+ROUTED_JOB_SUFFIXES: List[str]
+"""Sub-paths of `/v1/job/<id>/` that Nomad's HTTP API routes; no job ID ends in one."""

@@ -172,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             status, headers, body, ctype = self._route(method, parts.path, query)
         except NotFound:
-            status, headers, body, ctype = 404, {}, b"Not found", "text/plain"
+            status, headers, body, ctype = 404, {}, b"404 page not found", "text/plain"
         except MethodNotAllowed:
             status, headers, body, ctype = 405, {}, b"Invalid method", "text/plain"
         except BadRequest as exc:
@@ -279,6 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._node(method, urllib.parse.unquote(path[len("/v1/node/"):]), q)
         if path.startswith("/v1/evaluation/"):
             eval_id = urllib.parse.unquote(path[len("/v1/evaluation/"):])
+            if "/" in eval_id:
+                raise NotFound  # evaluation IDs are UUIDs: a sub-path not served
             if method != "GET":
                 raise MethodNotAllowed
             return self._read(q, lambda **kw: self.store.evaluation(eval_id, **kw), lookup=True)
@@ -289,6 +291,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._writes(method)
                 return self._write(q, lambda region: self.store.update_alloc_client(
                     alloc_id, self.body(), region=region))
+            if "/" in rest:
+                raise NotFound  # allocation IDs are UUIDs: a sub-path not served
             if method != "GET":
                 raise MethodNotAllowed
             return self._read(q, lambda **kw: self.store.allocation(rest, **kw), lookup=True)
@@ -321,6 +325,8 @@ class _Handler(BaseHTTPRequestHandler):
             if method != "GET":
                 raise MethodNotAllowed
             return self._read(q, lambda **kw: self.store.job_evaluations(job_id, **kw))
+        if _routed_suffix(rest):
+            raise NotFound  # a sub-path Nomad serves and ordu does not (yet)
         if method == "GET":
             return self._read(q, lambda **kw: self.store.job(rest, **kw), lookup=True)
         if method in ("PUT", "POST"):
@@ -332,6 +338,9 @@ class _Handler(BaseHTTPRequestHandler):
         raise MethodNotAllowed
 
     def _node(self, method: str, rest: str, q: Query) -> Answer:
+        tail = rest.rsplit("/", 1)[-1] if "/" in rest else ""
+        if "/" in rest and tail not in ("status", "drain", "allocations"):
+            raise NotFound  # node IDs have no "/": a sub-path not served
         if rest.endswith("/status"):
             node_id = rest[: -len("/status")]
             self._writes(method)
@@ -378,6 +387,12 @@ class _Handler(BaseHTTPRequestHandler):
         reply = write(region)
         headers = {"X-Nomad-Index": str(reply.get("Index", 0))}
         return 200, headers, _dumps(reply, q.pretty()), "application/json"
+
+
+def _routed_suffix(job_path: str) -> bool:
+    """True when `job_path` ends in a sub-path of Nomad's job API (the core's list)."""
+    return any(job_path.endswith("/" + s) and len(job_path) > len(s) + 1
+               for s in _ordu.ROUTED_JOB_SUFFIXES)
 
 
 def _error(exc: OrduError, lookup: bool, read: bool = False) -> Answer:
