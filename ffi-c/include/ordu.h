@@ -482,9 +482,10 @@ enum ordu_result ordu_eval_nack(const struct ordu_store *store,
 
 /**
  * Frees a delivery. NULL is allowed and does nothing. Free it after
- * `ordu_eval_process`, `ordu_eval_ack` or `ordu_eval_nack`: the broker has
- * no delivery timeout, so a delivery freed before leaves its evaluation
- * unacked for good, and later evaluations of its job may wait behind it.
+ * `ordu_eval_process`, `ordu_eval_ack` or `ordu_eval_nack`. A delivery freed
+ * before is neither: its evaluation counts as nacked once the store's
+ * `nack_timeout` has passed (at a later dequeue), and until then later
+ * evaluations of its job wait behind it.
  */
 void ordu_delivery_free(struct ordu_delivery *delivery);
 
