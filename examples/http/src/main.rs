@@ -685,14 +685,19 @@ mod tests {
     }
 
     /// A client that sends a request and shuts down its write side still
-    /// reads the answer.
+    /// reads the answer, also when the answer comes later (a long-poll).
     #[tokio::test]
     async fn a_half_closed_connection_gets_its_answer() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let (_down_tx, down) = watch::channel(false);
-        let app = server::service(Arc::new(Store::default()), down.clone());
+        let store = Store::default();
+        let job = br#"{"Job":{"ID":"x","TaskGroups":[{"Name":"g","Tasks":[{"Name":"t","Driver":"exec"}]}]}}"#;
+        store
+            .register_job_json(job, &ordu::WriteOptions::default())
+            .unwrap();
+        let app = server::service(Arc::new(store), down.clone());
         let source = Source::Listener {
             listener,
             peers: Vec::new(),
@@ -700,7 +705,7 @@ mod tests {
         };
         tokio::spawn(serve(source, app, down, Duration::ZERO));
         let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
-        c.write_all(b"GET /v1/jobs HTTP/1.1\r\nHost: x\r\n\r\n")
+        c.write_all(b"GET /v1/job/x?index=1&wait=300ms HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
             .unwrap();
         c.shutdown().await.unwrap();
