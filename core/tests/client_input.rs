@@ -201,3 +201,37 @@ fn ids_have_a_length_bound() {
     let just = "j".repeat(ordu::structs::MAX_ID_BYTES);
     register(&store, &job(&just, 1)).unwrap();
 }
+
+#[test]
+fn resources_that_would_sum_past_i64_are_refused_with_their_path() {
+    // Two tasks of CPU 2^62 once summed to a negative group CPU, and a node
+    // then took 48 allocations of 60,000 MHz on 64,000 MHz.
+    let store = manual_store();
+    let mut j = job("wrap", 48);
+    let t = json!({"Name": "t", "Driver": "exec", "Resources": {"CPU": 1i64 << 62}});
+    let mut t2 = t.clone();
+    t2["Name"] = json!("t2");
+    j["TaskGroups"][0]["Tasks"] = json!([t, t2]);
+    let err = register(&store, &j).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    let text = err.to_string();
+    assert!(
+        text.contains("TaskGroups[0].Tasks[0].Resources.CPU"),
+        "{text}"
+    );
+    assert!(
+        text.contains("TaskGroups[0].Tasks[1].Resources.CPU"),
+        "{text}"
+    );
+    assert_eq!(store.index(), 0);
+
+    let mut n = node("n1");
+    n["Resources"]["MemoryMB"] = json!(i64::MAX);
+    let body = serde_json::to_vec(&json!({ "Node": n })).unwrap();
+    let err = store.register_node_json(&body).unwrap_err();
+    assert!(err.to_string().contains("Resources.MemoryMB"), "{err}");
+    let max = ordu::structs::MAX_RESOURCE;
+    let mut ok = job("max", 1);
+    ok["TaskGroups"][0]["Tasks"][0]["Resources"] = json!({"CPU": max, "MemoryMB": max});
+    register(&store, &ok).unwrap();
+}

@@ -192,10 +192,22 @@ fn check_invariants(st: &State) -> Result<(), TestCaseError> {
     let mut system: BTreeSet<(String, String, String)> = BTreeSet::new();
     for a in st.allocs().filter(|a| !a.is_terminal()) {
         let u = used.entry(a.node_id.as_str()).or_default();
-        u.cpu += a.resources.cpu;
-        u.mem += a.resources.memory_mb;
-        u.disk += a.resources.disk_mb;
-        u.iops += a.resources.iops;
+        // Checked: a sum that wraps here would hide an over-commit.
+        let add = |t: &mut i64, v: i64| -> Result<(), TestCaseError> {
+            *t = t
+                .checked_add(v)
+                .ok_or_else(|| TestCaseError::fail("usage wraps"))?;
+            Ok(())
+        };
+        prop_assert!(
+            a.resources.cpu >= 0 && a.resources.memory_mb >= 0,
+            "negative ask {}",
+            a.id
+        );
+        add(&mut u.cpu, a.resources.cpu)?;
+        add(&mut u.mem, a.resources.memory_mb)?;
+        add(&mut u.disk, a.resources.disk_mb)?;
+        add(&mut u.iops, a.resources.iops)?;
         for r in a.task_resources.values() {
             for n in r.networks() {
                 *u.mbits.entry(n.device.clone()).or_default() += n.mbits;
@@ -311,5 +323,62 @@ proptest! {
             replica.apply(*i, c).unwrap();
         }
         prop_assert_eq!(replica.snapshot(), s.with_state(|st| st.snapshot()));
+    }
+}
+
+/// Resource values at and near the limits: the largest accepted, just over it,
+/// and values whose sums wrap an `i64` (issue 11: two tasks of CPU 2^62 once
+/// made a group's CPU negative and a node take unlimited work).
+fn near_limit() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        Just(i64::MAX),
+        Just(1i64 << 62),
+        Just(ordu::structs::MAX_RESOURCE + 1),
+        Just(ordu::structs::MAX_RESOURCE),
+        Just(ordu::structs::MAX_RESOURCE / 3),
+        50i64..1500,
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_over_commit_with_resources_near_the_type_limits(
+        caps in prop::collection::vec((near_limit(), near_limit(), any::<bool>()), 8),
+        jobs in prop::collection::vec((job_spec(), near_limit(), near_limit(), 1usize..4), 1..10),
+    ) {
+        let s = Store::with_sources(
+            Config::default(),
+            Arc::new(ManualClock::new(scheduling_support::T0)),
+            Arc::new(SequentialIds::default()),
+        );
+        for (i, (cpu, mem, docker)) in caps.iter().enumerate() {
+            // A node over the limits is refused; the rest must hold whatever the mix.
+            let _ = s.register_node(node(i as u8, *cpu, *mem, *docker));
+        }
+        for (spec, cpu, mem, tasks) in &jobs {
+            let mut j = job(spec);
+            let task = j["TaskGroups"][0]["Tasks"][0].clone();
+            let mut all = Vec::new();
+            for k in 0..*tasks {
+                let mut t = task.clone();
+                t["Name"] = json!(format!("t{k}"));
+                t["Resources"]["CPU"] = json!(cpu);
+                t["Resources"]["MemoryMB"] = json!(mem);
+                all.push(t);
+            }
+            j["TaskGroups"][0]["Tasks"] = json!(all);
+            let before = s.index();
+            let req: JobRegisterRequest = serde_json::from_value(json!({ "Job": j })).unwrap();
+            match s.register_job(req, &WriteOptions::default()) {
+                Ok(_) => prop_assert!(*cpu <= ordu::structs::MAX_RESOURCE && *mem <= ordu::structs::MAX_RESOURCE),
+                Err(e) => {
+                    prop_assert!(e.to_string().contains("Resources."), "{}", e);
+                    prop_assert_eq!(s.index(), before, "a refused job changed the index");
+                }
+            }
+            s.with_state(check_invariants)?;
+        }
     }
 }

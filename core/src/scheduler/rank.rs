@@ -98,17 +98,22 @@ fn capacity(node: &Node) -> [i64; 4] {
         .reserved
         .as_ref()
         .map_or((0, 0, 0, 0), |r| (r.cpu, r.memory_mb, r.disk_mb, r.iops));
-    [t.cpu - rc, t.memory_mb - rm, t.disk_mb - rd, t.iops - ri]
+    [
+        t.cpu.saturating_sub(rc),
+        t.memory_mb.saturating_sub(rm),
+        t.disk_mb.saturating_sub(rd),
+        t.iops.saturating_sub(ri),
+    ]
 }
 
 /// Checks the scalar dimensions in Nomad's order (cpu, memory, disk, iops).
 pub(crate) fn fit_scalars(node: &Node, used: &NodeUsage, ask: &Resources) -> Result<(), String> {
     let cap = capacity(node);
     let want = [
-        used.cpu + ask.cpu,
-        used.memory_mb + ask.memory_mb,
-        used.disk_mb + ask.disk_mb,
-        used.iops + ask.iops,
+        used.cpu.saturating_add(ask.cpu),
+        used.memory_mb.saturating_add(ask.memory_mb),
+        used.disk_mb.saturating_add(ask.disk_mb),
+        used.iops.saturating_add(ask.iops),
     ];
     const NAMES: [&str; 4] = [
         "cpu exhausted",
@@ -245,10 +250,10 @@ fn assign_network(
         if net.device.is_empty() || (!want.device.is_empty() && want.device != net.device) {
             continue;
         }
-        let cap = net.mbits - reserved_mbits(node, &net.device);
-        let bw = used.mbits.get(&net.device).copied().unwrap_or(0)
-            + pending_bw.get(&net.device).copied().unwrap_or(0);
-        if bw + want.mbits > cap {
+        let cap = net.mbits.saturating_sub(reserved_mbits(node, &net.device));
+        let bw = (used.mbits.get(&net.device).copied().unwrap_or(0))
+            .saturating_add(pending_bw.get(&net.device).copied().unwrap_or(0));
+        if bw.saturating_add(want.mbits) > cap {
             err = "bandwidth exceeded".into();
             continue;
         }
@@ -290,7 +295,8 @@ fn assign_network(
             for v in chosen {
                 pending_ports.insert((ip.clone(), v));
             }
-            *pending_bw.entry(net.device.clone()).or_default() += want.mbits;
+            let pending = pending_bw.entry(net.device.clone()).or_default();
+            *pending = pending.saturating_add(want.mbits);
             return Ok(NetworkResource {
                 device: net.device.clone(),
                 cidr: String::new(),

@@ -37,17 +37,18 @@ impl NodeUsage {
 
     fn apply(&mut self, a: &Allocation, sign: i64) {
         let r = &a.resources;
-        self.cpu += sign * r.cpu;
-        self.memory_mb += sign * r.memory_mb;
-        self.disk_mb += sign * r.disk_mb;
-        self.iops += sign * r.iops;
+        let add = |total: &mut i64, v: i64| *total = total.saturating_add(sign.saturating_mul(v));
+        add(&mut self.cpu, r.cpu);
+        add(&mut self.memory_mb, r.memory_mb);
+        add(&mut self.disk_mb, r.disk_mb);
+        add(&mut self.iops, r.iops);
         if sign > 0 {
             self.allocs += 1;
         } else {
             self.allocs = self.allocs.saturating_sub(1);
         }
         for net in alloc_networks(a) {
-            *self.mbits.entry(net.device.clone()).or_default() += sign * net.mbits;
+            add(self.mbits.entry(net.device.clone()).or_default(), net.mbits);
             for p in net.reserved().iter().chain(net.dynamic()) {
                 let key = (net.ip.clone(), p.value);
                 if sign > 0 {
@@ -68,14 +69,18 @@ impl NodeUsage {
         let total = &node.resources;
         let reserved = node.reserved.clone().unwrap_or_default();
         let dims = [
-            ("cpu", self.cpu, total.cpu - reserved.cpu),
+            ("cpu", self.cpu, total.cpu.saturating_sub(reserved.cpu)),
             (
                 "memory",
                 self.memory_mb,
-                total.memory_mb - reserved.memory_mb,
+                total.memory_mb.saturating_sub(reserved.memory_mb),
             ),
-            ("disk", self.disk_mb, total.disk_mb - reserved.disk_mb),
-            ("iops", self.iops, total.iops - reserved.iops),
+            (
+                "disk",
+                self.disk_mb,
+                total.disk_mb.saturating_sub(reserved.disk_mb),
+            ),
+            ("iops", self.iops, total.iops.saturating_sub(reserved.iops)),
         ];
         for (name, used, cap) in dims {
             if used > cap {

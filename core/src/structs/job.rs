@@ -470,10 +470,12 @@ impl Resources {
 
     /// Adds `other` field by field; networks are appended.
     pub fn add(&mut self, other: &Resources) {
-        self.cpu += other.cpu;
-        self.memory_mb += other.memory_mb;
-        self.disk_mb += other.disk_mb;
-        self.iops += other.iops;
+        // Saturating: validation bounds each field, this keeps a sum of many
+        // from wrapping whatever the count.
+        self.cpu = self.cpu.saturating_add(other.cpu);
+        self.memory_mb = self.memory_mb.saturating_add(other.memory_mb);
+        self.disk_mb = self.disk_mb.saturating_add(other.disk_mb);
+        self.iops = self.iops.saturating_add(other.iops);
         if let Some(nets) = &other.networks {
             self.networks
                 .get_or_insert_with(Vec::new)

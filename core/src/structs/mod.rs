@@ -17,7 +17,7 @@ pub use node::*;
 pub use plan::*;
 pub use validate::{
     check_constraint, validate_alloc_update, validate_job, validate_node, validate_node_status,
-    Limits, OPERANDS,
+    Limits, MAX_RESOURCE, OPERANDS,
 };
 
 use serde::de::DeserializeOwned;

@@ -94,6 +94,11 @@ fn check_limits(job: &Job, limits: &Limits) -> Result<(), Error> {
     Ok(())
 }
 
+/// The largest value of one resource field (`CPU`, `MemoryMB`, `DiskMB`, `IOPS`,
+/// `MBits`), about 10^12. A request body bounds how many such values a group can
+/// sum (under a million tasks in 8 MiB), so no sum of them can wrap an `i64`.
+pub const MAX_RESOURCE: i64 = 1 << 40;
+
 fn check_id_length(id: &str, what: &str) -> Result<(), Error> {
     if id.len() > MAX_ID_BYTES {
         return Err(Error::Limit {
@@ -320,6 +325,11 @@ fn resources_rules(path: At<'_>, r: &Resources, errs: &mut Vec<FieldError>) {
     ] {
         if v < 0 {
             errs.push(path.field(field).error("must be 0 or more"));
+        } else if v > MAX_RESOURCE {
+            errs.push(
+                path.field(field)
+                    .error(format!("{v} is over the limit of {MAX_RESOURCE}")),
+            );
         }
     }
     for (i, n) in r.networks().iter().enumerate() {
@@ -330,6 +340,12 @@ fn resources_rules(path: At<'_>, r: &Resources, errs: &mut Vec<FieldError>) {
 fn network_rules(path: At<'_>, n: &NetworkResource, errs: &mut Vec<FieldError>) {
     if n.mbits < 0 {
         errs.push(path.field("MBits").error("must be 0 or more"));
+    } else if n.mbits > MAX_RESOURCE {
+        let m = n.mbits;
+        errs.push(
+            path.field("MBits")
+                .error(format!("{m} is over the limit of {MAX_RESOURCE}")),
+        );
     }
     for (i, p) in n.reserved().iter().enumerate() {
         if !(1..=65535).contains(&p.value) {
