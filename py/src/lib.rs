@@ -286,9 +286,12 @@ impl Store {
         let store = &*self.inner;
         let region = region.as_deref();
         let answer = if index == 0 || exit::closing() {
-            // Answers at once: no wait to release the GIL for (the read
-            // takes the state's read lock for a few microseconds).
-            f(store, &json::query(0, 0, region))
+            // Answers without waiting for a change, but the state's read lock
+            // may be taken by a write for as long as the write applies: wait
+            // for it without the GIL, so other Python threads run meanwhile
+            // (a release and re-take of an uncontended GIL costs far less
+            // than the read).
+            exit::detach(py, || f(store, &json::query(0, 0, region)))
         } else {
             exit::detach(py, || {
                 json::read_in_slices(
@@ -343,8 +346,10 @@ impl Store {
 
     /// The index of the store's last write (0 before the first).
     #[getter]
-    fn index(&self) -> u64 {
-        self.inner.index()
+    fn index(&self, py: Python<'_>) -> u64 {
+        // The state's read lock: may wait for a write, so without the GIL.
+        let store = &*self.inner;
+        exit::detach(py, || store.index())
     }
 
     /// The largest request body the store decodes, in bytes.
@@ -694,11 +699,11 @@ impl Store {
         self.write(py, |s| json::process_evaluation(s, &delivery.inner))
     }
 
-    fn __repr__(&self) -> String {
+    fn __repr__(&self, py: Python<'_>) -> String {
         format!(
             "<ordu.Store region={:?} index={}>",
             self.inner.config().region,
-            self.inner.index()
+            self.index(py)
         )
     }
 }

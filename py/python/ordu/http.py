@@ -5,7 +5,8 @@ Serves ``/v1/jobs``, ``/v1/job/<id>`` (``/allocations``, ``/evaluations``,
 ``/drain``, ``/allocations``), ``/v1/evaluation/<id>`` and
 ``/v1/allocation/<id>`` (``/status``) with Nomad's status codes, plain-text
 error bodies, the ``X-Nomad-*`` headers and ``?index=&wait=`` blocking
-queries. Every request has a thread of its own and a blocked read holds no
+queries. Every connection has a thread of its own (at most
+``max_connections`` at once, 1,024 by default) and a blocked read holds no
 lock, so hundreds of long polls do not hold up other requests.
 
 In a program::
@@ -27,13 +28,18 @@ table).
 from __future__ import annotations
 
 import argparse
+import errno
+import io
 import json
+import selectors
 import signal
+import socket
 import sys
 import threading
+import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ordu import _ordu
@@ -161,6 +167,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- plumbing
 
+    def setup(self) -> None:
+        self.connection = self.request
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._deadline: Optional[float] = None
+        self.rfile = io.BufferedReader(_Reader(self), 1 << 16)
+        self.wfile = _Writer(self.connection)
+
+    def finish(self) -> None:
+        self.rfile.close()
+
+    def handle_one_request(self) -> None:
+        # The deadline of this request starts at its first byte (see `_Reader`).
+        self._deadline = None
+        super().handle_one_request()
+
     @property
     def store(self) -> Store:
         return self.server.store
@@ -180,6 +201,10 @@ class _Handler(BaseHTTPRequestHandler):
         except OrduError as exc:
             # Writes and lists: the error's own status.
             status, headers, body, ctype = _error(exc, lookup=False)
+        except OSError:
+            # The body's read timed out or the client went away: no answer.
+            self.close_connection = True
+            return
         except Exception as exc:  # a bug here must not kill the connection thread
             status, headers, body, ctype = 500, {}, f"internal error: {exc}".encode(), "text/plain"
         if not self._body_read:
@@ -190,9 +215,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for key, value in headers.items():
             self.send_header(key, value)
-        self.end_headers()
+        # Headers and body in one write: two small writes would leave the
+        # second waiting for the client's delayed ACK (40 ms a request).
+        self._headers_buffer.append(b"\r\n")
         if method != "HEAD":
-            self.wfile.write(body)
+            self._headers_buffer.append(body)
+        self.connection.settimeout(self.server.timeout)
+        self.flush_headers()
 
     def _content_length(self) -> Optional[int]:
         value = self.headers.get("Content-Length")
@@ -406,13 +435,187 @@ def _error(exc: OrduError, lookup: bool, read: bool = False) -> Answer:
     return status, headers, str(exc).encode("utf-8"), "text/plain"
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _Reader(io.RawIOBase):
+    """A connection's reading side, with its time limits: waiting for a
+    request (keep-alive idle) may take ``timeout`` seconds, and a request,
+    head and body, must arrive within ``timeout`` seconds of its first byte,
+    so a client that sends slowly cannot hold its thread for longer."""
+
+    def __init__(self, handler: "_Handler") -> None:
+        super().__init__()
+        self._handler = handler
+        self._sock: socket.socket = handler.connection
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        h = self._handler
+        limit = h.server.timeout
+        if h._deadline is not None:
+            limit = h._deadline - time.monotonic()
+            if limit <= 0:
+                raise TimeoutError("the request took too long to arrive")
+        self._sock.settimeout(limit)
+        n = self._sock.recv_into(buf)
+        if h._deadline is None and n:
+            h._deadline = time.monotonic() + h.server.timeout
+        return n
+
+
+class _Writer:
+    """A connection's writing side: each write is one ``sendall``."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def write(self, data: bytes) -> int:
+        self._sock.sendall(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def _default_max_connections() -> int:
+    """1,024, or fewer when the process may open fewer files (each
+    connection is a descriptor; keep some for everything else)."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return 1024
+    if soft == resource.RLIM_INFINITY:
+        return 1024
+    return max(16, min(1024, soft - 64))
+
+
+_OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+
+_FULL = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+         b"Content-Length: 20\r\nConnection: close\r\n\r\ntoo many connections")
+
+
+class _HTTPServer(HTTPServer):
+    """Accepts in one thread and serves each connection in a thread of its
+    own, at most ``max_connections`` at once (so at most that many serving
+    threads): a connection beyond them is answered 503 and closed. A
+    long poll holds its connection's thread while it waits, so this is also
+    the bound on concurrent long polls."""
+
     # Hundreds of long polls connect at once; a short backlog would drop SYNs.
     request_queue_size = 1024
     store: Store
     verbose: bool
+
+    def __init__(self, addr: Tuple[str, int], max_connections: int, timeout: float) -> None:
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a number of seconds > 0, not {timeout}")
+        super().__init__(addr, _Handler)
+        self.max_connections = max_connections
+        self.timeout = float(timeout)
+        self._lock = threading.Lock()
+        self._connections: set = set()
+        self._closing = False
+        self._serving = threading.Lock()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self.socket.setblocking(False)
+
+    @property
+    def connections(self) -> int:
+        """Connections being served now."""
+        with self._lock:
+            return len(self._connections)
+
+    def serve(self) -> None:
+        """The accept loop, until :meth:`stop`."""
+        with self._serving, selectors.DefaultSelector() as sel:
+            sel.register(self.socket, selectors.EVENT_READ)
+            sel.register(self._wake_r, selectors.EVENT_READ)
+            while not self._closing:
+                for key, _ in sel.select():
+                    if key.fileobj is self.socket and not self._closing:
+                        self._accept()
+
+    def _accept(self) -> None:
+        try:
+            sock, addr = self.socket.accept()
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno in _OUT_OF_RESOURCES:
+                # Out of descriptors: the pending connection stays queued;
+                # serve the others and try again shortly instead of spinning.
+                time.sleep(0.01)
+            return
+        sock.setblocking(True)
+        with self._lock:
+            full = len(self._connections) >= self.max_connections
+            if not full:
+                self._connections.add(sock)
+        if full:
+            self._refuse(sock)
+            return
+        try:
+            threading.Thread(target=self._serve_connection, args=(sock, addr),
+                             name="ordu-http-conn", daemon=True).start()
+        except RuntimeError:  # no thread to be had
+            self._forget(sock)
+            self._refuse(sock)
+
+    @staticmethod
+    def _refuse(sock: socket.socket) -> None:
+        try:
+            sock.setblocking(False)
+            sock.send(_FULL)
+        except OSError:
+            pass
+        sock.close()
+
+    def _serve_connection(self, sock: socket.socket, addr: Any) -> None:
+        try:
+            self.finish_request(sock, addr)
+        except Exception:  # the client went away, timed out, or a bug
+            if self.verbose:
+                self.handle_error(sock, addr)
+        finally:
+            self._forget(sock)
+
+    def _forget(self, sock: socket.socket) -> None:
+        # Closed under the lock, so `stop` never shuts down a descriptor
+        # number that a new connection has reused.
+        with self._lock:
+            self._connections.discard(sock)
+            try:
+                sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            sock.close()
+
+    def stop(self) -> None:
+        """Ends the accept loop, closes the listening socket and shuts down
+        every connection (a thread waiting for its client's next request ends
+        at once; one in a long poll ends when the poll does, its answer lost)."""
+        self._closing = True
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        # The loop, if one runs, ends within a select.
+        if self._serving.acquire(timeout=1.0):
+            self._serving.release()
+        self.server_close()
+        with self._lock:
+            for sock in self._connections:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        for s in (self._wake_r, self._wake_w):
+            s.close()
 
 
 # ---- the server
@@ -422,9 +625,18 @@ class Server:
     """An HTTP front end over a store, on ``host:port`` (port 0: a free one).
 
     ``start()`` serves from a daemon thread and returns at once;
-    ``serve_forever()`` serves from the calling thread; ``stop()`` ends either.
-    Also a context manager (started on enter, stopped on exit). ``address`` is
-    the base URL, e.g. ``http://127.0.0.1:4646``."""
+    ``serve_forever()`` serves from the calling thread; ``stop()`` ends either
+    within a few milliseconds. Also a context manager (started on enter,
+    stopped on exit). ``address`` is the base URL, e.g.
+    ``http://127.0.0.1:4646``.
+
+    Each connection is served by a thread of its own, at most
+    ``max_connections`` at once (default 1,024, fewer when the file
+    descriptor limit is low); a connection beyond them gets ``503 too many
+    connections`` and is closed. A long poll holds its connection, so this
+    is also how many can wait at once. ``timeout`` (seconds, default 30)
+    bounds how long a connection may sit idle between requests and how long
+    a request (head and body) may take to arrive once it has begun."""
 
     def __init__(
         self,
@@ -433,9 +645,13 @@ class Server:
         port: int = 0,
         *,
         verbose: bool = False,
+        max_connections: Optional[int] = None,
+        timeout: float = 30.0,
     ) -> None:
         self.store = store if store is not None else Store()
-        self._httpd = _HTTPServer((host, port), _Handler)
+        if max_connections is None:
+            max_connections = _default_max_connections()
+        self._httpd = _HTTPServer((host, port), max_connections, timeout)
         self._httpd.store = self.store
         self._httpd.verbose = verbose
         self._thread: Optional[threading.Thread] = None
@@ -458,24 +674,34 @@ class Server:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
 
+    @property
+    def max_connections(self) -> int:
+        """How many connections are served at once."""
+        return self._httpd.max_connections
+
+    @property
+    def connections(self) -> int:
+        """How many connections are being served now."""
+        return self._httpd.connections
+
     def start(self) -> "Server":
         """Serves from a daemon thread; returns self."""
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._httpd.serve_forever, name=f"ordu-http-{self.port}", daemon=True
+                target=self._httpd.serve, name=f"ordu-http-{self.port}", daemon=True
             )
             self._thread.start()
         return self
 
     def serve_forever(self) -> None:
         """Serves from this thread until :meth:`stop` (or Ctrl-C)."""
-        self._httpd.serve_forever()
+        self._httpd.serve()
 
     def stop(self) -> None:
-        """Stops serving and closes the socket. Requests still blocked in a
-        long poll end by themselves (their threads are daemons)."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        """Stops serving, closes the socket and every connection. Requests
+        still blocked in a long poll end by themselves (their threads are
+        daemons)."""
+        self._httpd.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -534,6 +760,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--demo-nodes", type=int, default=0, metavar="N",
                    help="register N ready demo nodes (linux/amd64, docker/exec/java)")
     p.add_argument("--demo-dc", default="dc1", help="datacenter of the demo nodes")
+    p.add_argument("--max-connections", type=int, default=None, metavar="N",
+                   help="connections served at once, long polls included; more are "
+                        "answered 503 (default 1024, fewer under a low file limit)")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="how long a connection may idle between requests, and a request "
+                        "take to arrive (default 30)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = p.parse_args(argv)
     if args.demo_nodes < 0 or args.demo_nodes > 100000:
@@ -544,8 +776,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         p.error(f"--config: {exc}")
     for i in range(args.demo_nodes):
         store.register_node({"Node": demo_node(i, args.demo_dc)})
+    if args.max_connections is not None and args.max_connections < 1:
+        p.error("--max-connections must be at least 1")
+    if not args.timeout > 0:
+        p.error("--timeout must be > 0")
     host, port = args.addr
-    server = Server(store, host, port, verbose=args.verbose)
+    server = Server(store, host, port, verbose=args.verbose,
+                    max_connections=args.max_connections, timeout=args.timeout)
     print(f"ordu: serving Nomad's HTTP API on {server.address} "
           f"(region {store.region}, {args.demo_nodes} demo nodes)", flush=True)
     # SIGTERM stops the server as Ctrl-C does; a shell that started us in the
@@ -560,7 +797,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server._httpd.server_close()
+        server.stop()
     return 0
 
 
