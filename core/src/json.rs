@@ -194,6 +194,32 @@ pub fn evaluation(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
     reply(&r.value, r.meta.index)
 }
 
+/// An evaluation's allocation stubs (`[]` for an unknown evaluation).
+pub fn eval_allocations(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
+    let r = store.eval_allocations(id, q)?;
+    reply(&r.value, r.meta.index)
+}
+
+/// What the agent and status endpoints answer for the host `agent`
+/// (see [`crate::agent`]): `what` is `self`, `members`, `leader`, `peers` or
+/// `regions`. The index is 0: these are not blocking queries.
+pub fn agent(store: &Store, agent: &crate::agent::Agent, what: &str) -> Result<Reply> {
+    match what {
+        "self" => reply(&agent.agent_self(store), 0),
+        "members" => reply(&agent.members(store), 0),
+        "leader" => reply(&agent.leader(), 0),
+        "peers" => reply(&agent.peers(), 0),
+        "regions" => reply(&crate::agent::regions(store), 0),
+        _ => Err(Error::Invalid {
+            stage: Stage::Decode,
+            errors: vec![crate::FieldError::new(
+                "what",
+                format!("{what:?} is not one of self, members, leader, peers, regions"),
+            )],
+        }),
+    }
+}
+
 /// An allocation.
 pub fn allocation(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
     let r = store.allocation(id, q)?;
@@ -244,13 +270,47 @@ pub fn update_node_status(store: &Store, id: &str, body: &[u8]) -> Result<Reply>
 
 /// Sets a node's drain flag from `{"Drain": true}`.
 pub fn update_node_drain(store: &Store, id: &str, body: &[u8]) -> Result<Reply> {
+    update_node_drain_query(store, id, None, body)
+}
+
+/// Sets a node's drain flag from the `enable` query parameter
+/// (`PUT /v1/node/<id>/drain?enable=true`, what the v0.2 command-line tool
+/// sends, with an empty body) or from the body `{"Drain": true}`. With both,
+/// they must agree.
+pub fn update_node_drain_query(
+    store: &Store,
+    id: &str,
+    enable: Option<&str>,
+    body: &[u8],
+) -> Result<Reply> {
     #[derive(Deserialize)]
     struct Body {
         #[serde(rename = "Drain")]
         drain: bool,
     }
-    let b: Body = decode(body, &store.config().limits)?;
-    let r = store.update_node_drain(id, b.drain)?;
+    let bad = |message: &str| Error::Invalid {
+        stage: Stage::Decode,
+        errors: vec![crate::FieldError::new("enable", message)],
+    };
+    let from_query = match enable {
+        Some(raw) => {
+            Some(crate::params::parse_go_bool(raw).ok_or_else(|| bad("invalid enable value"))?)
+        }
+        None => None,
+    };
+    let empty = body.iter().all(u8::is_ascii_whitespace);
+    let drain = match (from_query, empty) {
+        (Some(d), true) => d,
+        (None, true) => return Err(bad("missing enable value")),
+        (query, false) => {
+            let b: Body = decode(body, &store.config().limits)?;
+            if query.is_some_and(|q| q != b.drain) {
+                return Err(bad("enable value does not match the body's Drain"));
+            }
+            b.drain
+        }
+    };
+    let r = store.update_node_drain(id, drain)?;
     reply(&r, r.index)
 }
 

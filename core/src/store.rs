@@ -369,6 +369,28 @@ pub mod reads {
         }
     }
 
+    /// The allocation stubs of an evaluation's job that name it as their
+    /// `EvalID`, in ID order; `[]` for an unknown evaluation, as Nomad
+    /// answers. The index is the allocation table's, as Nomad's.
+    pub fn eval_allocations(id: &str) -> Reader<Vec<AllocListStub>> {
+        let id = id.to_string();
+        Reader {
+            keys: vec![keys::eval_allocs(&id)],
+            read: Box::new(move |s| {
+                let v = match s.eval(&id) {
+                    Some(e) => s
+                        .allocs_by_job(&e.job_id)
+                        .iter()
+                        .filter(|a| a.eval_id == id)
+                        .map(|a| a.stub())
+                        .collect(),
+                    None => Vec::new(),
+                };
+                (Ok(v), floor(s.allocs_index(), s))
+            }),
+        }
+    }
+
     /// A node's allocations (full objects).
     pub fn node_allocations(id: &str) -> Reader<Vec<Arc<Allocation>>> {
         let id = id.to_string();
@@ -829,6 +851,15 @@ impl Store {
     /// An evaluation by ID.
     pub fn evaluation(&self, id: &str, opts: &QueryOptions) -> Result<Query<Arc<Evaluation>>> {
         self.wait(reads::evaluation(id), opts)
+    }
+
+    /// The allocations of an evaluation (see [`reads::eval_allocations`]).
+    pub fn eval_allocations(
+        &self,
+        id: &str,
+        opts: &QueryOptions,
+    ) -> Result<Query<Vec<AllocListStub>>> {
+        self.wait(reads::eval_allocations(id), opts)
     }
 
     /// An allocation by ID.

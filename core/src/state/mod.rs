@@ -65,6 +65,10 @@ pub mod keys {
     pub fn node_allocs(id: &str) -> Key {
         Key::new("node-allocs", id)
     }
+    /// The allocations an evaluation placed or updated.
+    pub fn eval_allocs(id: &str) -> Key {
+        Key::new("eval-allocs", id)
+    }
 }
 
 /// Last-change indexes of what a job's reads cover; kept after the job is gone
@@ -271,6 +275,21 @@ impl State {
     /// Number of allocations (every status).
     pub fn alloc_count(&self) -> usize {
         self.allocs.len()
+    }
+
+    /// Number of jobs.
+    pub fn job_count(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Number of evaluations (every status).
+    pub fn eval_count(&self) -> usize {
+        self.evals.len()
+    }
+
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
     }
 
     /// A job's allocations (every incarnation), in ID order.
@@ -680,6 +699,9 @@ impl Tx<'_> {
         self.state.tables.allocs = self.index;
         self.applied.keys.push(keys::alloc(&a.id));
         self.applied.keys.push(keys::job_allocs(&a.job_id));
+        if !a.eval_id.is_empty() {
+            self.applied.keys.push(keys::eval_allocs(&a.eval_id));
+        }
         if !a.node_id.is_empty() {
             ordered_entry_mut(&mut self.state.node_indexes, &a.node_id).allocs = self.index;
             self.applied.keys.push(keys::node_allocs(&a.node_id));
@@ -865,6 +887,10 @@ impl Tx<'_> {
                 if let Some(set) = d.allocs_by_job.get_mut(&old.job_id) {
                     set.remove(&old.id);
                 }
+            }
+            if old.eval_id != a.eval_id && !old.eval_id.is_empty() {
+                // It leaves the old evaluation's list.
+                self.applied.keys.push(keys::eval_allocs(&old.eval_id));
             }
         }
         if !a.is_terminal() {
