@@ -311,6 +311,20 @@ enum ordu_result ordu_evaluation_get(const struct ordu_store *store,
                                      uint64_t *index_out);
 
 /**
+ * Lists the allocation stubs an evaluation placed or updated (Nomad's
+ * `GET /v1/evaluation/<id>/allocations`). Blocks as `ordu_job_get` does; the
+ * index is that of the allocation table, as Nomad's. An unknown evaluation
+ * answers `[]`, as Nomad does.
+ */
+enum ordu_result ordu_evaluation_allocations(const struct ordu_store *store,
+                                             const char *eval_id,
+                                             const char *region,
+                                             uint64_t min_index,
+                                             uint64_t wait_ms,
+                                             struct ordu_string **json_out,
+                                             uint64_t *index_out);
+
+/**
  * Reads an allocation by ID (Nomad's `GET /v1/allocation/<id>`). Blocks as
  * `ordu_job_get` does. A missing allocation is `ORDU_NOT_FOUND`.
  */

@@ -705,6 +705,32 @@ pub unsafe extern "C" fn ordu_evaluation_get(
     })
 }
 
+/// Lists the allocation stubs an evaluation placed or updated (Nomad's
+/// `GET /v1/evaluation/<id>/allocations`). Blocks as `ordu_job_get` does; the
+/// index is that of the allocation table, as Nomad's. An unknown evaluation
+/// answers `[]`, as Nomad does.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_evaluation_allocations(
+    store: *const ordu_store,
+    eval_id: *const c_char,
+    region: *const c_char,
+    min_index: u64,
+    wait_ms: u64,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_evaluation_allocations";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "eval_id", eval_id)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(json::eval_allocations(
+            s,
+            id,
+            &json::query(min_index, wait_ms, region),
+        )?)
+    })
+}
+
 /// Reads an allocation by ID (Nomad's `GET /v1/allocation/<id>`). Blocks as
 /// `ordu_job_get` does. A missing allocation is `ORDU_NOT_FOUND`.
 #[no_mangle]

@@ -500,6 +500,47 @@ impl Store {
         self.read(py, index, wait, region, |s, q| s.evaluation(&eval_id, q))
     }
 
+    /// The allocation stubs of an evaluation: `(stubs, index)`; `[]` for an
+    /// unknown evaluation, as Nomad answers.
+    #[pyo3(signature = (eval_id, *, index=0, wait=None, region=None))]
+    fn eval_allocations<'py>(
+        &self,
+        py: Python<'py>,
+        eval_id: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| {
+            s.eval_allocations(&eval_id, q)
+        })
+    }
+
+    /// What the agent and status endpoints answer (`what`: `self`,
+    /// `members`, `leader`, `peers` or `regions`) for a server named `name`
+    /// in `datacenter`, serving on `addr`:`port`.
+    #[pyo3(signature = (what, *, name, datacenter, addr, port))]
+    fn agent<'py>(
+        &self,
+        py: Python<'py>,
+        what: &str,
+        name: String,
+        datacenter: String,
+        addr: &str,
+        port: u16,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let addr = addr
+            .parse()
+            .map_err(|e| PyValueError::new_err(format!("addr {addr:?}: {e}")))?;
+        let agent = ordu::agent::Agent {
+            name,
+            datacenter,
+            addr,
+            port,
+        };
+        self.write(py, |s| json::agent(s, &agent, what))
+    }
+
     /// An allocation: `(allocation, index)`; NotFoundError when missing.
     #[pyo3(signature = (alloc_id, *, index=0, wait=None, region=None))]
     fn allocation<'py>(
@@ -560,18 +601,26 @@ impl Store {
         self.write(py, |s| json::update_node_status(s, &node_id, &body))
     }
 
-    /// Sets a node's drain flag from `{"Drain": True | False}`.
-    #[pyo3(signature = (node_id, update, *, region=None))]
+    /// Sets a node's drain flag from `{"Drain": True | False}`, or from
+    /// `enable` (the `?enable=` text of `PUT /v1/node/<id>/drain`, Go's
+    /// boolean forms) with no body; given both, they must agree.
+    #[pyo3(signature = (node_id, update=None, *, enable=None, region=None))]
     fn update_node_drain<'py>(
         &self,
         py: Python<'py>,
         node_id: String,
-        update: &Bound<'py, PyAny>,
+        update: Option<&Bound<'py, PyAny>>,
+        enable: Option<String>,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.check_region(py, region.as_deref())?;
-        let body = body_bytes(update)?;
-        self.write(py, |s| json::update_node_drain(s, &node_id, &body))
+        let body = match update {
+            Some(u) => body_bytes(u)?,
+            None => Cow::Borrowed(&b""[..]),
+        };
+        self.write(py, |s| {
+            json::update_node_drain_query(s, &node_id, enable.as_deref(), &body)
+        })
     }
 
     /// A node: `(node, index)`; NotFoundError when missing.

@@ -999,6 +999,49 @@ static void test_concurrent_writers_and_readers(void) {
   ordu_store_free(s);
 }
 
+/* An evaluation's allocations: those its register placed; [] for an
+ * unknown evaluation. */
+static void test_evaluation_allocations(void) {
+  ordu_store *s = new_store();
+  register_node(s);
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, &out, &index), ORDU_OK);
+  char eval_id[64] = "";
+  CHECK(json_string_field(ordu_string_ptr(out), "EvalID", eval_id, sizeof eval_id));
+  ordu_string_free(out);
+
+  uint64_t at = 0;
+  CHECK_RC(ordu_evaluation_allocations(s, eval_id, NULL, 0, 0, &out, &at), ORDU_OK);
+  CHECK(has(out, "\"NodeID\":\"node-1\""));
+  CHECK(has(out, eval_id));
+  CHECK(at > 0);
+  ordu_string_free(out);
+
+  CHECK_RC(ordu_evaluation_allocations(s, "no-such-eval", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);
+  ordu_string_free(out);
+  out = SENTINEL;
+  CHECK_RC(ordu_evaluation_allocations(s, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_evaluation_allocations(s, eval_id, "moon", 0, 0, &out, NULL), ORDU_REGION);
+  CHECK(out == SENTINEL);
+  ordu_store_free(s);
+}
+
+/* A body with anything after its one JSON value is refused, and writes
+ * nothing. */
+static void test_trailing_garbage_is_refused(void) {
+  ordu_store *s = new_store();
+  char body[4096];
+  snprintf(body, sizeof body, "%s garbage {]]", JOB);
+  ordu_string *out = SENTINEL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_job_register(s, body, strlen(body), NULL, &out, &index), ORDU_INVALID_JSON);
+  CHECK(out == SENTINEL);
+  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  ordu_store_free(s);
+}
+
 /* ---- main ---- */
 
 struct test {
@@ -1020,6 +1063,8 @@ static const struct test tests[] = {
     T(test_job_evaluate_and_evaluations),
     T(test_job_deregister),
     T(test_allocations),
+    T(test_evaluation_allocations),
+    T(test_trailing_garbage_is_refused),
     T(test_nodes),
     T(test_node_errors),
     T(test_limits),

@@ -135,9 +135,11 @@ class Store:
     ) -> Obj:
         """Sets a node's status from ``{"Status": ...}``."""
     def update_node_drain(
-        self, node_id: str, update: Body, *, region: Optional[str] = None
+        self, node_id: str, update: Optional[Body] = None, *, enable: Optional[str] = None,
+        region: Optional[str] = None,
     ) -> Obj:
-        """Sets a node's drain flag from ``{"Drain": bool}``."""
+        """Sets a node's drain flag from ``{"Drain": bool}``, or from ``enable``
+        (the text of ``?enable=``) with no body."""
     def node(
         self, node_id: str, *, index: int = 0, wait: Optional[float] = None,
         region: Optional[str] = None,
@@ -148,6 +150,16 @@ class Store:
         region: Optional[str] = None,
     ) -> Tuple[List[Obj], int]:
         """Node stubs sorted by ID, filtered by ID prefix."""
+    def eval_allocations(
+        self, eval_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[List[Obj], int]:
+        """An evaluation's allocation stubs (``[]`` for an unknown evaluation)."""
+    def agent(
+        self, what: str, *, name: str, datacenter: str, addr: str, port: int
+    ) -> Any:
+        """The agent and status endpoints' answers (``what``: self, members,
+        leader, peers, regions)."""
     def node_allocations(
         self, node_id: str, *, index: int = 0, wait: Optional[float] = None,
         region: Optional[str] = None,

@@ -2,8 +2,10 @@
 
 Serves ``/v1/jobs``, ``/v1/job/<id>`` (``/allocations``, ``/evaluations``,
 ``/evaluate``, ``DELETE``), ``/v1/nodes``, ``/v1/node/<id>`` (``/status``,
-``/drain``, ``/allocations``), ``/v1/evaluation/<id>`` and
-``/v1/allocation/<id>`` (``/status``) with Nomad's status codes, plain-text
+``/drain``, ``/allocations``), ``/v1/evaluation/<id>`` (``/allocations``),
+``/v1/allocation/<id>`` (``/status``), and the agent and status endpoints
+(``/v1/agent/self``, ``/v1/agent/members``, ``/v1/status/leader``,
+``/v1/status/peers``, ``/v1/regions``) with Nomad's status codes, plain-text
 error bodies, the ``X-Nomad-*`` headers and ``?index=&wait=`` blocking
 queries. Every connection has a thread of its own (at most
 ``max_connections`` at once, 1,024 by default) and a blocked read holds no
@@ -306,8 +308,17 @@ class _Handler(BaseHTTPRequestHandler):
             return self._read(q, lambda **kw: self.store.nodes(prefix=q.get("prefix", ""), **kw))
         if path.startswith("/v1/node/"):
             return self._node(method, urllib.parse.unquote(path[len("/v1/node/"):]), q)
+        if path in _AGENT_PATHS:
+            if method != "GET":
+                raise MethodNotAllowed
+            return self._agent(_AGENT_PATHS[path], q)
         if path.startswith("/v1/evaluation/"):
             eval_id = urllib.parse.unquote(path[len("/v1/evaluation/"):])
+            if eval_id.endswith("/allocations") and "/" not in eval_id[: -len("/allocations")]:
+                eval_id = eval_id[: -len("/allocations")]
+                if method != "GET":
+                    raise MethodNotAllowed
+                return self._read(q, lambda **kw: self.store.eval_allocations(eval_id, **kw))
             if "/" in eval_id:
                 raise NotFound  # evaluation IDs are UUIDs: a sub-path not served
             if method != "GET":
@@ -379,7 +390,7 @@ class _Handler(BaseHTTPRequestHandler):
             node_id = rest[: -len("/drain")]
             self._writes(method)
             return self._write(q, lambda region: self.store.update_node_drain(
-                node_id, self.body(), region=region))
+                node_id, self.body(), enable=q.get("enable"), region=region))
         if rest.endswith("/allocations"):
             node_id = rest[: -len("/allocations")]
             if method != "GET":
@@ -395,6 +406,13 @@ class _Handler(BaseHTTPRequestHandler):
         raise MethodNotAllowed
 
     # ---- answers
+
+    def _agent(self, what: str, q: Query) -> Answer:
+        """An agent or status endpoint: no index headers, as Nomad's."""
+        httpd = self.server
+        value = self.store.agent(what, name=httpd.node_name, datacenter=httpd.datacenter,
+                                 addr=httpd.server_address[0], port=httpd.server_address[1])
+        return 200, {}, _dumps(value, q.pretty()), "application/json"
 
     def _read(self, q: Query, read: Callable[..., Tuple[Any, int]], lookup: bool = False
               ) -> Answer:
@@ -497,6 +515,16 @@ _FULL = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset
          b"Content-Length: 20\r\nConnection: close\r\n\r\ntoo many connections")
 
 
+# The agent and status endpoints, by what the store's `agent` call names.
+_AGENT_PATHS = {
+    "/v1/agent/self": "self",
+    "/v1/agent/members": "members",
+    "/v1/status/leader": "leader",
+    "/v1/status/peers": "peers",
+    "/v1/regions": "regions",
+}
+
+
 class _HTTPServer(HTTPServer):
     """Accepts in one thread and serves each connection in a thread of its
     own, at most ``max_connections`` at once (so at most that many serving
@@ -508,6 +536,9 @@ class _HTTPServer(HTTPServer):
     request_queue_size = 1024
     store: Store
     verbose: bool
+    # What the agent endpoints say about this server.
+    node_name: str = socket.gethostname() or "ordu"
+    datacenter: str = "dc1"
 
     def __init__(self, addr: Tuple[str, int], max_connections: int, timeout: float) -> None:
         if max_connections < 1:
@@ -636,7 +667,8 @@ class Server:
     connections`` and is closed. A long poll holds its connection, so this
     is also how many can wait at once. ``timeout`` (seconds, default 30)
     bounds how long a connection may sit idle between requests and how long
-    a request (head and body) may take to arrive once it has begun."""
+    a request (head and body) may take to arrive once it has begun.
+    ``datacenter`` is the one ``/v1/agent/self`` reports the server in."""
 
     def __init__(
         self,
@@ -647,6 +679,7 @@ class Server:
         verbose: bool = False,
         max_connections: Optional[int] = None,
         timeout: float = 30.0,
+        datacenter: str = "dc1",
     ) -> None:
         self.store = store if store is not None else Store()
         if max_connections is None:
@@ -654,6 +687,7 @@ class Server:
         self._httpd = _HTTPServer((host, port), max_connections, timeout)
         self._httpd.store = self.store
         self._httpd.verbose = verbose
+        self._httpd.datacenter = datacenter
         self._thread: Optional[threading.Thread] = None
 
     @property
@@ -759,7 +793,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help='store configuration as JSON, e.g. \'{"region": "eu"}\'')
     p.add_argument("--demo-nodes", type=int, default=0, metavar="N",
                    help="register N ready demo nodes (linux/amd64, docker/exec/java)")
-    p.add_argument("--demo-dc", default="dc1", help="datacenter of the demo nodes")
+    p.add_argument("--demo-dc", default="dc1",
+                   help="datacenter of the demo nodes and of the server (default dc1)")
     p.add_argument("--max-connections", type=int, default=None, metavar="N",
                    help="connections served at once, long polls included; more are "
                         "answered 503 (default 1024, fewer under a low file limit)")
@@ -782,7 +817,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         p.error("--timeout must be > 0")
     host, port = args.addr
     server = Server(store, host, port, verbose=args.verbose,
-                    max_connections=args.max_connections, timeout=args.timeout)
+                    max_connections=args.max_connections, timeout=args.timeout,
+                    datacenter=args.demo_dc)
     print(f"ordu: serving Nomad's HTTP API on {server.address} "
           f"(region {store.region}, {args.demo_nodes} demo nodes)", flush=True)
     # SIGTERM stops the server as Ctrl-C does; a shell that started us in the
