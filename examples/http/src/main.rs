@@ -75,11 +75,12 @@ static ALLOCATOR_CONF: Option<&u8> =
     Some(&b"dirty_decay_ms:0,muzzy_decay_ms:0,tcache_nslots_small_min:2\0"[0]);
 
 const USAGE: &str = "\
-usage: ordu-http [--addr HOST:PORT] [--region NAME] [--demo-nodes N] [--gc-after DURATION]
-                 [--threads N] [--spin DURATION]
+usage: ordu-http [--addr HOST:PORT] [--region NAME] [--datacenter NAME] [--demo-nodes N]
+                 [--gc-after DURATION] [--threads N] [--spin DURATION]
 
   --addr HOST:PORT   listen address (default 127.0.0.1:4646; port 0 picks a free one)
   --region NAME      the region the store holds (default global)
+  --datacenter NAME  the datacenter /v1/agent/self reports this server in (default dc1)
   --demo-nodes N     register N ready nodes in datacenter dc1, and one each in us2
                      and eu1, with the docker, exec and java drivers (default 0)
   --gc-after DURATION
@@ -106,6 +107,7 @@ const MAX_THREADS: usize = 256;
 struct Args {
     addr: SocketAddr,
     region: String,
+    datacenter: String,
     demo_nodes: usize,
     gc_after: Option<Duration>,
     /// Serving threads; `None`: half the CPUs.
@@ -118,6 +120,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut a = Args {
         addr: SocketAddr::from(([127, 0, 0, 1], 4646)),
         region: "global".into(),
+        datacenter: "dc1".into(),
         demo_nodes: 0,
         gc_after: Some(Duration::from_secs(3600)),
         threads: None,
@@ -148,6 +151,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 a.region = value()?;
                 if a.region.is_empty() {
                     return Err("--region must not be empty".into());
+                }
+            }
+            "--datacenter" => {
+                a.datacenter = value()?;
+                if a.datacenter.is_empty() {
+                    return Err("--datacenter must not be empty".into());
                 }
             }
             "--demo-nodes" => {
@@ -190,6 +199,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         }
     }
     Ok(Some(a))
+}
+
+/// The machine's name, as Nomad names a server by default; `ordu` when the
+/// system does not say.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "ordu".to_string())
 }
 
 /// Unix nanoseconds `ago` before now (0 if the clock is before that).
@@ -388,7 +407,13 @@ async fn run(args: Args) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("listener address: {e}"))?;
     let (down_tx, down_rx) = watch::channel(false);
-    let app = server::service(store.clone(), down_rx.clone());
+    let agent = ordu::agent::Agent {
+        name: host_name(),
+        datacenter: args.datacenter.clone(),
+        addr: local.ip(),
+        port: local.port(),
+    };
+    let app = server::service(store.clone(), down_rx.clone(), agent);
     // Thread 0 is this one.
     let mut others = Vec::new();
     let mut peers = Vec::new();
@@ -647,6 +672,15 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
+    fn test_agent(addr: SocketAddr) -> ordu::agent::Agent {
+        ordu::agent::Agent {
+            name: "test".into(),
+            datacenter: "dc1".into(),
+            addr: addr.ip(),
+            port: addr.port(),
+        }
+    }
+
     fn parse(args: &[&str]) -> Result<Option<Args>, String> {
         parse_args(args.iter().map(|s| s.to_string()))
     }
@@ -697,7 +731,7 @@ mod tests {
         store
             .register_job_json(job, &ordu::WriteOptions::default())
             .unwrap();
-        let app = server::service(Arc::new(store), down.clone());
+        let app = server::service(Arc::new(store), down.clone(), test_agent(addr));
         let source = Source::Listener {
             listener,
             peers: Vec::new(),

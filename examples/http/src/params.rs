@@ -11,16 +11,18 @@ pub use ordu::params::{parse_go_bool, parse_go_duration, parse_index};
 pub struct BadParam(pub String);
 
 /// The raw query parameters of one request, percent-decoded. The first
-/// occurrence of a key wins, as Go's `Query().Get` does.
+/// occurrence of a key wins, as Go's `Query().Get` does. Boxed strings, not
+/// `String`s: an open long-poll holds these for as long as it waits.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Params {
-    index: Option<String>,
-    wait: Option<String>,
-    prefix: Option<String>,
-    region: Option<String>,
-    pretty: Option<String>,
-    all: Option<String>,
-    purge: Option<String>,
+    index: Option<Box<str>>,
+    wait: Option<Box<str>>,
+    prefix: Option<Box<str>>,
+    region: Option<Box<str>>,
+    pretty: Option<Box<str>>,
+    all: Option<Box<str>>,
+    purge: Option<Box<str>>,
+    enable: Option<Box<str>>,
 }
 
 /// What a blocking read asks for.
@@ -47,10 +49,11 @@ impl Params {
                 "pretty" => &mut p.pretty,
                 "all" => &mut p.all,
                 "purge" => &mut p.purge,
+                "enable" => &mut p.enable,
                 _ => continue,
             };
             if slot.is_none() {
-                *slot = Some(v.into_owned());
+                *slot = Some(v.into());
             }
         }
         p
@@ -92,6 +95,11 @@ impl Params {
     /// `?all=`: false when absent; 400 when not one of Go's boolean forms.
     pub fn all(&self) -> Result<bool, BadParam> {
         flag("all", self.all.as_deref())
+    }
+
+    /// `?enable=` of a node drain, unparsed (the core checks it).
+    pub fn enable(&self) -> Option<&str> {
+        self.enable.as_deref()
     }
 
     /// `?purge=`: as [`Params::all`].

@@ -37,10 +37,22 @@ pub enum Op {
     NodeAllocations(String),
     /// `GET /v1/evaluation/<id>`
     GetEvaluation(String),
+    /// `GET /v1/evaluation/<id>/allocations`
+    EvalAllocations(String),
     /// `GET /v1/allocation/<id>`
     GetAllocation(String),
     /// `PUT|POST /v1/allocation/<id>/status`
     UpdateAllocation(String),
+    /// `GET /v1/agent/self`
+    AgentSelf,
+    /// `GET /v1/agent/members`
+    AgentMembers,
+    /// `GET /v1/status/leader`
+    StatusLeader,
+    /// `GET /v1/status/peers`
+    StatusPeers,
+    /// `GET /v1/regions`
+    Regions,
 }
 
 impl Op {
@@ -56,7 +68,17 @@ impl Op {
                 | Op::GetNode(_)
                 | Op::NodeAllocations(_)
                 | Op::GetEvaluation(_)
+                | Op::EvalAllocations(_)
                 | Op::GetAllocation(_)
+        )
+    }
+
+    /// About the agent and its cluster: answered at once, without the
+    /// blocking-query headers, as Nomad's agent and status endpoints.
+    pub fn is_agent(&self) -> bool {
+        matches!(
+            self,
+            Op::AgentSelf | Op::AgentMembers | Op::StatusLeader | Op::StatusPeers | Op::Regions
         )
     }
 }
@@ -96,6 +118,11 @@ pub fn route(method: &Method, path: &str) -> Route {
             }
         }
         "/v1/nodes" => return pick(read, Op::ListNodes),
+        "/v1/agent/self" => return pick(read, Op::AgentSelf),
+        "/v1/agent/members" => return pick(read, Op::AgentMembers),
+        "/v1/status/leader" => return pick(read, Op::StatusLeader),
+        "/v1/status/peers" => return pick(read, Op::StatusPeers),
+        "/v1/regions" => return pick(read, Op::Regions),
         _ => {}
     }
     let (kind, rest) = if let Some(r) = path.strip_prefix("/v1/job/") {
@@ -149,6 +176,12 @@ pub fn route(method: &Method, path: &str) -> Route {
                 Route::Op(Op::RegisterNode(rest))
             } else {
                 pick(delete, Op::DeregisterNode(rest))
+            }
+        }
+        "evaluation" if rest.ends_with("/allocations") => {
+            match suffixed("/allocations").filter(|id| !id.contains('/')) {
+                Some(id) => pick(read, Op::EvalAllocations(id)),
+                None => Route::NotFound,
             }
         }
         // Evaluation and allocation IDs are UUIDs: a `/` is a sub-path.
@@ -286,6 +319,18 @@ mod tests {
         );
         assert_eq!(r(Method::POST, "/v1/evaluation/e"), Route::MethodNotAllowed);
         assert_eq!(
+            r(Method::GET, "/v1/evaluation/e/allocations"),
+            op(Op::EvalAllocations(s("e")))
+        );
+        assert_eq!(
+            r(Method::PUT, "/v1/evaluation/e/allocations"),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/evaluation/e/x/allocations"),
+            Route::NotFound
+        );
+        assert_eq!(
             r(Method::GET, "/v1/allocation/a"),
             op(Op::GetAllocation(s("a")))
         );
@@ -301,6 +346,18 @@ mod tests {
             r(Method::GET, "/v1/allocation/a/status"),
             Route::MethodNotAllowed
         );
+    }
+
+    #[test]
+    fn agent_and_status() {
+        assert_eq!(r(Method::GET, "/v1/agent/self"), op(Op::AgentSelf));
+        assert_eq!(r(Method::GET, "/v1/agent/members"), op(Op::AgentMembers));
+        assert_eq!(r(Method::GET, "/v1/status/leader"), op(Op::StatusLeader));
+        assert_eq!(r(Method::GET, "/v1/status/peers"), op(Op::StatusPeers));
+        assert_eq!(r(Method::GET, "/v1/regions"), op(Op::Regions));
+        assert_eq!(r(Method::PUT, "/v1/regions"), Route::MethodNotAllowed);
+        assert_eq!(r(Method::GET, "/v1/agent/selfish"), Route::NotFound);
+        assert!(Op::AgentSelf.is_agent() && !Op::AgentSelf.is_read());
     }
 
     #[test]

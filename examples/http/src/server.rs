@@ -13,6 +13,7 @@ use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use http_body_util::BodyExt;
+use ordu::agent::Agent;
 use ordu::json::{self, Reply};
 use ordu::{reads, Error, QueryOptions, Reader, Store};
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,8 @@ type WriteCall = Box<dyn FnOnce(&Store) -> ordu::Result<Reply> + Send>;
 /// What every request handler shares.
 pub struct App {
     store: Arc<Store>,
+    /// What the agent endpoints say about this server.
+    agent: Agent,
     /// Turns true when the server shuts down: open long-polls answer at once.
     shutdown: watch::Receiver<bool>,
     /// One write at a time runs on a serving thread (see [`App::write`]).
@@ -130,9 +133,10 @@ impl JobJson {
 
 /// The HTTP service over `store`, for hyper's connections. Long-polls end
 /// (answering the current state) once `shutdown` turns true.
-pub fn service(store: Arc<Store>, shutdown: watch::Receiver<bool>) -> Service {
+pub fn service(store: Arc<Store>, shutdown: watch::Receiver<bool>, agent: Agent) -> Service {
     Service(Arc::new(App {
         store,
+        agent,
         shutdown,
         writes: Semaphore::new(1),
         job_json: JobJson::default(),
@@ -227,6 +231,9 @@ fn check(app: &App, req: Request) -> Checked {
     if let Err(e) = json::check_region(&app.store, params.region()) {
         return Checked::Answer(error(&e, false));
     }
+    if op.is_agent() {
+        return Checked::Answer(app.agent_answer(&op, params.pretty()));
+    }
     if op.is_read() {
         return match params.blocking() {
             Ok(b) => Checked::Read(op, b, params),
@@ -304,7 +311,31 @@ impl App {
                 self.wait(|| reads::allocation(id), b, region, pretty, true)
                     .await
             }
+            Op::EvalAllocations(id) => {
+                self.wait(|| reads::eval_allocations(id), b, region, pretty, false)
+                    .await
+            }
             _ => text(StatusCode::INTERNAL_SERVER_ERROR, "not a read"),
+        }
+    }
+
+    /// The agent and status endpoints: this server is the whole cluster.
+    fn agent_answer(&self, op: &Op, pretty: bool) -> Response {
+        let a = &self.agent;
+        let body = match op {
+            Op::AgentSelf => encode(&a.agent_self(&self.store), pretty),
+            Op::AgentMembers => encode(&a.members(&self.store), pretty),
+            Op::StatusLeader => encode(&a.leader(), pretty),
+            Op::StatusPeers => encode(&a.peers(), pretty),
+            _ => encode(&ordu::agent::regions(&self.store), pretty),
+        };
+        match body {
+            Ok(body) => {
+                let mut r = Response::new(Body::from(body));
+                r.headers_mut().insert(CONTENT_TYPE, JSON);
+                r
+            }
+            Err(fail) => fail.response(),
         }
     }
 
@@ -390,7 +421,12 @@ impl App {
             Op::NodeStatus(id) => {
                 Box::new(move |s: &Store| json::update_node_status(s, &id, &body))
             }
-            Op::NodeDrain(id) => Box::new(move |s: &Store| json::update_node_drain(s, &id, &body)),
+            Op::NodeDrain(id) => {
+                let enable = params.enable().map(str::to_string);
+                Box::new(move |s: &Store| {
+                    json::update_node_drain_query(s, &id, enable.as_deref(), &body)
+                })
+            }
             Op::UpdateAllocation(id) => {
                 Box::new(move |s: &Store| json::update_alloc_client(s, Some(&id), &body))
             }
@@ -666,7 +702,7 @@ mod tests {
     fn app() -> (Service, Arc<Store>, watch::Sender<bool>) {
         let store = Arc::new(Store::default());
         let (tx, rx) = watch::channel(false);
-        (service(store.clone(), rx), store, tx)
+        (service(store.clone(), rx, test_agent()), store, tx)
     }
 
     async fn call(app: &Service, method: Method, uri: &str, body: &str) -> (u16, String, u64) {
@@ -696,7 +732,7 @@ mod tests {
         crate::register_demo_nodes(&store, 3).unwrap();
         store.process_ready();
         let (tx, rx) = watch::channel(false);
-        (service(store.clone(), rx), store, tx)
+        (service(store.clone(), rx, test_agent()), store, tx)
     }
 
     /// An evaluation's status as a client reads it, over the router.
@@ -825,7 +861,17 @@ mod tests {
             writes: Semaphore::new(1),
             job_json: JobJson::default(),
             queued: Queued::default(),
+            agent: test_agent(),
         })
+    }
+
+    fn test_agent() -> Agent {
+        Agent {
+            name: "test".into(),
+            datacenter: "dc1".into(),
+            addr: std::net::Ipv4Addr::LOCALHOST.into(),
+            port: 4646,
+        }
     }
 
     /// The write turn is one at a time, and a held one is awaited.
