@@ -30,10 +30,15 @@ trap 'rm -rf "$prefix"' EXIT
 make -C ffi-c install PREFIX="$prefix" PROFILE=debug
 readelf -d "$prefix/lib/libordu.so" | grep -q 'SONAME.*\[libordu\.so\.0\]' ||
   { echo "libordu.so has no SONAME libordu.so.0" >&2; exit 1; }
-export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
-host=$prefix/pc-host
-cc -std=c11 -pthread -o "$host" examples/c-host/main.c $(pkg-config --cflags --libs libordu) \
-  -Wl,-rpath,"$(pkg-config --variable=libdir libordu)"
-readelf -d "$host" | grep -q 'NEEDED.*\[libordu\.so\.0\]' ||
-  { echo "the pkg-config build does not depend on libordu.so.0" >&2; exit 1; }
-env -u LD_LIBRARY_PATH valgrind --error-exitcode=1 --leak-check=full --quiet "$host" testdata/seed-job.json
+# The example host through pkg-config against the installed prefix: shared
+# (it needs libordu.so.0 and finds it by rpath, no LD_LIBRARY_PATH) and
+# static (no libordu.so at all).
+pc=$prefix/lib/pkgconfig
+env -u LD_LIBRARY_PATH make -C examples/c-host check PKG_CONFIG_PATH="$pc" LINK=shared OUT="$prefix/host-shared"
+readelf -d "$prefix/host-shared" | grep -q 'NEEDED.*\[libordu\.so\.0\]' ||
+  { echo "the shared pkg-config build does not depend on libordu.so.0" >&2; exit 1; }
+make -C examples/c-host check PKG_CONFIG_PATH="$pc" LINK=static OUT="$prefix/host-static"
+if readelf -d "$prefix/host-static" | grep -q 'NEEDED.*libordu'; then
+  echo "the static pkg-config build depends on libordu.so" >&2
+  exit 1
+fi
