@@ -6,44 +6,62 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use ordu::{Store, QueryOptions, WriteOptions};
-//! use ordu::structs::{JobRegisterRequest, Node};
 //!
-//! let store = Store::default();
+//! use ordu::structs::{AllocClientUpdate, Node};
+//! use ordu::{QueryOptions, Store, WriteOptions};
 //!
-//! // A node that can run the seed job's tasks.
-//! let node: Node = serde_json::from_value(serde_json::json!({
-//!     "ID": "node-1", "Name": "node-1", "Datacenter": "us2", "Status": "ready",
-//!     "Attributes": {"kernel.os": "linux", "kernel.arch": "amd64",
-//!                    "driver.docker": "1", "driver.java": "1"},
-//!     "Resources": {"CPU": 8000, "MemoryMB": 16384, "DiskMB": 100000,
-//!                   "Networks": [{"Device": "eth0", "CIDR": "10.0.0.1/32", "MBits": 1000}]}
-//! })).unwrap();
-//! store.register_node(node).unwrap();
+//! fn main() {
+//!     let store = Store::default();
 //!
-//! // Register the seed job from its JSON.
-//! let seed = include_str!("../../testdata/seed-job.json");
-//! let body = format!(r#"{{"Job": {seed}}}"#);
-//! let reply = store.register_job_json(body.as_bytes(), &WriteOptions::default()).unwrap();
-//! assert!(!reply.eval_id.is_empty());
+//!     // A ready linux node in dc1 with room for the job below.
+//!     let node: Node = serde_json::from_value(serde_json::json!({
+//!         "ID": "node-1", "Name": "node-1", "Datacenter": "dc1", "Status": "ready",
+//!         "Attributes": {"kernel.os": "linux", "driver.docker": "1"},
+//!         "Resources": {"CPU": 4000, "MemoryMB": 8192, "DiskMB": 100000,
+//!                       "Networks": [{"Device": "eth0", "CIDR": "10.0.0.1/32", "MBits": 1000}]}
+//!     }))
+//!     .unwrap();
+//!     store.register_node(node).unwrap();
 //!
-//! // Read it back; the index is the job's last change.
-//! let got = store.job("binstore-storagelocker", &QueryOptions::default()).unwrap();
-//! assert_eq!(got.value.task_groups[0].count, 5);
+//!     // Register a job from the JSON body of `PUT /v1/jobs`; its evaluation
+//!     // runs before the write returns and places three allocations.
+//!     let body = serde_json::json!({"Job": {
+//!         "ID": "example", "Datacenters": ["dc1"],
+//!         "TaskGroups": [{"Name": "cache", "Count": 3, "Tasks": [{
+//!             "Name": "redis", "Driver": "docker", "Config": {"image": "redis:7"},
+//!             "Resources": {"CPU": 500, "MemoryMB": 256}}]}]}});
+//!     let reply = store
+//!         .register_job_json(body.to_string().as_bytes(), &WriteOptions::default())
+//!         .unwrap();
+//!     println!("registered at index {}, evaluation {}", reply.index, reply.eval_id);
 //!
-//! // Block on a change: another thread evaluates the job, which wakes us.
-//! let store = std::sync::Arc::new(store);
-//! let writer = {
-//!     let store = store.clone();
-//!     std::thread::spawn(move || {
-//!         std::thread::sleep(Duration::from_millis(50));
-//!         store.evaluate_job("binstore-storagelocker", &WriteOptions::default()).unwrap();
-//!     })
-//! };
-//! let evals = store.job_evaluations("binstore-storagelocker",
-//!     &QueryOptions::blocking(got.meta.index, Duration::from_secs(5))).unwrap();
-//! assert!(evals.meta.index > got.meta.index);
-//! writer.join().unwrap();
+//!     let allocs = store
+//!         .job_allocations("example", false, &QueryOptions::default())
+//!         .unwrap();
+//!     assert_eq!(allocs.value.len(), 3);
+//!
+//!     // Block until the allocations change: another thread reports one running.
+//!     let store = std::sync::Arc::new(store);
+//!     let first = allocs.value[0].id.clone();
+//!     let client = {
+//!         let store = store.clone();
+//!         std::thread::spawn(move || {
+//!             std::thread::sleep(Duration::from_millis(50));
+//!             let update = AllocClientUpdate {
+//!                 id: first,
+//!                 client_status: "running".into(),
+//!                 ..Default::default()
+//!             };
+//!             store.update_alloc_client(update).unwrap();
+//!         })
+//!     };
+//!     let wait = QueryOptions::blocking(allocs.meta.index, Duration::from_secs(5));
+//!     let changed = store.job_allocations("example", false, &wait).unwrap();
+//!     assert!(changed.meta.index > allocs.meta.index);
+//!     client.join().unwrap();
+//!     let running = changed.value.iter().filter(|a| a.client_status == "running");
+//!     println!("{} of 3 running at index {}", running.count(), changed.meta.index);
+//! }
 //! ```
 
 #![forbid(unsafe_code)]

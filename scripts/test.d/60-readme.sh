@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Every example in README.md runs as pasted: the run command serves on
+# 127.0.0.1:4646 and the curl examples run against it; the Rust quickstart
+# builds and runs in a new crate; the C and Python examples run. Each code
+# block carries a `<!-- readme: KIND -->` line saying how it is run here
+# (scripts/lib/readme_blocks.py); a block without one fails this test.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+tmp=$(mktemp -d)
+server=
+stop_server() {
+  if [ -n "$server" ]; then
+    kill -TERM "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    server=
+  fi
+}
+trap 'stop_server; rm -rf "$tmp"' EXIT
+
+python3 scripts/lib/readme_blocks.py README.md "$tmp/blocks" >"$tmp/list"
+block() { cat "$tmp/blocks/$1"; }
+# Runs a block as a script from the repository root; its output goes to
+# $tmp/out and the terminal.
+run_block() {
+  echo "--- README block $1"
+  bash -euo pipefail "$tmp/blocks/$1" 2>&1 | tee "$tmp/out"
+}
+expect() {
+  grep -q -- "$1" "$tmp/out" || { echo "README block: expected '$1' in its output" >&2; exit 1; }
+}
+# Waits for something to answer on 127.0.0.1:4646 (at most 5 minutes: the
+# first `cargo run --release` on a fresh machine builds).
+wait_4646() {
+  for _ in $(seq 1 3000); do
+    curl -s -o /dev/null localhost:4646/v1/regions && return 0
+    kill -0 "$server" 2>/dev/null || { cat "$tmp/server.log"; echo "$1 exited" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "$1 did not answer on 127.0.0.1:4646" >&2
+  exit 1
+}
+if curl -s -o /dev/null localhost:4646/; then
+  echo "something already listens on 127.0.0.1:4646; the README's examples need it" >&2
+  exit 1
+fi
+
+# The set-up block: exactly the two commands, the first of which is run here
+# (the second is the test suite this fragment belongs to).
+setup=$(grep -- '-setup.txt$' "$tmp/list" | head -n 1)
+commands=$(sed 's/ *#.*//' "$tmp/blocks/$setup")
+want=$'cargo run --release -p ordu-http -- --demo-nodes 3\nbash scripts/test.sh'
+[ "$commands" = "$want" ] ||
+  { printf 'the set-up block is not the two commands:\n%s\n' "$commands" >&2; exit 1; }
+echo "--- README run command"
+bash -c "$(head -n 1 <<<"$commands")" >"$tmp/server.log" 2>&1 &
+server=$!
+wait_4646 ordu-http
+
+curls=0
+while read -r name; do
+  case "$name" in
+  *-curl.txt)
+    run_block "$name"
+    curls=$((curls + 1))
+    case $curls in
+    1)
+      expect '"EvalID":"'
+      [ "$(grep -o '"Name":"example.cache\[[0-9]\]"' "$tmp/out" | sort -u | wc -l)" -eq 3 ] ||
+        { echo "the example job did not place three allocations" >&2; exit 1; }
+      ;;
+    2) expect '"Status":"blocked"' ;;
+    esac
+    ;;
+  esac
+done <"$tmp/list"
+[ "$curls" -ge 2 ] || { echo "README has $curls curl blocks, expected 2" >&2; exit 1; }
+stop_server
+
+# The Rust quickstart: the crate is made in $tmp rather than beside the
+# checkout, otherwise as written; the lockfile of this workspace keeps its
+# dependencies' versions, and a target directory of its own keeps it apart.
+crate=$(grep -- '-rust-crate.txt$' "$tmp/list")
+main=$(grep -- '-rust-main.txt$' "$tmp/list")
+sed "s|\.\./hello|$tmp/hello|g" "$tmp/blocks/$crate" >"$tmp/blocks/$crate.here"
+echo "--- README block $crate (in $tmp/hello)"
+bash -euo pipefail "$tmp/blocks/$crate.here"
+cp "$tmp/blocks/$main" "$tmp/hello/src/main.rs"
+cp Cargo.lock "$tmp/hello/"
+CARGO_TARGET_DIR=$root/target/readme cargo run -q --manifest-path "$tmp/hello/Cargo.toml" | tee "$tmp/out"
+expect "1 of 3 running"
+# The crate documentation runs the same program as a doctest.
+sed -n 's|^//! \{0,1\}||p' core/src/lib.rs | sed -n '/^```$/,/^```$/p' | sed '1d;$d' >"$tmp/doctest.rs"
+diff -u "$tmp/blocks/$main" "$tmp/doctest.rs" ||
+  { echo "README's Rust quickstart and core/src/lib.rs's doctest differ" >&2; exit 1; }
+
+# The C examples; the install goes to a home of its own (cargo and rustup keep
+# theirs).
+export CARGO_HOME=${CARGO_HOME:-$HOME/.cargo} RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}
+for name in $(grep -- '-c.txt$' "$tmp/list"); do
+  mkdir -p "$tmp/home"
+  HOME=$tmp/home run_block "$name"
+  expect "get of a missing job: not_found"
+done
+
+# Python: the set-up block's two lines (the server is checked, then stopped),
+# then the program with the venv it made.
+pysetup=$(grep -- '-python-setup.txt$' "$tmp/list")
+[ "$(wc -l <"$tmp/blocks/$pysetup")" -eq 2 ] || { echo "the Python set-up block is not two lines" >&2; exit 1; }
+echo "--- README block $pysetup"
+. scripts/lib/venv.sh
+need_python
+bash -euo pipefail -c "$(sed -n 1p "$tmp/blocks/$pysetup")"
+bash -c "$(sed -n 2p "$tmp/blocks/$pysetup")" >"$tmp/server.log" 2>&1 &
+server=$!
+wait_4646 "python -m ordu.http"
+[ "$(curl -s localhost:4646/v1/nodes | grep -o '"Status":"ready"' | wc -l)" -eq 3 ] ||
+  { echo "python -m ordu.http does not serve three ready demo nodes" >&2; exit 1; }
+stop_server
+for name in $(grep -- '-python.txt$' "$tmp/list"); do
+  echo "--- README block $name"
+  timeout 60 .venv/bin/python "$tmp/blocks/$name" | tee "$tmp/out"
+  expect "3 allocations placed"
+  expect "'running'"
+done
+echo "every README example ran"
