@@ -682,9 +682,14 @@ async fn read_body(
                     .max(buf.capacity().saturating_mul(2))
                     .max(first)
                     .min(limit);
-                if !held.grow_to(room) {
+                // Doubling saves copies, but only what has come is needed.
+                let room = if held.grow_to(room) {
+                    room
+                } else if held.grow_to(needed) {
+                    needed
+                } else {
                     return Err(BodyError::Busy);
-                }
+                };
                 buf.reserve_exact(room - buf.len());
             }
             buf.extend_from_slice(&data);
@@ -1222,6 +1227,41 @@ mod tests {
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         assert!(String::from_utf8_lossy(&body).contains("limit"), "{body:?}");
         assert_eq!(store.index(), 0);
+    }
+
+    /// A body is counted against the server's budget as it is read, and
+    /// given back once answered: one that does not fit is refused with 503
+    /// (having written nothing), one that fits is served, and nothing stays
+    /// counted after either.
+    #[tokio::test]
+    async fn bodies_are_counted_against_the_budget_and_given_back() {
+        let store = Arc::new(Store::default());
+        let (_tx, rx) = watch::channel(false);
+        let limits = BodyLimits {
+            bytes_in_flight: 4096,
+            ..BodyLimits::default()
+        };
+        let app = service(store.clone(), rx, test_agent(), limits);
+        let pad = |n: usize| {
+            let job = JOB.replace(r#""ID":"web","#, r#""ID":"web","Meta":{"pad":"PAD"},"#);
+            job.replace("PAD", &"x".repeat(n))
+        };
+        let (s, body, _) = call(&app, Method::PUT, "/v1/jobs", &pad(5000)).await;
+        assert_eq!(s, 503, "{body}");
+        assert!(body.contains("--max-body-bytes-in-flight"), "{body}");
+        assert_eq!(store.index(), 0);
+        assert_eq!(app.0.bodies.used(), 0);
+        let (s, body, _) = call(&app, Method::PUT, "/v1/jobs", &pad(3000)).await;
+        assert_eq!(s, 200, "{body}");
+        assert_eq!(app.0.bodies.used(), 0);
+        // An announced length is not taken at its word.
+        let req = Request::builder()
+            .method(Method::PUT)
+            .uri("/v1/jobs")
+            .header("content-length", "8000000")
+            .body(Body::from(pad(10)))
+            .unwrap();
+        assert_eq!(app.call(req).await.unwrap().status(), 200);
     }
 
     #[tokio::test]
