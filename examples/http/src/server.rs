@@ -1015,10 +1015,12 @@ mod tests {
     async fn the_write_turn_is_one_at_a_time() {
         let app = bare_app();
         let held = app.write_turn().await.expect("free turn");
+        // Timed from here, not from when the task first runs: under load it
+        // may start late, and the hold is what is measured.
+        let started = Instant::now();
         let waiter = {
             let app = app.clone();
             tokio::spawn(async move {
-                let started = Instant::now();
                 let _turn = app.write_turn().await.expect("turn");
                 started.elapsed()
             })
