@@ -24,6 +24,8 @@
 //! thread that runs out of requests spins a little before it sleeps
 //! (`--spin`, [`spin`]).
 
+mod limits;
+mod log;
 mod params;
 mod routes;
 mod server;
@@ -33,7 +35,7 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use ordu::{Config, SchedulingMode, Store};
@@ -77,6 +79,8 @@ static ALLOCATOR_CONF: Option<&u8> =
 const USAGE: &str = "\
 usage: ordu-http [--addr HOST:PORT] [--region NAME] [--datacenter NAME] [--demo-nodes N]
                  [--gc-after DURATION] [--threads N] [--spin DURATION]
+                 [--read-timeout DURATION] [--max-body-bytes-in-flight BYTES]
+                 [--max-conns N] [--log-requests]
 
   --addr HOST:PORT   listen address (default 127.0.0.1:4646; port 0 picks a free one)
   --region NAME      the region the store holds (default global)
@@ -91,6 +95,20 @@ usage: ordu-http [--addr HOST:PORT] [--region NAME] [--datacenter NAME] [--demo-
   --spin DURATION    how long a serving thread that has run out of requests keeps
                      its CPU busy before it sleeps (Go duration, default 100us;
                      0: sleep at once); see src/spin.rs
+  --read-timeout DURATION
+                     how long a request's head may take to arrive (also how long
+                     an idle keep-alive connection stays open), and then its body
+                     (Go duration, default 30s); a late body gets 408
+  --max-body-bytes-in-flight BYTES
+                     request body bytes held at once, all connections together
+                     (a number, or with KiB, MiB or GiB; default 64MiB, at least
+                     the 8MiB body limit); a body that finds it full gets 503
+  --max-conns N      open connections at most; past it a new connection gets 503
+                     and is closed (default: the descriptor limit, raised to its
+                     hard limit, less a reserve)
+  --log-requests     log one line per request to stderr (method, path, status,
+                     duration); RUST_LOG=ordu_http::request=info does the same,
+                     and RUST_LOG takes the usual tracing filters
 ";
 
 /// Longest `--spin`.
@@ -114,6 +132,17 @@ struct Args {
     threads: Option<usize>,
     /// How long a serving thread spins before it sleeps (see [`spin`]).
     spin: Duration,
+    /// How long a request's head, then its body, may take.
+    read_timeout: Duration,
+    bytes_in_flight: usize,
+    /// `None`: from the descriptor limit.
+    max_conns: Option<usize>,
+    log_requests: bool,
+}
+
+/// The least `--max-body-bytes-in-flight`: one body at the store's limit.
+fn min_bytes_in_flight() -> usize {
+    Config::default().limits.max_request_bytes
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -125,6 +154,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         gc_after: Some(Duration::from_secs(3600)),
         threads: None,
         spin: Duration::from_micros(100),
+        read_timeout: limits::DEFAULT_READ_TIMEOUT,
+        bytes_in_flight: limits::DEFAULT_BYTES_IN_FLIGHT,
+        max_conns: None,
+        log_requests: false,
     };
     while let Some(flag) = args.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -133,6 +166,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         };
         if name == "-h" || name == "--help" {
             return Ok(None);
+        }
+        if name == "--log-requests" && inline.is_none() {
+            a.log_requests = true;
+            continue;
         }
         let mut value = || {
             inline
@@ -194,6 +231,33 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                     .ok_or_else(|| {
                         format!("--spin {v:?}: want a Go duration from 0 to 10ms, such as 100us")
                     })?;
+            }
+            "--read-timeout" => {
+                let v = value()?;
+                a.read_timeout = params::parse_go_duration(&v)
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        format!("--read-timeout {v:?}: want a Go duration above 0, such as 30s")
+                    })?;
+            }
+            "--max-body-bytes-in-flight" => {
+                let v = value()?;
+                let least = min_bytes_in_flight();
+                a.bytes_in_flight =
+                    limits::parse_bytes(&v)
+                        .filter(|n| *n >= least)
+                        .ok_or_else(|| {
+                            format!(
+                            "--max-body-bytes-in-flight {v:?}: want a byte count such as 64MiB, \
+                             at least the body limit ({least})"
+                        )
+                        })?;
+            }
+            "--max-conns" => {
+                let v = value()?;
+                a.max_conns = Some(v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    format!("--max-conns {v:?}: want a number of connections, at least 1")
+                })?);
             }
             _ => return Err(format!("unknown argument {flag:?}")),
         }
@@ -300,53 +364,81 @@ fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(4096)
 }
 
-/// A connection handed from the accepting thread to another serving thread.
-type Handed = std::net::TcpStream;
+/// A connection handed from the accepting thread to another serving
+/// thread, with its place under the connection cap.
+type Handed = (std::net::TcpStream, limits::ConnSlot);
+
+/// What a connection past `--max-conns` is told before it is closed.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Length: 52\r\nConnection: close\r\n\
+Retry-After: 1\r\n\r\nserver busy: too many open connections (--max-conns)";
+
+/// How long the accepting thread waits after `accept` fails (out of
+/// descriptors, say) before it tries again: the connection waits in the
+/// backlog meanwhile, and the open ones are served.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
 /// Where a serving thread's connections come from.
 enum Source {
     /// Thread 0: the listener. Of every `peers.len() + 1` connections it
-    /// keeps one and hands the others, in turn, to the other threads.
+    /// keeps one and hands the others, in turn, to the other threads. A
+    /// connection past the cap of `conns` is answered 503 and closed.
     Listener {
         listener: tokio::net::TcpListener,
         peers: Vec<mpsc::UnboundedSender<Handed>>,
         next: usize,
+        conns: Arc<limits::Conns>,
+        /// When a failed `accept` was last reported (once a second at most).
+        complained: Option<Instant>,
     },
     /// Another thread: what thread 0 hands it.
     Handed(mpsc::UnboundedReceiver<Handed>),
 }
 
 impl Source {
-    /// The next connection for this thread; `None` when no more will come.
-    async fn next(&mut self) -> Option<tokio::net::TcpStream> {
+    /// The next connection for this thread, with its place under the cap;
+    /// `None` when no more will come.
+    async fn next(&mut self) -> Option<(tokio::net::TcpStream, limits::ConnSlot)> {
         match self {
             Source::Listener {
                 listener,
                 peers,
                 next,
+                conns,
+                complained,
             } => loop {
                 let stream = match listener.accept().await {
                     Ok((stream, _)) => stream,
                     Err(e) => {
                         // Out of descriptors or memory: say so, back off, go on.
-                        eprintln!("ordu-http: accept: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        if complained.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                            eprintln!("ordu-http: accept: {e}; retrying");
+                            *complained = Some(Instant::now());
+                        }
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
                         continue;
                     }
+                };
+                let Some(slot) = conns.open() else {
+                    // Told at once rather than left to wait: the socket's
+                    // buffer takes these few bytes whole, or the client
+                    // sees the connection close.
+                    let _ = stream.try_write(TOO_MANY_CONNECTIONS);
+                    continue;
                 };
                 let turn = *next;
                 *next = (turn + 1) % (peers.len() + 1);
                 if turn == 0 {
-                    return Some(stream);
+                    return Some((stream, slot));
                 }
                 // Out of this runtime, into the other thread's.
                 match stream.into_std() {
-                    Ok(s) => match peers[turn - 1].send(s) {
+                    Ok(s) => match peers[turn - 1].send((s, slot)) {
                         Ok(()) => {}
                         // That thread is gone: serve it here.
-                        Err(mpsc::error::SendError(s)) => {
+                        Err(mpsc::error::SendError((s, slot))) => {
                             if let Ok(s) = tokio::net::TcpStream::from_std(s) {
-                                return Some(s);
+                                return Some((s, slot));
                             }
                         }
                     },
@@ -354,8 +446,9 @@ impl Source {
                 }
             },
             Source::Handed(rx) => loop {
-                match tokio::net::TcpStream::from_std(rx.recv().await?) {
-                    Ok(s) => return Some(s),
+                let (s, slot) = rx.recv().await?;
+                match tokio::net::TcpStream::from_std(s) {
+                    Ok(s) => return Some((s, slot)),
                     Err(e) => eprintln!("ordu-http: taking a connection over: {e}"),
                 }
             },
@@ -371,6 +464,7 @@ fn spawn_serving_thread(
     app: server::Service,
     down: watch::Receiver<bool>,
     spin: Duration,
+    read_timeout: Duration,
 ) -> Result<std::thread::JoinHandle<()>, String> {
     std::thread::Builder::new()
         .name(format!("ordu-http-{n}"))
@@ -385,7 +479,8 @@ fn spawn_serving_thread(
                     return;
                 }
             };
-            rt.block_on(serve(Source::Handed(handed), app, down, spin));
+            let source = Source::Handed(handed);
+            rt.block_on(serve(source, app, down, spin, read_timeout));
         })
         .map_err(|e| format!("cannot start serving thread {n}: {e}"))
 }
@@ -413,7 +508,24 @@ async fn run(args: Args) -> Result<(), String> {
         addr: local.ip(),
         port: local.port(),
     };
-    let app = server::service(store.clone(), down_rx.clone(), agent);
+    let descriptors = limits::descriptor_limit();
+    let max_conns = match (args.max_conns, descriptors) {
+        (Some(n), Some(fds)) if n as u64 > fds => {
+            eprintln!(
+                "ordu-http: --max-conns {n} is above the descriptor limit ({fds}): \
+                 past it, connections wait for one to close"
+            );
+            n
+        }
+        (Some(n), _) => n,
+        (None, fds) => limits::default_max_conns(fds, threads),
+    };
+    let conns = limits::Conns::new(max_conns);
+    let body_limits = limits::BodyLimits {
+        bytes_in_flight: args.bytes_in_flight,
+        read_timeout: args.read_timeout,
+    };
+    let app = server::service(store.clone(), down_rx.clone(), agent, body_limits);
     // Thread 0 is this one.
     let mut others = Vec::new();
     let mut peers = Vec::new();
@@ -425,6 +537,7 @@ async fn run(args: Args) -> Result<(), String> {
             app.clone(),
             down_rx.clone(),
             args.spin,
+            args.read_timeout,
         )?);
         peers.push(tx);
     }
@@ -432,8 +545,11 @@ async fn run(args: Args) -> Result<(), String> {
         listener,
         peers,
         next: 0,
+        conns,
+        complained: None,
     };
-    let mut serving = tokio::spawn(serve(source, app, down_rx.clone(), args.spin));
+    let serving = serve(source, app, down_rx.clone(), args.spin, args.read_timeout);
+    let mut serving = tokio::spawn(serving);
 
     // Delayed evaluations (rolling-update follow-ups, ...) become due with
     // time, not with a write: look for them every second. Once a minute,
@@ -496,6 +612,8 @@ async fn run(args: Args) -> Result<(), String> {
 /// Serves HTTP/1.1 on what `source` gives until `down` turns true, then stops
 /// accepting, lets open requests finish (long-polls answer at once), closes
 /// idle keep-alive connections, and returns, waiting at most 5 s for all that.
+/// A request's head must arrive within `read_timeout` (a keep-alive
+/// connection waiting for its next one is closed after it).
 ///
 /// hyper's own HTTP/1 connection rather than `axum::serve`: axum's serves
 /// every connection through hyper-util's HTTP/1-or-2 detection, whose sniffed
@@ -506,27 +624,37 @@ async fn serve(
     app: server::Service,
     mut down: watch::Receiver<bool>,
     spin: Duration,
+    read_timeout: Duration,
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
 
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new());
+    http.header_read_timeout(read_timeout);
+    // hyper grows a connection's read buffer while reads fill it, up to
+    // about 400 KB by default: a body sent fast would make every
+    // connection's that large, outside the body budget.
+    http.max_buf_size(MAX_READ_BUFFER);
     // A client that sends its request and then shuts down its write side
     // still gets its answer (hyper otherwise takes the EOF for a hang-up).
     http.half_close(true);
     let spinning = (!spin.is_zero()).then(|| tokio::spawn(spin::run(spin)));
     loop {
-        let stream = tokio::select! {
+        let (stream, slot) = tokio::select! {
             s = source.next() => match s {
-                Some(stream) => stream,
+                Some(next) => next,
                 None => break,
             },
             () = async { let _ = down.wait_for(|d| *d).await; } => break,
         };
         // Small answers go out at once; keep-alive clients wait on none.
         let _ = stream.set_nodelay(true);
-        let service = Detached(app.clone());
+        // The connection owns its slot: it is given back when it ends.
+        let service = Detached {
+            service: app.clone(),
+            _slot: slot,
+        };
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         // Spawned as it is, not awaited in an `async` block: such a block
         // keeps room for the moved-in future beside its own (about 800 bytes
@@ -563,8 +691,15 @@ async fn serve(
 /// cached free blocks, and come back as the next long-poll's new buffer.
 /// Freed [`PILE_MAX`] at a time, all but the few the thread keeps go back to
 /// the kernel.
-#[derive(Clone)]
-struct Detached<S>(S);
+struct Detached<S> {
+    service: S,
+    /// Held for as long as hyper keeps the service: the connection's life.
+    _slot: limits::ConnSlot,
+}
+
+/// The most a connection's read buffer grows to (see [`serve`]); a request
+/// head must fit in it.
+const MAX_READ_BUFFER: usize = 64 << 10;
 
 impl<S, B> hyper::service::Service<Request<B>> for Detached<S>
 where
@@ -587,7 +722,7 @@ where
                 pile.push(original);
             });
         }
-        self.0.call(req)
+        self.service.call(req)
     }
 }
 
@@ -648,6 +783,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = log::init(args.log_requests) {
+        eprintln!("ordu-http: {e}");
+        return ExitCode::FAILURE;
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(64)
         .enable_all()
@@ -698,6 +837,8 @@ mod tests {
             listener,
             peers: vec![tx1, tx2],
             next: 0,
+            conns: limits::Conns::new(100),
+            complained: None,
         };
         // Accepted in the order they connect.
         let clients: Vec<_> = (0..6)
@@ -705,17 +846,17 @@ mod tests {
             .collect();
         let port = |i: usize| clients[i].local_addr().unwrap().port();
         let peer = |s: &std::net::TcpStream| s.peer_addr().unwrap().port();
-        let kept = source.next().await.unwrap();
+        let kept = source.next().await.unwrap().0;
         assert_eq!(kept.peer_addr().unwrap().port(), port(0));
-        let kept = source.next().await.unwrap();
+        let kept = source.next().await.unwrap().0;
         assert_eq!(kept.peer_addr().unwrap().port(), port(3));
-        assert_eq!(peer(&rx1.try_recv().unwrap()), port(1));
-        assert_eq!(peer(&rx2.try_recv().unwrap()), port(2));
+        assert_eq!(peer(&rx1.try_recv().unwrap().0), port(1));
+        assert_eq!(peer(&rx2.try_recv().unwrap().0), port(2));
         // Peer 2 is gone: its turn falls back here.
         drop(rx2);
-        let back = source.next().await.unwrap();
+        let back = source.next().await.unwrap().0;
         assert_eq!(back.peer_addr().unwrap().port(), port(5));
-        assert_eq!(peer(&rx1.try_recv().unwrap()), port(4));
+        assert_eq!(peer(&rx1.try_recv().unwrap().0), port(4));
     }
 
     /// A client that sends a request and shuts down its write side still
@@ -731,13 +872,21 @@ mod tests {
         store
             .register_job_json(job, &ordu::WriteOptions::default())
             .unwrap();
-        let app = server::service(Arc::new(store), down.clone(), test_agent(addr));
+        let app = server::service(
+            Arc::new(store),
+            down.clone(),
+            test_agent(addr),
+            limits::BodyLimits::default(),
+        );
         let source = Source::Listener {
             listener,
             peers: Vec::new(),
             next: 0,
+            conns: limits::Conns::new(100),
+            complained: None,
         };
-        tokio::spawn(serve(source, app, down, Duration::ZERO));
+        let timeout = limits::DEFAULT_READ_TIMEOUT;
+        tokio::spawn(serve(source, app, down, Duration::ZERO, timeout));
         let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
         c.write_all(b"GET /v1/job/x?index=1&wait=300ms HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
@@ -791,6 +940,20 @@ mod tests {
         assert!(spin("100").is_err());
         assert!(thread_count(None) >= 1);
         assert_eq!(thread_count(Some(3)), 3);
+    }
+
+    /// The refusal past the cap is a whole HTTP answer: its length is its
+    /// body's.
+    #[test]
+    fn the_refusal_past_the_cap_is_well_formed() {
+        let text = std::str::from_utf8(TOO_MANY_CONNECTIONS).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .unwrap();
+        assert_eq!(length.parse::<usize>().unwrap(), body.len());
     }
 
     #[test]

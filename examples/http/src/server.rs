@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use http_body_util::BodyExt;
@@ -19,6 +19,7 @@ use ordu::{reads, Error, QueryOptions, Reader, Store};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Semaphore, SemaphorePermit};
 
+use crate::limits::{BodyLimits, Budget, Held};
 use crate::params::{Blocking, Params};
 use crate::routes::{route, Op, Route};
 
@@ -31,6 +32,11 @@ const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 /// A body past the store's limit is read on and thrown away (so the client
 /// can read its 400), up to this much; then the connection is dropped.
 const DRAIN_LIMIT: u64 = 1 << 30;
+
+/// The room a body's buffer starts with, at most: a `Content-Length` is only
+/// a claim, and the budget counts bytes that came; past this the buffer
+/// doubles as they come.
+const FIRST_ROOM: usize = 64 << 10;
 
 /// A write, run on the blocking pool.
 type WriteCall = Box<dyn FnOnce(&Store) -> ordu::Result<Reply> + Send>;
@@ -46,6 +52,10 @@ pub struct App {
     writes: Semaphore,
     /// The compact JSON of jobs as last answered.
     job_json: JobJson,
+    /// The request body bytes all connections hold, against their bound.
+    bodies: Budget,
+    /// How long a body may take to arrive.
+    read_timeout: std::time::Duration,
     /// Evaluations queued by writes are processed in groups: see
     /// [`App::queue_processing`].
     queued: Queued,
@@ -131,15 +141,23 @@ impl JobJson {
     }
 }
 
-/// The HTTP service over `store`, for hyper's connections. Long-polls end
-/// (answering the current state) once `shutdown` turns true.
-pub fn service(store: Arc<Store>, shutdown: watch::Receiver<bool>, agent: Agent) -> Service {
+/// The HTTP service over `store`, for hyper's connections, with request
+/// bodies bounded by `limits`. Long-polls end (answering the current state)
+/// once `shutdown` turns true.
+pub fn service(
+    store: Arc<Store>,
+    shutdown: watch::Receiver<bool>,
+    agent: Agent,
+    limits: BodyLimits,
+) -> Service {
     Service(Arc::new(App {
         store,
         agent,
         shutdown,
         writes: Semaphore::new(1),
         job_json: JobJson::default(),
+        bodies: Budget::new(limits.bytes_in_flight),
+        read_timeout: limits.read_timeout,
         queued: Queued::default(),
     }))
 }
@@ -164,7 +182,18 @@ where
     type Future = Answering;
 
     fn call(&self, req: hyper::Request<B>) -> Answering {
-        Box::pin(handle(self.0.clone(), req.map(Body::new)))
+        let req = req.map(Body::new);
+        if crate::log::enabled() {
+            let method = req.method().clone();
+            let path = req.uri().path_and_query().map_or("", |p| p.as_str());
+            let path = path.to_string();
+            return Box::pin(crate::log::logged(
+                method,
+                path,
+                handle(self.0.clone(), req),
+            ));
+        }
+        Box::pin(handle(self.0.clone(), req))
     }
 }
 
@@ -191,14 +220,12 @@ async fn answer(app: Arc<App>, mut checked: Checked) -> Result<Response, Infalli
     Ok(match &mut checked {
         Checked::Answer(answer) => std::mem::take(answer),
         Checked::Read(op, b, params) => app.read(op, *b, params).await,
+        // Boxed: a write's future, with its body read and that read's
+        // timer, is larger than a read's, and the long-poll's future (this
+        // one) would grow to its size.
         Checked::Write(op, body, announced, params) => {
-            match read_body(&app.store, std::mem::take(body), *announced).await {
-                Ok(bytes) => {
-                    app.write(std::mem::replace(op, Op::ListJobs), bytes, params)
-                        .await
-                }
-                Err(fail) => fail.response(),
-            }
+            let op = std::mem::replace(op, Op::ListJobs);
+            Box::pin(app.receive(op, std::mem::take(body), *announced, params)).await
         }
     })
 }
@@ -383,6 +410,55 @@ impl App {
         }
     }
 
+    /// Reads a write's body, within the read timeout and the server's
+    /// budget of bytes in flight, and applies the write. The body's share of
+    /// the budget is given back once the write is answered.
+    async fn receive(
+        self: &Arc<Self>,
+        op: Op,
+        mut body: Body,
+        announced: Option<u64>,
+        params: &Params,
+    ) -> Response {
+        let deadline = tokio::time::Instant::now() + self.read_timeout;
+        let mut held = self.bodies.hold();
+        let read = read_body(&self.store, &mut body, announced, &mut held);
+        let read = tokio::time::timeout_at(deadline, read).await;
+        match read {
+            Ok(Ok(bytes)) => self.write(op, bytes, params).await,
+            Ok(Err(BodyError::Fail(fail))) => fail.response(),
+            Ok(Err(BodyError::Busy)) => {
+                drop(held);
+                // Answered now; the rest of the body is read and dropped
+                // meanwhile (until the deadline), so that a client still
+                // sending it can read the answer.
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout_at(deadline, discard(body)).await;
+                });
+                let mut resp = text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server busy: the request bodies in flight are at the server's limit \
+                     (--max-body-bytes-in-flight); retry later",
+                );
+                resp.headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                resp
+            }
+            Err(_) => {
+                let mut resp = text(
+                    StatusCode::REQUEST_TIMEOUT,
+                    &format!(
+                        "request body not received within {:?} (--read-timeout)",
+                        self.read_timeout
+                    ),
+                );
+                resp.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+                resp
+            }
+        }
+    }
+
     async fn write(self: &Arc<Self>, op: Op, body: Vec<u8>, params: &Params) -> Response {
         let region = params.region().map(str::to_string);
         let call: WriteCall = match op {
@@ -562,36 +638,86 @@ fn check_evaluate_body(store: &Store, id: &str, body: &[u8]) -> Result<(), Fail>
     }
 }
 
-/// Reads a request body up to the store's size limit. A larger one is read
-/// on and dropped, so that the client, still sending, can read the 400.
-async fn read_body(store: &Store, mut body: Body, announced: Option<u64>) -> Result<Vec<u8>, Fail> {
+/// Why a body was not read.
+enum BodyError {
+    /// Answer this.
+    Fail(Fail),
+    /// The server's budget of body bytes in flight has no room for it.
+    Busy,
+}
+
+/// Reads a request body up to the store's size limit, its buffer counted
+/// against `held` before it grows. A larger body is read on and dropped, so
+/// that the client, still sending, can read the 400.
+async fn read_body(
+    store: &Store,
+    body: &mut Body,
+    announced: Option<u64>,
+    held: &mut Held<'_>,
+) -> Result<Vec<u8>, BodyError> {
     let limit = store.config().limits.max_request_bytes;
-    let mut buf = Vec::with_capacity(announced.unwrap_or(0).min(limit as u64) as usize);
+    let first = usize::try_from(announced.unwrap_or(0))
+        .unwrap_or(usize::MAX)
+        .min(FIRST_ROOM);
+    let mut buf = Vec::new();
     let mut total: u64 = 0;
     while let Some(frame) = body.frame().await {
         let frame = match frame {
             Ok(f) => f,
             Err(e) => {
-                return Err(Fail::bad_request(format!(
+                return Err(BodyError::Fail(Fail::bad_request(format!(
                     "failed to read the request body: {e}"
-                )))
+                ))))
             }
         };
         let Ok(data) = frame.into_data() else {
             continue;
         };
-        total += data.len() as u64;
+        total = total.saturating_add(data.len() as u64);
         if total <= limit as u64 {
+            // `total` is at most `limit`, so is `needed`.
+            let needed = buf.len() + data.len();
+            if needed > buf.capacity() {
+                let room = needed
+                    .max(buf.capacity().saturating_mul(2))
+                    .max(first)
+                    .min(limit);
+                // Doubling saves copies, but only what has come is needed.
+                let room = if held.grow_to(room) {
+                    room
+                } else if held.grow_to(needed) {
+                    needed
+                } else {
+                    return Err(BodyError::Busy);
+                };
+                buf.reserve_exact(room - buf.len());
+            }
             buf.extend_from_slice(&data);
         } else {
-            buf = Vec::new();
+            if buf.capacity() > 0 {
+                buf = Vec::new();
+                held.grow_to(0);
+            }
             if total > DRAIN_LIMIT {
                 break;
             }
         }
     }
-    json::check_body_size(store, total).map_err(|e| Fail::error(&e, false))?;
+    json::check_body_size(store, total).map_err(|e| BodyError::Fail(Fail::error(&e, false)))?;
     Ok(buf)
+}
+
+/// Reads the rest of a body and drops it, up to [`DRAIN_LIMIT`].
+async fn discard(mut body: Body) {
+    let mut total: u64 = 0;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            total = total.saturating_add(data.len() as u64);
+            if total > DRAIN_LIMIT {
+                return;
+            }
+        }
+    }
 }
 
 fn encode<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Result<Vec<u8>, Fail> {
@@ -702,7 +828,11 @@ mod tests {
     fn app() -> (Service, Arc<Store>, watch::Sender<bool>) {
         let store = Arc::new(Store::default());
         let (tx, rx) = watch::channel(false);
-        (service(store.clone(), rx, test_agent()), store, tx)
+        (
+            service(store.clone(), rx, test_agent(), BodyLimits::default()),
+            store,
+            tx,
+        )
     }
 
     async fn call(app: &Service, method: Method, uri: &str, body: &str) -> (u16, String, u64) {
@@ -732,7 +862,11 @@ mod tests {
         crate::register_demo_nodes(&store, 3).unwrap();
         store.process_ready();
         let (tx, rx) = watch::channel(false);
-        (service(store.clone(), rx, test_agent()), store, tx)
+        (
+            service(store.clone(), rx, test_agent(), BodyLimits::default()),
+            store,
+            tx,
+        )
     }
 
     /// An evaluation's status as a client reads it, over the router.
@@ -860,6 +994,8 @@ mod tests {
             shutdown: rx,
             writes: Semaphore::new(1),
             job_json: JobJson::default(),
+            bodies: Budget::new(crate::limits::DEFAULT_BYTES_IN_FLIGHT),
+            read_timeout: crate::limits::DEFAULT_READ_TIMEOUT,
             queued: Queued::default(),
             agent: test_agent(),
         })
@@ -879,10 +1015,12 @@ mod tests {
     async fn the_write_turn_is_one_at_a_time() {
         let app = bare_app();
         let held = app.write_turn().await.expect("free turn");
+        // Timed from here, not from when the task first runs: under load it
+        // may start late, and the hold is what is measured.
+        let started = Instant::now();
         let waiter = {
             let app = app.clone();
             tokio::spawn(async move {
-                let started = Instant::now();
                 let _turn = app.write_turn().await.expect("turn");
                 started.elapsed()
             })
@@ -1091,6 +1229,41 @@ mod tests {
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         assert!(String::from_utf8_lossy(&body).contains("limit"), "{body:?}");
         assert_eq!(store.index(), 0);
+    }
+
+    /// A body is counted against the server's budget as it is read, and
+    /// given back once answered: one that does not fit is refused with 503
+    /// (having written nothing), one that fits is served, and nothing stays
+    /// counted after either.
+    #[tokio::test]
+    async fn bodies_are_counted_against_the_budget_and_given_back() {
+        let store = Arc::new(Store::default());
+        let (_tx, rx) = watch::channel(false);
+        let limits = BodyLimits {
+            bytes_in_flight: 4096,
+            ..BodyLimits::default()
+        };
+        let app = service(store.clone(), rx, test_agent(), limits);
+        let pad = |n: usize| {
+            let job = JOB.replace(r#""ID":"web","#, r#""ID":"web","Meta":{"pad":"PAD"},"#);
+            job.replace("PAD", &"x".repeat(n))
+        };
+        let (s, body, _) = call(&app, Method::PUT, "/v1/jobs", &pad(5000)).await;
+        assert_eq!(s, 503, "{body}");
+        assert!(body.contains("--max-body-bytes-in-flight"), "{body}");
+        assert_eq!(store.index(), 0);
+        assert_eq!(app.0.bodies.used(), 0);
+        let (s, body, _) = call(&app, Method::PUT, "/v1/jobs", &pad(3000)).await;
+        assert_eq!(s, 200, "{body}");
+        assert_eq!(app.0.bodies.used(), 0);
+        // An announced length is not taken at its word.
+        let req = Request::builder()
+            .method(Method::PUT)
+            .uri("/v1/jobs")
+            .header("content-length", "8000000")
+            .body(Body::from(pad(10)))
+            .unwrap();
+        assert_eq!(app.call(req).await.unwrap().status(), 200);
     }
 
     #[tokio::test]
