@@ -36,7 +36,8 @@ fn reply<T: Serialize>(value: &T, index: u64) -> Result<Reply> {
 /// The options of a store created from JSON. Every key is optional:
 /// `{"region": "global", "mode": "inline" | "manual", "delivery_limit": 3,
 ///   "nack_timeout": "60s", "seed": 1, "limits": {"max_group_count": 10000,
-///   "max_job_count": 100000, "max_request_bytes": 8388608}}`
+///   "max_job_count": 100000, "max_request_bytes": 8388608,
+///   "max_constraints": 1000}}`
 /// (`nack_timeout` in Go's duration syntax, from 1ms to 24h).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,12 +56,15 @@ struct LimitsJson {
     max_group_count: Option<i64>,
     max_job_count: Option<i64>,
     max_request_bytes: Option<i64>,
+    max_constraints: Option<i64>,
 }
 
 /// The largest count limit a config may set (allocations per group or job).
 const MAX_COUNT_LIMIT: i64 = 10_000_000;
 /// The largest request size a config may allow: 1 GiB.
 const MAX_REQUEST_BYTES_LIMIT: i64 = 1 << 30;
+/// The most constraints per job a config may allow.
+const MAX_CONSTRAINTS_LIMIT: i64 = 100_000;
 
 /// `v` when it is from 1 to `max`, else an error naming `key`.
 fn limit_in(key: &str, v: i64, max: i64) -> Result<i64> {
@@ -125,6 +129,10 @@ pub fn config(bytes: &[u8]) -> Result<Config> {
         if let Some(v) = l.max_request_bytes {
             c.limits.max_request_bytes =
                 limit_in("limits.max_request_bytes", v, MAX_REQUEST_BYTES_LIMIT)? as usize;
+        }
+        if let Some(v) = l.max_constraints {
+            c.limits.max_constraints =
+                limit_in("limits.max_constraints", v, MAX_CONSTRAINTS_LIMIT)? as usize;
         }
     }
     Ok(c)

@@ -128,22 +128,26 @@ fn store_config_limits_out_of_range_are_refused() {
         ("max_request_bytes", json!(0)),
         ("max_request_bytes", json!(-8)),
         ("max_request_bytes", json!(1u64 << 40)),
+        ("max_constraints", json!(0)),
+        ("max_constraints", json!(-3)),
+        ("max_constraints", json!(1u64 << 40)),
     ] {
         let cfg = json!({ "limits": { key: v } }).to_string();
         let err = ordu::json::config(cfg.as_bytes()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Invalid, "{key}={v}");
         assert!(err.to_string().contains(&format!("limits.{key}")), "{err}");
     }
-    let ok =
-        json!({"limits": {"max_group_count": 5, "max_job_count": 50, "max_request_bytes": 1024}});
+    let ok = json!({"limits": {"max_group_count": 5, "max_job_count": 50,
+                               "max_request_bytes": 1024, "max_constraints": 7}});
     let c = ordu::json::config(ok.to_string().as_bytes()).unwrap();
     assert_eq!(
         (
             c.limits.max_group_count,
             c.limits.max_job_count,
-            c.limits.max_request_bytes
+            c.limits.max_request_bytes,
+            c.limits.max_constraints
         ),
-        (5, 50, 1024)
+        (5, 50, 1024, 7)
     );
 }
 

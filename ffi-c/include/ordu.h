@@ -172,7 +172,7 @@ void ordu_string_free(struct ordu_string *s);
  * key is optional: `{"region": "global", "mode": "inline" | "manual",
  * "delivery_limit": 3, "nack_timeout": "60s", "seed": 1, "limits":
  * {"max_group_count": 10000, "max_job_count": 100000,
- * "max_request_bytes": 8388608}}`. A NULL
+ * "max_request_bytes": 8388608, "max_constraints": 1000}}`. A NULL
  * `config_json` (its length is then ignored) or an empty or all-blank text
  * means every default. An unknown key is `ORDU_INVALID_JSON`, a bad value
  * (an empty region, an unknown mode) is `ORDU_INVALID`.

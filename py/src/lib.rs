@@ -221,7 +221,8 @@ impl Delivery {
 /// `region` (default "global"), `mode` ("inline" or "manual"),
 /// `delivery_limit`, `nack_timeout` (a Go duration, default "60s": a
 /// delivery neither acked nor nacked by then is delivered again), `seed`,
-/// and `limits` (`max_group_count`, `max_job_count`, `max_request_bytes`).
+/// and `limits` (`max_group_count`, `max_job_count`, `max_request_bytes`,
+/// `max_constraints`).
 ///
 /// Request bodies are dicts in Nomad's field names, or str/bytes of JSON.
 /// Writes return Nomad's reply dict (with "Index"). Reads return a tuple

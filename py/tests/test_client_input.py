@@ -27,7 +27,7 @@ def test_trailing_garbage_is_refused(tail):
 
 
 @pytest.mark.parametrize("limits", [{"max_group_count": -5}, {"max_job_count": 0},
-                                    {"max_request_bytes": -1}])
+                                    {"max_request_bytes": -1}, {"max_constraints": -2}])
 def test_negative_limits_are_refused(limits):
     with pytest.raises(ordu.InvalidError) as err:
         ordu.Store({"limits": limits})

@@ -2,8 +2,9 @@
 //! counted? Datacenter globs, drivers, and the job, group and task constraints
 //! with every operand SPEC.md lists (reference §5.7).
 
-use regex::Regex;
+use regex_automata::meta::Regex;
 
+use crate::structs::regexp::Regexes;
 use crate::structs::version::{Version, VersionConstraint};
 use crate::structs::{Constraint, Job, Node, TaskGroup};
 
@@ -160,7 +161,8 @@ fn relational(op: &str, l: &str, r: &str) -> bool {
 }
 
 /// A constraint prepared once per evaluation (regexp compiled, version
-/// constraint parsed) with the label its rejections are counted under.
+/// constraint parsed) with the label its rejections are counted under. A
+/// pattern that is refused (validation refuses it too) holds on no node.
 pub(crate) struct Compiled {
     c: Constraint,
     label: String,
@@ -169,9 +171,9 @@ pub(crate) struct Compiled {
 }
 
 impl Compiled {
-    fn new(c: &Constraint) -> Self {
+    fn new(c: &Constraint, regexes: &mut Regexes) -> Self {
         let regex = (c.operand == "regexp")
-            .then(|| Regex::new(&c.r_target).ok())
+            .then(|| regexes.get(&c.r_target).ok().cloned())
             .flatten();
         let version = matches!(c.operand.as_str(), "version" | "semver")
             .then(|| VersionConstraint::parse(&c.r_target).ok())
@@ -246,7 +248,7 @@ pub(crate) enum Verdict {
 }
 
 /// Everything a node must satisfy to run one group of a job, prepared once
-/// per evaluation. Order as Nomad's stack: job constraints, drivers, group and
+/// per evaluation, its patterns compiled by the evaluation's [`Regexes`]. Order as Nomad's stack: job constraints, drivers, group and
 /// task constraints; `distinct_hosts` is checked by the caller against the plan.
 pub(crate) struct GroupChecker {
     job: Vec<Compiled>,
@@ -260,7 +262,7 @@ pub(crate) struct GroupChecker {
 }
 
 impl GroupChecker {
-    pub(crate) fn new(job: &Job, group: &TaskGroup) -> Self {
+    pub(crate) fn new(job: &Job, group: &TaskGroup, regexes: &mut Regexes) -> Self {
         let enforced = |cs: &Option<Vec<Constraint>>| -> Vec<Constraint> {
             cs.iter()
                 .flatten()
@@ -275,10 +277,10 @@ impl GroupChecker {
         }
         let distinct_job = job_cs.iter().any(|c| c.operand == "distinct_hosts");
         let distinct_group = group_cs.iter().any(|c| c.operand == "distinct_hosts");
-        let compile = |cs: Vec<Constraint>| -> Vec<Compiled> {
+        let mut compile = |cs: Vec<Constraint>| -> Vec<Compiled> {
             cs.iter()
                 .filter(|c| c.operand != "distinct_hosts")
-                .map(Compiled::new)
+                .map(|c| Compiled::new(c, regexes))
                 .collect()
         };
         let job = compile(job_cs);
@@ -358,12 +360,15 @@ mod tests {
     }
 
     fn holds(l: &str, op: &str, r: &str) -> bool {
-        Compiled::new(&Constraint {
-            l_target: l.into(),
-            operand: op.into(),
-            r_target: r.into(),
-            ..Constraint::default()
-        })
+        Compiled::new(
+            &Constraint {
+                l_target: l.into(),
+                operand: op.into(),
+                r_target: r.into(),
+                ..Constraint::default()
+            },
+            &mut Regexes::default(),
+        )
         .holds(&node())
     }
 
@@ -457,7 +462,7 @@ mod tests {
                 {"Name": "a", "Driver": "docker"}, {"Name": "b", "Driver": "exec"}]}]
         }))
         .unwrap();
-        let checker = GroupChecker::new(&job, &job.task_groups[0]);
+        let checker = GroupChecker::new(&job, &job.task_groups[0], &mut Regexes::default());
         match checker.check(&node()) {
             Verdict::Filtered(i) => assert_eq!(checker.reason(i), MISSING_DRIVERS),
             v => panic!("{v:?}"),
@@ -475,7 +480,7 @@ mod tests {
                 "Tasks": [{"Name": "a", "Driver": "missing"}]}]
         }))
         .unwrap();
-        let checker = GroupChecker::new(&job, &job.task_groups[0]);
+        let checker = GroupChecker::new(&job, &job.task_groups[0], &mut Regexes::default());
         match checker.check(&node()) {
             Verdict::Filtered(i) => assert_eq!(checker.reason(i), "${node.class} = small"),
             v => panic!("{v:?}"),

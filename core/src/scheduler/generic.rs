@@ -11,6 +11,7 @@ use super::rank::{candidate_limit, final_score, Rng};
 use super::reconcile::{self, Placement};
 use super::{nodes_available, Builder, Context, GroupPlan, DESC_MIGRATING, DESC_UPDATING};
 use crate::state::State;
+use crate::structs::regexp::Regexes;
 use crate::structs::{AllocMetric, Evaluation, Node, Plan, JOB_TYPE_BATCH};
 
 /// The shuffled candidate nodes of one evaluation and the cursor that carries
@@ -67,8 +68,9 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
         .map(|g| g.count.max(0) as usize)
         .sum();
     b.reserve(cands.nodes.len(), placements);
+    let mut regexes = Regexes::default();
     let mut groups: Vec<GroupPlan> = (0..job.task_groups.len())
-        .map(|g| GroupPlan::new(&job, g, cands.nodes.len()))
+        .map(|g| GroupPlan::new(&job, g, cands.nodes.len(), &mut regexes))
         .collect();
 
     // Updates: in place where the change allows and the node has room,

@@ -47,6 +47,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::state::{NodeUsage, State};
+use crate::structs::regexp::Regexes;
 use crate::structs::{
     AllocMetric, AllocStop, Allocation, Evaluation, Job, NetworkResource, Node, Plan, Resources,
     TaskGroup, ALLOC_CLIENT_PENDING, ALLOC_DESIRED_RUN, ALLOC_DESIRED_STOP, EVAL_STATUS_BLOCKED,
@@ -182,13 +183,15 @@ pub(crate) struct GroupPlan {
 }
 
 impl GroupPlan {
-    pub(crate) fn new(job: &Job, index: usize, candidates: usize) -> Self {
+    /// `regexes` is the evaluation's: a pattern the job uses in several
+    /// groups is compiled once.
+    pub(crate) fn new(job: &Job, index: usize, candidates: usize, regexes: &mut Regexes) -> Self {
         let group = &job.task_groups[index];
         GroupPlan {
             index: index as u32,
             name: group.name.clone(),
             count: group.count,
-            checker: GroupChecker::new(job, group),
+            checker: GroupChecker::new(job, group, regexes),
             ask: GroupAsk::new(group),
             // Bounded: a job with very many groups on a large cluster
             // checks nodes again rather than holding groups × nodes entries.
@@ -814,5 +817,40 @@ mod tests {
             .unwrap()
             .push(serde_json::json!({"Name": "side", "Driver": "docker"}));
         assert!(tasks_updated(&old, &group(v)), "task count");
+    }
+
+    /// A pattern is compiled once per evaluation, however many groups, tasks
+    /// and nodes use it; and once by validation.
+    #[test]
+    fn an_evaluation_compiles_each_pattern_once() {
+        use crate::structs::regexp::COMPILES;
+        use crate::{Store, WriteOptions};
+        let store = Store::new(crate::Config::default());
+        for i in 0..20 {
+            let node = serde_json::json!({"Node": {"ID": format!("n{i}"), "Name": format!("n{i}"),
+                "Datacenter": "dc1", "Status": "ready",
+                "Attributes": {"driver.exec": "1", "kernel.os": "linux"},
+                "Resources": {"CPU": 4000, "MemoryMB": 8192, "DiskMB": 10000}}});
+            store
+                .register_node_json(node.to_string().as_bytes())
+                .unwrap();
+        }
+        let os = serde_json::json!({"LTarget": "${attr.kernel.os}", "Operand": "regexp", "RTarget": "^lin"});
+        let name = serde_json::json!({"LTarget": "${node.unique.name}", "Operand": "regexp", "RTarget": "^n"});
+        let g = |n: &str| {
+            serde_json::json!({"Name": n, "Count": 2, "Constraints": [os, name],
+            "Tasks": [{"Name": "t", "Driver": "exec", "Constraints": [os],
+                       "Resources": {"CPU": 100, "MemoryMB": 64}}]})
+        };
+        let job = serde_json::json!({"Job": {"ID": "j", "Datacenters": ["dc1"],
+            "Constraints": [os], "TaskGroups": [g("a"), g("b"), g("c")]}});
+        let before = COMPILES.with(|n| n.get());
+        store
+            .register_job_json(job.to_string().as_bytes(), &WriteOptions::default())
+            .unwrap();
+        // Two distinct patterns: two compiles validating, two scheduling.
+        assert_eq!(COMPILES.with(|n| n.get()) - before, 4);
+        let placed = store.with_state(|s| s.allocs_by_job("j").len());
+        assert_eq!(placed, 6, "the patterns match");
     }
 }

@@ -15,6 +15,7 @@ use super::{
     DESC_UPDATING,
 };
 use crate::state::State;
+use crate::structs::regexp::Regexes;
 use crate::structs::{
     alloc_name, AllocMetric, Allocation, Evaluation, Node, Plan, ALLOC_CLIENT_LOST,
 };
@@ -47,8 +48,9 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
         .map(|(i, n)| (n.id.as_str(), i))
         .collect();
     b.reserve(nodes.len(), nodes.len() * job.task_groups.len());
+    let mut regexes = Regexes::default();
     let mut groups: Vec<GroupPlan> = (0..job.task_groups.len())
-        .map(|g| GroupPlan::new(&job, g, nodes.len()))
+        .map(|g| GroupPlan::new(&job, g, nodes.len(), &mut regexes))
         .collect();
 
     // The live allocations per (node, group); extras and strays are stopped.

@@ -6,6 +6,7 @@ mod eval;
 mod job;
 mod node;
 mod plan;
+pub(crate) mod regexp;
 mod serde_util;
 mod validate;
 pub mod version;
@@ -15,6 +16,7 @@ pub use eval::*;
 pub use job::*;
 pub use node::*;
 pub use plan::*;
+pub use regexp::{JOB_REGEX_BUDGET, MAX_PATTERN_BYTES, PATTERN_SIZE_LIMIT};
 pub use validate::{
     check_constraint, validate_alloc_update, validate_job, validate_node, validate_node_status,
     Limits, MAX_RESOURCE, OPERANDS,

@@ -10,6 +10,7 @@ use super::job::{
     JOB_TYPES, JOB_TYPE_SYSTEM, MAX_ID_BYTES,
 };
 use super::node::{Node, NODE_STATUSES};
+use super::regexp::{self, Regexes};
 use super::version::VersionConstraint;
 
 /// Bounds that keep a hostile request from hurting the host.
@@ -21,6 +22,9 @@ pub struct Limits {
     pub max_job_count: i64,
     /// Largest request body, in bytes, the JSON entry points decode.
     pub max_request_bytes: usize,
+    /// Most constraints of one job, counting its job, group and task lists
+    /// together. Each is checked against every node at every evaluation.
+    pub max_constraints: usize,
 }
 
 impl Default for Limits {
@@ -29,6 +33,7 @@ impl Default for Limits {
             max_group_count: 10_000,
             max_job_count: 100_000,
             max_request_bytes: 8 << 20,
+            max_constraints: 1_000,
         }
     }
 }
@@ -54,14 +59,48 @@ pub const OPERANDS: [&str; 16] = [
 ];
 
 /// Checks the limits first (a limit error wins), then every rule of the model.
+/// The `regexp` patterns are compiled last, within the bounds of
+/// [`regexp`](super::regexp), and only when nothing else is wrong: what a
+/// client cannot be refused cheaply is paid for only by a job that may run.
 pub fn validate_job(job: &Job, limits: &Limits) -> Result<(), Error> {
     check_limits(job, limits)?;
     let mut errs = Vec::new();
     job_rules(job, &mut errs);
     if errs.is_empty() {
+        compile_regexps(job, &mut errs);
+    }
+    if errs.is_empty() {
         Ok(())
     } else {
         Err(Error::invalid(errs))
+    }
+}
+
+/// Compiles each distinct `regexp` pattern of the job once, in the order of
+/// the job (its own constraints, then each group's and its tasks').
+fn compile_regexps(job: &Job, errs: &mut Vec<FieldError>) {
+    let mut regexes = Regexes::default();
+    let mut list = |path: &dyn std::fmt::Display, cs: &Option<Vec<Constraint>>| {
+        for (i, c) in cs.iter().flatten().enumerate() {
+            if c.operand == "regexp" {
+                if let Err(why) = regexes.get(&c.r_target) {
+                    errs.push(FieldError::new(format!("{path}[{i}].RTarget"), why));
+                }
+            }
+        }
+    };
+    list(&"Constraints", &job.constraints);
+    for (g, group) in job.task_groups.iter().enumerate() {
+        list(
+            &format_args!("TaskGroups[{g}].Constraints"),
+            &group.constraints,
+        );
+        for (t, task) in group.tasks.iter().enumerate() {
+            list(
+                &format_args!("TaskGroups[{g}].Tasks[{t}].Constraints"),
+                &task.constraints,
+            );
+        }
     }
 }
 
@@ -90,6 +129,40 @@ fn check_limits(job: &Job, limits: &Limits) -> Result<(), Error> {
                 limits.max_job_count
             ),
         });
+    }
+    check_constraint_count(job, limits.max_constraints)
+}
+
+/// The constraints of a job, counted over its lists in order; the error names
+/// the list in which the count passes `max`.
+fn check_constraint_count(job: &Job, max: usize) -> Result<(), Error> {
+    let mut count: usize = 0;
+    let mut add = |path: &dyn Fn() -> String, cs: &Option<Vec<Constraint>>| {
+        count = count.saturating_add(cs.as_ref().map_or(0, Vec::len));
+        if count <= max {
+            return Ok(());
+        }
+        Err(Error::Limit {
+            path: path(),
+            limit: max as u64,
+            message: format!(
+                "the job has over {max} constraints, the limit per job \
+                 (job, group and task constraints together)"
+            ),
+        })
+    };
+    add(&|| "Constraints".into(), &job.constraints)?;
+    for (g, group) in job.task_groups.iter().enumerate() {
+        add(
+            &|| format!("TaskGroups[{g}].Constraints"),
+            &group.constraints,
+        )?;
+        for (t, task) in group.tasks.iter().enumerate() {
+            add(
+                &|| format!("TaskGroups[{g}].Tasks[{t}].Constraints"),
+                &task.constraints,
+            )?;
+        }
     }
     Ok(())
 }
@@ -377,7 +450,9 @@ fn constraints_rules(path: At<'_>, cs: Option<&[Constraint]>, errs: &mut Vec<Fie
 }
 
 /// Checks one constraint: a known operand, the targets it needs, and a right
-/// side that compiles (`regexp`) or parses (`version`).
+/// side that parses (`regexp`, `version`). A `regexp` is not compiled here:
+/// [`validate_job`] compiles a job's patterns, within bounds, once the cheap
+/// checks pass.
 pub fn check_constraint(c: &Constraint) -> Result<(), String> {
     let op = c.operand.as_str();
     if op.is_empty() {
@@ -394,16 +469,7 @@ pub fn check_constraint(c: &Constraint) -> Result<(), String> {
             Err(format!("{op} does not support an RTarget"))
         }
         "is_set" | "is_not_set" | "distinct_hosts" => Ok(()),
-        "regexp" => regex::Regex::new(&c.r_target)
-            .map(|_| ())
-            // The regex crate's message spans lines (pattern, caret, error);
-            // one line keeps the multi-error list parseable.
-            .map_err(|e| {
-                let e = e.to_string();
-                let why = e.lines().last().unwrap_or_default().trim();
-                let why = why.strip_prefix("error: ").unwrap_or(why);
-                format!("regular expression failed to compile: {why}")
-            }),
+        "regexp" => regexp::parse(&c.r_target).map(|_| ()),
         "version" | "semver" => VersionConstraint::parse(&c.r_target)
             .map(|_| ())
             .map_err(|e| format!("version constraint is invalid: {e}")),

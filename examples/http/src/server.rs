@@ -38,6 +38,11 @@ const DRAIN_LIMIT: u64 = 1 << 30;
 /// doubles as they come.
 const FIRST_ROOM: usize = 64 << 10;
 
+/// A register body larger than this is decoded and checked on the blocking
+/// pool rather than on the serving thread (see [`App::write`]). Smaller ones
+/// check in well under a millisecond, less than the hand-off costs.
+const CHECK_APART_BYTES: usize = 64 << 10;
+
 /// A write, run on the blocking pool.
 type WriteCall = Box<dyn FnOnce(&Store) -> ordu::Result<Reply> + Send>;
 
@@ -464,16 +469,24 @@ impl App {
         let call: WriteCall = match op {
             Op::RegisterJob(id) => {
                 // Decoding and checking need no turn: done here, in parallel
-                // with the write that holds it.
-                let checked = json::check_register_job_at(
-                    &self.store,
-                    id.as_deref(),
-                    &body,
-                    region.as_deref(),
-                );
+                // with the write that holds it. A large body is checked on
+                // the blocking pool, so that this thread serves reads
+                // meanwhile; boxed, so that the future of every request
+                // (an open long-poll's included) does not hold room for it.
+                let checked = if body.len() > CHECK_APART_BYTES {
+                    Box::pin(self.check_register_apart(id, body, region.clone())).await
+                } else {
+                    json::check_register_job_at(
+                        &self.store,
+                        id.as_deref(),
+                        &body,
+                        region.as_deref(),
+                    )
+                    .map_err(|e| error(&e, false))
+                };
                 match checked {
                     Ok(c) => Box::new(move |s: &Store| json::commit_register(s, c)),
-                    Err(e) => return error(&e, false),
+                    Err(refused) => return refused,
                 }
             }
             Op::EvaluateJob(id) => {
@@ -552,6 +565,29 @@ impl App {
 }
 
 impl App {
+    /// [`json::check_register_job_at`] on the blocking pool; a refusal is
+    /// the answer.
+    async fn check_register_apart(
+        &self,
+        id: Option<String>,
+        body: Vec<u8>,
+        region: Option<String>,
+    ) -> Result<ordu::CheckedRegister, Response> {
+        let store = self.store.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            json::check_register_job_at(&store, id.as_deref(), &body, region.as_deref())
+        })
+        .await;
+        match checked {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e)) => Err(error(&e, false)),
+            Err(_) => Err(text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error: checking the job failed",
+            )),
+        }
+    }
+
     /// After a write, under the write turn: has the evaluations it queued
     /// processed soon (the store is in manual mode; see `main`), together
     /// with those of the writes that come in meanwhile.
@@ -1264,6 +1300,29 @@ mod tests {
             .body(Body::from(pad(10)))
             .unwrap();
         assert_eq!(app.call(req).await.unwrap().status(), 200);
+    }
+
+    /// A register body over `CHECK_APART_BYTES` is checked on the blocking
+    /// pool: it answers as a small one does, refusals included.
+    #[tokio::test]
+    async fn a_large_register_is_checked_apart_and_answers_the_same() {
+        let (app, store, _tx) = app();
+        let pad = "x".repeat(CHECK_APART_BYTES);
+        let big = |id: &str, priority: u32| {
+            format!(
+                r#"{{"Job":{{"ID":"{id}","Priority":{priority},"Datacenters":["dc1"],"Meta":{{"pad":"{pad}"}},
+                "TaskGroups":[{{"Name":"g","Tasks":[{{"Name":"t","Driver":"exec"}}]}}]}}}}"#
+            )
+        };
+        let (s, body, _) = call(&app, Method::PUT, "/v1/jobs", &big("bad", 0)).await;
+        assert_eq!(s, 500, "{body}");
+        assert!(body.contains("Priority: job priority"), "{body}");
+        assert_eq!(store.index(), 0);
+        let (s, body, index) = call(&app, Method::PUT, "/v1/jobs", &big("big", 50)).await;
+        assert_eq!(s, 200, "{body}");
+        assert!(index > 0);
+        let (s, _, _) = call(&app, Method::GET, "/v1/job/big", "").await;
+        assert_eq!(s, 200);
     }
 
     #[tokio::test]
