@@ -10,6 +10,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::command::Command;
 use crate::error::{Error, Result};
+use crate::log::{Log, MemoryLog};
 use crate::scheduler::broker::{Broker, Delivery, Outcome};
 use crate::scheduler::{self, Context};
 use crate::state::{keys, Applied, State};
@@ -406,10 +407,6 @@ pub mod reads {
     }
 }
 
-/// Called with every command the store applies, after it applied and before
-/// any waiter wakes: a host appends it to its write-ahead log here.
-pub type CommandObserver = Box<dyn Fn(u64, &Command) + Send + Sync>;
-
 /// The store: state, broker, waiters. Internally synchronised; share it with
 /// `Arc` and call it from any thread.
 pub struct Store {
@@ -429,7 +426,10 @@ pub struct Store {
     watch: Arc<Watch>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
-    observer: Option<CommandObserver>,
+    log: Box<dyn Log>,
+    /// One append at a time, in the order they apply; holds the last index
+    /// the log gave (an entry the state refused still took its index).
+    log_turn: Mutex<u64>,
     runs: AtomicU64,
     /// Index of the last write that added capacity (a node ready or
     /// undrained, an allocation finished): a blocked evaluation planned
@@ -460,15 +460,17 @@ impl Store {
             watch: Arc::new(Watch::new()),
             clock,
             ids,
-            observer: None,
+            log: Box::new(MemoryLog),
+            log_turn: Mutex::new(0),
             runs: AtomicU64::new(0),
             capacity_index: AtomicU64::new(0),
         }
     }
 
-    /// Sets the observer of applied commands (see [`CommandObserver`]).
-    pub fn with_observer(mut self, observer: CommandObserver) -> Self {
-        self.observer = Some(observer);
+    /// Sets the log every write goes to before it applies (see
+    /// [`crate::log`]); the default commits at once.
+    pub fn with_log(mut self, log: impl Log + 'static) -> Self {
+        self.log = Box::new(log);
         self
     }
 
@@ -476,7 +478,12 @@ impl Store {
     /// pending and blocked evaluations, and wakes every waiter.
     pub fn restore(&self, state: State) {
         let evals: Vec<_> = state.evals().cloned().collect();
-        *self.state.write() = state;
+        {
+            // No append in flight while the state is swapped; the log's last
+            // index stays (indexes never go back).
+            let _turn = self.log_turn.lock();
+            *self.state.write() = state;
+        }
         // Pending in the restored state, they are queued (and superseded)
         // again below if they still are.
         self.superseded.lock().clear();
@@ -508,10 +515,28 @@ impl Store {
         f(&self.state.read())
     }
 
-    /// Applies an already-built command at the next index, exactly as a
-    /// replica of a replicated log would.
+    /// Applies an already-built command through the log, at the next index it
+    /// gives, as any write does.
     pub fn apply(&self, cmd: Command) -> Result<u64> {
         Ok(self.commit(cmd)?.index)
+    }
+
+    /// Applies a command that a log committed elsewhere at `index` (a
+    /// replica's, or one replayed at start), without handing it to this
+    /// store's log. `index` must be above every index applied or logged here.
+    pub fn apply_committed(&self, index: u64, cmd: Command) -> Result<u64> {
+        let mut last = self.log_turn.lock();
+        let after = (*last).max(self.state.read().index());
+        if index <= after {
+            return Err(Error::Conflict {
+                message: format!("index {index} is not after the last applied, {after}"),
+                current_index: after,
+            });
+        }
+        *last = index;
+        let applied = self.apply_at(index, cmd, false);
+        drop(last);
+        Ok(applied?.index)
     }
 
     /// Checks that `region`, when given and not empty, is the store's region;
@@ -543,21 +568,46 @@ impl Store {
         }
     }
 
-    /// Applies `cmd` at the next index, tells the observer, wakes waiters and
-    /// hands the command's new evaluations to the broker.
+    /// Hands `cmd` to the log and, once it committed, applies it at the index
+    /// the log gave, wakes its waiters and queues its evaluations. A log that
+    /// refuses changes nothing. The state's lock is taken only to apply, so
+    /// readers go on while the log works.
     fn commit(&self, cmd: Command) -> Result<Applied> {
+        let mut last = self.log_turn.lock();
+        let after = {
+            // Refused here, a write never reaches the log. `apply` decides
+            // again at the state the entry lands on (the same one here: the
+            // turn is held; on a replica, whatever came before it).
+            let st = self.state.read();
+            st.check(&cmd)?;
+            (*last).max(st.index())
+        };
+        let index = self
+            .log
+            .append(after, &cmd)
+            .map_err(|e| Error::Unavailable { message: e.0 })?;
+        if index <= after {
+            return Err(Error::Unavailable {
+                message: format!("the log committed at index {index}, not after {after}"),
+            });
+        }
+        *last = index;
+        let applied = self.apply_at(index, cmd, true);
+        drop(last);
+        applied
+    }
+
+    /// Applies a committed command at `index` (above the state's), wakes its
+    /// waiters and queues its evaluations. `checked`: [`State::check`]ed at
+    /// the state it applies to, under the same log turn.
+    fn apply_at(&self, index: u64, cmd: Command, checked: bool) -> Result<Applied> {
         let (applied, evals) = {
             let mut st = self.state.write();
-            let index = st.index() + 1;
             let eval_ids: Vec<String> = command_evals(&cmd).map(str::to_string).collect();
-            let applied = match &self.observer {
-                Some(obs) => {
-                    let applied = st.apply(index, &cmd)?;
-                    obs(index, &cmd);
-                    applied
-                }
-                // Nobody else sees the command: let `apply` move it.
-                None => st.apply_owned(index, cmd)?,
+            let applied = if checked {
+                st.apply_checked_owned(index, cmd)
+            } else {
+                st.apply_owned(index, cmd)?
             };
             let evals: Vec<_> = eval_ids
                 .iter()

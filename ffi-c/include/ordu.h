@@ -70,6 +70,11 @@ typedef enum ordu_result {
    */
   ORDU_LIMIT = 5,
   /**
+   * The store's log refused the write (disk full, not the leader);
+   * nothing changed. The error JSON's message has the log's reason.
+   */
+  ORDU_UNAVAILABLE = 6,
+  /**
    * A required pointer argument was NULL.
    */
   ORDU_NULL_PARAMETER = 100,

@@ -72,6 +72,12 @@ create_exception!(
     OrduError,
     "The request is over a configured bound. Attributes: `path`, `limit`."
 );
+create_exception!(
+    _ordu,
+    UnavailableError,
+    OrduError,
+    "The store's log refused the write (disk full, not the leader); nothing changed."
+);
 
 /// How long a blocking read waits in the core before it takes the GIL back to
 /// check for signals. A change wakes the read at once whatever the slice.
@@ -123,6 +129,7 @@ fn to_py_err(py: Python<'_>, e: ordu::Error) -> PyErr {
         ErrorKind::Conflict => ConflictError::new_err(e.to_string()),
         ErrorKind::Region => RegionError::new_err(e.to_string()),
         ErrorKind::Limit => LimitError::new_err(e.to_string()),
+        ErrorKind::Unavailable => UnavailableError::new_err(e.to_string()),
         _ => OrduError::new_err(e.to_string()),
     };
     if let Err(failed) = annotate(py, &err, &e) {
@@ -802,6 +809,7 @@ fn _ordu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ConflictError", py.get_type::<ConflictError>())?;
     m.add("RegionError", py.get_type::<RegionError>())?;
     m.add("LimitError", py.get_type::<LimitError>())?;
+    m.add("UnavailableError", py.get_type::<UnavailableError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     exit::register(m)?;
     Ok(())

@@ -33,7 +33,7 @@ def test_stubs_match_the_compiled_module():
         declared = stubs[cls.__name__] - {"__init__"}
         assert public == declared, f"{cls.__name__}: stubs and module differ: {public ^ declared}"
     for name in ("OrduError", "NotFoundError", "InvalidError", "ConflictError",
-                 "RegionError", "LimitError"):
+                 "RegionError", "LimitError", "UnavailableError"):
         assert name in stubs and hasattr(native, name)
 
 

@@ -388,6 +388,14 @@ impl State {
         Ok(self.transact(index, |tx| tx.run_owned(cmd)))
     }
 
+    /// [`State::apply_owned`] for a command [`State::check`]ed at this very
+    /// state: the store checks before it logs and holds its log turn until
+    /// the entry applies, so checking again would find the same.
+    pub(crate) fn apply_checked_owned(&mut self, index: u64, cmd: Command) -> Applied {
+        self.check_index(index);
+        self.transact(index, |tx| tx.run_owned(cmd))
+    }
+
     fn check_index(&self, index: u64) {
         assert!(
             index > self.index,
@@ -414,7 +422,10 @@ impl State {
         applied
     }
 
-    fn check(&self, cmd: &Command) -> Result<()> {
+    /// What [`State::apply`] would refuse `cmd` for at this state (a
+    /// check-and-set that does not match, a plan that no longer fits, an
+    /// object gone), decided the same way on every replica.
+    pub fn check(&self, cmd: &Command) -> Result<()> {
         match cmd {
             Command::JobRegister {
                 job,

@@ -51,6 +51,9 @@ class LimitError(OrduError):
     path: str
     limit: int
 
+class UnavailableError(OrduError):
+    """The store's log refused the write (disk full, not the leader); nothing changed."""
+
 class Delivery:
     """An evaluation handed out in manual mode."""
 
