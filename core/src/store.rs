@@ -2,7 +2,7 @@
 //! commands, applies them at the next index, wakes the waiters whose reads
 //! changed, runs the evaluations it created, and serves blocking reads.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -84,6 +84,14 @@ impl IdSource for RandomIds {
 /// UUID-shaped IDs from a counter, for deterministic tests.
 #[derive(Debug, Default)]
 pub struct SequentialIds(AtomicU64);
+
+impl SequentialIds {
+    /// IDs counting on from `n` (stores that mint IDs side by side, such as
+    /// replicas that lead in turn, each start elsewhere).
+    pub fn after(n: u64) -> Self {
+        SequentialIds(AtomicU64::new(n))
+    }
+}
 
 impl IdSource for SequentialIds {
     fn new_id(&self) -> String {
@@ -430,6 +438,8 @@ pub struct Store {
     /// One append at a time, in the order they apply; holds the last index
     /// the log gave (an entry the state refused still took its index).
     log_turn: Mutex<u64>,
+    /// See [`Store::is_leader`].
+    leader: AtomicBool,
     runs: AtomicU64,
     /// Index of the last write that added capacity (a node ready or
     /// undrained, an allocation finished): a blocked evaluation planned
@@ -462,6 +472,7 @@ impl Store {
             ids,
             log: Box::new(MemoryLog),
             log_turn: Mutex::new(0),
+            leader: AtomicBool::new(true),
             runs: AtomicU64::new(0),
             capacity_index: AtomicU64::new(0),
         }
@@ -477,27 +488,62 @@ impl Store {
     /// Replaces the state (a snapshot restored or replayed), re-queues its
     /// pending and blocked evaluations, and wakes every waiter.
     pub fn restore(&self, state: State) {
-        let evals: Vec<_> = state.evals().cloned().collect();
-        {
+        let canceled = {
             // No append in flight while the state is swapped; the log's last
             // index stays (indexes never go back).
             let _turn = self.log_turn.lock();
             *self.state.write() = state;
-        }
-        // Pending in the restored state, they are queued (and superseded)
-        // again below if they still are.
-        self.superseded.lock().clear();
-        let mut canceled = Vec::new();
-        {
-            let mut b = self.broker.lock();
-            *b = Broker::new(self.config.delivery_limit);
-            for e in evals {
-                canceled.extend(b.enqueue(e));
-            }
-        }
+            self.rebuild_broker()
+        };
         self.cancel(canceled);
         self.watch.notify_all();
         self.run_inline();
+    }
+
+    /// Whether this store leads: only a leader takes writes of its own, runs
+    /// the broker and the schedulers; a follower applies what its log
+    /// committed ([`Store::apply_committed`]) and serves reads. A store leads
+    /// from the start unless the host says otherwise.
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::SeqCst)
+    }
+
+    /// Makes this store lead or follow, as its host's log says. Gaining
+    /// leadership rebuilds the broker from the state (pending, blocked and
+    /// delayed evaluations go on, as on Nomad's new leader); losing it drops
+    /// the broker, and deliveries handed out before are refused.
+    pub fn set_leader(&self, lead: bool) {
+        let canceled = {
+            let _turn = self.log_turn.lock();
+            if self.leader.swap(lead, Ordering::SeqCst) == lead {
+                return;
+            }
+            if lead {
+                self.rebuild_broker()
+            } else {
+                self.superseded.lock().clear();
+                *self.broker.lock() = Broker::new(self.config.delivery_limit);
+                Vec::new()
+            }
+        };
+        if lead {
+            self.cancel(canceled);
+            self.run_inline();
+        }
+    }
+
+    /// A broker holding the state's pending and blocked evaluations; returns
+    /// those superseded on the way (to be written canceled). Called with the
+    /// log turn held, so that no write's evaluations are queued twice.
+    fn rebuild_broker(&self) -> Vec<Arc<Evaluation>> {
+        let evals: Vec<_> = self.state.read().evals().cloned().collect();
+        self.superseded.lock().clear();
+        let mut b = self.broker.lock();
+        *b = Broker::new(self.config.delivery_limit);
+        if !self.is_leader() {
+            return Vec::new();
+        }
+        evals.into_iter().flat_map(|e| b.enqueue(e)).collect()
     }
 
     /// The configuration.
@@ -574,6 +620,11 @@ impl Store {
     /// readers go on while the log works.
     fn commit(&self, cmd: Command) -> Result<Applied> {
         let mut last = self.log_turn.lock();
+        if !self.is_leader() {
+            return Err(Error::Unavailable {
+                message: "this server is not the leader".into(),
+            });
+        }
         let after = {
             // Refused here, a write never reaches the log. `apply` decides
             // again at the state the entry lands on (the same one here: the
@@ -616,7 +667,8 @@ impl Store {
             (applied, evals)
         };
         self.watch.notify(applied.keys.iter().copied());
-        if !evals.is_empty() {
+        // A follower keeps no broker: a leader it becomes rebuilds one.
+        if !evals.is_empty() && self.is_leader() {
             let superseded: Vec<_> = {
                 let mut b = self.broker.lock();
                 evals.into_iter().flat_map(|e| b.enqueue(e)).collect()
@@ -1188,6 +1240,9 @@ impl Store {
     }
 
     fn dequeue_now(&self, types: &[&str]) -> Option<Delivery> {
+        if !self.is_leader() {
+            return None;
+        }
         let superseded = std::mem::take(&mut *self.superseded.lock());
         self.cancel(superseded);
         let now = self.clock.now();
