@@ -96,3 +96,62 @@ impl<L: Log, F: Fn(u64, &Command) + Send + Sync> Log for Observed<L, F> {
         Ok(index)
     }
 }
+
+/// The format version of log entries ([`encode_entry`]); a change that older
+/// code could not read takes the next number.
+pub const ENTRY_VERSION: u32 = 1;
+
+#[derive(serde::Serialize)]
+struct EntryRef<'a> {
+    version: u32,
+    command: &'a Command,
+}
+
+/// A command as the bytes of a log entry: JSON with the format's version,
+/// `{"version": 1, "command": {...}}`. Hosts that keep entries as bytes (a
+/// file, SQLite, Raft) store these and hand them back to
+/// [`crate::Store::apply_entry`].
+pub fn encode_entry(command: &Command) -> Vec<u8> {
+    let e = EntryRef {
+        version: ENTRY_VERSION,
+        command,
+    };
+    serde_json::to_vec(&e).expect("a command serialises")
+}
+
+/// The command in entry bytes from [`encode_entry`]. Bytes of another
+/// version, or that do not decode, are an invalid-input error naming `entry`.
+pub fn decode_entry(bytes: &[u8]) -> crate::Result<Command> {
+    #[derive(serde::Deserialize)]
+    struct Version {
+        version: u32,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        command: Command,
+    }
+    let bad = |m: String| crate::Error::Invalid {
+        stage: crate::Stage::Decode,
+        errors: vec![crate::FieldError::new("entry", m)],
+    };
+    let v: Version = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    if v.version != ENTRY_VERSION {
+        return Err(bad(format!(
+            "format version {} is not {ENTRY_VERSION}, the one this ordu reads",
+            v.version
+        )));
+    }
+    let e: Entry = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    Ok(e.command)
+}
+
+/// A log kept by a host that deals in bytes (the C and Python bindings):
+/// each command is encoded ([`encode_entry`]) and handed to `f` with the
+/// index it must follow; `f` answers the index it committed at, or why not.
+pub struct EntryLog<F>(pub F);
+
+impl<F: Fn(u64, &[u8]) -> Result<u64, LogError> + Send + Sync> Log for EntryLog<F> {
+    fn append(&self, after: u64, command: &Command) -> Result<u64, LogError> {
+        (self.0)(after, &encode_entry(command))
+    }
+}

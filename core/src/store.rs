@@ -585,6 +585,25 @@ impl Store {
         Ok(applied?.index)
     }
 
+    /// [`Store::apply_committed`] for entry bytes from
+    /// [`crate::log::encode_entry`] (a host's log read back, or shipped from
+    /// the leader).
+    pub fn apply_entry(&self, index: u64, entry: &[u8]) -> Result<u64> {
+        self.apply_committed(index, crate::log::decode_entry(entry)?)
+    }
+
+    /// The whole state as snapshot bytes ([`State::snapshot`]).
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.state.read().snapshot()
+    }
+
+    /// Replaces the state with one from [`Store::snapshot`] bytes (see
+    /// [`Store::restore`]); bytes that do not decode change nothing.
+    pub fn restore_snapshot(&self, bytes: &[u8]) -> Result<()> {
+        self.restore(State::restore(bytes)?);
+        Ok(())
+    }
+
     /// Checks that `region`, when given and not empty, is the store's region;
     /// every operation that takes a region does this first.
     pub fn check_region(&self, region: Option<&str>) -> Result<()> {
