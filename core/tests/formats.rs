@@ -19,9 +19,12 @@ fn golden(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A workload through a log of entry bytes: `(index, entry)` lines.
-fn write_log() -> (Vec<(u64, Vec<u8>)>, Vec<u8>) {
-    let entries: Arc<Mutex<Vec<(u64, Vec<u8>)>>> = Arc::default();
+/// Log entries as bytes, with their indexes.
+type Entries = Vec<(u64, Vec<u8>)>;
+
+/// A workload through a log of entry bytes; its entries and final snapshot.
+fn write_log() -> (Entries, Vec<u8>) {
+    let entries: Arc<Mutex<Entries>> = Arc::default();
     let sink = entries.clone();
     let store = manual_store().with_log(EntryLog(move |after: u64, e: &[u8]| {
         sink.lock().unwrap().push((after + 1, e.to_vec()));
@@ -50,7 +53,7 @@ fn log_text(entries: &[(u64, Vec<u8>)]) -> String {
         .collect()
 }
 
-fn parse_log(text: &str) -> Vec<(u64, Vec<u8>)> {
+fn parse_log(text: &str) -> Entries {
     text.lines()
         .map(|l| {
             let (i, e) = l.split_once(' ').unwrap();
