@@ -32,6 +32,9 @@ use ordu_core::json::{self, Reply};
 use ordu_core::scheduler::broker::Delivery;
 use ordu_core::{Error, ErrorKind, Store};
 
+mod log;
+pub use log::*;
+
 /// The result of every fallible function. The values are stable and a
 /// retired value is never reused: 1 to 99 are the core's error kinds (the
 /// `code` of the error JSON), 100 and up are errors of the C binding itself.
