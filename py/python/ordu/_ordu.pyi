@@ -86,8 +86,11 @@ class Store:
         """The whole state as snapshot bytes."""
     def restore(self, snapshot: bytes) -> None:
         """Replaces the state with one from `snapshot()` bytes."""
-    leader: bool
-    """Whether the store leads (takes writes, schedules); set by the host."""
+    @property
+    def leader(self) -> bool:
+        """Whether the store leads (takes writes, schedules); set by the host."""
+    @leader.setter
+    def leader(self, lead: bool) -> None: ...
     @property
     def region(self) -> str:
         """The store's region."""
