@@ -111,6 +111,14 @@ pub enum SchedulingMode {
     /// waited stays `pending` in the state until the next dequeue, which
     /// first writes all such evaluations `canceled` in one command.
     Manual,
+    /// Evaluations of writes that come together are processed together: a
+    /// write returns once its command applied and, when no other thread is
+    /// processing, after processing every queued evaluation (its own and
+    /// those of writes that arrived meanwhile); when one is, that thread
+    /// processes it. Re-registers of one job from many clients so coalesce,
+    /// as in Nomad's broker. Every read first waits for the queued
+    /// evaluations of writes answered before it, so it sees them processed.
+    Grouped,
 }
 
 /// How a store is set up.
@@ -440,6 +448,10 @@ pub struct Store {
     log_turn: Mutex<u64>,
     /// See [`Store::is_leader`].
     leader: AtomicBool,
+    /// Grouped mode: the index of the last write whose evaluations are
+    /// queued, and the index up to which queued evaluations were processed.
+    queued_upto: AtomicU64,
+    processed_upto: AtomicU64,
     runs: AtomicU64,
     /// Index of the last write that added capacity (a node ready or
     /// undrained, an allocation finished): a blocked evaluation planned
@@ -473,6 +485,8 @@ impl Store {
             log: Box::new(MemoryLog),
             log_turn: Mutex::new(0),
             leader: AtomicBool::new(true),
+            queued_upto: AtomicU64::new(0),
+            processed_upto: AtomicU64::new(0),
             runs: AtomicU64::new(0),
             capacity_index: AtomicU64::new(0),
         }
@@ -860,6 +874,7 @@ impl Store {
     /// Answers `reader`, blocking as `opts` says (see [`QueryOptions`]).
     pub fn wait<T>(&self, reader: Reader<T>, opts: &QueryOptions) -> Result<Query<T>> {
         self.check_region(opts.region.as_deref())?;
+        self.read_barrier();
         let deadline = self.deadline(opts);
         loop {
             match self.attempt(&reader, opts) {
@@ -878,6 +893,9 @@ impl Store {
     /// them cost no thread each.
     pub async fn wait_async<T>(&self, reader: Reader<T>, opts: &QueryOptions) -> Result<Query<T>> {
         self.check_region(opts.region.as_deref())?;
+        // Short (a group of evaluations) and only right after writes: taken
+        // on the polling thread rather than as a future of its own.
+        self.read_barrier();
         let deadline = self.deadline(opts);
         loop {
             match self.attempt(&reader, opts) {
@@ -1242,10 +1260,65 @@ impl Store {
     // ---- scheduling ----
 
     /// Processes every ready evaluation when the store schedules inline.
+    /// After a write: what its scheduling mode does with its evaluations.
     fn run_inline(&self) {
-        if self.config.mode == SchedulingMode::Inline {
-            self.process_ready();
+        match self.config.mode {
+            SchedulingMode::Inline => self.process_ready(),
+            SchedulingMode::Grouped => {
+                self.queued_upto.fetch_max(self.index(), Ordering::SeqCst);
+                self.process_groups();
+            }
+            SchedulingMode::Manual => {}
         }
+    }
+
+    /// Whether writes queued evaluations not yet processed (grouped mode).
+    fn behind(&self) -> bool {
+        self.processed_upto.load(Ordering::SeqCst) < self.queued_upto.load(Ordering::SeqCst)
+    }
+
+    /// Grouped mode, after a write: processes the queued groups unless
+    /// another thread is. That thread looks again after it lets go, and a
+    /// write marks itself queued before it tries, so no group is left
+    /// behind with nobody processing it.
+    fn process_groups(&self) {
+        while self.behind() {
+            let Some(guard) = self.scheduling.try_lock() else {
+                return;
+            };
+            while self.behind() {
+                self.process_group();
+            }
+            drop(guard);
+        }
+    }
+
+    /// One group, with the scheduling lock held: everything queued up to
+    /// now. The plans it writes are not queued writes of their own.
+    fn process_group(&self) {
+        let upto = self.index();
+        while let Some(d) = self.dequeue_now(&[]) {
+            let _ = self.process_evaluation(&d);
+        }
+        self.processed_upto.fetch_max(upto, Ordering::SeqCst);
+    }
+
+    /// Grouped mode, before a read: waits for (or does) the processing of
+    /// the writes answered before it.
+    fn read_barrier(&self) {
+        if self.config.mode != SchedulingMode::Grouped || !self.behind() {
+            return;
+        }
+        let upto = self.queued_upto.load(Ordering::SeqCst);
+        {
+            let _guard = self.scheduling.lock();
+            if self.processed_upto.load(Ordering::SeqCst) < upto {
+                self.process_group();
+            }
+        }
+        // Writes that found the lock taken by this read left their groups
+        // to whoever held it.
+        self.process_groups();
     }
 
     /// Processes ready (and due) evaluations on this thread until none is left.
@@ -1478,4 +1551,56 @@ fn jitter(max: Duration) -> Duration {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(nanos);
     Duration::from_nanos(h.finish() % nanos)
+}
+
+#[cfg(test)]
+mod grouped_tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// A write in grouped mode does not wait for a group in progress; a read
+    /// does, and then sees the write's evaluation processed.
+    #[test]
+    fn writes_leave_their_group_to_the_holder_and_reads_wait_for_it() {
+        let store = Arc::new(Store::new(Config {
+            mode: SchedulingMode::Grouped,
+            ..Config::default()
+        }));
+        let node = br#"{"Node":{"ID":"n1","Name":"n1","Datacenter":"dc1","Status":"ready",
+            "Attributes":{"driver.exec":"1"},"Resources":{"CPU":4000,"MemoryMB":8192}}}"#;
+        crate::json::register_node_at(&store, None, node, None).unwrap();
+        let group = store.scheduling.lock();
+        let (tx, rx) = mpsc::channel();
+        {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let body = br#"{"Job":{"ID":"web","Datacenters":["dc1"],"TaskGroups":[{"Name":"g",
+                    "Tasks":[{"Name":"t","Driver":"exec"}]}]}}"#;
+                let reply = crate::json::register_job(&store, body, None).unwrap();
+                tx.send(reply.body).unwrap();
+            });
+        }
+        let reply = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the write waited for the group in progress");
+        let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+        let id = reply["EvalID"].as_str().unwrap().to_string();
+        let status = |s: &State| s.eval(&id).unwrap().status.clone();
+        assert_eq!(store.with_state(status), EVAL_STATUS_PENDING);
+
+        let (tx, rx) = mpsc::channel();
+        {
+            let (store, id) = (store.clone(), id.clone());
+            std::thread::spawn(move || {
+                let e = store.evaluation(&id, &QueryOptions::default()).unwrap();
+                tx.send(e.value.status.clone()).unwrap();
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(rx.try_recv().is_err(), "a read did not wait for the group");
+        drop(group);
+        let seen = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(seen, EVAL_STATUS_COMPLETE);
+    }
 }
