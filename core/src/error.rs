@@ -61,6 +61,8 @@ pub enum ErrorKind {
     Region = 4,
     /// The request is over a configured bound.
     Limit = 5,
+    /// The log refused the write (disk full, not the leader): nothing changed.
+    Unavailable = 6,
 }
 
 impl ErrorKind {
@@ -72,6 +74,7 @@ impl ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::Region => "region",
             ErrorKind::Limit => "limit",
+            ErrorKind::Unavailable => "unavailable",
         }
     }
 }
@@ -122,6 +125,12 @@ pub enum Error {
         /// What exceeded it.
         message: String,
     },
+    /// The log did not commit the write (see [`crate::log::Log`]); nothing
+    /// changed.
+    Unavailable {
+        /// The log's reason.
+        message: String,
+    },
 }
 
 impl Error {
@@ -133,6 +142,7 @@ impl Error {
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::Region { .. } => ErrorKind::Region,
             Error::Limit { .. } => ErrorKind::Limit,
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
         }
     }
 
@@ -172,6 +182,7 @@ impl Error {
             Error::Conflict { .. } => 500,
             Error::Region { .. } => 500,
             Error::Limit { .. } => 400,
+            Error::Unavailable { .. } => 500,
         }
     }
 
@@ -204,6 +215,7 @@ impl Error {
                 obj.insert("path".into(), path.clone().into());
                 obj.insert("limit".into(), (*limit).into());
             }
+            Error::Unavailable { .. } => {}
         }
         v
     }
@@ -227,6 +239,7 @@ impl fmt::Display for Error {
             Error::Conflict { message, .. } => f.write_str(message),
             Error::Region { .. } => f.write_str("No path to region"),
             Error::Limit { path, message, .. } => write!(f, "{path}: {message}"),
+            Error::Unavailable { message } => write!(f, "write not committed: {message}"),
         }
     }
 }

@@ -71,6 +71,7 @@ pub mod agent;
 pub mod command;
 pub mod error;
 pub mod json;
+pub mod log;
 pub mod params;
 pub mod scheduler;
 pub mod state;
@@ -80,9 +81,9 @@ pub mod watch;
 
 pub use command::Command;
 pub use error::{Error, ErrorKind, FieldError, Result, Stage};
+pub use log::{Log, LogError, MemoryLog};
 pub use state::State;
 pub use store::{
-    reads, CheckedRegister, Clock, CommandObserver, Config, IdSource, ManualClock, Query,
-    QueryMeta, QueryOptions, RandomIds, Reader, SchedulingMode, SequentialIds, Store, SystemClock,
-    WriteOptions,
+    reads, CheckedRegister, Clock, Config, IdSource, ManualClock, Query, QueryMeta, QueryOptions,
+    RandomIds, Reader, SchedulingMode, SequentialIds, Store, SystemClock, WriteOptions,
 };

@@ -2,7 +2,7 @@
 //! commands, applies them at the next index, wakes the waiters whose reads
 //! changed, runs the evaluations it created, and serves blocking reads.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -10,6 +10,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::command::Command;
 use crate::error::{Error, Result};
+use crate::log::{Log, MemoryLog};
 use crate::scheduler::broker::{Broker, Delivery, Outcome};
 use crate::scheduler::{self, Context};
 use crate::state::{keys, Applied, State};
@@ -84,6 +85,14 @@ impl IdSource for RandomIds {
 #[derive(Debug, Default)]
 pub struct SequentialIds(AtomicU64);
 
+impl SequentialIds {
+    /// IDs counting on from `n` (stores that mint IDs side by side, such as
+    /// replicas that lead in turn, each start elsewhere).
+    pub fn after(n: u64) -> Self {
+        SequentialIds(AtomicU64::new(n))
+    }
+}
+
 impl IdSource for SequentialIds {
     fn new_id(&self) -> String {
         let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
@@ -102,6 +111,14 @@ pub enum SchedulingMode {
     /// waited stays `pending` in the state until the next dequeue, which
     /// first writes all such evaluations `canceled` in one command.
     Manual,
+    /// Evaluations of writes that come together are processed together: a
+    /// write returns once its command applied and, when no other thread is
+    /// processing, after processing every queued evaluation (its own and
+    /// those of writes that arrived meanwhile); when one is, that thread
+    /// processes it. Re-registers of one job from many clients so coalesce,
+    /// as in Nomad's broker. Every read first waits for the queued
+    /// evaluations of writes answered before it, so it sees them processed.
+    Grouped,
 }
 
 /// How a store is set up.
@@ -406,10 +423,6 @@ pub mod reads {
     }
 }
 
-/// Called with every command the store applies, after it applied and before
-/// any waiter wakes: a host appends it to its write-ahead log here.
-pub type CommandObserver = Box<dyn Fn(u64, &Command) + Send + Sync>;
-
 /// The store: state, broker, waiters. Internally synchronised; share it with
 /// `Arc` and call it from any thread.
 pub struct Store {
@@ -429,7 +442,16 @@ pub struct Store {
     watch: Arc<Watch>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
-    observer: Option<CommandObserver>,
+    log: Box<dyn Log>,
+    /// One append at a time, in the order they apply; holds the last index
+    /// the log gave (an entry the state refused still took its index).
+    log_turn: Mutex<u64>,
+    /// See [`Store::is_leader`].
+    leader: AtomicBool,
+    /// Grouped mode: the index of the last write whose evaluations are
+    /// queued, and the index up to which queued evaluations were processed.
+    queued_upto: AtomicU64,
+    processed_upto: AtomicU64,
     runs: AtomicU64,
     /// Index of the last write that added capacity (a node ready or
     /// undrained, an allocation finished): a blocked evaluation planned
@@ -460,37 +482,82 @@ impl Store {
             watch: Arc::new(Watch::new()),
             clock,
             ids,
-            observer: None,
+            log: Box::new(MemoryLog),
+            log_turn: Mutex::new(0),
+            leader: AtomicBool::new(true),
+            queued_upto: AtomicU64::new(0),
+            processed_upto: AtomicU64::new(0),
             runs: AtomicU64::new(0),
             capacity_index: AtomicU64::new(0),
         }
     }
 
-    /// Sets the observer of applied commands (see [`CommandObserver`]).
-    pub fn with_observer(mut self, observer: CommandObserver) -> Self {
-        self.observer = Some(observer);
+    /// Sets the log every write goes to before it applies (see
+    /// [`crate::log`]); the default commits at once.
+    pub fn with_log(mut self, log: impl Log + 'static) -> Self {
+        self.log = Box::new(log);
         self
     }
 
     /// Replaces the state (a snapshot restored or replayed), re-queues its
     /// pending and blocked evaluations, and wakes every waiter.
     pub fn restore(&self, state: State) {
-        let evals: Vec<_> = state.evals().cloned().collect();
-        *self.state.write() = state;
-        // Pending in the restored state, they are queued (and superseded)
-        // again below if they still are.
-        self.superseded.lock().clear();
-        let mut canceled = Vec::new();
-        {
-            let mut b = self.broker.lock();
-            *b = Broker::new(self.config.delivery_limit);
-            for e in evals {
-                canceled.extend(b.enqueue(e));
-            }
-        }
+        let canceled = {
+            // No append in flight while the state is swapped; the log's last
+            // index stays (indexes never go back).
+            let _turn = self.log_turn.lock();
+            *self.state.write() = state;
+            self.rebuild_broker()
+        };
         self.cancel(canceled);
         self.watch.notify_all();
         self.run_inline();
+    }
+
+    /// Whether this store leads: only a leader takes writes of its own, runs
+    /// the broker and the schedulers; a follower applies what its log
+    /// committed ([`Store::apply_committed`]) and serves reads. A store leads
+    /// from the start unless the host says otherwise.
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::SeqCst)
+    }
+
+    /// Makes this store lead or follow, as its host's log says. Gaining
+    /// leadership rebuilds the broker from the state (pending, blocked and
+    /// delayed evaluations go on, as on Nomad's new leader); losing it drops
+    /// the broker, and deliveries handed out before are refused.
+    pub fn set_leader(&self, lead: bool) {
+        let canceled = {
+            let _turn = self.log_turn.lock();
+            if self.leader.swap(lead, Ordering::SeqCst) == lead {
+                return;
+            }
+            if lead {
+                self.rebuild_broker()
+            } else {
+                self.superseded.lock().clear();
+                *self.broker.lock() = Broker::new(self.config.delivery_limit);
+                Vec::new()
+            }
+        };
+        if lead {
+            self.cancel(canceled);
+            self.run_inline();
+        }
+    }
+
+    /// A broker holding the state's pending and blocked evaluations; returns
+    /// those superseded on the way (to be written canceled). Called with the
+    /// log turn held, so that no write's evaluations are queued twice.
+    fn rebuild_broker(&self) -> Vec<Arc<Evaluation>> {
+        let evals: Vec<_> = self.state.read().evals().cloned().collect();
+        self.superseded.lock().clear();
+        let mut b = self.broker.lock();
+        *b = Broker::new(self.config.delivery_limit);
+        if !self.is_leader() {
+            return Vec::new();
+        }
+        evals.into_iter().flat_map(|e| b.enqueue(e)).collect()
     }
 
     /// The configuration.
@@ -508,10 +575,47 @@ impl Store {
         f(&self.state.read())
     }
 
-    /// Applies an already-built command at the next index, exactly as a
-    /// replica of a replicated log would.
+    /// Applies an already-built command through the log, at the next index it
+    /// gives, as any write does.
     pub fn apply(&self, cmd: Command) -> Result<u64> {
         Ok(self.commit(cmd)?.index)
+    }
+
+    /// Applies a command that a log committed elsewhere at `index` (a
+    /// replica's, or one replayed at start), without handing it to this
+    /// store's log. `index` must be above every index applied or logged here.
+    pub fn apply_committed(&self, index: u64, cmd: Command) -> Result<u64> {
+        let mut last = self.log_turn.lock();
+        let after = (*last).max(self.state.read().index());
+        if index <= after {
+            return Err(Error::Conflict {
+                message: format!("index {index} is not after the last applied, {after}"),
+                current_index: after,
+            });
+        }
+        *last = index;
+        let applied = self.apply_at(index, cmd, false);
+        drop(last);
+        Ok(applied?.index)
+    }
+
+    /// [`Store::apply_committed`] for entry bytes from
+    /// [`crate::log::encode_entry`] (a host's log read back, or shipped from
+    /// the leader).
+    pub fn apply_entry(&self, index: u64, entry: &[u8]) -> Result<u64> {
+        self.apply_committed(index, crate::log::decode_entry(entry)?)
+    }
+
+    /// The whole state as snapshot bytes ([`State::snapshot`]).
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.state.read().snapshot()
+    }
+
+    /// Replaces the state with one from [`Store::snapshot`] bytes (see
+    /// [`Store::restore`]); bytes that do not decode change nothing.
+    pub fn restore_snapshot(&self, bytes: &[u8]) -> Result<()> {
+        self.restore(State::restore(bytes)?);
+        Ok(())
     }
 
     /// Checks that `region`, when given and not empty, is the store's region;
@@ -543,21 +647,51 @@ impl Store {
         }
     }
 
-    /// Applies `cmd` at the next index, tells the observer, wakes waiters and
-    /// hands the command's new evaluations to the broker.
+    /// Hands `cmd` to the log and, once it committed, applies it at the index
+    /// the log gave, wakes its waiters and queues its evaluations. A log that
+    /// refuses changes nothing. The state's lock is taken only to apply, so
+    /// readers go on while the log works.
     fn commit(&self, cmd: Command) -> Result<Applied> {
+        let mut last = self.log_turn.lock();
+        if !self.is_leader() {
+            return Err(Error::Unavailable {
+                message: "this server is not the leader".into(),
+            });
+        }
+        let after = {
+            // Refused here, a write never reaches the log. `apply` decides
+            // again at the state the entry lands on (the same one here: the
+            // turn is held; on a replica, whatever came before it).
+            let st = self.state.read();
+            st.check(&cmd)?;
+            (*last).max(st.index())
+        };
+        let index = self
+            .log
+            .append(after, &cmd)
+            .map_err(|e| Error::Unavailable { message: e.0 })?;
+        if index <= after {
+            return Err(Error::Unavailable {
+                message: format!("the log committed at index {index}, not after {after}"),
+            });
+        }
+        *last = index;
+        let applied = self.apply_at(index, cmd, true);
+        drop(last);
+        applied
+    }
+
+    /// Applies a committed command at `index` (above the state's), wakes its
+    /// waiters and queues its evaluations. `checked`: [`State::check`]ed at
+    /// the state it applies to, under the same log turn.
+    fn apply_at(&self, index: u64, cmd: Command, checked: bool) -> Result<Applied> {
         let (applied, evals) = {
             let mut st = self.state.write();
-            let index = st.index() + 1;
             let eval_ids: Vec<String> = command_evals(&cmd).map(str::to_string).collect();
-            let applied = match &self.observer {
-                Some(obs) => {
-                    let applied = st.apply(index, &cmd)?;
-                    obs(index, &cmd);
-                    applied
-                }
-                // Nobody else sees the command: let `apply` move it.
-                None => st.apply_owned(index, cmd)?,
+            let applied = if checked {
+                st.apply_checked_owned(index, cmd)
+            } else {
+                st.apply_owned(index, cmd)?
             };
             let evals: Vec<_> = eval_ids
                 .iter()
@@ -566,7 +700,8 @@ impl Store {
             (applied, evals)
         };
         self.watch.notify(applied.keys.iter().copied());
-        if !evals.is_empty() {
+        // A follower keeps no broker: a leader it becomes rebuilds one.
+        if !evals.is_empty() && self.is_leader() {
             let superseded: Vec<_> = {
                 let mut b = self.broker.lock();
                 evals.into_iter().flat_map(|e| b.enqueue(e)).collect()
@@ -739,6 +874,7 @@ impl Store {
     /// Answers `reader`, blocking as `opts` says (see [`QueryOptions`]).
     pub fn wait<T>(&self, reader: Reader<T>, opts: &QueryOptions) -> Result<Query<T>> {
         self.check_region(opts.region.as_deref())?;
+        self.read_barrier();
         let deadline = self.deadline(opts);
         loop {
             match self.attempt(&reader, opts) {
@@ -757,6 +893,9 @@ impl Store {
     /// them cost no thread each.
     pub async fn wait_async<T>(&self, reader: Reader<T>, opts: &QueryOptions) -> Result<Query<T>> {
         self.check_region(opts.region.as_deref())?;
+        // Short (a group of evaluations) and only right after writes: taken
+        // on the polling thread rather than as a future of its own.
+        self.read_barrier();
         let deadline = self.deadline(opts);
         loop {
             match self.attempt(&reader, opts) {
@@ -1121,10 +1260,65 @@ impl Store {
     // ---- scheduling ----
 
     /// Processes every ready evaluation when the store schedules inline.
+    /// After a write: what its scheduling mode does with its evaluations.
     fn run_inline(&self) {
-        if self.config.mode == SchedulingMode::Inline {
-            self.process_ready();
+        match self.config.mode {
+            SchedulingMode::Inline => self.process_ready(),
+            SchedulingMode::Grouped => {
+                self.queued_upto.fetch_max(self.index(), Ordering::SeqCst);
+                self.process_groups();
+            }
+            SchedulingMode::Manual => {}
         }
+    }
+
+    /// Whether writes queued evaluations not yet processed (grouped mode).
+    fn behind(&self) -> bool {
+        self.processed_upto.load(Ordering::SeqCst) < self.queued_upto.load(Ordering::SeqCst)
+    }
+
+    /// Grouped mode, after a write: processes the queued groups unless
+    /// another thread is. That thread looks again after it lets go, and a
+    /// write marks itself queued before it tries, so no group is left
+    /// behind with nobody processing it.
+    fn process_groups(&self) {
+        while self.behind() {
+            let Some(guard) = self.scheduling.try_lock() else {
+                return;
+            };
+            while self.behind() {
+                self.process_group();
+            }
+            drop(guard);
+        }
+    }
+
+    /// One group, with the scheduling lock held: everything queued up to
+    /// now. The plans it writes are not queued writes of their own.
+    fn process_group(&self) {
+        let upto = self.index();
+        while let Some(d) = self.dequeue_now(&[]) {
+            let _ = self.process_evaluation(&d);
+        }
+        self.processed_upto.fetch_max(upto, Ordering::SeqCst);
+    }
+
+    /// Grouped mode, before a read: waits for (or does) the processing of
+    /// the writes answered before it.
+    fn read_barrier(&self) {
+        if self.config.mode != SchedulingMode::Grouped || !self.behind() {
+            return;
+        }
+        let upto = self.queued_upto.load(Ordering::SeqCst);
+        {
+            let _guard = self.scheduling.lock();
+            if self.processed_upto.load(Ordering::SeqCst) < upto {
+                self.process_group();
+            }
+        }
+        // Writes that found the lock taken by this read left their groups
+        // to whoever held it.
+        self.process_groups();
     }
 
     /// Processes ready (and due) evaluations on this thread until none is left.
@@ -1138,6 +1332,9 @@ impl Store {
     }
 
     fn dequeue_now(&self, types: &[&str]) -> Option<Delivery> {
+        if !self.is_leader() {
+            return None;
+        }
         let superseded = std::mem::take(&mut *self.superseded.lock());
         self.cancel(superseded);
         let now = self.clock.now();
@@ -1354,4 +1551,56 @@ fn jitter(max: Duration) -> Duration {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(nanos);
     Duration::from_nanos(h.finish() % nanos)
+}
+
+#[cfg(test)]
+mod grouped_tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// A write in grouped mode does not wait for a group in progress; a read
+    /// does, and then sees the write's evaluation processed.
+    #[test]
+    fn writes_leave_their_group_to_the_holder_and_reads_wait_for_it() {
+        let store = Arc::new(Store::new(Config {
+            mode: SchedulingMode::Grouped,
+            ..Config::default()
+        }));
+        let node = br#"{"Node":{"ID":"n1","Name":"n1","Datacenter":"dc1","Status":"ready",
+            "Attributes":{"driver.exec":"1"},"Resources":{"CPU":4000,"MemoryMB":8192}}}"#;
+        crate::json::register_node_at(&store, None, node, None).unwrap();
+        let group = store.scheduling.lock();
+        let (tx, rx) = mpsc::channel();
+        {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let body = br#"{"Job":{"ID":"web","Datacenters":["dc1"],"TaskGroups":[{"Name":"g",
+                    "Tasks":[{"Name":"t","Driver":"exec"}]}]}}"#;
+                let reply = crate::json::register_job(&store, body, None).unwrap();
+                tx.send(reply.body).unwrap();
+            });
+        }
+        let reply = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the write waited for the group in progress");
+        let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+        let id = reply["EvalID"].as_str().unwrap().to_string();
+        let status = |s: &State| s.eval(&id).unwrap().status.clone();
+        assert_eq!(store.with_state(status), EVAL_STATUS_PENDING);
+
+        let (tx, rx) = mpsc::channel();
+        {
+            let (store, id) = (store.clone(), id.clone());
+            std::thread::spawn(move || {
+                let e = store.evaluation(&id, &QueryOptions::default()).unwrap();
+                tx.send(e.value.status.clone()).unwrap();
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(rx.try_recv().is_err(), "a read did not wait for the group");
+        drop(group);
+        let seen = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(seen, EVAL_STATUS_COMPLETE);
+    }
 }

@@ -1,6 +1,6 @@
 //! Property tests of the state machine (SPEC "Indexes", DESIGN "One write,
 //! end to end"): random sequences of operations through an inline-scheduling
-//! `Store`, recorded with `Store::with_observer`. Replaying the recorded
+//! `Store`, recorded by its log (`Store::with_log`). Replaying the recorded
 //! commands into a fresh `State` gives byte-identical `snapshot()`s; a
 //! rejected request or command leaves the snapshot unchanged; indexes only
 //! grow, the global one and every per-key one.
@@ -254,7 +254,7 @@ proptest! {
             Arc::new(clock.clone()),
             Arc::new(SequentialIds::default()),
         )
-        .with_observer(Box::new(move |i, c| sink.lock().unwrap().push((i, c.clone()))));
+        .with_log(ordu::log::Observed::new(ordu::MemoryLog, move |i, c| sink.lock().unwrap().push((i, c.clone()))));
 
         let mut last = read_indexes(&store);
         for op in &ops {

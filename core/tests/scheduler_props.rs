@@ -295,7 +295,7 @@ proptest! {
             Arc::new(ManualClock::new(scheduling_support::T0)),
             Arc::new(SequentialIds::default()),
         )
-        .with_observer(Box::new(move |i, c| sink.lock().unwrap().push((i, c.clone()))));
+        .with_log(ordu::log::Observed::new(ordu::MemoryLog, move |i, c| sink.lock().unwrap().push((i, c.clone()))));
         for i in &initial {
             apply(&s, &caps, &Op::AddNode(*i));
         }

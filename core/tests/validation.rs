@@ -21,9 +21,10 @@ fn base() -> Value {
 fn busy_store(config: Config) -> (Store, CommandLog) {
     let log = CommandLog::default();
     let sink = log.clone();
-    let store = store_with(config).with_observer(Box::new(move |i, c| {
-        sink.lock().unwrap().push((i, c.clone()));
-    }));
+    let store =
+        store_with(config).with_log(ordu::log::Observed::new(ordu::MemoryLog, move |i, c| {
+            sink.lock().unwrap().push((i, c.clone()));
+        }));
     store
         .register_node_json(node("n1").to_string().as_bytes())
         .unwrap();

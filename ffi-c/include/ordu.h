@@ -70,6 +70,11 @@ typedef enum ordu_result {
    */
   ORDU_LIMIT = 5,
   /**
+   * The store's log refused the write (disk full, not the leader);
+   * nothing changed. The error JSON's message has the log's reason.
+   */
+  ORDU_UNAVAILABLE = 6,
+  /**
    * A required pointer argument was NULL.
    */
   ORDU_NULL_PARAMETER = 100,
@@ -114,6 +119,23 @@ typedef struct ordu_store ordu_store;
  * `ordu_string_len`, free it with `ordu_string_free`.
  */
 typedef struct ordu_string ordu_string;
+
+/**
+ * A host's log: called with each entry (JSON bytes, not NUL-terminated)
+ * before the write it carries applies, and with `after`, the index the entry
+ * must follow. It keeps the entry as safely as the host promises (written
+ * and synced, agreed by a quorum), writes the index it committed at (above
+ * `after`) to `*index_out` and returns 0; any other return refuses the
+ * write, which then fails with `ORDU_UNAVAILABLE` and changes nothing. It
+ * is called from the thread making the write, one call at a time per
+ * store; it must not call into the same store, and must not unwind or
+ * `longjmp` out.
+ */
+typedef int (*ordu_log_append_fn)(void *ctx,
+                                  uint64_t after,
+                                  const char *entry,
+                                  size_t entry_len,
+                                  uint64_t *index_out);
 
 #ifdef __cplusplus
 extern "C" {
@@ -502,6 +524,70 @@ enum ordu_result ordu_eval_nack(const struct ordu_store *store,
  * evaluations of its job wait behind it.
  */
 void ordu_delivery_free(struct ordu_delivery *delivery);
+
+/**
+ * Creates a store as `ordu_store_new` does, whose every write first goes
+ * to `append` (see `ordu_log_append_fn`) with `ctx`. `append` may not be
+ * NULL. The store leads (takes writes and schedules) until
+ * `ordu_store_set_leader` says otherwise.
+ */
+enum ordu_result ordu_store_new_with_log(const char *config_json,
+                                         size_t config_len,
+                                         ordu_log_append_fn append,
+                                         void *ctx,
+                                         struct ordu_store **store_out);
+
+/**
+ * Applies an entry that a log committed at `index` (bytes an
+ * `ordu_log_append_fn` was given, read back at start or shipped from the
+ * leader), without handing it to this store's log. `index` must be above
+ * every index the store applied or logged (else `ORDU_CONFLICT`); an
+ * entry that does not decode is `ORDU_INVALID_JSON`. An entry the state
+ * refuses (a check-and-set that no longer matches) takes its index and
+ * changes nothing else, the same on every replica: that is reported as
+ * its error. When `index_out` is not NULL, the store's index afterwards
+ * is written there.
+ */
+enum ordu_result ordu_store_apply_entry(const struct ordu_store *store,
+                                        uint64_t index,
+                                        const char *entry,
+                                        size_t entry_len,
+                                        uint64_t *index_out);
+
+/**
+ * The store's whole state as snapshot bytes (JSON with a format version)
+ * in `*snapshot_out` (free it with `ordu_string_free`), and its index in
+ * `*index_out` when that is not NULL. A host that keeps a log can write
+ * this and drop the entries up to the index.
+ */
+enum ordu_result ordu_store_snapshot(const struct ordu_store *store,
+                                     struct ordu_string **snapshot_out,
+                                     uint64_t *index_out);
+
+/**
+ * Replaces the store's state with one from `ordu_store_snapshot` bytes;
+ * waiters wake, and a leader queues the state's pending evaluations again.
+ * Bytes that do not decode, or of another format version, are
+ * `ORDU_INVALID_JSON` and change nothing.
+ */
+enum ordu_result ordu_store_restore(const struct ordu_store *store,
+                                    const char *snapshot,
+                                    size_t snapshot_len);
+
+/**
+ * Makes the store lead (`lead` non-zero: it takes writes and runs the
+ * broker and schedulers, rebuilt from the state) or follow (writes are
+ * `ORDU_UNAVAILABLE`; it applies entries and serves reads), as the host's
+ * log says.
+ */
+enum ordu_result ordu_store_set_leader(const struct ordu_store *store,
+                                       int lead);
+
+/**
+ * Whether the store leads: 1 or 0 in `*lead_out`.
+ */
+enum ordu_result ordu_store_is_leader(const struct ordu_store *store,
+                                      int *lead_out);
 
 #ifdef __cplusplus
 }  // extern "C"

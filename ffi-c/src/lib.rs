@@ -32,6 +32,9 @@ use ordu_core::json::{self, Reply};
 use ordu_core::scheduler::broker::Delivery;
 use ordu_core::{Error, ErrorKind, Store};
 
+mod log;
+pub use log::*;
+
 /// The result of every fallible function. The values are stable and a
 /// retired value is never reused: 1 to 99 are the core's error kinds (the
 /// `code` of the error JSON), 100 and up are errors of the C binding itself.
@@ -56,6 +59,9 @@ pub enum ordu_result {
     /// The request is over a configured bound. The error JSON has `path` and
     /// `limit`.
     ORDU_LIMIT = 5,
+    /// The store's log refused the write (disk full, not the leader);
+    /// nothing changed. The error JSON's message has the log's reason.
+    ORDU_UNAVAILABLE = 6,
     /// A required pointer argument was NULL.
     ORDU_NULL_PARAMETER = 100,
     /// A string argument (an ID, a prefix, a region, a JSON body) is not
@@ -81,6 +87,7 @@ impl ordu_result {
             ordu_result::ORDU_CONFLICT => "conflict",
             ordu_result::ORDU_REGION => "region",
             ordu_result::ORDU_LIMIT => "limit",
+            ordu_result::ORDU_UNAVAILABLE => "unavailable",
             ordu_result::ORDU_NULL_PARAMETER => "null_parameter",
             ordu_result::ORDU_INVALID_UTF8 => "invalid_utf8",
             ordu_result::ORDU_INVALID_JSON => "invalid_json",
@@ -88,13 +95,14 @@ impl ordu_result {
         }
     }
 
-    const ALL: [ordu_result; 10] = [
+    const ALL: [ordu_result; 11] = [
         ordu_result::ORDU_OK,
         ordu_result::ORDU_NOT_FOUND,
         ordu_result::ORDU_INVALID,
         ordu_result::ORDU_CONFLICT,
         ordu_result::ORDU_REGION,
         ordu_result::ORDU_LIMIT,
+        ordu_result::ORDU_UNAVAILABLE,
         ordu_result::ORDU_NULL_PARAMETER,
         ordu_result::ORDU_INVALID_UTF8,
         ordu_result::ORDU_INVALID_JSON,
@@ -123,6 +131,7 @@ fn result_of(e: &Error) -> ordu_result {
         ErrorKind::Conflict => ordu_result::ORDU_CONFLICT,
         ErrorKind::Region => ordu_result::ORDU_REGION,
         ErrorKind::Limit => ordu_result::ORDU_LIMIT,
+        ErrorKind::Unavailable => ordu_result::ORDU_UNAVAILABLE,
         // A kind added to the core after this binding was built: its number
         // is stable, but this enum has no value for it yet.
         #[allow(unreachable_patterns)]
@@ -378,6 +387,7 @@ pub extern "C" fn ordu_result_name(result: c_int) -> *const c_char {
         Some(ordu_result::ORDU_CONFLICT) => b"conflict\0",
         Some(ordu_result::ORDU_REGION) => b"region\0",
         Some(ordu_result::ORDU_LIMIT) => b"limit\0",
+        Some(ordu_result::ORDU_UNAVAILABLE) => b"unavailable\0",
         Some(ordu_result::ORDU_NULL_PARAMETER) => b"null_parameter\0",
         Some(ordu_result::ORDU_INVALID_UTF8) => b"invalid_utf8\0",
         Some(ordu_result::ORDU_INVALID_JSON) => b"invalid_json\0",
@@ -1096,6 +1106,10 @@ mod tests {
         );
         assert_eq!(ErrorKind::Region as u32, ordu_result::ORDU_REGION as u32);
         assert_eq!(ErrorKind::Limit as u32, ordu_result::ORDU_LIMIT as u32);
+        assert_eq!(
+            ErrorKind::Unavailable as u32,
+            ordu_result::ORDU_UNAVAILABLE as u32
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ use serde::Serialize;
 
 mod copies;
 mod exit;
+mod seam;
 mod topy;
 
 create_exception!(
@@ -71,6 +72,12 @@ create_exception!(
     LimitError,
     OrduError,
     "The request is over a configured bound. Attributes: `path`, `limit`."
+);
+create_exception!(
+    _ordu,
+    UnavailableError,
+    OrduError,
+    "The store's log refused the write (disk full, not the leader); nothing changed."
 );
 
 /// How long a blocking read waits in the core before it takes the GIL back to
@@ -123,6 +130,7 @@ fn to_py_err(py: Python<'_>, e: ordu::Error) -> PyErr {
         ErrorKind::Conflict => ConflictError::new_err(e.to_string()),
         ErrorKind::Region => RegionError::new_err(e.to_string()),
         ErrorKind::Limit => LimitError::new_err(e.to_string()),
+        ErrorKind::Unavailable => UnavailableError::new_err(e.to_string()),
         _ => OrduError::new_err(e.to_string()),
     };
     if let Err(failed) = annotate(py, &err, &e) {
@@ -326,17 +334,74 @@ impl Store {
 #[pymethods]
 impl Store {
     #[new]
-    #[pyo3(signature = (config=None))]
-    fn new(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    #[pyo3(signature = (config=None, log=None))]
+    fn new(
+        py: Python<'_>,
+        config: Option<&Bound<'_, PyAny>>,
+        log: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
         let bytes = match config {
             None => Cow::Borrowed(&b""[..]),
             Some(c) => body_bytes(c)?,
         };
         let config = json::config(&bytes).map_err(|e| to_py_err(py, e))?;
+        let mut store = ordu::Store::new(config);
+        if let Some(log) = log {
+            if !log.bind(py).is_callable() {
+                return Err(PyTypeError::new_err(
+                    "log must be a callable log(after: int, entry: bytes) -> int",
+                ));
+            }
+            store = store.with_log(seam::python_log(log));
+        }
         Ok(Store {
-            inner: Arc::new(ordu::Store::new(config)),
+            inner: Arc::new(store),
             jobs: copies::Jobs::default(),
         })
+    }
+
+    /// Applies an entry that a log committed at `index` (bytes the store's
+    /// `log` callable was given, read back or shipped from the leader),
+    /// without calling this store's log. Returns the store's index.
+    /// Raises ConflictError when `index` is not above the last one applied,
+    /// InvalidError when the entry does not decode (or the state refuses
+    /// it; it then took its index all the same).
+    fn apply_entry(&self, py: Python<'_>, index: u64, entry: &[u8]) -> PyResult<u64> {
+        let store = &*self.inner;
+        let entry = entry.to_vec();
+        let applied = exit::detach(py, || store.apply_entry(index, &entry));
+        applied.map_err(|e| to_py_err(py, e))
+    }
+
+    /// The whole state as snapshot bytes (JSON with a format version); the
+    /// store's index is `index` at the same moment only without writers.
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let store = &*self.inner;
+        let bytes = exit::detach(py, || store.snapshot());
+        PyBytes::new(py, &bytes)
+    }
+
+    /// Replaces the state with one from `snapshot()` bytes; raises
+    /// InvalidError (changing nothing) for bytes of another format.
+    fn restore(&self, py: Python<'_>, snapshot: &[u8]) -> PyResult<()> {
+        let store = &*self.inner;
+        let bytes = snapshot.to_vec();
+        let restored = exit::detach(py, || store.restore_snapshot(&bytes));
+        restored.map_err(|e| to_py_err(py, e))
+    }
+
+    /// Whether the store leads: takes writes and runs the broker and
+    /// schedulers. A follower raises UnavailableError on writes and applies
+    /// entries only. Set it as the host's log says.
+    #[getter]
+    fn get_leader(&self) -> bool {
+        self.inner.is_leader()
+    }
+
+    #[setter]
+    fn set_leader(&self, py: Python<'_>, lead: bool) {
+        let store = &*self.inner;
+        exit::detach(py, || store.set_leader(lead));
     }
 
     /// The store's region.
@@ -803,6 +868,7 @@ fn _ordu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ConflictError", py.get_type::<ConflictError>())?;
     m.add("RegionError", py.get_type::<RegionError>())?;
     m.add("LimitError", py.get_type::<LimitError>())?;
+    m.add("UnavailableError", py.get_type::<UnavailableError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     exit::register(m)?;
     Ok(())

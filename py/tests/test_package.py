@@ -33,7 +33,7 @@ def test_stubs_match_the_compiled_module():
         declared = stubs[cls.__name__] - {"__init__"}
         assert public == declared, f"{cls.__name__}: stubs and module differ: {public ^ declared}"
     for name in ("OrduError", "NotFoundError", "InvalidError", "ConflictError",
-                 "RegionError", "LimitError"):
+                 "RegionError", "LimitError", "UnavailableError"):
         assert name in stubs and hasattr(native, name)
 
 
@@ -42,7 +42,9 @@ def test_store_signatures_match_the_stubs():
     store = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Store")
     for fn in store.body:
         if not isinstance(fn, ast.FunctionDef) or fn.name.startswith("_") or any(
-            isinstance(d, ast.Name) and d.id == "property" for d in fn.decorator_list
+            (isinstance(d, ast.Name) and d.id == "property")
+            or (isinstance(d, ast.Attribute) and d.attr == "setter")
+            for d in fn.decorator_list
         ):
             continue
         stub_params = [a.arg for a in fn.args.args[1:]] + [a.arg for a in fn.args.kwonlyargs]

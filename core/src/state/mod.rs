@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::Command;
 use crate::error::{Error, Result};
+
 use crate::structs::{
     AllocClientUpdate, Allocation, Evaluation, Job, Node, Plan, EVAL_STATUS_BLOCKED,
     EVAL_STATUS_PENDING, JOB_STATUS_DEAD, JOB_STATUS_PENDING, JOB_STATUS_RUNNING, JOB_TYPE_SYSTEM,
@@ -24,6 +25,10 @@ use crate::structs::{
 use crate::watch::Key;
 
 pub use usage::NodeUsage;
+
+/// The format version of [`State::snapshot`]; a change to the format that
+/// older code could not read takes the next number.
+pub const SNAPSHOT_VERSION: u32 = 1;
 
 /// The watch keys of what reads cover.
 pub mod keys {
@@ -177,14 +182,48 @@ impl State {
         self.index
     }
 
-    /// The whole state as bytes; equal states give equal bytes.
+    /// The whole state as bytes, with the format's version
+    /// ([`SNAPSHOT_VERSION`]); equal states give equal bytes.
     pub fn snapshot(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("state serialises")
+        #[derive(Serialize)]
+        struct Versioned<'a> {
+            version: u32,
+            state: &'a State,
+        }
+        let v = Versioned {
+            version: SNAPSHOT_VERSION,
+            state: self,
+        };
+        serde_json::to_vec(&v).expect("state serialises")
     }
 
-    /// A state from [`State::snapshot`] bytes.
-    pub fn restore(bytes: &[u8]) -> std::result::Result<State, serde_json::Error> {
-        let mut s: State = serde_json::from_slice(bytes)?;
+    /// A state from [`State::snapshot`] bytes. Bytes of another format
+    /// version, or that do not decode, are an invalid-input error naming
+    /// `snapshot`.
+    pub fn restore(bytes: &[u8]) -> Result<State> {
+        // The version is read first, skipping the rest, so that a snapshot
+        // of another format is named as such rather than as a decode error.
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        #[derive(Deserialize)]
+        struct Versioned {
+            state: State,
+        }
+        let bad = |m: String| Error::Invalid {
+            stage: crate::error::Stage::Decode,
+            errors: vec![crate::error::FieldError::new("snapshot", m)],
+        };
+        let v: Version = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+        if v.version != SNAPSHOT_VERSION {
+            return Err(bad(format!(
+                "format version {} is not {SNAPSHOT_VERSION}, the one this ordu reads",
+                v.version
+            )));
+        }
+        let Versioned { state: mut s } =
+            serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
         s.rebuild();
         Ok(s)
     }
@@ -388,6 +427,14 @@ impl State {
         Ok(self.transact(index, |tx| tx.run_owned(cmd)))
     }
 
+    /// [`State::apply_owned`] for a command [`State::check`]ed at this very
+    /// state: the store checks before it logs and holds its log turn until
+    /// the entry applies, so checking again would find the same.
+    pub(crate) fn apply_checked_owned(&mut self, index: u64, cmd: Command) -> Applied {
+        self.check_index(index);
+        self.transact(index, |tx| tx.run_owned(cmd))
+    }
+
     fn check_index(&self, index: u64) {
         assert!(
             index > self.index,
@@ -414,7 +461,10 @@ impl State {
         applied
     }
 
-    fn check(&self, cmd: &Command) -> Result<()> {
+    /// What [`State::apply`] would refuse `cmd` for at this state (a
+    /// check-and-set that does not match, a plan that no longer fits, an
+    /// object gone), decided the same way on every replica.
+    pub fn check(&self, cmd: &Command) -> Result<()> {
         match cmd {
             Command::JobRegister {
                 job,

@@ -55,7 +55,7 @@ pub type CommandLog = Arc<Mutex<Vec<(u64, Command)>>>;
 pub fn recording_store() -> (Store, CommandLog) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
-    let store = manual_store().with_observer(Box::new(move |i, c| {
+    let store = manual_store().with_log(ordu::log::Observed::new(ordu::MemoryLog, move |i, c| {
         sink.lock().unwrap().push((i, c.clone()));
     }));
     (store, log)

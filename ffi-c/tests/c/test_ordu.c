@@ -146,7 +146,8 @@ static void test_version_and_names(void) {
   CHECK(strcmp(ordu_result_name(77), "unknown") == 0);
   /* The stable values. */
   CHECK(ORDU_OK == 0 && ORDU_NOT_FOUND == 1 && ORDU_INVALID == 2 && ORDU_CONFLICT == 3 &&
-        ORDU_REGION == 4 && ORDU_LIMIT == 5 && ORDU_NULL_PARAMETER == 100 &&
+        ORDU_REGION == 4 && ORDU_LIMIT == 5 && ORDU_UNAVAILABLE == 6 &&
+        ORDU_NULL_PARAMETER == 100 &&
         ORDU_INVALID_UTF8 == 101 && ORDU_INVALID_JSON == 102 && ORDU_PANIC == 103);
 }
 

@@ -20,7 +20,8 @@ tuple ``(value, index)``; pass ``index=`` to block until something changes::
 Errors raise :class:`OrduError` subclasses carrying the error's data:
 :class:`NotFoundError`, :class:`InvalidError` (``.errors``: a list of
 ``{"path", "message"}``), :class:`ConflictError` (``.current_index``),
-:class:`RegionError` and :class:`LimitError`.
+:class:`RegionError`, :class:`LimitError` and :class:`UnavailableError` (the
+store's log refused the write).
 
 A store made with ``{"mode": "manual"}`` runs no scheduler by itself: the host
 takes evaluations with :meth:`Store.dequeue_evaluation` and runs them with
@@ -39,6 +40,7 @@ from ordu._ordu import (
     OrduError,
     RegionError,
     Store,
+    UnavailableError,
     __version__,
 )
 
@@ -51,5 +53,6 @@ __all__ = [
     "ConflictError",
     "RegionError",
     "LimitError",
+    "UnavailableError",
     "__version__",
 ]

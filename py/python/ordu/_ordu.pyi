@@ -1,6 +1,6 @@
 """Type stubs of the compiled module ordu._ordu."""
 
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 __version__: str
 
@@ -51,6 +51,9 @@ class LimitError(OrduError):
     path: str
     limit: int
 
+class UnavailableError(OrduError):
+    """The store's log refused the write (disk full, not the leader); nothing changed."""
+
 class Delivery:
     """An evaluation handed out in manual mode."""
 
@@ -69,7 +72,25 @@ class Delivery:
 class Store:
     """An embedded ordu store. Reads answer ``(value, index)`` and block with ``index=``."""
 
-    def __init__(self, config: Optional[Union[Dict[str, Any], str, bytes]] = None) -> None: ...
+    def __init__(
+        self,
+        config: Optional[Union[Dict[str, Any], str, bytes]] = None,
+        log: Optional[Callable[[int, bytes], int]] = None,
+    ) -> None:
+        """`log(after, entry)` is told each write's entry before it applies and
+        answers the index it committed it at; raising refuses the write
+        (UnavailableError)."""
+    def apply_entry(self, index: int, entry: bytes) -> int:
+        """Applies an entry a log committed at `index`; returns the store's index."""
+    def snapshot(self) -> bytes:
+        """The whole state as snapshot bytes."""
+    def restore(self, snapshot: bytes) -> None:
+        """Replaces the state with one from `snapshot()` bytes."""
+    @property
+    def leader(self) -> bool:
+        """Whether the store leads (takes writes, schedules); set by the host."""
+    @leader.setter
+    def leader(self, lead: bool) -> None: ...
     @property
     def region(self) -> str:
         """The store's region."""
