@@ -60,7 +60,7 @@ use tokio::sync::{mpsc, watch};
 ///   than 20, so few written buffers come back as long-polls' new ones.
 ///
 /// With glibc's allocator, whose chunk headers sit inside the pages, 10,000
-/// long-polls took about 148 MB at their peak; with this, 98-100 MB. The
+/// long-polls took half as much again at their peak (docs/benchmarks.md). The
 /// price is a system call, and page faults when the pages are used again,
 /// for each freed block above 32 KB (a large answer) and each slab that
 /// empties; `bench/load.sh` showed no change in gets or re-registers.
@@ -657,8 +657,8 @@ async fn serve(
         };
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         // Spawned as it is, not awaited in an `async` block: such a block
-        // keeps room for the moved-in future beside its own (about 800 bytes
-        // more per connection). Its result, an error from a client that went
+        // keeps room for the moved-in future beside its own (a second copy
+        // per connection). Its result, an error from a client that went
         // away mid-request, is that client's business.
         tokio::spawn(conn);
     }

@@ -96,7 +96,7 @@ const JOB_JSON_MAX_BYTES: usize = 32 << 20;
 /// The compact JSON of each job as last answered, given again while the job
 /// is unchanged: a get of one job (the commonest read, and the read every
 /// long-poll on a job answers with) is then a copy of a reference instead of
-/// a render, which was about 40% of a get's instructions. An entry is the
+/// a render, a large part of a get's cost (docs/benchmarks.md). An entry is the
 /// job's `CreateIndex` and `ModifyIndex` with its bytes: every change to a
 /// job moves its `ModifyIndex`, and a job deleted and registered again has a
 /// new `CreateIndex`. It holds bytes, not the job, so a replaced job is not
@@ -214,13 +214,11 @@ fn handle(
 }
 
 /// Answers a checked request. What it needs is borrowed from `checked`, not
-/// moved out of it, so that the future holds it once (about 200 bytes less
-/// per open long-poll).
+/// moved out of it, so that the future holds it once rather than twice.
 ///
 /// It never fails: the `Result` is the service's, returned from here rather
 /// than wrapped around this future in another (an `async` block awaiting a
-/// moved-in future keeps room for it twice: about 750 bytes more per open
-/// long-poll).
+/// moved-in future keeps room for it twice).
 async fn answer(app: Arc<App>, mut checked: Checked) -> Result<Response, Infallible> {
     Ok(match &mut checked {
         Checked::Answer(answer) => std::mem::take(answer),
@@ -528,9 +526,8 @@ impl App {
         // second thread on that lock; waiting here instead costs no thread,
         // and the other threads keep serving reads and long-polls however
         // long a write (say, placing 10,000 allocations) runs. Handing each
-        // write to the blocking pool measured slower on this 2-core machine
-        // (two thread wake-ups per write: 8,000-27,000 re-registers/s on 1
-        // connection against 30,000-36,000 inline).
+        // write to the blocking pool measured slower (two thread wake-ups
+        // per write; docs/benchmarks.md).
         let Some(turn) = self.write_turn().await else {
             return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
         };
@@ -642,12 +639,11 @@ impl App {
     /// once the turn is closed (nothing closes it today; the caller answers
     /// 503).
     ///
-    /// Polling for a turn another thread holds (a re-register holds it about
-    /// 5 µs) before awaiting it was tried: with 8 connections re-registering
-    /// one job it measured better in one hour (58,600-64,000/s against
-    /// 40,400-55,600/s) and worse in the next (23,000-39,000/s against
-    /// 34,000-43,000/s), the spinning thread taking the CPU the holder or the
-    /// client needed; this VM's 2 CPUs are shared.
+    /// Polling for a turn another thread holds (a re-register holds it a few
+    /// microseconds) before awaiting it was tried: with 8 connections
+    /// re-registering one job it measured better in one hour and worse in
+    /// the next (docs/benchmarks.md), the spinning thread taking the CPU the
+    /// holder or the client needed.
     async fn write_turn(&self) -> Option<SemaphorePermit<'_>> {
         self.writes.acquire().await.ok()
     }
@@ -1162,8 +1158,7 @@ mod tests {
 
     /// An open long-poll keeps its handler's future for as long as it
     /// waits, 10,000 of them at once in the load benchmark: the future must
-    /// stay small (1,568 bytes before `answer` borrowed from the checked
-    /// request instead of moving out of it).
+    /// stay small.
     #[test]
     fn a_long_poll_future_stays_small() {
         let app = bare_app();
