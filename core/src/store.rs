@@ -112,12 +112,13 @@ pub enum SchedulingMode {
     /// first writes all such evaluations `canceled` in one command.
     Manual,
     /// Evaluations of writes that come together are processed together: a
-    /// write returns once its command applied and, when no other thread is
-    /// processing, after processing every queued evaluation (its own and
-    /// those of writes that arrived meanwhile); when one is, that thread
-    /// processes it. Re-registers of one job from many clients so coalesce,
-    /// as in Nomad's broker. Every read first waits for the queued
-    /// evaluations of writes answered before it, so it sees them processed.
+    /// write returns once its evaluations are processed, by its own thread
+    /// or by the one whose group took them in. While one group runs, the
+    /// writes that arrive wait; the first of them then processes all of
+    /// their evaluations at once (re-registers of one job from many clients
+    /// so coalesce, as in Nomad's broker), and each thread does at most the
+    /// group that holds its own write. Every read first waits for the
+    /// groups of writes answered before it, so it sees them processed.
     Grouped,
 }
 
@@ -1265,8 +1266,9 @@ impl Store {
         match self.config.mode {
             SchedulingMode::Inline => self.process_ready(),
             SchedulingMode::Grouped => {
-                self.queued_upto.fetch_max(self.index(), Ordering::SeqCst);
-                self.process_groups();
+                let mine = self.index();
+                self.queued_upto.fetch_max(mine, Ordering::SeqCst);
+                self.process_groups(mine);
             }
             SchedulingMode::Manual => {}
         }
@@ -1277,24 +1279,24 @@ impl Store {
         self.processed_upto.load(Ordering::SeqCst) < self.queued_upto.load(Ordering::SeqCst)
     }
 
-    /// Grouped mode, after a write: processes the queued groups unless
-    /// another thread is. That thread looks again after it lets go, and a
-    /// write marks itself queued before it tries, so no group is left
-    /// behind with nobody processing it.
-    fn process_groups(&self) {
-        while self.behind() {
-            let Some(guard) = self.scheduling.try_lock() else {
-                return;
-            };
-            while self.behind() {
-                self.process_group();
-            }
-            drop(guard);
+    /// Grouped mode, after the write at `mine`: waits for the group in
+    /// progress, then processes the next one unless it already took `mine`
+    /// in. A thread never works past its own write's group, so a steady
+    /// stream of writes cannot keep one writer processing forever.
+    fn process_groups(&self, mine: u64) {
+        if self.processed_upto.load(Ordering::SeqCst) >= mine {
+            return;
+        }
+        let _guard = self.scheduling.lock();
+        if self.processed_upto.load(Ordering::SeqCst) < mine {
+            self.process_group();
         }
     }
 
     /// One group, with the scheduling lock held: everything queued up to
-    /// now. The plans it writes are not queued writes of their own.
+    /// now (the group's index is taken first, so it covers every write
+    /// applied before). The plans it writes are not queued writes of their
+    /// own.
     fn process_group(&self) {
         let upto = self.index();
         while let Some(d) = self.dequeue_now(&[]) {
@@ -1309,16 +1311,7 @@ impl Store {
         if self.config.mode != SchedulingMode::Grouped || !self.behind() {
             return;
         }
-        let upto = self.queued_upto.load(Ordering::SeqCst);
-        {
-            let _guard = self.scheduling.lock();
-            if self.processed_upto.load(Ordering::SeqCst) < upto {
-                self.process_group();
-            }
-        }
-        // Writes that found the lock taken by this read left their groups
-        // to whoever held it.
-        self.process_groups();
+        self.process_groups(self.queued_upto.load(Ordering::SeqCst));
     }
 
     /// Processes ready (and due) evaluations on this thread until none is left.
@@ -1559,10 +1552,11 @@ mod grouped_tests {
 
     use super::*;
 
-    /// A write in grouped mode does not wait for a group in progress; a read
-    /// does, and then sees the write's evaluation processed.
+    /// A write in grouped mode waits for the group in progress and returns
+    /// with its evaluation processed; a read made meanwhile waits too, and
+    /// sees it processed.
     #[test]
-    fn writes_leave_their_group_to_the_holder_and_reads_wait_for_it() {
+    fn writes_and_reads_wait_for_the_group_in_progress() {
         let store = Arc::new(Store::new(Config {
             mode: SchedulingMode::Grouped,
             ..Config::default()
@@ -1570,6 +1564,7 @@ mod grouped_tests {
         let node = br#"{"Node":{"ID":"n1","Name":"n1","Datacenter":"dc1","Status":"ready",
             "Attributes":{"driver.exec":"1"},"Resources":{"CPU":4000,"MemoryMB":8192}}}"#;
         crate::json::register_node_at(&store, None, node, None).unwrap();
+        let before = store.index();
         let group = store.scheduling.lock();
         let (tx, rx) = mpsc::channel();
         {
@@ -1581,26 +1576,41 @@ mod grouped_tests {
                 tx.send(reply.body).unwrap();
             });
         }
-        let reply = rx
-            .recv_timeout(Duration::from_secs(5))
-            .expect("the write waited for the group in progress");
-        let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
-        let id = reply["EvalID"].as_str().unwrap().to_string();
-        let status = |s: &State| s.eval(&id).unwrap().status.clone();
-        assert_eq!(store.with_state(status), EVAL_STATUS_PENDING);
-
-        let (tx, rx) = mpsc::channel();
+        // The write applied, and waits for the group.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while store.with_state(|s| s.index()) == before && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let id = store.with_state(|s| {
+            let e = s.evals().next().expect("the write applied").clone();
+            assert_eq!(e.status, EVAL_STATUS_PENDING);
+            e.id.clone()
+        });
+        let (read_tx, read_rx) = mpsc::channel();
         {
             let (store, id) = (store.clone(), id.clone());
             std::thread::spawn(move || {
                 let e = store.evaluation(&id, &QueryOptions::default()).unwrap();
-                tx.send(e.value.status.clone()).unwrap();
+                read_tx.send(e.value.status.clone()).unwrap();
             });
         }
         std::thread::sleep(Duration::from_millis(50));
-        assert!(rx.try_recv().is_err(), "a read did not wait for the group");
+        assert!(
+            rx.try_recv().is_err(),
+            "the write did not wait for its group"
+        );
+        assert!(
+            read_rx.try_recv().is_err(),
+            "a read did not wait for the group"
+        );
         drop(group);
-        let seen = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        let reply = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(reply.contains(&id), "{reply}");
+        assert_eq!(
+            store.with_state(|s| s.eval(&id).unwrap().status.clone()),
+            EVAL_STATUS_COMPLETE
+        );
+        let seen = read_rx.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(seen, EVAL_STATUS_COMPLETE);
     }
 }
