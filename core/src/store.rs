@@ -1097,7 +1097,8 @@ impl Store {
             let mut evals = canceled.clone();
             let mut allocs = Vec::new();
             for e in s.evals() {
-                if !e.is_terminal() || e.modify_time >= older_than
+                if !e.is_terminal()
+                    || e.modify_time >= older_than
                     || canceled.binary_search(&e.id).is_ok()
                 {
                     continue;

@@ -62,7 +62,10 @@ fn unknown_keys_are_kept_at_every_level() {
         serde_json::to_value(&c.extra).unwrap(),
         json!({"C": sent["Multiregion"]})
     );
-    assert_eq!(serde_json::to_value(&j.update.extra).unwrap(), json!({"Canary": 2}));
+    assert_eq!(
+        serde_json::to_value(&j.update.extra).unwrap(),
+        json!({"Canary": 2})
+    );
     let g = &j.task_groups[0];
     assert_eq!(
         serde_json::to_value(&g.extra).unwrap(),
@@ -74,13 +77,19 @@ fn unknown_keys_are_kept_at_every_level() {
         json!({"RenderTemplates": true})
     );
     let t = &g.tasks[0];
-    assert_eq!(serde_json::to_value(&t.extra).unwrap(), json!({"KillTimeout": 5}));
+    assert_eq!(
+        serde_json::to_value(&t.extra).unwrap(),
+        json!({"KillTimeout": 5})
+    );
     assert_eq!(
         serde_json::to_value(&t.resources.extra).unwrap(),
         json!({"Cores": 0})
     );
     let n = &t.resources.networks()[0];
-    assert_eq!(serde_json::to_value(&n.extra).unwrap(), json!({"Mode": "bridge"}));
+    assert_eq!(
+        serde_json::to_value(&n.extra).unwrap(),
+        json!({"Mode": "bridge"})
+    );
     assert_eq!(
         serde_json::to_value(&n.reserved()[0].extra).unwrap(),
         json!({"HostNetwork": "default"})
@@ -402,7 +411,10 @@ fn a_body_that_is_not_utf8_is_an_error_at_its_path() {
     assert_eq!(err.http_status(false), 400);
     // Non-ASCII that is UTF-8 is fine, in known and unknown keys alike.
     let j = job_of(&json!({"ID": "å", "Ünknown": "ß"})).unwrap();
-    assert_eq!((j.id.as_str(), &j.extra["Ünknown"].value()), ("å", &json!("ß")));
+    assert_eq!(
+        (j.id.as_str(), &j.extra["Ünknown"].value()),
+        ("å", &json!("ß"))
+    );
 }
 
 #[test]
@@ -538,7 +550,8 @@ fn unknown_fields_compare_by_value_not_by_spacing() {
     // other spacing or key order must still be the same spec.
     let a: Job = serde_json::from_str(r#"{"ID":"j","X":{"b":[1, 2],"a":"s"}}"#).unwrap();
     let b: Job =
-        serde_json::from_str("{\"ID\":\"j\",\n \"X\" : { \"a\" : \"s\", \"b\" : [ 1 ,2 ] } }").unwrap();
+        serde_json::from_str("{\"ID\":\"j\",\n \"X\" : { \"a\" : \"s\", \"b\" : [ 1 ,2 ] } }")
+            .unwrap();
     assert!(a.same_spec(&b));
     assert_eq!(a.extra["X"].get(), r#"{"a":"s","b":[1,2]}"#);
     let c: Job = serde_json::from_str(r#"{"ID":"j","X":{"a":"s","b":[1,3]}}"#).unwrap();

@@ -46,7 +46,10 @@ fn coalesced_evaluations_beyond_the_kept_are_collected_at_any_age() {
     assert_eq!(after, before[before.len() - 3..]);
     assert!(store.job_evaluations("web", &now()).unwrap().meta.index >= index);
     // The job that had nothing canceled keeps its evaluation; nothing is left.
-    assert_eq!(store.job_evaluations("other", &now()).unwrap().value.len(), 1);
+    assert_eq!(
+        store.job_evaluations("other", &now()).unwrap().value.len(),
+        1
+    );
     assert_eq!(store.collect_canceled().unwrap(), None);
 }
 
