@@ -2,6 +2,7 @@
 //! commands, applies them at the next index, wakes the waiters whose reads
 //! changed, runs the evaluations it created, and serves blocking reads.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -139,6 +140,14 @@ pub struct Config {
     pub nack_timeout: Duration,
     /// Seed of the schedulers' random choices.
     pub seed: u64,
+    /// Canceled evaluations without allocations kept per job, newest first;
+    /// older ones are collected by [`Store::collect_canceled`] and
+    /// [`Store::garbage_collect`] whatever their age. Coalescing cancels one
+    /// evaluation per superseded write, and none of them is read again, so
+    /// keeping them all until the age threshold grows the store with the
+    /// write rate. Nomad keeps them until its GC; the few kept here are what
+    /// a reader looking at a job's recent history expects to see.
+    pub canceled_evals_kept: usize,
 }
 
 impl Default for Config {
@@ -150,6 +159,7 @@ impl Default for Config {
             delivery_limit: 3,
             nack_timeout: Duration::from_secs(60),
             seed: 0x6f72_6475,
+            canceled_evals_kept: 16,
         }
     }
 }
@@ -1223,10 +1233,14 @@ impl Store {
     /// there was nothing to collect.
     pub fn garbage_collect(&self, older_than: i64) -> Result<Option<u64>> {
         let (evals, allocs) = self.with_state(|s| {
-            let mut evals = Vec::new();
+            let canceled = self.canceled_beyond_kept(s);
+            let mut evals = canceled.clone();
             let mut allocs = Vec::new();
             for e in s.evals() {
-                if !e.is_terminal() || e.modify_time >= older_than {
+                if !e.is_terminal()
+                    || e.modify_time >= older_than
+                    || canceled.binary_search(&e.id).is_ok()
+                {
                     continue;
                 }
                 let eval_allocs: Vec<_> = s
@@ -1256,6 +1270,55 @@ impl Store {
         }
         let applied = self.commit(Command::GarbageCollect { evals, allocs })?;
         Ok(Some(applied.index))
+    }
+
+    /// Removes, of each job's canceled evaluations without allocations, all
+    /// but the newest [`Config::canceled_evals_kept`], whatever their age: a
+    /// host calls it often (it costs a scan of the evaluations) so that
+    /// re-registers coalesced by the broker do not pile up until the age
+    /// threshold of [`Store::garbage_collect`]. The choice is made here, on
+    /// the proposing side, and the write names what it removes, so every
+    /// replica applying it agrees. Returns the index of the write, or `None`
+    /// when there was nothing to collect.
+    pub fn collect_canceled(&self) -> Result<Option<u64>> {
+        let evals = self.with_state(|s| self.canceled_beyond_kept(s));
+        if evals.is_empty() {
+            return Ok(None);
+        }
+        let applied = self.commit(Command::GarbageCollect {
+            evals,
+            allocs: Vec::new(),
+        })?;
+        Ok(Some(applied.index))
+    }
+
+    /// The canceled evaluations without allocations beyond the newest kept
+    /// per job, sorted.
+    fn canceled_beyond_kept(&self, s: &State) -> Vec<String> {
+        let mut by_job: HashMap<&str, Vec<&Arc<Evaluation>>> = HashMap::new();
+        for e in s.evals() {
+            if e.status == EVAL_STATUS_CANCELED {
+                by_job.entry(e.job_id.as_str()).or_default().push(e);
+            }
+        }
+        let mut out = Vec::new();
+        for (job, mut canceled) in by_job {
+            if canceled.len() <= self.config.canceled_evals_kept {
+                continue;
+            }
+            // Newest first; the ID breaks ties so the choice is the same
+            // whatever order the table iterates in.
+            canceled.sort_by(|a, b| (b.create_index, &b.id).cmp(&(a.create_index, &a.id)));
+            let allocs = s.allocs_by_job(job);
+            out.extend(
+                canceled[self.config.canceled_evals_kept..]
+                    .iter()
+                    .filter(|e| !allocs.iter().any(|a| a.eval_id == e.id))
+                    .map(|e| e.id.clone()),
+            );
+        }
+        out.sort();
+        out
     }
 
     // ---- scheduling ----

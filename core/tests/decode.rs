@@ -55,38 +55,47 @@ fn unknown_keys_are_kept_at_every_level() {
 
     let j = &from_bytes;
     assert_eq!(j.extra.len(), 2);
-    assert_eq!(j.extra["NodePool"], "gpu");
-    assert_eq!(j.extra["Multiregion"], sent["Multiregion"]);
+    assert_eq!(j.extra["NodePool"].value(), "gpu");
+    assert_eq!(j.extra["Multiregion"].value(), sent["Multiregion"]);
     let c = &j.constraints.as_ref().unwrap()[0];
     assert_eq!(
-        Value::Object(c.extra.clone()),
+        serde_json::to_value(&c.extra).unwrap(),
         json!({"C": sent["Multiregion"]})
     );
-    assert_eq!(Value::Object(j.update.extra.clone()), json!({"Canary": 2}));
+    assert_eq!(
+        serde_json::to_value(&j.update.extra).unwrap(),
+        json!({"Canary": 2})
+    );
     let g = &j.task_groups[0];
     assert_eq!(
-        Value::Object(g.extra.clone()),
+        serde_json::to_value(&g.extra).unwrap(),
         json!({"EphemeralDisk": {"SizeMB": 300}})
     );
     let rp = g.restart_policy.as_ref().unwrap();
     assert_eq!(
-        Value::Object(rp.extra.clone()),
+        serde_json::to_value(&rp.extra).unwrap(),
         json!({"RenderTemplates": true})
     );
     let t = &g.tasks[0];
-    assert_eq!(Value::Object(t.extra.clone()), json!({"KillTimeout": 5}));
     assert_eq!(
-        Value::Object(t.resources.extra.clone()),
+        serde_json::to_value(&t.extra).unwrap(),
+        json!({"KillTimeout": 5})
+    );
+    assert_eq!(
+        serde_json::to_value(&t.resources.extra).unwrap(),
         json!({"Cores": 0})
     );
     let n = &t.resources.networks()[0];
-    assert_eq!(Value::Object(n.extra.clone()), json!({"Mode": "bridge"}));
     assert_eq!(
-        Value::Object(n.reserved()[0].extra.clone()),
+        serde_json::to_value(&n.extra).unwrap(),
+        json!({"Mode": "bridge"})
+    );
+    assert_eq!(
+        serde_json::to_value(&n.reserved()[0].extra).unwrap(),
         json!({"HostNetwork": "default"})
     );
     assert_eq!(
-        Value::Object(n.dynamic()[0].extra.clone()),
+        serde_json::to_value(&n.dynamic()[0].extra).unwrap(),
         json!({"IgnoreCollision": false})
     );
 
@@ -127,10 +136,10 @@ fn node_resources_keep_unknown_keys_too() {
         (1, 0),
         "no task defaults outside a task"
     );
-    assert_eq!(r.extra["Cores"], 4);
+    assert_eq!(r.extra["Cores"].value(), 4);
     let n: Node =
         serde_json::from_value(json!({"ID": "n", "Resources": {"CPU": 1, "Cores": 4}})).unwrap();
-    assert_eq!(n.resources.extra["Cores"], 4);
+    assert_eq!(n.resources.extra["Cores"].value(), 4);
 }
 
 #[test]
@@ -388,7 +397,7 @@ fn a_key_sent_twice() {
     );
     // ...an unknown one keeps the last value.
     let j: Job = serde_json::from_str(r#"{"ID":"a","X":1,"X":2}"#).unwrap();
-    assert_eq!(Value::Object(j.extra), json!({"X": 2}));
+    assert_eq!(serde_json::to_value(&j.extra).unwrap(), json!({"X": 2}));
 }
 
 #[test]
@@ -402,7 +411,10 @@ fn a_body_that_is_not_utf8_is_an_error_at_its_path() {
     assert_eq!(err.http_status(false), 400);
     // Non-ASCII that is UTF-8 is fine, in known and unknown keys alike.
     let j = job_of(&json!({"ID": "å", "Ünknown": "ß"})).unwrap();
-    assert_eq!((j.id.as_str(), &j.extra["Ünknown"]), ("å", &json!("ß")));
+    assert_eq!(
+        (j.id.as_str(), &j.extra["Ünknown"].value()),
+        ("å", &json!("ß"))
+    );
 }
 
 #[test]
@@ -419,12 +431,12 @@ fn nodes_decode_as_before() {
     let bytes = serde_json::to_vec(&body).unwrap();
     let n = decode_node(&bytes, &Limits::default()).unwrap();
     assert_eq!(
-        Value::Object(n.extra.clone()),
+        serde_json::to_value(&n.extra).unwrap(),
         json!({"HTTPAddr": "10.0.0.1:4646", "NodePool": "p"})
     );
-    assert_eq!(n.resources.extra["Cores"], 8);
+    assert_eq!(n.resources.extra["Cores"].value(), 8);
     assert_eq!(
-        n.reserved.as_ref().unwrap().networks()[0].extra["Mode"],
+        n.reserved.as_ref().unwrap().networks()[0].extra["Mode"].value(),
         "host"
     );
     let bare = decode_node(
@@ -458,7 +470,7 @@ fn nodes_decode_as_before() {
     let err = serde_json::from_str::<Node>(r#"{"ID":"a","ID":"b"}"#).unwrap_err();
     assert_eq!(err.to_string(), "duplicate field `ID` at line 1 column 14");
     let n = serde_json::from_str::<Node>(r#"{"X":1,"X":[2]}"#).unwrap();
-    assert_eq!(n.extra["X"], json!([2]));
+    assert_eq!(n.extra["X"].value(), json!([2]));
     let err = serde_json::from_str::<Node>("[]").unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -511,7 +523,7 @@ fn evaluations_decode_as_before() {
     sent["RelatedEvals"] = json!(null);
     let back: Evaluation = serde_json::from_str(&sent.to_string()).unwrap();
     assert_eq!(
-        Value::Object(back.extra.clone()),
+        serde_json::to_value(&back.extra).unwrap(),
         json!({"Annotations": {"x": [1]}, "RelatedEvals": null})
     );
     assert_eq!(serde_json::to_value(&back).unwrap(), sent);
@@ -530,4 +542,21 @@ fn evaluations_decode_as_before() {
         err.to_string(),
         "invalid type: string \"e\", expected struct Evaluation at line 1 column 3"
     );
+}
+
+#[test]
+fn unknown_fields_compare_by_value_not_by_spacing() {
+    // Unknown fields are stored as text; a client re-sending the same job with
+    // other spacing or key order must still be the same spec.
+    let a: Job = serde_json::from_str(r#"{"ID":"j","X":{"b":[1, 2],"a":"s"}}"#).unwrap();
+    let b: Job =
+        serde_json::from_str("{\"ID\":\"j\",\n \"X\" : { \"a\" : \"s\", \"b\" : [ 1 ,2 ] } }")
+            .unwrap();
+    assert!(a.same_spec(&b));
+    assert_eq!(a.extra["X"].get(), r#"{"a":"s","b":[1,2]}"#);
+    let c: Job = serde_json::from_str(r#"{"ID":"j","X":{"a":"s","b":[1,3]}}"#).unwrap();
+    assert!(!a.same_spec(&c));
+    // And they are written back as JSON, not as a string.
+    let back = serde_json::to_value(&a).unwrap();
+    assert_eq!(back["X"], json!({"a": "s", "b": [1, 2]}));
 }

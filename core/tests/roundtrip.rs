@@ -126,7 +126,7 @@ fn changing_only_an_unknown_field_is_a_spec_change() {
     assert_eq!(r.job_modify_index, r.index);
     let got = store.job("web", &now()).unwrap().value;
     assert_eq!(got.version, 1);
-    assert_eq!(got.extra["NodePool"], "b");
+    assert_eq!(got.extra["NodePool"].value(), "b");
 }
 
 #[test]

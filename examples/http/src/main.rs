@@ -571,6 +571,9 @@ async fn run(args: Args) -> Result<(), String> {
                 let collect = gc_after.filter(|_| tick % 60 == 0);
                 let _ = tokio::task::spawn_blocking(move || {
                     store.process_ready();
+                    // Cheap enough each second; keeps coalesced re-registers
+                    // from piling up until the hourly age threshold.
+                    let _ = store.collect_canceled();
                     if let Some(after) = collect {
                         let _ = store.garbage_collect(unix_nanos_before(after));
                     }

@@ -1,0 +1,75 @@
+//! SPEC "Garbage collection": what the store removes and when. Canceled
+//! evaluations left by coalescing are bounded per job whatever their age;
+//! the rest waits for the host's age threshold.
+
+mod support;
+
+use ordu::structs::EVAL_STATUS_CANCELED;
+use ordu::{Command, Config, SchedulingMode};
+use support::*;
+
+fn canceled(store: &ordu::Store, job: &str) -> Vec<String> {
+    let mut ids: Vec<String> = store
+        .job_evaluations(job, &now())
+        .unwrap()
+        .value
+        .iter()
+        .filter(|e| e.status == EVAL_STATUS_CANCELED)
+        .map(|e| e.id.clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn coalesced_evaluations_beyond_the_kept_are_collected_at_any_age() {
+    let store = store_with(Config {
+        mode: SchedulingMode::Manual,
+        canceled_evals_kept: 3,
+        ..Config::default()
+    });
+    add_node(&store, "n1");
+    for _ in 0..10 {
+        register(&store, &job("web", 1)).unwrap();
+    }
+    register(&store, &job("other", 1)).unwrap();
+    // The broker runs the newest of the job's evaluations and cancels the
+    // ones it superseded.
+    store.process_ready();
+    let before = canceled(&store, "web");
+    assert!(before.len() > 3, "{before:?}");
+
+    let index = store.collect_canceled().unwrap().expect("a write");
+    let after = canceled(&store, "web");
+    assert_eq!(after.len(), 3, "the newest three are kept");
+    // Sequential IDs grow with creation, so the newest are the last three.
+    assert_eq!(after, before[before.len() - 3..]);
+    assert!(store.job_evaluations("web", &now()).unwrap().meta.index >= index);
+    // The job that had nothing canceled keeps its evaluation; nothing is left.
+    assert_eq!(
+        store.job_evaluations("other", &now()).unwrap().value.len(),
+        1
+    );
+    assert_eq!(store.collect_canceled().unwrap(), None);
+}
+
+#[test]
+fn collecting_canceled_is_one_replayable_command() {
+    let (store, log) = recording_store();
+    for _ in 0..20 {
+        register(&store, &job("web", 1)).unwrap();
+    }
+    store.process_ready();
+    store.collect_canceled().unwrap().expect("a write");
+    let log = log.lock().unwrap();
+    let Some((_, Command::GarbageCollect { evals, allocs })) = log.last() else {
+        panic!("last command is {:?}", log.last());
+    };
+    assert!(!evals.is_empty());
+    assert!(allocs.is_empty());
+    drop(log);
+    assert_eq!(
+        canceled(&store, "web").len(),
+        Config::default().canceled_evals_kept
+    );
+}
