@@ -82,6 +82,10 @@ impl IdSource for RandomIds {
     }
 }
 
+/// How many evaluations the store writes canceled between the collections of
+/// canceled evaluations it runs itself (see [`Store::collect_canceled`]).
+const CANCELED_COLLECT_EVERY: u64 = 4096;
+
 /// UUID-shaped IDs from a counter, for deterministic tests.
 #[derive(Debug, Default)]
 pub struct SequentialIds(AtomicU64);
@@ -459,6 +463,9 @@ pub struct Store {
     log_turn: Mutex<u64>,
     /// See [`Store::is_leader`].
     leader: AtomicBool,
+    /// Evaluations written canceled since the last [`Store::collect_canceled`]
+    /// the store ran itself.
+    canceled_since_collect: AtomicU64,
     /// Grouped mode: the index of the last write whose evaluations are
     /// queued, and the index up to which queued evaluations were processed.
     queued_upto: AtomicU64,
@@ -496,6 +503,7 @@ impl Store {
             log: Box::new(MemoryLog),
             log_turn: Mutex::new(0),
             leader: AtomicBool::new(true),
+            canceled_since_collect: AtomicU64::new(0),
             queued_upto: AtomicU64::new(0),
             processed_upto: AtomicU64::new(0),
             runs: AtomicU64::new(0),
@@ -734,7 +742,7 @@ impl Store {
             return;
         }
         let now = self.clock.now();
-        let evals = evals
+        let evals: Vec<Evaluation> = evals
             .into_iter()
             .map(|e| Evaluation {
                 status: status.to_string(),
@@ -743,8 +751,19 @@ impl Store {
                 ..(*e).clone()
             })
             .collect();
+        let n = evals.len() as u64;
         // Terminal updates cannot conflict.
-        let _ = self.commit(Command::EvalUpsert { evals });
+        let written = self.commit(Command::EvalUpsert { evals }).is_ok();
+        if written && status == EVAL_STATUS_CANCELED {
+            // Collected every so many cancels, not on the host's timer: a
+            // busy server cancels tens of thousands a minute. The scan is of
+            // every evaluation, so its cost is spread over that many writes.
+            let since = self.canceled_since_collect.fetch_add(n, Ordering::Relaxed) + n;
+            if since >= CANCELED_COLLECT_EVERY {
+                self.canceled_since_collect.store(0, Ordering::Relaxed);
+                let _ = self.collect_canceled();
+            }
+        }
     }
 
     // ---- jobs ----

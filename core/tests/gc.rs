@@ -73,3 +73,23 @@ fn collecting_canceled_is_one_replayable_command() {
         Config::default().canceled_evals_kept
     );
 }
+
+#[test]
+fn a_busy_store_collects_canceled_evaluations_by_itself() {
+    let store = store_with(Config {
+        mode: SchedulingMode::Manual,
+        canceled_evals_kept: 3,
+        ..Config::default()
+    });
+    add_node(&store, "n1");
+    // 5,000 re-registers coalesced in groups: about 5,000 cancels, more than
+    // the store lets pile up before it collects them with no host timer.
+    for _ in 0..10 {
+        for _ in 0..500 {
+            register(&store, &job("web", 1)).unwrap();
+        }
+        store.process_ready();
+    }
+    let left = canceled(&store, "web").len();
+    assert!(left < 4096, "{left} canceled evaluations left");
+}
