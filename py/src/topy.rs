@@ -425,6 +425,7 @@ impl<'a, 'py> ser::Serializer for ToPy<'a, 'py> {
             to: self,
             dict: PyDict::new(self.py),
             key: None,
+            raw: None,
         })
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Map<'a, 'py>, Error> {
@@ -500,7 +501,14 @@ pub struct Map<'a, 'py> {
     to: ToPy<'a, 'py>,
     dict: Bound<'py, PyDict>,
     key: Option<Key<'py>>,
+    /// The value of a `serde_json::value::RawValue` (stored JSON text that
+    /// ordu does not model), which serialises as a struct of one field.
+    raw: Option<Bound<'py, PyAny>>,
 }
+
+/// The struct name and field a `RawValue` serialises through: serde_json's
+/// own serializer writes the text as it is, and so must this one.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 impl<'py> Map<'_, 'py> {
     #[inline]
@@ -552,13 +560,26 @@ impl<'py> ser::SerializeStruct for Map<'_, 'py> {
         key: &'static str,
         value: &T,
     ) -> Result<(), Error> {
+        if key == RAW_VALUE_TOKEN {
+            // The field is the JSON text: made into the objects it stands for.
+            let quoted = serde_json::to_string(value).map_err(<Error as ser::Error>::custom)?;
+            let text: String =
+                serde_json::from_str(&quoted).map_err(<Error as ser::Error>::custom)?;
+            let parsed: serde_json::Value =
+                serde_json::from_str(&text).map_err(<Error as ser::Error>::custom)?;
+            self.raw = Some(parsed.serialize(self.to)?);
+            return Ok(());
+        }
         self.to
             .key(key)
             .set(&self.dict, value.serialize(self.to)?)?;
         Ok(())
     }
     fn end(self) -> Res<'py> {
-        Ok(self.dict.into_any())
+        Ok(match self.raw {
+            Some(raw) => raw,
+            None => self.dict.into_any(),
+        })
     }
 }
 
