@@ -15,7 +15,10 @@
 //! `C1M_SCALE` (default 0.05) scales the number of nodes and jobs; every job
 //! keeps 1,000 allocations. `C1M_RUNS` (default 1) repeats the whole run, each
 //! in a fresh process, and reports the medians. `C1M_IDS=sequential` uses
-//! counter IDs instead of random UUIDs.
+//! counter IDs instead of random UUIDs. After the run it snapshots the
+//! state, restores it into a fresh store and reports the snapshot's size,
+//! both times and the state's live heap before and after (`C1M_SNAPSHOT=0`
+//! skips this).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -152,6 +155,39 @@ fn run(store: &Store) {
     }
 }
 
+/// Snapshots the scheduled state, drops it, restores it into a new store,
+/// and prints the snapshot's size, both times, and the live heap of the
+/// state before and after (the snapshot's own bytes not counted).
+fn snapshot_and_restore(store: Store) {
+    let live_before = LIVE.load(Ordering::Relaxed);
+    let t = Instant::now();
+    let snap = store.snapshot();
+    let snapshot_time = t.elapsed();
+    drop(store);
+    let live_empty = LIVE.load(Ordering::Relaxed) - snap.len();
+    let t = Instant::now();
+    let restored = Store::new(Config {
+        mode: SchedulingMode::Manual,
+        ..Config::default()
+    });
+    restored.restore_snapshot(&snap).expect("restore");
+    let restore_time = t.elapsed();
+    let live_after = LIVE.load(Ordering::Relaxed) - snap.len();
+    let same = restored.snapshot() == snap;
+    assert!(same, "the restored state snapshots to the same bytes");
+    let state = |live: usize| (live - live_empty) as f64 / (1 << 20) as f64;
+    println!(
+        "snapshot: {:.1} MB in {:.3} s; restore {:.3} s; state heap before {:.0} MB, after restore {:.0} MB ({:.2}x); peak RSS (VmHWM) {} MB",
+        snap.len() as f64 / (1 << 20) as f64,
+        snapshot_time.as_secs_f64(),
+        restore_time.as_secs_f64(),
+        state(live_before),
+        state(live_after),
+        state(live_after) / state(live_before),
+        status_kb("VmHWM:") / 1024,
+    );
+}
+
 /// Runs each repetition in a fresh process: a second run in the same
 /// process starts from the first one's fragmented heap and is slower than a
 /// host starting up would be. Prints the medians and the largest peak RSS.
@@ -245,7 +281,11 @@ fn main() {
         );
         times.push(elapsed);
         cpus.push(cpu);
-        drop(store);
+        if std::env::var("C1M_SNAPSHOT").map_or(true, |v| v != "0") {
+            snapshot_and_restore(store);
+        } else {
+            drop(store);
+        }
     }
     println!(
         "c1m-result {:.6} {:.6} {}",
