@@ -1,8 +1,17 @@
 //! Formats that last: log entries and snapshots carry a version, bytes of
 //! another version are refused by name, and the golden files in
-//! `testdata/golden/` (a log and a snapshot written by format version 1) are
-//! still read back to the same state. `ORDU_BLESS=1` writes them again; do
-//! that only with a new format version, keeping the old files' test.
+//! `testdata/golden/` are still read back to the same state:
+//!
+//! - `log-v1.txt` and `snapshot-v1.json`: entry format 1 as first written
+//!   (every plan placement with its job) and snapshot format 1 (every
+//!   allocation with its job);
+//! - `log-v1-lifted.txt` and `snapshot-v2.json`: entry format 1 as written
+//!   now (a plan's placements without their job, which the plan holds once;
+//!   older readers take it from the plan, so the version stayed) and snapshot
+//!   format 2 (each job once).
+//!
+//! `ORDU_BLESS=1` writes the current pair again; do that only with a new
+//! format version, under new names, keeping the old files and their test.
 
 mod support;
 
@@ -10,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use ordu::log::{decode_entry, encode_entry, EntryLog, LogError};
-use ordu::{ErrorKind, State};
+use ordu::{ErrorKind, State, Store};
 use support::*;
 
 fn golden(name: &str) -> PathBuf {
@@ -62,27 +71,51 @@ fn parse_log(text: &str) -> Entries {
         .collect()
 }
 
+fn replay(entries: &[(u64, Vec<u8>)]) -> Store {
+    let replica = manual_store();
+    for (index, entry) in entries {
+        replica.apply_entry(*index, entry).unwrap();
+    }
+    replica
+}
+
+fn read_golden_log(name: &str) -> Entries {
+    parse_log(&std::fs::read_to_string(golden(name)).unwrap())
+}
+
+/// The allocations of `web` share one copy of the job, the job table's.
+fn assert_jobs_shared(store: &Store) {
+    let job = store.job("web", &now()).unwrap().value;
+    let allocs = store.job_allocations("web", false, &now()).unwrap().value;
+    assert!(!allocs.is_empty());
+    for stub in allocs {
+        let a = store.allocation(&stub.id, &now()).unwrap().value;
+        if a.job.version == job.version && a.job.job_modify_index == job.job_modify_index {
+            assert!(Arc::ptr_eq(&a.job, &job), "{} holds its own job", a.id);
+        }
+    }
+}
+
 #[test]
 fn golden_log_and_snapshot_read_back() {
     if std::env::var_os("ORDU_BLESS").is_some() {
         let (entries, snap) = write_log();
         std::fs::create_dir_all(golden("")).unwrap();
-        std::fs::write(golden("log-v1.txt"), log_text(&entries)).unwrap();
-        std::fs::write(golden("snapshot-v1.json"), snap).unwrap();
+        std::fs::write(golden("log-v1-lifted.txt"), log_text(&entries)).unwrap();
+        std::fs::write(golden("snapshot-v2.json"), snap).unwrap();
     }
-    let log = parse_log(&std::fs::read_to_string(golden("log-v1.txt")).unwrap());
-    let snap = std::fs::read(golden("snapshot-v1.json")).unwrap();
+    let log = read_golden_log("log-v1-lifted.txt");
+    let snap = std::fs::read(golden("snapshot-v2.json")).unwrap();
     assert!(log.len() >= 8, "{} entries", log.len());
 
-    // The log replays into the snapshot's state.
-    let replica = manual_store();
-    for (index, entry) in &log {
-        replica.apply_entry(*index, entry).unwrap();
-    }
+    // The log replays into the snapshot's state, sharing jobs as the
+    // leader did.
+    let replica = replay(&log);
     assert!(
         replica.snapshot() == snap,
         "the golden log no longer replays to its snapshot"
     );
+    assert_jobs_shared(&replica);
 
     // The snapshot restores to the same bytes and the same reads.
     let restored = State::restore(&snap).unwrap();
@@ -92,6 +125,101 @@ fn golden_log_and_snapshot_read_back() {
     let web = store.job("web", &now()).unwrap();
     assert_eq!(web.value.task_groups[0].count, 2);
     assert_eq!(store.index(), log.last().unwrap().0);
+    assert_jobs_shared(&store);
+}
+
+#[test]
+fn first_format_files_read_back_to_what_this_version_writes() {
+    let old_log = read_golden_log("log-v1.txt");
+    let old_snap = std::fs::read(golden("snapshot-v1.json")).unwrap();
+    let snap = std::fs::read(golden("snapshot-v2.json")).unwrap();
+    assert!(old_snap.starts_with(br#"{"version":1,"#));
+
+    // Entries with a job in every placement replay to the state the
+    // current log gives, and the format-1 snapshot restores to it too.
+    let replica = replay(&old_log);
+    assert!(
+        replica.snapshot() == snap,
+        "log-v1 replays to another state"
+    );
+    assert_jobs_shared(&replica);
+    let store = manual_store();
+    store.restore_snapshot(&old_snap).unwrap();
+    assert!(
+        store.snapshot() == snap,
+        "snapshot-v1 restores to another state"
+    );
+    assert_jobs_shared(&store);
+}
+
+#[test]
+fn a_plan_entry_and_a_snapshot_hold_each_job_once() {
+    let (entries, snap) = write_log();
+    let mut plans = 0;
+    for (_, e) in &entries {
+        let v: serde_json::Value = serde_json::from_slice(e).unwrap();
+        let Some(plan) = v["command"].get("PlanApply") else {
+            continue;
+        };
+        let placements = plan["plan"]["Placements"].as_array().unwrap();
+        if placements.is_empty() {
+            continue;
+        }
+        plans += 1;
+        assert!(plan["plan"]["Job"]["ID"].is_string(), "{plan}");
+        for p in placements {
+            assert!(p.get("Job").is_none(), "a placement carries its job: {p}");
+        }
+    }
+    assert!(plans >= 2, "{plans} plans with placements");
+
+    let v: serde_json::Value = serde_json::from_slice(&snap).unwrap();
+    let state = &v["state"];
+    let allocs = state["allocs"].as_array().unwrap();
+    let jobs = state["alloc_jobs"].as_array().unwrap();
+    // web at two versions (3 then 2 instances: an update in place keeps
+    // the version's allocations) and the seed job, which places nothing.
+    assert!(
+        allocs.len() >= 3 && jobs.len() <= 2,
+        "{} {}",
+        allocs.len(),
+        jobs.len()
+    );
+    for a in allocs {
+        let n = a[0].as_u64().unwrap() as usize;
+        assert!(n < jobs.len());
+        assert!(a[1].get("Job").is_none(), "{a}");
+        assert_eq!(a[1]["JobID"], jobs[n]["ID"]);
+    }
+}
+
+#[test]
+fn a_snapshot_naming_a_job_it_lacks_or_an_allocation_twice_is_refused() {
+    let (_, snap) = write_log();
+    let v: serde_json::Value = serde_json::from_slice(&snap).unwrap();
+    let store = manual_store();
+    register(&store, &job("api", 1)).unwrap();
+    let before = store.snapshot();
+
+    let mut missing = v.clone();
+    missing["state"]["allocs"][0][0] = 99.into();
+    let err = store
+        .restore_snapshot(missing.to_string().as_bytes())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert!(
+        err.to_string().contains("job 99 is not in alloc_jobs"),
+        "{err}"
+    );
+
+    let mut twice = v.clone();
+    let first = twice["state"]["allocs"][0].clone();
+    twice["state"]["allocs"].as_array_mut().unwrap().push(first);
+    let err = store
+        .restore_snapshot(twice.to_string().as_bytes())
+        .unwrap_err();
+    assert!(err.to_string().contains("appears twice"), "{err}");
+    assert!(store.snapshot() == before);
 }
 
 #[test]
@@ -116,15 +244,42 @@ fn a_snapshot_of_another_version_is_refused_and_changes_nothing() {
     register(&store, &job("web", 1)).unwrap();
     let before = store.snapshot();
     let mut other: serde_json::Value = serde_json::from_slice(&before).unwrap();
-    other["version"] = 2.into();
+    other["version"] = 3.into();
     let err = store
         .restore_snapshot(other.to_string().as_bytes())
         .unwrap_err();
     assert!(
-        err.to_string().contains("snapshot: format version 2"),
+        err.to_string().contains("snapshot: format version 3"),
         "{err}"
     );
     let err = store.restore_snapshot(b"[1,2").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Invalid);
     assert!(store.snapshot() == before);
+}
+
+#[test]
+fn a_plan_placing_without_a_job_is_refused_wherever_it_lands() {
+    // Placements are logged without their job, so a plan that places must
+    // carry one; every replica refuses one that does not, and nothing moves.
+    let (entries, _) = write_log();
+    let replica = replay(&entries);
+    let before = replica.snapshot();
+    let plan = ordu::structs::Plan {
+        eval_id: "e".into(),
+        placements: vec![ordu::structs::Allocation {
+            id: "a".into(),
+            job_id: "web".into(),
+            node_id: "n1".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let cmd = ordu::Command::PlanApply { plan };
+    let index = replica.index() + 5;
+    let err = replica.apply_committed(index, cmd.clone()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(err.to_string().contains("carries no job"), "{err}");
+    let mut state = State::restore(&before).unwrap();
+    assert!(state.apply(index, &cmd).is_err());
+    assert!(state.snapshot() == before && replica.snapshot() == before);
 }

@@ -6,6 +6,7 @@
 //! state, byte for byte ([`State::snapshot`]), on every replica. A command that is
 //! rejected (a check-and-set conflict, a plan that no longer fits) changes nothing.
 
+mod snapshot;
 mod usage;
 
 use std::borrow::Cow;
@@ -24,11 +25,8 @@ use crate::structs::{
 };
 use crate::watch::Key;
 
+pub use snapshot::{OLDEST_SNAPSHOT_VERSION, SNAPSHOT_VERSION};
 pub use usage::NodeUsage;
-
-/// The format version of [`State::snapshot`]; a change to the format that
-/// older code could not read takes the next number.
-pub const SNAPSHOT_VERSION: u32 = 1;
 
 /// The watch keys of what reads cover.
 pub mod keys {
@@ -149,25 +147,23 @@ pub struct Applied {
     pub job_modify_index: u64,
 }
 
-/// The tables and their indexes.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// The tables and their indexes. Written and read as bytes by
+/// [`State::snapshot`] and [`State::restore`].
+#[derive(Clone, Debug, Default)]
 pub struct State {
     index: u64,
     jobs: BTreeMap<String, Arc<Job>>,
     /// Hashed, not ordered, as allocations are: a job re-registered all day
     /// piles up evaluations until they are collected, and every write would
     /// walk a deep tree of string keys. Written in ID order.
-    #[serde(serialize_with = "in_key_order")]
     evals: HashMap<String, Arc<Evaluation>>,
     /// Hashed, not ordered: with a million allocations every write would
     /// otherwise walk a deep tree of string keys. Written in ID order.
-    #[serde(serialize_with = "in_key_order")]
     allocs: HashMap<String, Arc<Allocation>>,
     nodes: BTreeMap<String, Arc<Node>>,
     job_indexes: BTreeMap<String, JobIndexes>,
     node_indexes: BTreeMap<String, NodeIndexes>,
     tables: TableIndexes,
-    #[serde(skip)]
     derived: Derived,
 }
 
@@ -180,52 +176,6 @@ impl State {
     /// Index of the last command applied (0 when none was).
     pub fn index(&self) -> u64 {
         self.index
-    }
-
-    /// The whole state as bytes, with the format's version
-    /// ([`SNAPSHOT_VERSION`]); equal states give equal bytes.
-    pub fn snapshot(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct Versioned<'a> {
-            version: u32,
-            state: &'a State,
-        }
-        let v = Versioned {
-            version: SNAPSHOT_VERSION,
-            state: self,
-        };
-        serde_json::to_vec(&v).expect("state serialises")
-    }
-
-    /// A state from [`State::snapshot`] bytes. Bytes of another format
-    /// version, or that do not decode, are an invalid-input error naming
-    /// `snapshot`.
-    pub fn restore(bytes: &[u8]) -> Result<State> {
-        // The version is read first, skipping the rest, so that a snapshot
-        // of another format is named as such rather than as a decode error.
-        #[derive(Deserialize)]
-        struct Version {
-            version: u32,
-        }
-        #[derive(Deserialize)]
-        struct Versioned {
-            state: State,
-        }
-        let bad = |m: String| Error::Invalid {
-            stage: crate::error::Stage::Decode,
-            errors: vec![crate::error::FieldError::new("snapshot", m)],
-        };
-        let v: Version = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-        if v.version != SNAPSHOT_VERSION {
-            return Err(bad(format!(
-                "format version {} is not {SNAPSHOT_VERSION}, the one this ordu reads",
-                v.version
-            )));
-        }
-        let Versioned { state: mut s } =
-            serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-        s.rebuild();
-        Ok(s)
     }
 
     fn rebuild(&mut self) {
@@ -550,6 +500,13 @@ impl State {
     /// A plan is committed only if every node it places on is still
     /// schedulable and, with the plan's stops, has room for its placements.
     fn check_plan(&self, plan: &Plan) -> Result<()> {
+        // The placements' job is the plan's (they are logged without it).
+        if plan.job.is_none() && !plan.placements.is_empty() {
+            return Err(Error::Conflict {
+                message: "plan places allocations but carries no job".into(),
+                current_index: 0,
+            });
+        }
         let mut by_node: BTreeMap<&str, Vec<&Allocation>> = BTreeMap::new();
         for a in &plan.placements {
             by_node.entry(a.node_id.as_str()).or_default().push(a);
@@ -612,15 +569,13 @@ fn ordered_entry_mut<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str
     map.get_mut(key).expect("inserted")
 }
 
-/// Writes a hashed table as a map in key order, so that equal states give
-/// equal snapshot bytes.
-fn in_key_order<S: serde::Serializer, V: Serialize>(
-    map: &HashMap<String, V>,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    let mut entries: Vec<(&String, &V)> = map.iter().collect();
-    entries.sort_unstable_by_key(|(k, _)| *k);
-    s.collect_map(entries)
+/// `job`, or the stored job of its ID when that is the same job, so that
+/// allocations share the job table's copy.
+fn share_job(jobs: &BTreeMap<String, Arc<Job>>, job: Arc<Job>) -> Arc<Job> {
+    match jobs.get(&job.id) {
+        Some(stored) if Arc::ptr_eq(stored, &job) || **stored == *job => stored.clone(),
+        _ => job,
+    }
 }
 
 fn plan_conflict(node_id: &str, why: &str) -> Error {
@@ -997,8 +952,12 @@ impl Tx<'_> {
             a.modify_time = plan.time;
             self.put_alloc(a);
         }
+        // Every placement runs the plan's job; the stored job is shared when
+        // it is the same one (it is, unless the job changed since the plan
+        // was made), so that a replayed log holds one copy as the leader does.
+        let job = plan.job.map(|j| share_job(&self.state.jobs, j));
         for mut a in plan.placements {
-            if let Some(job) = &plan.job {
+            if let Some(job) = &job {
                 a.job = job.clone();
             }
             match self.state.existing_alloc(&a) {

@@ -1,7 +1,8 @@
 //! Allocations: a task group placed on a node.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,7 +58,9 @@ pub struct Allocation {
     #[serde(rename = "JobID", default)]
     pub job_id: String,
     /// The job as of placement, shared with every allocation of that version.
-    #[serde(default)]
+    /// Left out where the job is written once for many allocations (a plan's
+    /// placements, a snapshot): see [`without_jobs`].
+    #[serde(default = "lifted_job", skip_serializing_if = "jobs_lifted")]
     pub job: Arc<Job>,
     #[serde(default)]
     pub task_group: String,
@@ -157,6 +160,39 @@ impl Allocation {
     }
 }
 
+thread_local! {
+    /// Set while [`without_jobs`] runs on this thread.
+    static JOBS_LIFTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` (a serialisation) with every [`Allocation`] it writes leaving its
+/// job out, for formats that write the job once beside them: a plan holds its
+/// job, a snapshot its allocations' distinct jobs. A flag rather than a copy
+/// of `Allocation` without the field, so the two cannot drift apart; it is
+/// scoped to this thread and restored on return or unwind.
+pub(crate) fn without_jobs<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            JOBS_LIFTED.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(JOBS_LIFTED.with(|c| c.replace(true)));
+    f()
+}
+
+fn jobs_lifted(_: &Arc<Job>) -> bool {
+    JOBS_LIFTED.with(Cell::get)
+}
+
+/// The job of an allocation read without one, until its reader puts the
+/// real one back: one shared empty job, so that reading a million of them
+/// allocates no job each.
+pub(crate) fn lifted_job() -> Arc<Job> {
+    static LIFTED: LazyLock<Arc<Job>> = LazyLock::new(Arc::default);
+    LIFTED.clone()
+}
+
 /// Allocation name: `<job ID>.<group>[<i>]`.
 pub fn alloc_name(job_id: &str, group: &str, index: usize) -> String {
     format!("{job_id}.{group}[{index}]")
@@ -225,5 +261,27 @@ mod tests {
         assert_eq!(a.index(), Some(12));
         a.name = "broken".into();
         assert_eq!(a.index(), None);
+    }
+
+    #[test]
+    fn jobs_are_left_out_only_inside_without_jobs() {
+        let a = Allocation {
+            id: "a1".into(),
+            job: Arc::new(Job {
+                id: "web".into(),
+                ..Job::default()
+            }),
+            ..Allocation::default()
+        };
+        let with = serde_json::to_value(&a).unwrap();
+        assert_eq!(with["Job"]["ID"], "web");
+        let without = without_jobs(|| serde_json::to_value(&a).unwrap());
+        assert!(without.get("Job").is_none(), "{without}");
+        assert_eq!(without["ID"], "a1");
+        // The flag is back off, even after a panic inside.
+        let _ = std::panic::catch_unwind(|| without_jobs(|| panic!("inside")));
+        assert_eq!(serde_json::to_value(&a).unwrap(), with);
+        let read: Allocation = serde_json::from_value(without).unwrap();
+        assert!(Arc::ptr_eq(&read.job, &lifted_job()));
     }
 }

@@ -41,12 +41,23 @@ pub struct Plan {
     /// Allocations to stop.
     pub stops: Vec<AllocStop>,
     /// New allocations, and in-place updates (same ID as the one they update).
+    /// Written without their job, which is [`Plan::job`] for all of them (as
+    /// Nomad lifts the job out of its plan results): a plan of a thousand
+    /// placements would otherwise carry a thousand copies of the job.
+    #[serde(serialize_with = "placements_without_jobs")]
     pub placements: Vec<Allocation>,
     /// The processed evaluation's new status, and evaluations it creates
     /// (blocked, rolling follow-up).
     pub evals: Vec<Evaluation>,
     /// Unix nanoseconds, stamped on everything the plan changes.
     pub time: i64,
+}
+
+fn placements_without_jobs<S: serde::Serializer>(
+    placements: &[Allocation],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    super::alloc::without_jobs(|| placements.serialize(s))
 }
 
 impl Plan {
