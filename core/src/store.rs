@@ -16,13 +16,11 @@ use crate::scheduler::broker::{Broker, Delivery, Outcome};
 use crate::scheduler::{self, Context};
 use crate::state::{keys, Applied, State};
 use crate::structs::{
-    validate_alloc_update, validate_job, validate_node, validate_node_status, AllocClientUpdate,
-    AllocListStub, Allocation, Evaluation, Job, JobListStub, JobRegisterRequest, JobWriteResponse,
-    Limits, Node, NodeListStub, NodeUpdateResponse, Plan, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST,
-    EVAL_STATUS_BLOCKED, EVAL_STATUS_CANCELED, EVAL_STATUS_COMPLETE, EVAL_STATUS_FAILED,
-    EVAL_STATUS_PENDING, JOB_TYPE_SYSTEM, NODE_STATUS_DOWN, NODE_STATUS_READY,
-    TRIGGER_ALLOC_FAILURE, TRIGGER_JOB_DEREGISTER, TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN,
-    TRIGGER_NODE_UPDATE,
+    validate_alloc_update, validate_job, validate_node, validate_node_status, AllocClientStatus,
+    AllocClientUpdate, AllocListStub, Allocation, EvalStatus, Evaluation, Job, JobListStub,
+    JobRegisterRequest, JobWriteResponse, Limits, Node, NodeListStub, NodeStatus,
+    NodeUpdateResponse, Plan, JOB_TYPE_SYSTEM, TRIGGER_ALLOC_FAILURE, TRIGGER_JOB_DEREGISTER,
+    TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN, TRIGGER_NODE_UPDATE,
 };
 use crate::watch::{Key, Watch};
 
@@ -659,7 +657,7 @@ impl Store {
             triggered_by: trigger.to_string(),
             job_id: job.id.clone(),
             job_modify_index: job.job_modify_index,
-            status: EVAL_STATUS_PENDING.to_string(),
+            status: EvalStatus::Pending,
             create_time: now,
             modify_time: now,
             ..Evaluation::default()
@@ -734,10 +732,10 @@ impl Store {
 
     /// Writes superseded evaluations as canceled.
     fn cancel(&self, evals: Vec<Arc<Evaluation>>) {
-        self.finish_evals(evals, EVAL_STATUS_CANCELED, "");
+        self.finish_evals(evals, EvalStatus::Canceled, "");
     }
 
-    fn finish_evals(&self, evals: Vec<Arc<Evaluation>>, status: &str, why: &str) {
+    fn finish_evals(&self, evals: Vec<Arc<Evaluation>>, status: EvalStatus, why: &str) {
         if evals.is_empty() {
             return;
         }
@@ -745,7 +743,7 @@ impl Store {
         let evals: Vec<Evaluation> = evals
             .into_iter()
             .map(|e| Evaluation {
-                status: status.to_string(),
+                status,
                 status_description: why.to_string(),
                 modify_time: now,
                 ..(*e).clone()
@@ -754,7 +752,7 @@ impl Store {
         let n = evals.len() as u64;
         // Terminal updates cannot conflict.
         let written = self.commit(Command::EvalUpsert { evals }).is_ok();
-        if written && status == EVAL_STATUS_CANCELED {
+        if written && status == EvalStatus::Canceled {
             // Collected every so many cancels, not on the host's timer: a
             // busy server cancels tens of thousands a minute. The scan is of
             // every evaluation, so its cost is spread over that many writes.
@@ -1064,11 +1062,11 @@ impl Store {
         validate_node(&node)?;
         let evals = self.with_state(|s| {
             let mut out = Vec::new();
-            if node.status == NODE_STATUS_READY {
+            if node.status == NodeStatus::Ready {
                 self.system_job_evals(s, &node.id, &mut out);
             }
             if s.node(&node.id)
-                .is_some_and(|old| old.status != node.status && node.status == NODE_STATUS_DOWN)
+                .is_some_and(|old| old.status != node.status && node.status == NodeStatus::Down)
             {
                 self.node_job_evals(s, &node.id, TRIGGER_NODE_UPDATE, &mut out);
             }
@@ -1108,9 +1106,9 @@ impl Store {
             let mut out = Vec::new();
             let old = s.node(id).map(|n| n.status.clone());
             if old.as_deref() != Some(status) {
-                if status == NODE_STATUS_DOWN {
+                if status == NodeStatus::Down {
                     self.node_job_evals(s, id, TRIGGER_NODE_UPDATE, &mut out);
-                } else if status == NODE_STATUS_READY {
+                } else if status == NodeStatus::Ready {
                     self.system_job_evals(s, id, &mut out);
                 }
             }
@@ -1213,17 +1211,15 @@ impl Store {
                 return (Vec::new(), false);
             };
             let becomes_terminal = !a.is_terminal()
-                && matches!(
-                    update.client_status.as_str(),
-                    ALLOC_CLIENT_FAILED | ALLOC_CLIENT_LOST | crate::structs::ALLOC_CLIENT_COMPLETE
-                );
+                && AllocClientStatus::parse(&update.client_status)
+                    .is_some_and(AllocClientStatus::is_terminal);
             let mut evals = Vec::new();
             if becomes_terminal {
                 // A failed or lost allocation is replaced; so is a finished
                 // one of a service or system job, which should be running. A
                 // finished batch allocation is done: nothing to evaluate.
                 if let Some(job) = s.job(&a.job_id) {
-                    let finished = update.client_status == crate::structs::ALLOC_CLIENT_COMPLETE;
+                    let finished = update.client_status == AllocClientStatus::Complete;
                     if !finished || job.job_type != crate::structs::JOB_TYPE_BATCH {
                         evals.push(self.new_eval(job, TRIGGER_ALLOC_FAILURE));
                     }
@@ -1316,7 +1312,7 @@ impl Store {
     fn canceled_beyond_kept(&self, s: &State) -> Vec<String> {
         let mut by_job: HashMap<&str, Vec<&Arc<Evaluation>>> = HashMap::new();
         for e in s.evals() {
-            if e.status == EVAL_STATUS_CANCELED {
+            if e.status == EvalStatus::Canceled {
                 by_job.entry(e.job_id.as_str()).or_default().push(e);
             }
         }
@@ -1506,16 +1502,16 @@ impl Store {
                 .collect();
             let placed_all = s
                 .eval(&d.eval.id)
-                .is_some_and(|e| e.status == EVAL_STATUS_COMPLETE && e.failed_tg_allocs.is_empty());
+                .is_some_and(|e| e.status == EvalStatus::Complete && e.failed_tg_allocs.is_empty());
             (evals, placed_all)
         });
         let mut canceled = Vec::new();
         {
             let mut b = self.broker.lock();
-            if placed_all && evals.iter().all(|e| e.status != EVAL_STATUS_BLOCKED) {
+            if placed_all && evals.iter().all(|e| e.status != EvalStatus::Blocked) {
                 canceled.extend(b.untrack_blocked(&job_id).filter(|e| e.id != d.eval.id));
             }
-            let blocks = evals.iter().any(|e| e.status == EVAL_STATUS_BLOCKED);
+            let blocks = evals.iter().any(|e| e.status == EvalStatus::Blocked);
             for e in evals {
                 canceled.extend(b.enqueue(e));
             }
@@ -1578,7 +1574,7 @@ impl Store {
             "evaluation reached delivery limit ({})",
             self.config.delivery_limit
         );
-        self.finish_evals(outcome.failed, EVAL_STATUS_FAILED, &why);
+        self.finish_evals(outcome.failed, EvalStatus::Failed, &why);
     }
 
     /// Broker counts: (ready, unacked, waiting, delayed, blocked).
@@ -1665,7 +1661,7 @@ mod grouped_tests {
         }
         let id = store.with_state(|s| {
             let e = s.evals().next().expect("the write applied").clone();
-            assert_eq!(e.status, EVAL_STATUS_PENDING);
+            assert_eq!(e.status, EvalStatus::Pending);
             e.id.clone()
         });
         let (read_tx, read_rx) = mpsc::channel();
@@ -1673,7 +1669,7 @@ mod grouped_tests {
             let (store, id) = (store.clone(), id.clone());
             std::thread::spawn(move || {
                 let e = store.evaluation(&id, &QueryOptions::default()).unwrap();
-                read_tx.send(e.value.status.clone()).unwrap();
+                read_tx.send(e.value.status).unwrap();
             });
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -1689,10 +1685,10 @@ mod grouped_tests {
         let reply = rx.recv_timeout(Duration::from_secs(5)).unwrap();
         assert!(reply.contains(&id), "{reply}");
         assert_eq!(
-            store.with_state(|s| s.eval(&id).unwrap().status.clone()),
-            EVAL_STATUS_COMPLETE
+            store.with_state(|s| s.eval(&id).unwrap().status),
+            EvalStatus::Complete
         );
         let seen = read_rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!(seen, EVAL_STATUS_COMPLETE);
+        assert_eq!(seen, EvalStatus::Complete);
     }
 }

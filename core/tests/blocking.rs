@@ -14,6 +14,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use ordu::structs::AllocClientUpdate;
+use ordu::structs::EvalStatus;
 use ordu::{reads, Error, QueryOptions, Store};
 use support::*;
 
@@ -103,7 +104,7 @@ fn every_read_kind_wakes_on_its_change() {
     let w = later(&store, move |s| {
         s.apply(ordu::Command::EvalUpsert {
             evals: vec![ordu::structs::Evaluation {
-                status: "complete".into(),
+                status: EvalStatus::Complete,
                 ..(*s.evaluation(&eval_id, &now()).unwrap().value).clone()
             }],
         })

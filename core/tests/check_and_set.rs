@@ -6,6 +6,7 @@ mod support;
 
 use std::sync::Arc;
 
+use ordu::structs::EvalStatus;
 use ordu::structs::{Evaluation, Job};
 use ordu::{Command, Error, ErrorKind, State};
 use serde_json::json;
@@ -133,7 +134,7 @@ fn the_check_is_made_inside_apply() {
         eval: Evaluation {
             id: eval.into(),
             job_id: "web".into(),
-            status: "pending".into(),
+            status: EvalStatus::Pending,
             ..Evaluation::default()
         },
         enforce_index: enforce,

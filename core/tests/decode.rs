@@ -3,6 +3,7 @@
 //! is an error at its path, known keys never land in the unknown ones, and a
 //! key sent twice is what serde's derived decoders made of it.
 
+use ordu::structs::EvalStatus;
 use ordu::structs::{decode, Constraint, Job, JobRegisterRequest, Limits, Node, Resources};
 use serde_json::{json, Value};
 
@@ -496,7 +497,7 @@ fn evaluations_decode_as_before() {
         job_modify_index: 3,
         node_id: "n".into(),
         node_modify_index: 4,
-        status: "complete".into(),
+        status: EvalStatus::Complete,
         status_description: "s".into(),
         wait: 5,
         next_eval: "a".into(),

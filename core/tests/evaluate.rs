@@ -4,7 +4,7 @@
 
 mod support;
 
-use ordu::structs::Evaluation;
+use ordu::structs::{EvalStatus, Evaluation};
 use ordu::{Command, Error};
 use support::*;
 
@@ -56,20 +56,20 @@ fn terminal_evaluations_never_change() {
     let store = manual_store();
     let r = register(&store, &job("web", 1)).unwrap();
     let pending = (*store.evaluation(&r.eval_id, &now()).unwrap().value).clone();
-    let with = |status: &str| Evaluation {
-        status: status.into(),
+    let with = |status: EvalStatus| Evaluation {
+        status,
         ..pending.clone()
     };
     store
         .apply(Command::EvalUpsert {
-            evals: vec![with("canceled")],
+            evals: vec![with(EvalStatus::Canceled)],
         })
         .unwrap();
     let canceled = store.evaluation(&r.eval_id, &now()).unwrap();
     // A later update (a scheduler finishing it, say) is dropped.
     store
         .apply(Command::EvalUpsert {
-            evals: vec![with("complete")],
+            evals: vec![with(EvalStatus::Complete)],
         })
         .unwrap();
     let after = store.evaluation(&r.eval_id, &now()).unwrap();

@@ -4,7 +4,7 @@
 
 mod support;
 
-use ordu::structs::EVAL_STATUS_CANCELED;
+use ordu::structs::EvalStatus;
 use ordu::{Command, Config, SchedulingMode};
 use support::*;
 
@@ -14,7 +14,7 @@ fn canceled(store: &ordu::Store, job: &str) -> Vec<String> {
         .unwrap()
         .value
         .iter()
-        .filter(|e| e.status == EVAL_STATUS_CANCELED)
+        .filter(|e| e.status == EvalStatus::Canceled)
         .map(|e| e.id.clone())
         .collect();
     ids.sort();

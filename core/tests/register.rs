@@ -10,7 +10,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ordu::structs::{JobRegisterRequest, EVAL_STATUS_PENDING};
+use ordu::structs::{EvalStatus, JobRegisterRequest};
 use ordu::{Command, Config, ErrorKind, ManualClock, SchedulingMode, SequentialIds, Stage, Store};
 use serde_json::{json, Value};
 use support::*;
@@ -60,7 +60,7 @@ fn first_write_is_index_1_and_register_is_one_command() {
     assert_eq!(e.job_modify_index, 1);
     assert_eq!(e.job_id, "web");
     assert_eq!(e.triggered_by, "job-register");
-    assert_eq!(e.status, EVAL_STATUS_PENDING);
+    assert_eq!(e.status, EvalStatus::Pending);
     assert_eq!(e.priority, 50);
     assert_eq!(e.eval_type, "service");
     assert_eq!(e.create_time, T0);
@@ -319,7 +319,7 @@ fn inline_mode_processes_the_evaluation_before_register_returns() {
     let store = inline_store();
     let r = register(&store, &job("web", 1)).unwrap();
     let e = store.evaluation(&r.eval_id, &now()).unwrap().value;
-    assert_ne!(e.status, EVAL_STATUS_PENDING, "{e:?}");
+    assert_ne!(e.status, EvalStatus::Pending, "{e:?}");
     assert!(
         store.index() > r.index,
         "the scheduler's result is a later write"

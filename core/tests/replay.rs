@@ -7,6 +7,7 @@
 
 mod support;
 
+use ordu::structs::EvalStatus;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -196,7 +197,7 @@ fn refused() -> Vec<Command> {
     let eval = Evaluation {
         id: "bad-eval".into(),
         job_id: "web".into(),
-        status: "pending".into(),
+        status: EvalStatus::Pending,
         ..Evaluation::default()
     };
     vec![

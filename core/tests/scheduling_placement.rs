@@ -4,6 +4,7 @@
 
 mod scheduling_support;
 
+use ordu::structs::EvalStatus;
 use std::collections::BTreeSet;
 
 use scheduling_support::*;
@@ -310,7 +311,7 @@ fn unknown_trigger_fails_the_evaluation() {
         eval_type: "service".into(),
         priority: 50,
         triggered_by: "periodic-job".into(),
-        status: "pending".into(),
+        status: EvalStatus::Pending,
         ..Evaluation::default()
     };
     s.apply(Command::EvalUpsert { evals: vec![e] }).unwrap();

@@ -10,7 +10,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::structs::{Evaluation, EVAL_STATUS_BLOCKED, EVAL_STATUS_PENDING};
+use crate::structs::{EvalStatus, Evaluation};
 
 /// Ready-queue order: higher priority first, then older (lower create index).
 type ReadyKey = (Reverse<i64>, u64, String);
@@ -68,14 +68,14 @@ impl Broker {
     /// (or held until `now >= CreateTime + Wait`), blocked ones tracked. Returns
     /// evaluations this one supersedes.
     pub fn enqueue(&mut self, eval: Arc<Evaluation>) -> Vec<Arc<Evaluation>> {
-        match eval.status.as_str() {
-            EVAL_STATUS_PENDING if eval.wait > 0 => {
+        match eval.status {
+            EvalStatus::Pending if eval.wait > 0 => {
                 let due = eval.create_time.saturating_add(eval.wait);
                 self.delayed.insert((due, eval.id.clone()), eval);
                 Vec::new()
             }
-            EVAL_STATUS_PENDING => self.make_ready(eval),
-            EVAL_STATUS_BLOCKED => self.block(eval),
+            EvalStatus::Pending => self.make_ready(eval),
+            EvalStatus::Blocked => self.block(eval),
             _ => Vec::new(),
         }
     }
@@ -296,7 +296,7 @@ mod tests {
             priority: prio,
             create_index: idx,
             eval_type: "service".into(),
-            status: EVAL_STATUS_PENDING.into(),
+            status: EvalStatus::Pending,
             ..Evaluation::default()
         })
     }

@@ -49,9 +49,8 @@ use std::sync::Arc;
 use crate::state::{NodeUsage, State};
 use crate::structs::regexp::Regexes;
 use crate::structs::{
-    AllocMetric, AllocStop, Allocation, Evaluation, Job, NetworkResource, Node, Plan, Resources,
-    TaskGroup, ALLOC_CLIENT_PENDING, ALLOC_DESIRED_RUN, ALLOC_DESIRED_STOP, EVAL_STATUS_BLOCKED,
-    EVAL_STATUS_COMPLETE, EVAL_STATUS_FAILED, EVAL_STATUS_PENDING, JOB_TYPE_SYSTEM,
+    AllocClientStatus, AllocDesiredStatus, AllocMetric, AllocStop, Allocation, EvalStatus,
+    Evaluation, Job, NetworkResource, Node, Plan, Resources, TaskGroup, JOB_TYPE_SYSTEM,
     TRIGGER_ALLOC_FAILURE, TRIGGER_JOB_DEREGISTER, TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN,
     TRIGGER_NODE_UPDATE, TRIGGER_QUEUED_ALLOCS, TRIGGER_ROLLING_UPDATE,
 };
@@ -364,7 +363,12 @@ impl<'s> Builder<'s> {
     }
 
     /// Stops `a` (once).
-    pub(crate) fn stop(&mut self, a: &Allocation, desc: &str, client_status: Option<&str>) {
+    pub(crate) fn stop(
+        &mut self,
+        a: &Allocation,
+        desc: &str,
+        client_status: Option<AllocClientStatus>,
+    ) {
         if self.stop_pos.contains_key(&a.id) {
             return;
         }
@@ -372,9 +376,9 @@ impl<'s> Builder<'s> {
         self.stops.push((
             AllocStop {
                 id: a.id.clone(),
-                desired_status: ALLOC_DESIRED_STOP.to_string(),
+                desired_status: AllocDesiredStatus::Stop,
                 desired_description: desc.to_string(),
-                client_status: client_status.map(str::to_string),
+                client_status,
                 next_allocation: String::new(),
             },
             true,
@@ -539,9 +543,9 @@ impl<'s> Builder<'s> {
             resources: gp.ask.total.clone(),
             task_resources,
             metrics: Arc::new(placed_metric(metric)),
-            desired_status: ALLOC_DESIRED_RUN.to_string(),
+            desired_status: AllocDesiredStatus::Run,
             desired_description: String::new(),
-            client_status: ALLOC_CLIENT_PENDING.to_string(),
+            client_status: AllocClientStatus::Pending,
             client_description: String::new(),
             task_states: None,
             previous_allocation: String::new(),
@@ -611,7 +615,7 @@ impl<'s> Builder<'s> {
         } else {
             gp.ask.plain.clone()
         };
-        a.desired_status = ALLOC_DESIRED_RUN.to_string();
+        a.desired_status = AllocDesiredStatus::Run;
         a.desired_description.clear();
         let old_alloc = old.clone();
         self.place(a, Some(&old_alloc));
@@ -619,7 +623,7 @@ impl<'s> Builder<'s> {
     }
 
     /// A new evaluation of this job, created by this run.
-    pub(crate) fn new_eval(&self, id: String, status: &str, trigger: &str) -> Evaluation {
+    pub(crate) fn new_eval(&self, id: String, status: EvalStatus, trigger: &str) -> Evaluation {
         let e = self.eval;
         Evaluation {
             id,
@@ -632,7 +636,7 @@ impl<'s> Builder<'s> {
                 .job
                 .as_ref()
                 .map_or(e.job_modify_index, |j| j.job_modify_index),
-            status: status.to_string(),
+            status,
             previous_eval: e.id.clone(),
             create_time: self.now,
             modify_time: self.now,
@@ -643,7 +647,7 @@ impl<'s> Builder<'s> {
     /// The evaluation ends `failed` with `why`; nothing changes.
     pub(crate) fn fail(self, why: &str) -> Plan {
         let mut done = self.eval.clone();
-        done.status = EVAL_STATUS_FAILED.to_string();
+        done.status = EvalStatus::Failed;
         done.status_description = why.to_string();
         done.modify_time = self.now;
         done.snapshot_index = self.state.index();
@@ -668,23 +672,23 @@ impl<'s> Builder<'s> {
         new_id: &mut dyn FnMut() -> String,
     ) -> Plan {
         let mut done = self.eval.clone();
-        done.status = EVAL_STATUS_COMPLETE.to_string();
+        done.status = EvalStatus::Complete;
         done.status_description.clear();
         done.modify_time = self.now;
         done.snapshot_index = self.state.index();
         let mut evals = Vec::new();
         if follow_up {
-            let mut next = self.new_eval(new_id(), EVAL_STATUS_PENDING, TRIGGER_ROLLING_UPDATE);
+            let mut next = self.new_eval(new_id(), EvalStatus::Pending, TRIGGER_ROLLING_UPDATE);
             next.wait = self.job.as_ref().map_or(0, |j| j.update.stagger.max(0));
             done.next_eval = next.id.clone();
             evals.push(next);
         }
         if !failed.is_empty() {
-            if self.eval.status == EVAL_STATUS_BLOCKED {
-                done.status = EVAL_STATUS_BLOCKED.to_string();
+            if self.eval.status == EvalStatus::Blocked {
+                done.status = EvalStatus::Blocked;
             } else {
                 let mut blocked =
-                    self.new_eval(new_id(), EVAL_STATUS_BLOCKED, TRIGGER_QUEUED_ALLOCS);
+                    self.new_eval(new_id(), EvalStatus::Blocked, TRIGGER_QUEUED_ALLOCS);
                 blocked.status_description = DESC_BLOCKED.to_string();
                 done.blocked_eval = blocked.id.clone();
                 evals.push(blocked);

@@ -14,8 +14,7 @@ use std::sync::Arc;
 use super::{DESC_LOST, DESC_NOT_NEEDED};
 use crate::state::State;
 use crate::structs::{
-    alloc_name, Allocation, Job, ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST,
-    ALLOC_DESIRED_RUN, JOB_TYPE_BATCH, NODE_STATUS_DOWN,
+    alloc_name, AllocClientStatus, AllocDesiredStatus, Allocation, Job, NodeStatus, JOB_TYPE_BATCH,
 };
 
 /// What a tainted node means for the allocations on it.
@@ -33,7 +32,7 @@ pub(crate) enum Taint {
 pub(crate) fn taint(state: &State, node_id: &str) -> Taint {
     match state.node(node_id) {
         None => Taint::Migrate,
-        Some(n) if n.status == NODE_STATUS_DOWN => Taint::Down,
+        Some(n) if n.status == NodeStatus::Down => Taint::Down,
         Some(n) if n.drain => Taint::Migrate,
         Some(_) => Taint::None,
     }
@@ -56,7 +55,7 @@ pub(crate) struct Placement {
 #[derive(Debug, Default)]
 pub(crate) struct Reconciled {
     /// Stops made whatever else happens: (allocation, description, client status).
-    pub(crate) stops: Vec<(Arc<Allocation>, &'static str, Option<&'static str>)>,
+    pub(crate) stops: Vec<(Arc<Allocation>, &'static str, Option<AllocClientStatus>)>,
     /// Names to place, by group then index.
     pub(crate) place: Vec<Placement>,
     /// Kept allocations of an older job version, per group index.
@@ -100,8 +99,8 @@ pub(crate) fn generic(state: &State, job: Option<&Job>, allocs: &[Arc<Allocation
         let mut occupied: BTreeSet<usize> = BTreeSet::new();
         if batch {
             for a in &list {
-                if a.client_status == ALLOC_CLIENT_COMPLETE
-                    && a.desired_status == ALLOC_DESIRED_RUN
+                if a.client_status == AllocClientStatus::Complete
+                    && a.desired_status == AllocDesiredStatus::Run
                     && current_version(a, job)
                 {
                     if let Some(i) = a.index() {
@@ -116,8 +115,8 @@ pub(crate) fn generic(state: &State, job: Option<&Job>, allocs: &[Arc<Allocation
         for a in &list {
             if a.is_terminal()
                 && matches!(
-                    a.client_status.as_str(),
-                    ALLOC_CLIENT_FAILED | ALLOC_CLIENT_LOST
+                    a.client_status,
+                    AllocClientStatus::Failed | AllocClientStatus::Lost
                 )
                 && a.next_allocation.is_empty()
             {
@@ -147,7 +146,7 @@ pub(crate) fn generic(state: &State, job: Option<&Job>, allocs: &[Arc<Allocation
                 .or_insert_with(|| taint(state, &a.node_id));
             if !keep {
                 let (desc, cs) = match t {
-                    Taint::Down => (DESC_LOST, Some(ALLOC_CLIENT_LOST)),
+                    Taint::Down => (DESC_LOST, Some(AllocClientStatus::Lost)),
                     _ => (DESC_NOT_NEEDED, None),
                 };
                 out.stops.push((a.clone(), desc, cs));
@@ -158,7 +157,7 @@ pub(crate) fn generic(state: &State, job: Option<&Job>, allocs: &[Arc<Allocation
             match t {
                 Taint::Down => {
                     out.stops
-                        .push((a.clone(), DESC_LOST, Some(ALLOC_CLIENT_LOST)));
+                        .push((a.clone(), DESC_LOST, Some(AllocClientStatus::Lost)));
                     out.place.push(Placement {
                         group: gi,
                         name: a.name.clone(),

@@ -17,7 +17,7 @@ use super::{
 use crate::state::State;
 use crate::structs::regexp::Regexes;
 use crate::structs::{
-    alloc_name, AllocMetric, Allocation, Evaluation, Node, Plan, ALLOC_CLIENT_LOST,
+    alloc_name, AllocClientStatus, AllocMetric, Allocation, Evaluation, Node, Plan,
 };
 
 pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -> Plan {
@@ -65,7 +65,7 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
         };
         match taint(state, &a.node_id) {
             Taint::Down => {
-                b.stop(a, DESC_LOST, Some(ALLOC_CLIENT_LOST));
+                b.stop(a, DESC_LOST, Some(AllocClientStatus::Lost));
                 continue;
             }
             Taint::Migrate => {

@@ -19,9 +19,8 @@ use crate::command::Command;
 use crate::error::{Error, Result};
 
 use crate::structs::{
-    AllocClientUpdate, Allocation, Evaluation, Job, Node, Plan, EVAL_STATUS_BLOCKED,
-    EVAL_STATUS_PENDING, JOB_STATUS_DEAD, JOB_STATUS_PENDING, JOB_STATUS_RUNNING, JOB_TYPE_SYSTEM,
-    NODE_STATUS_INITIALIZING,
+    AllocClientStatus, AllocClientUpdate, Allocation, Evaluation, Job, Node, NodeStatus, Plan,
+    JOB_STATUS_DEAD, JOB_STATUS_PENDING, JOB_STATUS_RUNNING, JOB_TYPE_SYSTEM,
 };
 use crate::watch::Key;
 
@@ -115,7 +114,7 @@ struct Derived {
 
 /// Pending or blocked: the job still has work queued.
 fn is_open(e: &Evaluation) -> bool {
-    matches!(e.status.as_str(), EVAL_STATUS_PENDING | EVAL_STATUS_BLOCKED)
+    e.status.is_open()
 }
 
 /// Counts one more (`up`) or one less at `key`, dropping keys that reach 0.
@@ -939,10 +938,10 @@ impl Tx<'_> {
                 continue;
             };
             let mut a = (**old).clone();
-            a.desired_status = stop.desired_status.clone();
+            a.desired_status = stop.desired_status;
             a.desired_description = stop.desired_description.clone();
             if let Some(cs) = &stop.client_status {
-                a.client_status = cs.clone();
+                a.client_status = *cs;
             }
             if !stop.next_allocation.is_empty() {
                 a.next_allocation = stop.next_allocation.clone();
@@ -965,7 +964,7 @@ impl Tx<'_> {
                 Some(old) => {
                     a.create_index = old.create_index;
                     a.create_time = old.create_time;
-                    a.client_status = old.client_status.clone();
+                    a.client_status = old.client_status;
                     a.client_description = old.client_description.clone();
                     a.task_states = old.task_states.clone();
                 }
@@ -992,8 +991,12 @@ impl Tx<'_> {
         // Complete, failed and lost are final: the allocation's node room
         // was given back and its name may already run elsewhere, so a late
         // report cannot bring it back to life.
-        if !a.client_terminal() {
-            a.client_status = u.client_status.clone();
+        // The update was checked when it was proposed; a status this ordu
+        // does not know (an entry from a newer one) leaves the stored one.
+        if let Some(status) = AllocClientStatus::parse(&u.client_status) {
+            if !a.client_terminal() {
+                a.client_status = status;
+            }
         }
         a.client_description = u.client_description.clone();
         if u.task_states.is_some() {
@@ -1015,7 +1018,7 @@ impl Tx<'_> {
             n.create_index = self.index;
         }
         if n.status.is_empty() {
-            n.status = NODE_STATUS_INITIALIZING.to_string();
+            n.status = NodeStatus::Initializing.to_string();
         }
         n.modify_index = self.index;
         self.state.nodes.insert(n.id.clone(), Arc::new(n));

@@ -9,32 +9,7 @@ use serde_json::Value;
 
 use super::eval::AllocMetric;
 use super::job::{Job, Resources};
-
-/// The server wants the allocation running.
-pub const ALLOC_DESIRED_RUN: &str = "run";
-/// The server wants the allocation stopped.
-pub const ALLOC_DESIRED_STOP: &str = "stop";
-/// The server wants the allocation evicted.
-pub const ALLOC_DESIRED_EVICT: &str = "evict";
-
-/// Client status: not started yet.
-pub const ALLOC_CLIENT_PENDING: &str = "pending";
-/// Client status: running.
-pub const ALLOC_CLIENT_RUNNING: &str = "running";
-/// Client status: finished successfully.
-pub const ALLOC_CLIENT_COMPLETE: &str = "complete";
-/// Client status: finished with an error.
-pub const ALLOC_CLIENT_FAILED: &str = "failed";
-/// Client status: its node went down.
-pub const ALLOC_CLIENT_LOST: &str = "lost";
-/// Every client status a host may report.
-pub const ALLOC_CLIENT_STATUSES: [&str; 5] = [
-    ALLOC_CLIENT_PENDING,
-    ALLOC_CLIENT_RUNNING,
-    ALLOC_CLIENT_COMPLETE,
-    ALLOC_CLIENT_FAILED,
-    ALLOC_CLIENT_LOST,
-];
+use super::status::{AllocClientStatus, AllocDesiredStatus};
 
 /// A task group of a job, placed on a node.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -75,11 +50,11 @@ pub struct Allocation {
     #[serde(default)]
     pub metrics: Arc<AllocMetric>,
     #[serde(default)]
-    pub desired_status: String,
+    pub desired_status: AllocDesiredStatus,
     #[serde(default)]
     pub desired_description: String,
     #[serde(default)]
-    pub client_status: String,
+    pub client_status: AllocClientStatus,
     #[serde(default)]
     pub client_description: String,
     /// Per task state, as the client reports it.
@@ -108,17 +83,14 @@ impl Allocation {
     /// Stopped or evicted by the server.
     pub fn server_terminal(&self) -> bool {
         matches!(
-            self.desired_status.as_str(),
-            ALLOC_DESIRED_STOP | ALLOC_DESIRED_EVICT
+            self.desired_status,
+            AllocDesiredStatus::Stop | AllocDesiredStatus::Evict
         )
     }
 
     /// Complete, failed or lost on the client.
     pub fn client_terminal(&self) -> bool {
-        matches!(
-            self.client_status.as_str(),
-            ALLOC_CLIENT_COMPLETE | ALLOC_CLIENT_FAILED | ALLOC_CLIENT_LOST
-        )
+        self.client_status.is_terminal()
     }
 
     /// Terminal on either side: it no longer uses its node and is not running.
@@ -145,9 +117,9 @@ impl Allocation {
             job_type: self.job.job_type.clone(),
             job_version: self.job.version,
             task_group: self.task_group.clone(),
-            desired_status: self.desired_status.clone(),
+            desired_status: self.desired_status,
             desired_description: self.desired_description.clone(),
-            client_status: self.client_status.clone(),
+            client_status: self.client_status,
             client_description: self.client_description.clone(),
             task_states: self.task_states.clone(),
             previous_allocation: self.previous_allocation.clone(),
@@ -217,9 +189,9 @@ pub struct AllocListStub {
     pub job_type: String,
     pub job_version: u64,
     pub task_group: String,
-    pub desired_status: String,
+    pub desired_status: AllocDesiredStatus,
     pub desired_description: String,
-    pub client_status: String,
+    pub client_status: AllocClientStatus,
     pub client_description: String,
     pub task_states: Option<BTreeMap<String, Value>>,
     pub previous_allocation: String,
@@ -237,7 +209,8 @@ pub struct AllocClientUpdate {
     /// The allocation.
     #[serde(rename = "ID", default)]
     pub id: String,
-    /// One of [`ALLOC_CLIENT_STATUSES`].
+    /// One of [`AllocClientStatus`]; checked, with the other fields, by
+    /// [`crate::structs::validate_alloc_update`].
     #[serde(default)]
     pub client_status: String,
     /// Free text.

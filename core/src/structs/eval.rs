@@ -5,17 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::job::Extra;
-
-/// Waiting in the broker to be processed.
-pub const EVAL_STATUS_PENDING: &str = "pending";
-/// Waiting for capacity to place what an earlier evaluation could not.
-pub const EVAL_STATUS_BLOCKED: &str = "blocked";
-/// Processed (placement failures are on `FailedTGAllocs`).
-pub const EVAL_STATUS_COMPLETE: &str = "complete";
-/// Could not be processed (delivery limit, scheduler error).
-pub const EVAL_STATUS_FAILED: &str = "failed";
-/// Superseded by a newer evaluation of the same job.
-pub const EVAL_STATUS_CANCELED: &str = "canceled";
+use super::status::EvalStatus;
 
 /// A job was registered, updated or evaluated on demand.
 pub const TRIGGER_JOB_REGISTER: &str = "job-register";
@@ -59,7 +49,7 @@ pub struct Evaluation {
     #[serde(default)]
     pub node_modify_index: u64,
     #[serde(default)]
-    pub status: String,
+    pub status: EvalStatus,
     #[serde(default)]
     pub status_description: String,
     /// Nanoseconds the broker holds it before it is ready (rolling updates).
@@ -98,10 +88,7 @@ pub struct Evaluation {
 impl Evaluation {
     /// Complete, failed or canceled: the status never changes again.
     pub fn is_terminal(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            EVAL_STATUS_COMPLETE | EVAL_STATUS_FAILED | EVAL_STATUS_CANCELED
-        )
+        self.status.is_terminal()
     }
 }
 

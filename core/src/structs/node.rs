@@ -6,19 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::job::{Extra, Resources};
 use super::serde_util::null_default;
-
-/// Registered, not yet ready for work.
-pub const NODE_STATUS_INITIALIZING: &str = "initializing";
-/// Takes allocations.
-pub const NODE_STATUS_READY: &str = "ready";
-/// Gone: its allocations are lost and replaced.
-pub const NODE_STATUS_DOWN: &str = "down";
-/// Every node status.
-pub const NODE_STATUSES: [&str; 3] = [
-    NODE_STATUS_INITIALIZING,
-    NODE_STATUS_READY,
-    NODE_STATUS_DOWN,
-];
+use super::status::NodeStatus;
 
 /// A client machine.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -54,7 +42,9 @@ pub struct Node {
     /// Set by the server: no new work, existing work migrates.
     #[serde(default)]
     pub drain: bool,
-    /// `initializing`, `ready` or `down`.
+    /// `initializing`, `ready` or `down` ([`NodeStatus`]). Kept as the client
+    /// sent it, so that a bad one is named with the node's other field
+    /// errors rather than failing the decode; compared as a [`NodeStatus`].
     #[serde(default)]
     pub status: String,
     /// Status detail.
@@ -74,7 +64,7 @@ pub struct Node {
 impl Node {
     /// Ready and not draining: may take new allocations.
     pub fn is_schedulable(&self) -> bool {
-        self.status == NODE_STATUS_READY && !self.drain
+        self.status == NodeStatus::Ready && !self.drain
     }
 
     /// The short form listed by `/v1/nodes`.

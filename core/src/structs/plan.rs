@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::alloc::Allocation;
 use super::eval::Evaluation;
 use super::job::Job;
+use super::status::{AllocClientStatus, AllocDesiredStatus};
 
 /// An allocation the plan stops (or marks lost).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -15,13 +16,13 @@ pub struct AllocStop {
     /// The allocation.
     #[serde(rename = "ID")]
     pub id: String,
-    /// `stop` or `evict`.
-    pub desired_status: String,
+    /// Stop or evict.
+    pub desired_status: AllocDesiredStatus,
     /// Why, e.g. `alloc not needed due to job update`.
     pub desired_description: String,
     /// Set to `lost` when its node is down; otherwise the client's status stays.
     #[serde(default)]
-    pub client_status: Option<String>,
+    pub client_status: Option<AllocClientStatus>,
     /// The allocation replacing it, if any.
     #[serde(default)]
     pub next_allocation: String,

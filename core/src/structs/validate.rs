@@ -4,13 +4,14 @@ use std::collections::HashMap;
 
 use crate::error::{Error, FieldError};
 
-use super::alloc::{AllocClientUpdate, ALLOC_CLIENT_STATUSES};
+use super::alloc::AllocClientUpdate;
 use super::job::{
     routed_suffix, Constraint, Job, NetworkResource, Resources, RestartPolicy, TaskGroup,
     JOB_TYPES, JOB_TYPE_SYSTEM, MAX_ID_BYTES,
 };
-use super::node::{Node, NODE_STATUSES};
+use super::node::Node;
 use super::regexp::{self, Regexes};
+use super::status::{AllocClientStatus, NodeStatus};
 use super::version::VersionConstraint;
 
 /// Bounds that keep a hostile request from hurting the host.
@@ -494,7 +495,7 @@ pub fn validate_node(node: &Node) -> Result<(), Error> {
     if node.name.is_empty() {
         errs.push(FieldError::new("Name", "missing node name"));
     }
-    if !node.status.is_empty() && !NODE_STATUSES.contains(&node.status.as_str()) {
+    if !node.status.is_empty() && NodeStatus::parse(&node.status).is_none() {
         errs.push(FieldError::new(
             "Status",
             format!("invalid node status {:?}", node.status),
@@ -513,12 +514,13 @@ pub fn validate_node(node: &Node) -> Result<(), Error> {
 
 /// Checks a node status a host reports.
 pub fn validate_node_status(status: &str) -> Result<(), Error> {
-    if NODE_STATUSES.contains(&status) {
+    if NodeStatus::parse(status).is_some() {
         Ok(())
     } else {
+        let want: Vec<&str> = NodeStatus::ALL.iter().map(|s| s.as_str()).collect();
         Err(Error::invalid_field(
             "Status",
-            format!("invalid node status {status:?}: want one of {NODE_STATUSES:?}"),
+            format!("invalid node status {status:?}: want one of {want:?}"),
         ))
     }
 }
@@ -529,11 +531,12 @@ pub fn validate_alloc_update(u: &AllocClientUpdate) -> Result<(), Error> {
     if u.id.is_empty() {
         errs.push(FieldError::new("ID", "missing allocation ID"));
     }
-    if !ALLOC_CLIENT_STATUSES.contains(&u.client_status.as_str()) {
+    if AllocClientStatus::parse(&u.client_status).is_none() {
+        let want: Vec<&str> = AllocClientStatus::ALL.iter().map(|s| s.as_str()).collect();
         errs.push(FieldError::new(
             "ClientStatus",
             format!(
-                "invalid client status {:?}: want one of {ALLOC_CLIENT_STATUSES:?}",
+                "invalid client status {:?}: want one of {want:?}",
                 u.client_status
             ),
         ));

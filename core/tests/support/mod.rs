@@ -10,6 +10,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 use std::time::Duration;
 
+use ordu::structs::AllocClientStatus;
+use ordu::structs::AllocDesiredStatus;
 use ordu::structs::{JobRegisterRequest, JobWriteResponse};
 use ordu::{
     Command, Config, ManualClock, QueryOptions, SchedulingMode, SequentialIds, Store, WriteOptions,
@@ -173,8 +175,8 @@ pub fn place(store: &Store, job_id: &str, node_id: &str, allocs: &[(&str, usize)
                 memory_mb: 64,
                 ..Resources::default()
             },
-            desired_status: "run".into(),
-            client_status: "pending".into(),
+            desired_status: AllocDesiredStatus::Run,
+            client_status: AllocClientStatus::Pending,
             ..Allocation::default()
         })
         .collect();
