@@ -1413,8 +1413,9 @@ impl Store {
     /// one thread at a time, under the lock scheduler runs take; a call
     /// that finds a group in progress waits for it, and does nothing more
     /// when that group covered the writes queued when the call began.
-    /// Evaluations of one job queued by several writes coalesce: the newest
-    /// is processed, the others written canceled.
+    /// Evaluations of one job queued by several writes coalesce as in the
+    /// broker: one runs at a time, the newest of those waiting behind it
+    /// runs next, and the others are written canceled without running.
     ///
     /// Returns the index up to which queued writes are now processed (all
     /// writes at or below it had their evaluations processed). On a
@@ -1429,8 +1430,8 @@ impl Store {
 
     /// Grouped and queued modes, for the write at `mine`: waits for the
     /// group in progress, then processes the next one unless it already
-    /// took `mine` in. A thread never works past its own write's group, so a steady
-    /// stream of writes cannot keep one writer processing forever.
+    /// took `mine` in. A thread never works past its own write's group, so
+    /// a steady stream of writes cannot keep one writer processing forever.
     fn process_groups(&self, mine: u64) {
         if self.processed_upto.load(Ordering::SeqCst) >= mine {
             return;
@@ -1476,12 +1477,12 @@ impl Store {
 
     /// Processes ready (and due) evaluations on this thread until none is left.
     /// Inline stores call this on every write; a host may call it on a timer so
-    /// that rolling-update follow-ups run when their wait is over. It is a
-    /// group as [`Store::process_queued`] runs one, so it also counts as
-    /// processing what writes queued up to now.
+    /// that rolling-update follow-ups run when their wait is over.
     pub fn process_ready(&self) {
         let _guard = self.scheduling.lock();
-        self.process_group();
+        while let Some(d) = self.dequeue_now(&[]) {
+            let _ = self.process_evaluation(&d);
+        }
     }
 
     fn dequeue_now(&self, types: &[&str]) -> Option<Delivery> {
