@@ -34,7 +34,7 @@ fn reply<T: Serialize>(value: &T, index: u64) -> Result<Reply> {
 }
 
 /// The options of a store created from JSON. Every key is optional:
-/// `{"region": "global", "mode": "inline" | "grouped" | "manual", "delivery_limit": 3,
+/// `{"region": "global", "mode": "inline" | "grouped" | "queued" | "manual", "delivery_limit": 3,
 ///   "nack_timeout": "60s", "seed": 1, "limits": {"max_group_count": 10000,
 ///   "max_job_count": 100000, "max_request_bytes": 8388608,
 ///   "max_constraints": 1000}}`
@@ -95,11 +95,12 @@ pub fn config(bytes: &[u8]) -> Result<Config> {
         None | Some("inline") => {}
         Some("manual") => c.mode = SchedulingMode::Manual,
         Some("grouped") => c.mode = SchedulingMode::Grouped,
+        Some("queued") => c.mode = SchedulingMode::Queued,
         Some(m) => {
             return Err(Error::invalid_field(
                 "mode",
                 format!(
-                    "unknown scheduling mode {m:?}: want \"inline\", \"grouped\" or \"manual\""
+                    "unknown scheduling mode {m:?}: want \"inline\", \"grouped\", \"queued\" or \"manual\""
                 ),
             ))
         }

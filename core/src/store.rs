@@ -123,6 +123,17 @@ pub enum SchedulingMode {
     /// group that holds its own write. Every read first waits for the
     /// groups of writes answered before it, so it sees them processed.
     Grouped,
+    /// Grouped processing that the host drives: a write returns as soon as
+    /// it applied, its evaluations queued, and the host processes them in
+    /// groups with [`Store::process_queued`] from a thread (or task) of its
+    /// own, so that a writer never waits for a scheduler run. Reads keep
+    /// the barrier of [`SchedulingMode::Grouped`]: a read first processes
+    /// (or waits for) the groups of writes answered before it, so it never
+    /// sees a write without its evaluations processed.
+    /// [`Store::processing_behind`] tells the host there is work. An
+    /// asynchronous host (`ordu-http`) uses this mode to keep scheduler
+    /// runs off the path of its writes.
+    Queued,
 }
 
 /// How a store is set up.
@@ -132,7 +143,7 @@ pub struct Config {
     pub region: String,
     /// Bounds on requests.
     pub limits: Limits,
-    /// Inline or manual scheduling.
+    /// Who runs the evaluations writes create.
     pub mode: SchedulingMode,
     /// Deliveries of an evaluation before it is failed.
     pub delivery_limit: u32,
@@ -449,8 +460,9 @@ pub struct Store {
     /// evaluations in batches: writes to one job in a row, processed
     /// together, then cost one cancel write instead of one each.
     superseded: Mutex<Vec<Arc<Evaluation>>>,
-    /// Serialises scheduler runs in inline mode, so that a write returns only
-    /// after the evaluations it created were processed.
+    /// Serialises scheduler runs (inline, grouped and queued modes), so that
+    /// one group at a time dequeues and a write or read waiting for one
+    /// knows when it ended.
     scheduling: Mutex<()>,
     watch: Arc<Watch>,
     clock: Arc<dyn Clock>,
@@ -464,8 +476,9 @@ pub struct Store {
     /// Evaluations written canceled since the last [`Store::collect_canceled`]
     /// the store ran itself.
     canceled_since_collect: AtomicU64,
-    /// Grouped mode: the index of the last write whose evaluations are
-    /// queued, and the index up to which queued evaluations were processed.
+    /// Grouped and queued modes: the index of the last write whose
+    /// evaluations are queued, and the index up to which queued evaluations
+    /// were processed.
     queued_upto: AtomicU64,
     processed_upto: AtomicU64,
     runs: AtomicU64,
@@ -526,9 +539,20 @@ impl Store {
             *self.state.write() = state;
             self.rebuild_broker()
         };
+        self.requeue();
         self.cancel(canceled);
         self.watch.notify_all();
         self.run_inline();
+    }
+
+    /// After the broker was rebuilt from the state: what it holds counts as
+    /// queued, whatever index earlier groups reached (a restored state may
+    /// be older, a leader again may have applied nothing since). Under the
+    /// scheduling lock, so that no group begun before the rebuild records
+    /// its index afterwards.
+    fn requeue(&self) {
+        let _guard = self.scheduling.lock();
+        self.processed_upto.store(0, Ordering::SeqCst);
     }
 
     /// Whether this store leads: only a leader takes writes of its own, runs
@@ -554,10 +578,15 @@ impl Store {
             } else {
                 self.superseded.lock().clear();
                 *self.broker.lock() = Broker::new(self.config.delivery_limit);
+                // Nothing stays queued: the broker that held it is gone, and
+                // a leader this store becomes again queues from the state.
+                let queued = self.queued_upto.load(Ordering::SeqCst);
+                self.processed_upto.fetch_max(queued, Ordering::SeqCst);
                 Vec::new()
             }
         };
         if lead {
+            self.requeue();
             self.cancel(canceled);
             self.run_inline();
         }
@@ -1348,19 +1377,57 @@ impl Store {
                 self.queued_upto.fetch_max(mine, Ordering::SeqCst);
                 self.process_groups(mine);
             }
+            // Recorded before the write answers, so that every read after
+            // the answer finds it behind and processes it first.
+            SchedulingMode::Queued => {
+                self.queued_upto.fetch_max(self.index(), Ordering::SeqCst);
+            }
             SchedulingMode::Manual => {}
         }
     }
 
-    /// Whether writes queued evaluations not yet processed (grouped mode).
+    /// Whether writes queued evaluations not yet processed (grouped and
+    /// queued modes). Never on a follower: it has no broker, so nothing it
+    /// could process, and a read there must not wait for work that only a
+    /// leader does.
     fn behind(&self) -> bool {
-        self.processed_upto.load(Ordering::SeqCst) < self.queued_upto.load(Ordering::SeqCst)
+        self.is_leader()
+            && self.processed_upto.load(Ordering::SeqCst) < self.queued_upto.load(Ordering::SeqCst)
     }
 
-    /// Grouped mode, after the write at `mine`: waits for the group in
-    /// progress, then processes the next one unless it already took `mine`
-    /// in. A thread never works past its own write's group, so a steady
-    /// stream of writes cannot keep one writer processing forever.
+    /// Whether writes answered so far left evaluations that no group has
+    /// processed yet (queued and grouped modes; always false in inline and
+    /// manual modes, and on a follower, which processes nothing). A queued
+    /// host calls [`Store::process_queued`] when it is true; reads do it
+    /// themselves otherwise.
+    pub fn processing_behind(&self) -> bool {
+        self.behind()
+    }
+
+    /// Queued mode: processes, on this thread, the evaluations of every
+    /// write answered so far, as one group (see [`SchedulingMode::Queued`]):
+    /// one thread at a time, under the lock scheduler runs take; a call
+    /// that finds a group in progress waits for it, and does nothing more
+    /// when that group covered the writes queued when the call began.
+    /// Evaluations of one job queued by several writes coalesce as in the
+    /// broker: one runs at a time, the newest of those waiting behind it
+    /// runs next, and the others are written canceled without running.
+    ///
+    /// Returns the index up to which queued writes are now processed (all
+    /// writes at or below it had their evaluations processed). On a
+    /// follower it processes nothing and returns at once. Works in grouped
+    /// mode too; in inline and manual modes nothing is queued.
+    pub fn process_queued(&self) -> u64 {
+        if self.is_leader() {
+            self.process_groups(self.queued_upto.load(Ordering::SeqCst));
+        }
+        self.processed_upto.load(Ordering::SeqCst)
+    }
+
+    /// Grouped and queued modes, for the write at `mine`: waits for the
+    /// group in progress, then processes the next one unless it already
+    /// took `mine` in. A thread never works past its own write's group, so
+    /// a steady stream of writes cannot keep one writer processing forever.
     fn process_groups(&self, mine: u64) {
         if self.processed_upto.load(Ordering::SeqCst) >= mine {
             return;
@@ -1376,17 +1443,29 @@ impl Store {
     /// applied before). The plans it writes are not queued writes of their
     /// own.
     fn process_group(&self) {
-        let upto = self.index();
+        // Taken under the log turn: a write holds it until its evaluations
+        // are in the broker, and the state's index moves before they are,
+        // so an index read without it could name a write whose evaluations
+        // this group then never sees.
+        let upto = {
+            let _turn = self.log_turn.lock();
+            self.index()
+        };
         while let Some(d) = self.dequeue_now(&[]) {
             let _ = self.process_evaluation(&d);
         }
         self.processed_upto.fetch_max(upto, Ordering::SeqCst);
     }
 
-    /// Grouped mode, before a read: waits for (or does) the processing of
-    /// the writes answered before it.
+    /// Grouped and queued modes, before a read: waits for (or does) the
+    /// processing of the writes answered before it. A no-op on a follower
+    /// (see [`Store::behind`]).
     fn read_barrier(&self) {
-        if self.config.mode != SchedulingMode::Grouped || !self.behind() {
+        if matches!(
+            self.config.mode,
+            SchedulingMode::Inline | SchedulingMode::Manual
+        ) || !self.behind()
+        {
             return;
         }
         self.process_groups(self.queued_upto.load(Ordering::SeqCst));

@@ -191,8 +191,8 @@ void ordu_string_free(struct ordu_string *s);
 
 /**
  * Creates a store from a JSON configuration of `config_len` bytes. Every
- * key is optional: `{"region": "global", "mode": "inline" | "manual",
- * "delivery_limit": 3, "nack_timeout": "60s", "seed": 1, "limits":
+ * key is optional: `{"region": "global", "mode": "inline" | "grouped" |
+ * "queued" | "manual", "delivery_limit": 3, "nack_timeout": "60s", "seed": 1, "limits":
  * {"max_group_count": 10000, "max_job_count": 100000,
  * "max_request_bytes": 8388608, "max_constraints": 1000}}`. A NULL
  * `config_json` (its length is then ignored) or an empty or all-blank text
@@ -462,6 +462,29 @@ enum ordu_result ordu_garbage_collect(const struct ordu_store *store,
                                       int64_t older_than_ns,
                                       struct ordu_string **json_out,
                                       uint64_t *index_out);
+
+/**
+ * Queued mode (`{"mode": "queued"}`): processes on this thread, as one
+ * group, the evaluations of every write answered so far. A write in this
+ * mode returns once applied, its evaluations queued; the host calls this
+ * from a thread of its own when `ordu_store_processing_behind` says there
+ * is work (a read does it too before it answers, so it never sees a write
+ * unprocessed). A group another thread is processing is waited for.
+ *
+ * On `ORDU_OK` writes to `*index_out`, when it is not NULL, the index up
+ * to which writes' evaluations are processed. A follower processes
+ * nothing and returns at once.
+ */
+enum ordu_result ordu_store_process_queued(const struct ordu_store *store,
+                                           uint64_t *index_out);
+
+/**
+ * Whether writes answered so far left evaluations that no group has
+ * processed yet: 1 or 0 in `*behind_out`. Always 0 in inline and manual
+ * modes, and on a follower (it processes nothing).
+ */
+enum ordu_result ordu_store_processing_behind(const struct ordu_store *store,
+                                              int *behind_out);
 
 /**
  * Manual mode: takes the next ready evaluation whose scheduler type is one

@@ -460,8 +460,8 @@ pub unsafe extern "C" fn ordu_string_free(s: *mut ordu_string) {
 // ---- the store ----
 
 /// Creates a store from a JSON configuration of `config_len` bytes. Every
-/// key is optional: `{"region": "global", "mode": "inline" | "manual",
-/// "delivery_limit": 3, "nack_timeout": "60s", "seed": 1, "limits":
+/// key is optional: `{"region": "global", "mode": "inline" | "grouped" |
+/// "queued" | "manual", "delivery_limit": 3, "nack_timeout": "60s", "seed": 1, "limits":
 /// {"max_group_count": 10000, "max_job_count": 100000,
 /// "max_request_bytes": 8388608, "max_constraints": 1000}}`. A NULL
 /// `config_json` (its length is then ignored) or an empty or all-blank text
@@ -947,6 +947,50 @@ pub unsafe extern "C" fn ordu_garbage_collect(
     const F: &str = "ordu_garbage_collect";
     run(F, store, json_out, index_out, |s| {
         Ok(json::garbage_collect(s, older_than_ns)?)
+    })
+}
+
+// ---- queued scheduling mode ----
+
+/// Queued mode (`{"mode": "queued"}`): processes on this thread, as one
+/// group, the evaluations of every write answered so far. A write in this
+/// mode returns once applied, its evaluations queued; the host calls this
+/// from a thread of its own when `ordu_store_processing_behind` says there
+/// is work (a read does it too before it answers, so it never sees a write
+/// unprocessed). A group another thread is processing is waited for.
+///
+/// On `ORDU_OK` writes to `*index_out`, when it is not NULL, the index up
+/// to which writes' evaluations are processed. A follower processes
+/// nothing and returns at once.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_store_process_queued(
+    store: *const ordu_store,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_store_process_queued";
+    guard(F, || {
+        let upto = store_ref(F, store)?.process_queued();
+        if !index_out.is_null() {
+            *index_out = upto;
+        }
+        Ok(())
+    })
+}
+
+/// Whether writes answered so far left evaluations that no group has
+/// processed yet: 1 or 0 in `*behind_out`. Always 0 in inline and manual
+/// modes, and on a follower (it processes nothing).
+#[no_mangle]
+pub unsafe extern "C" fn ordu_store_processing_behind(
+    store: *const ordu_store,
+    behind_out: *mut c_int,
+) -> ordu_result {
+    const F: &str = "ordu_store_processing_behind";
+    guard(F, || {
+        let store = store_ref(F, store)?;
+        out(F, "behind_out", behind_out)?;
+        *behind_out = c_int::from(store.processing_behind());
+        Ok(())
     })
 }
 

@@ -226,7 +226,8 @@ impl Delivery {
 /// with blocking reads.
 ///
 /// `Store(config=None)`: `config` is a dict or a JSON str with any of
-/// `region` (default "global"), `mode` ("inline" or "manual"),
+/// `region` (default "global"), `mode` ("inline", "grouped", "queued" or
+/// "manual"),
 /// `delivery_limit`, `nack_timeout` (a Go duration, default "60s": a
 /// delivery neither acked nor nacked by then is delivered again), `seed`,
 /// and `limits` (`max_group_count`, `max_job_count`, `max_request_bytes`,
@@ -759,6 +760,28 @@ impl Store {
         older_than: i64,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.write(py, |s| json::garbage_collect(s, older_than))
+    }
+
+    // ---- grouped and queued scheduling modes
+
+    /// Queued mode (`Store({"mode": "queued"})`): processes, as one group,
+    /// the evaluations of every write answered so far, with the GIL
+    /// released (a write in this mode returns once applied, its evaluations
+    /// queued). A group another thread is processing is waited for. Returns
+    /// the index up to which writes' evaluations are processed. A read
+    /// does this itself first, so it never sees a write unprocessed; a host
+    /// calls it from a thread of its own so that reads seldom have to. A
+    /// follower processes nothing.
+    fn process_queued(&self, py: Python<'_>) -> u64 {
+        let store = &*self.inner;
+        exit::detach(py, || store.process_queued())
+    }
+
+    /// Whether writes answered so far left evaluations that no group has
+    /// processed yet (grouped and queued modes; always False in the others
+    /// and on a follower).
+    fn processing_behind(&self) -> bool {
+        self.inner.processing_behind()
     }
 
     // ---- manual scheduling mode

@@ -149,3 +149,24 @@ def test_long_polls_up_to_the_bound_all_wait_and_wake():
             t.join(timeout=10)
         assert len(results) == n
         assert all(status == 200 and at > index for status, at in results)
+
+
+def test_the_server_store_is_grouped_unless_told():
+    from ordu.http import _with_grouped
+
+    assert _with_grouped(None) == {"mode": "grouped"}
+    assert _with_grouped('{"region": "eu"}') == {"mode": "grouped", "region": "eu"}
+    assert _with_grouped({"region": "eu"}) == {"mode": "grouped", "region": "eu"}
+    assert _with_grouped({"mode": "inline"}) == {"mode": "inline"}
+    assert _with_grouped('{"mode": "queued"}') == '{"mode": "queued"}'
+    # Not an object: left for the store to refuse.
+    assert _with_grouped("[1]") == "[1]"
+    assert _with_grouped("{nope") == "{nope"
+    with Server() as server:
+        # A grouped store answers a write with its evaluation processed.
+        store = server.store
+        reply = store.register_job({"Job": {"ID": "web", "Datacenters": ["dc1"],
+                                            "TaskGroups": [{"Name": "g", "Tasks": [
+                                                {"Name": "t", "Driver": "exec"}]}]}})
+        assert not store.processing_behind()
+        assert store.evaluation(reply["EvalID"])[0]["Status"] in ("complete", "blocked")

@@ -355,6 +355,92 @@ def test_every_public_method_has_a_docstring():
         assert getattr(ordu.Store, name).__doc__, f"Store.{name} has no docstring"
 
 
+# ---- grouped and queued scheduling modes
+
+
+def queued_store(dc: str) -> ordu.Store:
+    store = ordu.Store({"mode": "queued"})
+    store.register_node({"Node": node(dc)})
+    store.process_queued()
+    return store
+
+
+def test_grouped_mode_answers_writes_processed():
+    store = ordu.Store({"mode": "grouped"})
+    dc = f"dc-{uid()}"
+    store.register_node({"Node": node(dc)})
+    reply = store.register_job({"Job": fitting_job(dc, count=1)})
+    assert not store.processing_behind()
+    assert store.evaluation(reply["EvalID"])[0]["Status"] == "complete"
+
+
+def test_queued_mode_processes_when_told():
+    dc = f"dc-{uid()}"
+    store = queued_store(dc)
+    assert not store.processing_behind()
+    job = fitting_job(dc, count=1)
+    replies = [store.register_job({"Job": job}) for _ in range(4)]
+    assert store.processing_behind(), "the writes answered with their evaluations queued"
+    assert store.process_queued() >= replies[-1]["Index"]
+    assert not store.processing_behind()
+    # One group: the first ran, of those queued behind it the newest ran and
+    # the others were canceled unrun.
+    statuses = [store.evaluation(r["EvalID"])[0]["Status"] for r in replies]
+    assert statuses == ["complete", "canceled", "canceled", "complete"]
+    assert len(store.job_allocations(job["ID"])[0]) == 1
+
+
+def test_queued_mode_read_processes_first():
+    dc = f"dc-{uid()}"
+    store = queued_store(dc)
+    reply = store.register_job({"Job": fitting_job(dc, count=1)})
+    assert store.processing_behind()
+    assert store.evaluation(reply["EvalID"])[0]["Status"] == "complete"
+    assert not store.processing_behind()
+
+
+def test_queued_mode_with_a_processing_thread():
+    import threading
+
+    dc = f"dc-{uid()}"
+    store = queued_store(dc)
+    stop = threading.Event()
+    groups = []
+
+    def process():
+        while not stop.is_set():
+            if store.processing_behind():
+                groups.append(store.process_queued())
+            else:
+                time.sleep(0.001)
+
+    t = threading.Thread(target=process)
+    t.start()
+    try:
+        job = fitting_job(dc, count=1)
+        for _ in range(30):
+            reply = store.register_job({"Job": job})
+            status = store.evaluation(reply["EvalID"])[0]["Status"]
+            assert status in ("complete", "canceled"), status
+    finally:
+        stop.set()
+        t.join()
+    assert groups == sorted(groups), "processed-up-to indexes only grow"
+
+
+def test_a_queued_follower_processes_nothing():
+    dc = f"dc-{uid()}"
+    store = queued_store(dc)
+    reply = store.register_job({"Job": fitting_job(dc, count=1)})
+    store.leader = False
+    assert not store.processing_behind()
+    store.process_queued()
+    assert store.evaluation(reply["EvalID"])[0]["Status"] == "pending"
+    store.leader = True
+    assert store.processing_behind()
+    assert store.evaluation(reply["EvalID"])[0]["Status"] == "complete"
+
+
 # ---- manual scheduling mode
 
 

@@ -486,15 +486,16 @@ fn spawn_serving_thread(
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    // Manual mode: a write queues its evaluations and the serving thread
-    // processes them in groups before it answers (see `App::settle`).
+    // Queued mode: a write answers once applied, its evaluations queued; a
+    // task processes them in groups, and a read processes what is queued
+    // first (see `App::queue_processing`).
     let store = Arc::new(Store::new(Config {
         region: args.region.clone(),
-        mode: SchedulingMode::Manual,
+        mode: SchedulingMode::Queued,
         ..Config::default()
     }));
     register_demo_nodes(&store, args.demo_nodes)?;
-    store.process_ready();
+    store.process_queued();
 
     let threads = thread_count(args.threads);
     let listener = listen(args.addr).map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;

@@ -4,7 +4,7 @@
 //! a serving thread, one at a time (see [`App::write`]).
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -61,28 +61,9 @@ pub struct App {
     bodies: Budget,
     /// How long a body may take to arrive.
     read_timeout: std::time::Duration,
-    /// Evaluations queued by writes are processed in groups: see
-    /// [`App::queue_processing`].
-    queued: Queued,
-}
-
-/// The state of [`App::queue_processing`].
-#[derive(Default)]
-struct Queued {
-    /// A task to process the queued evaluations is spawned and has not yet
-    /// started.
+    /// A task to process the evaluations writes queued is spawned and has
+    /// not yet started (see [`App::queue_processing`]).
     scheduled: AtomicBool,
-    /// Store index of the last write that may have queued evaluations.
-    written: AtomicU64,
-    /// Store index up to which the queued evaluations have been processed.
-    processed: AtomicU64,
-}
-
-impl Queued {
-    /// Whether writes have queued evaluations not yet processed.
-    fn behind(&self) -> bool {
-        self.processed.load(Ordering::Acquire) < self.written.load(Ordering::Acquire)
-    }
 }
 
 /// Most jobs [`JobJson`] keeps; when it is full it starts over.
@@ -163,7 +144,7 @@ pub fn service(
         job_json: JobJson::default(),
         bodies: Budget::new(limits.bytes_in_flight),
         read_timeout: limits.read_timeout,
-        queued: Queued::default(),
+        scheduled: AtomicBool::new(false),
     }))
 }
 
@@ -292,8 +273,12 @@ fn check(app: &App, req: Request) -> Checked {
 
 impl App {
     async fn read(&self, op: &Op, b: Blocking, params: &Params) -> Response {
-        // Reads see the evaluations of every write answered before them.
-        if self.queued.behind() {
+        // Reads see the evaluations of every write answered before them:
+        // the store's read barrier (in `wait_async`) processes what writes
+        // queued. Doing that here first, under the write turn, awaits the
+        // group in progress (the processing task holds the turn) instead of
+        // blocking this serving thread on the store's scheduling lock.
+        if self.store.processing_behind() {
             self.process_queued().await;
         }
         let region = params.region();
@@ -586,7 +571,7 @@ impl App {
     }
 
     /// After a write, under the write turn: has the evaluations it queued
-    /// processed soon (the store is in manual mode; see `main`), together
+    /// processed soon (the store is in queued mode; see `main`), together
     /// with those of the writes that come in meanwhile.
     ///
     /// The first write after a group spawns a task for the next. A task
@@ -597,42 +582,39 @@ impl App {
     /// next, the others are canceled), so many clients re-registering one
     /// job schedule it once per group instead of once each. The write is
     /// answered at once, and every read first processes what is queued
-    /// ([`App::process_queued`]), so a client never reads a state in which
-    /// its write's evaluation has not run, as with an inline store.
+    /// (the store's read barrier, see [`App::read`]), so a client never
+    /// reads a state in which its write's evaluation has not run, as with
+    /// an inline store.
     fn queue_processing(self: &Arc<Self>) {
-        let q = &self.queued;
-        q.written.fetch_max(self.store.index(), Ordering::Release);
-        if !q.scheduled.swap(true, Ordering::AcqRel) {
+        if !self.store.processing_behind() {
+            return;
+        }
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
             let app = self.clone();
             tokio::spawn(async move {
                 // Writes from here on spawn the next task. A swap, not a
-                // store: it reads the last write's `scheduled`, so that
-                // write's `written` is seen below.
-                app.queued.scheduled.swap(false, Ordering::AcqRel);
+                // store: it reads the last write's `scheduled`, so what that
+                // write queued is seen below.
+                app.scheduled.swap(false, Ordering::AcqRel);
                 app.process_queued().await;
             });
         }
     }
 
-    /// Processes the evaluations that writes queued, unless that is done:
-    /// the task [`App::queue_processing`] spawns, and every read first.
+    /// Processes the evaluations that writes queued, unless that is done
+    /// ([`Store::process_queued`], under the write turn): the task
+    /// [`App::queue_processing`] spawns, and a read that finds work queued.
     async fn process_queued(&self) {
-        let q = &self.queued;
-        if !q.behind() {
+        if !self.store.processing_behind() {
             return;
         }
         let Some(_turn) = self.write_turn().await else {
             return;
         };
-        if !q.behind() {
-            return;
-        }
-        let upto = self.store.index();
         let store = &*self.store;
         // A panic here is the scheduler's: the writes are applied, and their
         // evaluations stay queued for the next call.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.process_ready()));
-        q.processed.fetch_max(upto, Ordering::Release);
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.process_queued()));
     }
 
     /// The write turn, awaited without holding the thread. `None` only
@@ -885,14 +867,14 @@ mod tests {
         (status, String::from_utf8(bytes.to_vec()).unwrap(), index)
     }
 
-    /// A manual-mode store with the demo nodes, as `main` makes it.
-    fn manual_app() -> (Service, Arc<Store>, watch::Sender<bool>) {
+    /// A queued-mode store with the demo nodes, as `main` makes it.
+    fn queued_app() -> (Service, Arc<Store>, watch::Sender<bool>) {
         let store = Arc::new(Store::new(ordu::Config {
-            mode: ordu::SchedulingMode::Manual,
+            mode: ordu::SchedulingMode::Queued,
             ..ordu::Config::default()
         }));
         crate::register_demo_nodes(&store, 3).unwrap();
-        store.process_ready();
+        store.process_queued();
         let (tx, rx) = watch::channel(false);
         (
             service(store.clone(), rx, test_agent(), BodyLimits::default()),
@@ -910,13 +892,13 @@ mod tests {
         v["Status"].as_str().unwrap().to_string()
     }
 
-    /// Concurrent writes to a manual store are processed together:
+    /// Concurrent writes to a queued store are processed together:
     /// re-registers of one job schedule once per group (the broker keeps the
     /// newest of those waiting and cancels the others), and a read after the
     /// answers sees every evaluation processed or superseded.
     #[tokio::test]
     async fn writes_are_processed_together_and_reads_see_them_processed() {
-        let (router, store, _tx) = manual_app();
+        let (router, store, _tx) = queued_app();
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let router = router.clone();
@@ -952,23 +934,23 @@ mod tests {
     /// A write alone is processed by the task it spawns, with no read.
     #[tokio::test]
     async fn a_write_is_processed_without_a_read() {
-        let (router, store, _tx) = manual_app();
+        let (router, store, _tx) = queued_app();
         let (status, body, _) = call(&router, Method::PUT, "/v1/jobs", JOB).await;
         assert_eq!(status, 200, "{body}");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         let id = v["EvalID"].as_str().unwrap().to_string();
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let e = store
-                .evaluation(&id, &QueryOptions::default())
-                .unwrap()
-                .value;
-            if e.status == "complete" {
+            // Looked at past the store's read barrier, which would process
+            // it itself.
+            let status = store.with_state(|s| s.eval(&id).map(|e| e.status));
+            if status.is_some_and(|s| s == "complete") {
                 break;
             }
-            assert!(Instant::now() < deadline, "still {}", e.status);
+            assert!(Instant::now() < deadline, "still {status:?}");
             tokio::task::yield_now().await;
         }
+        assert!(!store.processing_behind());
     }
 
     /// The same under stress: many writers on two threads, writes of several
@@ -976,7 +958,7 @@ mod tests {
     /// and none hangs.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn grouped_processing_under_many_writers() {
-        let (router, store, _tx) = manual_app();
+        let (router, store, _tx) = queued_app();
         let tasks: Vec<_> = (0..32)
             .map(|n| {
                 let router = router.clone();
@@ -1028,7 +1010,7 @@ mod tests {
             job_json: JobJson::default(),
             bodies: Budget::new(crate::limits::DEFAULT_BYTES_IN_FLIGHT),
             read_timeout: crate::limits::DEFAULT_READ_TIMEOUT,
-            queued: Queued::default(),
+            scheduled: AtomicBool::new(false),
             agent: test_agent(),
         })
     }

@@ -779,6 +779,136 @@ static void test_manual_mode_worker_thread(void) {
   ordu_store_free(s);
 }
 
+/* ---- queued scheduling mode ---- */
+
+static ordu_store *new_queued_store(void) {
+  ordu_store *s = NULL;
+  const char cfg[] = "{\"mode\":\"queued\"}";
+  CHECK_RC(ordu_store_new(cfg, strlen(cfg), &s), ORDU_OK);
+  return s;
+}
+
+static int behind(const ordu_store *s) {
+  int b = -1;
+  CHECK_RC(ordu_store_processing_behind(s, &b), ORDU_OK);
+  CHECK(b == 0 || b == 1);
+  return b;
+}
+
+/* Registers `body` and copies its evaluation's ID into `eval_id`. */
+static uint64_t register_job_eval(const ordu_store *s, const char *body, char *eval_id,
+                                  size_t cap) {
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_job_register(s, body, strlen(body), NULL, &out, &index), ORDU_OK);
+  CHECK(out != NULL && json_string_field(ordu_string_ptr(out), "EvalID", eval_id, cap));
+  ordu_string_free(out);
+  return index;
+}
+
+static void test_queued_mode(void) {
+  ordu_store *s = new_queued_store();
+  register_node(s);
+  CHECK_RC(ordu_store_process_queued(s, NULL), ORDU_OK);
+  CHECK(behind(s) == 0);
+
+  /* The write answers with its evaluation queued, not processed. */
+  char eval_id[64] = "";
+  uint64_t wrote = register_job_eval(s, JOB, eval_id, sizeof eval_id);
+  CHECK(behind(s) == 1);
+  uint64_t upto = 0;
+  CHECK_RC(ordu_store_process_queued(s, &upto), ORDU_OK);
+  CHECK(upto >= wrote);
+  CHECK(behind(s) == 0);
+  ordu_string *out = NULL;
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"NodeID\":\"node-1\""));
+  ordu_string_free(out);
+
+  /* A read after a write processes it first. */
+  register_job_eval(s, JOB_COUNT_3, eval_id, sizeof eval_id);
+  CHECK(behind(s) == 1);
+  CHECK_RC(ordu_evaluation_get(s, eval_id, NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Status\":\"complete\""));
+  ordu_string_free(out);
+  CHECK(behind(s) == 0);
+
+  /* A follower processes nothing, and has nothing behind. */
+  register_job_eval(s, JOB, eval_id, sizeof eval_id);
+  CHECK(behind(s) == 1);
+  CHECK_RC(ordu_store_set_leader(s, 0), ORDU_OK);
+  CHECK(behind(s) == 0);
+  CHECK_RC(ordu_store_process_queued(s, NULL), ORDU_OK);
+  CHECK_RC(ordu_evaluation_get(s, eval_id, NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Status\":\"pending\""));
+  ordu_string_free(out);
+  /* Leading again, it processes what the state holds. */
+  CHECK_RC(ordu_store_set_leader(s, 1), ORDU_OK);
+  CHECK(behind(s) == 1);
+  CHECK_RC(ordu_store_process_queued(s, NULL), ORDU_OK);
+  CHECK(behind(s) == 0);
+
+  /* Other modes queue nothing. */
+  ordu_store *inline_store = new_store();
+  register_job(inline_store, JOB);
+  CHECK(behind(inline_store) == 0);
+  ordu_store_free(inline_store);
+
+  /* Errors: outputs stay as they were. */
+  int b = 7;
+  upto = SENTINEL_INDEX;
+  CHECK_RC(ordu_store_processing_behind(NULL, &b), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_store_processing_behind(s, NULL), ORDU_NULL_PARAMETER);
+  CHECK(error_has("behind_out is NULL"));
+  CHECK_RC(ordu_store_process_queued(NULL, &upto), ORDU_NULL_PARAMETER);
+  CHECK(error_has("store is NULL"));
+  CHECK(b == 7 && upto == SENTINEL_INDEX);
+  ordu_store_free(s);
+}
+
+/* A host's processing thread calls ordu_store_process_queued while another
+ * thread writes and reads: every read after a write's answer sees its
+ * evaluation processed. */
+struct processor {
+  const ordu_store *store;
+  atomic_int stop;
+  ordu_result rc;
+};
+
+static void *run_processor(void *arg) {
+  struct processor *p = arg;
+  p->rc = ORDU_OK;
+  while (!atomic_load(&p->stop)) {
+    int b = 0;
+    ordu_result rc = ordu_store_processing_behind(p->store, &b);
+    if (rc == ORDU_OK && b) rc = ordu_store_process_queued(p->store, NULL);
+    if (rc != ORDU_OK) p->rc = rc;
+    if (!b) sleep_ms(1);
+  }
+  return NULL;
+}
+
+static void test_queued_mode_processing_thread(void) {
+  ordu_store *s = new_queued_store();
+  register_node(s);
+  struct processor p = {s, 0, ORDU_PANIC};
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, run_processor, &p) == 0);
+  for (int i = 0; i < 20; i++) {
+    char eval_id[64] = "";
+    register_job_eval(s, i % 2 ? JOB : JOB_COUNT_3, eval_id, sizeof eval_id);
+    ordu_string *out = NULL;
+    CHECK_RC(ordu_evaluation_get(s, eval_id, NULL, 0, 0, &out, NULL), ORDU_OK);
+    const char *got = out ? ordu_string_ptr(out) : "";
+    CHECK(strstr(got, "\"Status\":\"complete\"") || strstr(got, "\"Status\":\"canceled\""));
+    ordu_string_free(out);
+  }
+  atomic_store(&p.stop, 1);
+  CHECK(pthread_join(t, NULL) == 0);
+  CHECK_RC(p.rc, ORDU_OK);
+  ordu_store_free(s);
+}
+
 /* ---- blocking reads and threads ---- */
 
 struct waiter {
@@ -1074,6 +1204,8 @@ static const struct test tests[] = {
     T(test_manual_mode_nack_and_ack),
     T(test_manual_mode_errors),
     T(test_manual_mode_worker_thread),
+    T(test_queued_mode),
+    T(test_queued_mode_processing_thread),
     T(test_blocking_read_wakes_on_write),
     T(test_blocking_read_times_out),
     T(test_blocking_read_on_missing_job),

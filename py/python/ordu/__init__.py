@@ -25,7 +25,12 @@ store's log refused the write).
 
 A store made with ``{"mode": "manual"}`` runs no scheduler by itself: the host
 takes evaluations with :meth:`Store.dequeue_evaluation` and runs them with
-:meth:`Store.process_evaluation`, from threads of its own.
+:meth:`Store.process_evaluation`, from threads of its own. With
+``{"mode": "grouped"}`` a write returns once its evaluations and those of the
+writes that came meanwhile are processed, together; with ``{"mode": "queued"}``
+it returns at once and the host processes them with
+:meth:`Store.process_queued` (when :meth:`Store.processing_behind`). In both,
+a read first processes the writes answered before it.
 
 ``ordu.http`` serves Nomad's HTTP API over a store; ``ordu.testing`` is a pytest
 plugin whose ``ordu_server`` fixture starts such a server for a test.

@@ -193,6 +193,12 @@ class Store:
         """Records a client's report on an allocation; returns ``{"Index": n}``."""
     def garbage_collect(self, older_than: int) -> Obj:
         """Collects terminal evaluations and allocations older than a unix-ns time."""
+    # grouped and queued scheduling modes
+    def process_queued(self) -> int:
+        """Queued mode: processes the evaluations of the writes answered so far
+        as one group; returns the index up to which writes are processed."""
+    def processing_behind(self) -> bool:
+        """Whether answered writes left evaluations no group has processed."""
     # manual scheduling mode
     def dequeue_evaluation(
         self, types: List[str] = ..., *, wait: float = 0.0

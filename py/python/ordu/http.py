@@ -651,6 +651,27 @@ class _HTTPServer(HTTPServer):
 
 # ---- the server
 
+#: The store configuration a server makes its own store with: grouped
+#: scheduling (see :class:`Server`).
+_GROUPED: Dict[str, Any] = {"mode": "grouped"}
+
+
+def _with_grouped(config: Any) -> Any:
+    """A store configuration (None, a dict, or JSON text) in grouped mode
+    unless it names a mode; text that is not a JSON object is handed on as
+    it is, for the store to refuse."""
+    if config is None:
+        return dict(_GROUPED)
+    parsed = config
+    if isinstance(config, (str, bytes)):
+        try:
+            parsed = json.loads(config)
+        except ValueError:
+            return config
+    if isinstance(parsed, dict) and "mode" not in parsed:
+        return {**_GROUPED, **parsed}
+    return config
+
 
 class Server:
     """An HTTP front end over a store, on ``host:port`` (port 0: a free one).
@@ -668,7 +689,13 @@ class Server:
     is also how many can wait at once. ``timeout`` (seconds, default 30)
     bounds how long a connection may sit idle between requests and how long
     a request (head and body) may take to arrive once it has begun.
-    ``datacenter`` is the one ``/v1/agent/self`` reports the server in."""
+    ``datacenter`` is the one ``/v1/agent/self`` reports the server in.
+
+    Without a ``store``, the server makes one in grouped mode (``Store({"mode":
+    "grouped"})``): requests come on threads of their own, so re-registers of
+    a job from many clients are scheduled together, each write answers with
+    its evaluation processed, and a read sees the evaluations of every write
+    answered before it, as ``ordu-http`` does."""
 
     def __init__(
         self,
@@ -681,7 +708,7 @@ class Server:
         timeout: float = 30.0,
         datacenter: str = "dc1",
     ) -> None:
-        self.store = store if store is not None else Store()
+        self.store = store if store is not None else Store(_GROUPED)
         if max_connections is None:
             max_connections = _default_max_connections()
         self._httpd = _HTTPServer((host, port), max_connections, timeout)
@@ -790,7 +817,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--addr", default="127.0.0.1:4646", type=_split_addr,
                    help="HOST:PORT to listen on (default 127.0.0.1:4646; port 0: any free)")
     p.add_argument("--config", default=None,
-                   help='store configuration as JSON, e.g. \'{"region": "eu"}\'')
+                   help='store configuration as JSON, e.g. \'{"region": "eu"}\' '
+                        '(mode "grouped" unless it says otherwise)')
     p.add_argument("--demo-nodes", type=int, default=0, metavar="N",
                    help="register N ready demo nodes (linux/amd64, docker/exec/java)")
     p.add_argument("--demo-dc", default="dc1",
@@ -806,7 +834,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.demo_nodes < 0 or args.demo_nodes > 100000:
         p.error("--demo-nodes must be between 0 and 100000")
     try:
-        store = Store(args.config)
+        store = Store(_with_grouped(args.config))
     except OrduError as exc:
         p.error(f"--config: {exc}")
     for i in range(args.demo_nodes):

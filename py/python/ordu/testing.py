@@ -36,7 +36,7 @@ from typing import Any, Dict, Iterator, Optional, Union
 import pytest
 
 from ordu._ordu import Store
-from ordu.http import Server, demo_node
+from ordu.http import Server, _with_grouped, demo_node
 
 __all__ = ["ordu_store_config", "ordu_demo_nodes", "ordu_http", "ordu_server", "ordu_store"]
 
@@ -79,7 +79,8 @@ def ordu_demo_nodes(request: pytest.FixtureRequest) -> int:
 
 @pytest.fixture
 def ordu_store_config() -> Optional[Union[Dict[str, Any], str]]:
-    """The configuration of the store the server serves (None: defaults)."""
+    """The configuration of the store the server serves (None: defaults;
+    grouped scheduling, as ``python -m ordu.http``, unless it names a mode)."""
     return None
 
 
@@ -87,7 +88,7 @@ def ordu_store_config() -> Optional[Union[Dict[str, Any], str]]:
 def ordu_http(ordu_store_config: Optional[Union[Dict[str, Any], str]],
               ordu_demo_nodes: int) -> Iterator[Server]:
     """A running ordu HTTP server on a free loopback port, stopped after the test."""
-    store = Store(ordu_store_config)
+    store = Store(_with_grouped(ordu_store_config))
     for i in range(ordu_demo_nodes):
         store.register_node({"Node": demo_node(i)})
     server = Server(store, "127.0.0.1", 0)
