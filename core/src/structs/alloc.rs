@@ -33,8 +33,8 @@ pub struct Allocation {
     #[serde(rename = "JobID", default)]
     pub job_id: String,
     /// The job as of placement, shared with every allocation of that version.
-    /// Left out where the job is written once for many allocations (a plan's
-    /// placements, a snapshot): see [`without_jobs`].
+    /// Left out where the job is written once for many allocations: a plan's
+    /// placements, a snapshot's allocations.
     #[serde(default = "lifted_job", skip_serializing_if = "jobs_lifted")]
     pub job: Arc<Job>,
     #[serde(default)]

@@ -1,0 +1,153 @@
+//! Proposing job writes: register (with check-and-set), evaluate, deregister.
+
+use super::*;
+
+/// A job register that passed every check that does not need the state
+/// ([`Store::check_register`]), ready for [`Store::commit_register`].
+#[derive(Clone, Debug)]
+pub struct CheckedRegister {
+    job: Job,
+    enforce_index: Option<u64>,
+}
+
+impl CheckedRegister {
+    /// The job, with its defaults.
+    pub fn job(&self) -> &Job {
+        &self.job
+    }
+}
+
+impl Store {
+    // ---- jobs ----
+
+    /// Registers (creates or updates) a job and creates its evaluation, in one
+    /// command. Defaults are applied first, then every rule is checked; a
+    /// rejected request changes nothing. An identical spec creates an
+    /// evaluation but leaves the job as it was. In inline mode the evaluation is
+    /// processed before this returns.
+    pub fn register_job(
+        &self,
+        req: JobRegisterRequest,
+        opts: &WriteOptions,
+    ) -> Result<JobWriteResponse> {
+        let checked = self.check_register(req, opts)?;
+        self.commit_register(checked)
+    }
+
+    /// The first half of [`Store::register_job`]: the region, the defaults and
+    /// every rule, without the state. A host that writes from several threads
+    /// can do this part in parallel and hand the result to
+    /// [`Store::commit_register`], which is the part that writes one at a time.
+    pub fn check_register(
+        &self,
+        req: JobRegisterRequest,
+        opts: &WriteOptions,
+    ) -> Result<CheckedRegister> {
+        self.check_region(opts.region.as_deref())?;
+        let Some(mut job) = req.job else {
+            // Nomad answers this at the HTTP layer, as a 400.
+            return Err(Error::Invalid {
+                stage: crate::error::Stage::Decode,
+                errors: vec![crate::error::FieldError::new(
+                    "Job",
+                    "Job must be specified",
+                )],
+            });
+        };
+        job.canonicalize(&self.config.region);
+        self.check_region(Some(&job.region))?;
+        validate_job(&job, &self.config.limits)?;
+        Ok(CheckedRegister {
+            job,
+            enforce_index: req.enforce_index.then_some(req.job_modify_index),
+        })
+    }
+
+    /// The second half of [`Store::register_job`]: writes the checked job
+    /// and its evaluation (the job-modify-index check happens here, against
+    /// the state of the moment) and, inline, processes the evaluation.
+    pub fn commit_register(&self, checked: CheckedRegister) -> Result<JobWriteResponse> {
+        let CheckedRegister {
+            mut job,
+            enforce_index,
+        } = checked;
+        job.submit_time = self.clock.now();
+        let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER);
+        let eval_id = eval.id.clone();
+        let applied = self.commit(Command::JobRegister {
+            job,
+            eval,
+            enforce_index,
+        })?;
+        self.run_inline();
+        Ok(JobWriteResponse {
+            eval_id,
+            eval_create_index: applied.index,
+            job_modify_index: applied.job_modify_index,
+            index: applied.index,
+            ..JobWriteResponse::default()
+        })
+    }
+
+    /// Registers a job from the JSON body of `PUT /v1/jobs`.
+    pub fn register_job_json(&self, body: &[u8], opts: &WriteOptions) -> Result<JobWriteResponse> {
+        let req = crate::structs::decode::<JobRegisterRequest>(body, &self.config.limits)?;
+        self.register_job(req, opts)
+    }
+
+    /// Creates a `job-register` evaluation for an existing job; a missing job is
+    /// [`Error::NotFound`].
+    pub fn evaluate_job(&self, id: &str, opts: &WriteOptions) -> Result<JobWriteResponse> {
+        self.check_region(opts.region.as_deref())?;
+        let job = self
+            .with_state(|s| s.job(id).cloned())
+            .ok_or_else(|| Error::NotFound {
+                what: "job",
+                id: id.to_string(),
+                index: 0,
+            })?;
+        let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER);
+        let eval_id = eval.id.clone();
+        let applied = self.commit(Command::EvalUpsert { evals: vec![eval] })?;
+        self.run_inline();
+        Ok(JobWriteResponse {
+            eval_id,
+            eval_create_index: applied.index,
+            job_modify_index: job.job_modify_index,
+            index: applied.index,
+            ..JobWriteResponse::default()
+        })
+    }
+
+    /// Removes a job and creates the `job-deregister` evaluation that stops its
+    /// allocations (they and the job's evaluations stay readable until
+    /// collected). A job that does not exist: nothing is written, and the
+    /// answer has an empty `EvalID` and index 0.
+    pub fn deregister_job(&self, id: &str, opts: &WriteOptions) -> Result<JobWriteResponse> {
+        self.check_region(opts.region.as_deref())?;
+        let Some(job) = self.with_state(|s| s.job(id).cloned()) else {
+            return Ok(JobWriteResponse::default());
+        };
+        let eval = self.new_eval(&job, TRIGGER_JOB_DEREGISTER);
+        let eval_id = eval.id.clone();
+        let applied = match self.commit(Command::JobDeregister {
+            job_id: id.to_string(),
+            eval,
+        }) {
+            Ok(a) => a,
+            // Removed by another thread in between: as if it never existed.
+            Err(Error::NotFound { .. }) => return Ok(JobWriteResponse::default()),
+            Err(e) => return Err(e),
+        };
+        let blocked = self.broker.lock().untrack_blocked(id);
+        self.cancel(blocked.into_iter().collect());
+        self.run_inline();
+        Ok(JobWriteResponse {
+            eval_id,
+            eval_create_index: applied.index,
+            job_modify_index: applied.index,
+            index: applied.index,
+            ..JobWriteResponse::default()
+        })
+    }
+}
