@@ -24,9 +24,10 @@
 #![allow(clippy::missing_safety_doc)]
 
 use std::cell::RefCell;
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
+use std::sync::OnceLock;
 
 use ordu_core::json::{self, Reply};
 use ordu_core::scheduler::broker::Delivery;
@@ -79,20 +80,20 @@ pub enum ordu_result {
 }
 
 impl ordu_result {
+    /// The stable snake_case name: a core kind's own name, or the binding's.
     fn name(self) -> &'static str {
         match self {
             ordu_result::ORDU_OK => "ok",
-            ordu_result::ORDU_NOT_FOUND => "not_found",
-            ordu_result::ORDU_INVALID => "invalid",
-            ordu_result::ORDU_CONFLICT => "conflict",
-            ordu_result::ORDU_REGION => "region",
-            ordu_result::ORDU_LIMIT => "limit",
-            ordu_result::ORDU_UNAVAILABLE => "unavailable",
             ordu_result::ORDU_NULL_PARAMETER => "null_parameter",
             ordu_result::ORDU_INVALID_UTF8 => "invalid_utf8",
             ordu_result::ORDU_INVALID_JSON => "invalid_json",
             ordu_result::ORDU_PANIC => "panic",
+            kind => ErrorKind::from_code(kind as u32).map_or("unknown", ErrorKind::name),
         }
+    }
+
+    fn from_code(code: u32) -> Option<ordu_result> {
+        ordu_result::ALL.into_iter().find(|r| *r as u32 == code)
     }
 
     const ALL: [ordu_result; 11] = [
@@ -110,33 +111,12 @@ impl ordu_result {
     ];
 }
 
-/// The result code of a core error: its kind's stable number, except that a
-/// body that did not decode is `ORDU_INVALID_JSON`.
+/// The result code of a core error: the core's own mapping
+/// ([`Error::c_result`]).
 fn result_of(e: &Error) -> ordu_result {
-    match e.kind() {
-        ErrorKind::NotFound => ordu_result::ORDU_NOT_FOUND,
-        ErrorKind::Invalid => {
-            if matches!(
-                e,
-                Error::Invalid {
-                    stage: ordu_core::Stage::Decode,
-                    ..
-                }
-            ) {
-                ordu_result::ORDU_INVALID_JSON
-            } else {
-                ordu_result::ORDU_INVALID
-            }
-        }
-        ErrorKind::Conflict => ordu_result::ORDU_CONFLICT,
-        ErrorKind::Region => ordu_result::ORDU_REGION,
-        ErrorKind::Limit => ordu_result::ORDU_LIMIT,
-        ErrorKind::Unavailable => ordu_result::ORDU_UNAVAILABLE,
-        // A kind added to the core after this binding was built: its number
-        // is stable, but this enum has no value for it yet.
-        #[allow(unreachable_patterns)]
-        _ => ordu_result::ORDU_INVALID,
-    }
+    // A kind added to the core after this enum: the test below fails first,
+    // and a build that slips through still reports an error.
+    ordu_result::from_code(e.c_result()).unwrap_or(ordu_result::ORDU_INVALID)
 }
 
 /// A store: jobs, evaluations, allocations and nodes, with blocking reads.
@@ -380,21 +360,18 @@ pub extern "C" fn ordu_version() -> *const c_char {
 /// library does not define.
 #[no_mangle]
 pub extern "C" fn ordu_result_name(result: c_int) -> *const c_char {
-    let name: &'static [u8] = match ordu_result::ALL.iter().find(|r| **r as c_int == result) {
-        Some(ordu_result::ORDU_OK) => b"ok\0",
-        Some(ordu_result::ORDU_NOT_FOUND) => b"not_found\0",
-        Some(ordu_result::ORDU_INVALID) => b"invalid\0",
-        Some(ordu_result::ORDU_CONFLICT) => b"conflict\0",
-        Some(ordu_result::ORDU_REGION) => b"region\0",
-        Some(ordu_result::ORDU_LIMIT) => b"limit\0",
-        Some(ordu_result::ORDU_UNAVAILABLE) => b"unavailable\0",
-        Some(ordu_result::ORDU_NULL_PARAMETER) => b"null_parameter\0",
-        Some(ordu_result::ORDU_INVALID_UTF8) => b"invalid_utf8\0",
-        Some(ordu_result::ORDU_INVALID_JSON) => b"invalid_json\0",
-        Some(ordu_result::ORDU_PANIC) => b"panic\0",
-        None => b"unknown\0",
-    };
-    name.as_ptr().cast()
+    // The names as C strings, made once: they live as long as the library.
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        ordu_result::ALL
+            .iter()
+            .map(|r| CString::new(r.name()).unwrap_or_default())
+            .collect()
+    });
+    match ordu_result::ALL.iter().position(|r| *r as c_int == result) {
+        Some(i) => names[i].as_ptr(),
+        None => c"unknown".as_ptr(),
+    }
 }
 
 /// The error of the last fallible call made on this thread, as JSON.
@@ -1129,30 +1106,55 @@ mod tests {
 
     #[test]
     fn result_names_cover_every_value() {
-        for r in ordu_result::ALL {
-            let name = unsafe { CStr::from_ptr(ordu_result_name(r as c_int)) };
-            assert_eq!(name.to_str().unwrap(), r.name());
-        }
+        let names: Vec<&str> = ordu_result::ALL
+            .iter()
+            .map(|r| {
+                let name = unsafe { CStr::from_ptr(ordu_result_name(*r as c_int)) };
+                name.to_str().unwrap()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "ok",
+                "not_found",
+                "invalid",
+                "conflict",
+                "region",
+                "limit",
+                "unavailable",
+                "null_parameter",
+                "invalid_utf8",
+                "invalid_json",
+                "panic"
+            ]
+        );
         let unknown = unsafe { CStr::from_ptr(ordu_result_name(42)) };
         assert_eq!(unknown.to_str().unwrap(), "unknown");
     }
 
     #[test]
     fn core_kinds_keep_their_numbers() {
+        // Every kind has a result code of its own number and name.
+        for kind in ErrorKind::ALL {
+            let r = ordu_result::from_code(kind.code()).expect("a result for every kind");
+            assert_eq!(r.name(), kind.name(), "{kind:?}");
+        }
+        // The header's numbers, which C programs are built against.
+        let numbers: Vec<u32> = ordu_result::ALL.iter().map(|r| *r as u32).collect();
+        assert_eq!(numbers, [0, 1, 2, 3, 4, 5, 6, 100, 101, 102, 103]);
         assert_eq!(
-            ErrorKind::NotFound as u32,
-            ordu_result::ORDU_NOT_FOUND as u32
+            ordu_core::error::C_RESULT_INVALID_JSON,
+            ordu_result::ORDU_INVALID_JSON as u32
         );
-        assert_eq!(ErrorKind::Invalid as u32, ordu_result::ORDU_INVALID as u32);
+        let decode = Error::Invalid {
+            stage: ordu_core::Stage::Decode,
+            errors: vec![],
+        };
+        assert_eq!(result_of(&decode), ordu_result::ORDU_INVALID_JSON);
         assert_eq!(
-            ErrorKind::Conflict as u32,
-            ordu_result::ORDU_CONFLICT as u32
-        );
-        assert_eq!(ErrorKind::Region as u32, ordu_result::ORDU_REGION as u32);
-        assert_eq!(ErrorKind::Limit as u32, ordu_result::ORDU_LIMIT as u32);
-        assert_eq!(
-            ErrorKind::Unavailable as u32,
-            ordu_result::ORDU_UNAVAILABLE as u32
+            result_of(&Error::invalid(vec![])),
+            ordu_result::ORDU_INVALID
         );
     }
 

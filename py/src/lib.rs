@@ -22,7 +22,7 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
 use serde::Serialize;
 
 mod copies;
@@ -122,17 +122,40 @@ fn body_bytes<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Cow<'py, [u8]>> {
     Ok(Cow::Owned(s.to_cow()?.into_owned().into_bytes()))
 }
 
+/// Each kind's exception class, found at import under the name the core
+/// gives it ([`ErrorKind::python_exception`]), in [`ErrorKind::ALL`] order.
+static KIND_EXCEPTIONS: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
+
+/// Finds every kind's class in the module, so that a kind without one fails
+/// the import rather than a later error.
+fn bind_kind_exceptions(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let base = py.get_type::<OrduError>();
+    let mut classes = Vec::with_capacity(ErrorKind::ALL.len());
+    for kind in ErrorKind::ALL {
+        let name = kind.python_exception();
+        let class = m.getattr(name)?.cast_into::<PyType>()?;
+        if !class.is_subclass(&base)? {
+            return Err(PyTypeError::new_err(format!(
+                "ordu._ordu.{name} is not an OrduError"
+            )));
+        }
+        classes.push(class.unbind());
+    }
+    // A second import (a subinterpreter) finds the same classes.
+    let _ = KIND_EXCEPTIONS.set(py, classes);
+    Ok(())
+}
+
 /// The exception for a core error, with its data as attributes.
 fn to_py_err(py: Python<'_>, e: ordu::Error) -> PyErr {
-    let err = match e.kind() {
-        ErrorKind::NotFound => NotFoundError::new_err(e.to_string()),
-        ErrorKind::Invalid => InvalidError::new_err(e.to_string()),
-        ErrorKind::Conflict => ConflictError::new_err(e.to_string()),
-        ErrorKind::Region => RegionError::new_err(e.to_string()),
-        ErrorKind::Limit => LimitError::new_err(e.to_string()),
-        ErrorKind::Unavailable => UnavailableError::new_err(e.to_string()),
-        _ => OrduError::new_err(e.to_string()),
-    };
+    let kind = e.kind();
+    let class = KIND_EXCEPTIONS
+        .get(py)
+        .and_then(|c| c.get(ErrorKind::ALL.iter().position(|k| *k == kind)?))
+        .map(|c| c.bind(py).clone())
+        .unwrap_or_else(|| py.get_type::<OrduError>());
+    let err = PyErr::from_type(class, e.to_string());
     if let Err(failed) = annotate(py, &err, &e) {
         return failed;
     }
@@ -892,6 +915,7 @@ fn _ordu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RegionError", py.get_type::<RegionError>())?;
     m.add("LimitError", py.get_type::<LimitError>())?;
     m.add("UnavailableError", py.get_type::<UnavailableError>())?;
+    bind_kind_exceptions(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     exit::register(m)?;
     Ok(())
