@@ -35,9 +35,9 @@ fn node(n: usize) -> String {
 fn store() -> Arc<Store> {
     let s = Arc::new(Store::new(Config::default()));
     for n in 1..=3 {
-        ordu::json::register_node_at(&s, None, node(n).as_bytes(), None).unwrap();
+        ordu::host::register_node_at(&s, None, node(n).as_bytes(), None).unwrap();
     }
-    ordu::json::register_job_at(&s, Some("bench"), JOB, None).unwrap();
+    ordu::host::register_job_at(&s, Some("bench"), JOB, None).unwrap();
     s
 }
 
@@ -67,7 +67,7 @@ fn main() {
         for _ in 0..per / 100 {
             let t = Instant::now();
             for _ in 0..100 {
-                ordu::json::register_job_at(&s, Some("bench"), JOB, None).unwrap();
+                ordu::host::register_job_at(&s, Some("bench"), JOB, None).unwrap();
             }
             batches.push(t.elapsed().as_secs_f64() * 1e6 / 100.0);
         }
@@ -89,7 +89,7 @@ fn main() {
             let s = s.clone();
             std::thread::spawn(move || {
                 for _ in 0..count / 8 {
-                    ordu::json::register_job_at(&s, Some("bench"), JOB, None).unwrap();
+                    ordu::host::register_job_at(&s, Some("bench"), JOB, None).unwrap();
                 }
             })
         })

@@ -61,7 +61,7 @@ fn store() -> Store {
         ..Config::default()
     });
     for n in 1..=3 {
-        ordu::json::register_node_at(&s, None, node(n).as_bytes(), None).unwrap();
+        ordu::host::register_node_at(&s, None, node(n).as_bytes(), None).unwrap();
     }
     s
 }
@@ -72,7 +72,7 @@ fn reregisters(count: usize) {
     println!("re-registers: start {:.1} MB", mb(start));
     let report = (count / 10).max(1);
     for i in 1..=count {
-        ordu::json::register_job_at(&s, Some("soak"), JOB, None).unwrap();
+        ordu::host::register_job_at(&s, Some("soak"), JOB, None).unwrap();
         if i % GROUP == 0 {
             s.process_ready();
         }
@@ -103,7 +103,7 @@ fn big() {
              "TaskGroups": [{{"Name": "g", "Tasks": [{{"Name": "t", "Driver": "exec"}}]}}]}}}}"#
         );
         let before = rss();
-        ordu::json::register_job_at(&s, None, body.as_bytes(), None).unwrap();
+        ordu::host::register_job_at(&s, None, body.as_bytes(), None).unwrap();
         s.process_ready();
         let after = rss();
         println!(

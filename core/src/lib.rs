@@ -70,7 +70,7 @@
 pub mod agent;
 pub mod command;
 pub mod error;
-pub mod json;
+pub mod host;
 pub mod log;
 pub mod params;
 pub mod scheduler;

@@ -1,6 +1,6 @@
 //! C ABI of ordu: `libordu.so` / `libordu.a` and `include/ordu.h`.
 //!
-//! A thin layer over [`ordu_core::json`]: every function checks its pointers,
+//! A thin layer over [`ordu_core::host`]: every function checks its pointers,
 //! turns C strings into `&str`, calls the one JSON entry point of the core
 //! and hands the answer back in a library-owned [`ordu_string`]. No function
 //! holds logic of its own, so the C API behaves as the Python module and the
@@ -29,7 +29,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::OnceLock;
 
-use ordu_core::json::{self, Reply};
+use ordu_core::host::{self, Reply};
 use ordu_core::scheduler::broker::Delivery;
 use ordu_core::{Error, ErrorKind, Store};
 
@@ -457,9 +457,9 @@ pub unsafe extern "C" fn ordu_store_new(
     guard(F, || {
         out(F, "store_out", store_out)?;
         let config = if config_json.is_null() {
-            json::config(b"")?
+            host::config(b"")?
         } else {
-            json::config(body(F, "config_json", config_json, config_len)?)?
+            host::config(body(F, "config_json", config_json, config_len)?)?
         };
         let store = Box::new(ordu_store {
             store: Store::new(config),
@@ -520,7 +520,7 @@ pub unsafe extern "C" fn ordu_job_register(
     run(F, store, json_out, index_out, |s| {
         let b = body(F, "body_json", body_json, body_len)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::register_job(s, b, region)?)
+        Ok(host::register_job(s, b, region)?)
     })
 }
 
@@ -539,7 +539,7 @@ pub unsafe extern "C" fn ordu_job_evaluate(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::evaluate_job(s, id, region)?)
+        Ok(host::evaluate_job(s, id, region)?)
     })
 }
 
@@ -558,7 +558,7 @@ pub unsafe extern "C" fn ordu_job_deregister(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::deregister_job(s, id, region)?)
+        Ok(host::deregister_job(s, id, region)?)
     })
 }
 
@@ -586,7 +586,7 @@ pub unsafe extern "C" fn ordu_job_get(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::job(s, id, &json::query(min_index, wait_ms, region))?)
+        Ok(host::job(s, id, &host::query(min_index, wait_ms, region))?)
     })
 }
 
@@ -606,10 +606,10 @@ pub unsafe extern "C" fn ordu_job_list(
     run(F, store, json_out, index_out, |s| {
         let prefix = opt_cstr(F, "prefix", prefix)?.unwrap_or("");
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::jobs(
+        Ok(host::jobs(
             s,
             prefix,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -633,11 +633,11 @@ pub unsafe extern "C" fn ordu_job_allocations(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::job_allocations(
+        Ok(host::job_allocations(
             s,
             id,
             all,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -658,10 +658,10 @@ pub unsafe extern "C" fn ordu_job_evaluations(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::job_evaluations(
+        Ok(host::job_evaluations(
             s,
             id,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -684,10 +684,10 @@ pub unsafe extern "C" fn ordu_evaluation_get(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "eval_id", eval_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::evaluation(
+        Ok(host::evaluation(
             s,
             id,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -710,10 +710,10 @@ pub unsafe extern "C" fn ordu_evaluation_allocations(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "eval_id", eval_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::eval_allocations(
+        Ok(host::eval_allocations(
             s,
             id,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -734,10 +734,10 @@ pub unsafe extern "C" fn ordu_allocation_get(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "alloc_id", alloc_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::allocation(
+        Ok(host::allocation(
             s,
             id,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -761,7 +761,7 @@ pub unsafe extern "C" fn ordu_allocation_update_client(
     run(F, store, json_out, index_out, |s| {
         let id = opt_cstr(F, "alloc_id", alloc_id)?;
         let b = body(F, "body_json", body_json, body_len)?;
-        Ok(json::update_alloc_client(s, id, b)?)
+        Ok(host::update_alloc_client(s, id, b)?)
     })
 }
 
@@ -781,7 +781,7 @@ pub unsafe extern "C" fn ordu_node_register(
     const F: &str = "ordu_node_register";
     run(F, store, json_out, index_out, |s| {
         let b = body(F, "body_json", body_json, body_len)?;
-        Ok(json::register_node(s, b)?)
+        Ok(host::register_node(s, b)?)
     })
 }
 
@@ -798,7 +798,7 @@ pub unsafe extern "C" fn ordu_node_deregister(
     const F: &str = "ordu_node_deregister";
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "node_id", node_id)?;
-        Ok(json::deregister_node(s, id)?)
+        Ok(host::deregister_node(s, id)?)
     })
 }
 
@@ -817,7 +817,7 @@ pub unsafe extern "C" fn ordu_node_update_status(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "node_id", node_id)?;
         let b = body(F, "body_json", body_json, body_len)?;
-        Ok(json::update_node_status(s, id, b)?)
+        Ok(host::update_node_status(s, id, b)?)
     })
 }
 
@@ -836,7 +836,7 @@ pub unsafe extern "C" fn ordu_node_update_drain(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "node_id", node_id)?;
         let b = body(F, "body_json", body_json, body_len)?;
-        Ok(json::update_node_drain(s, id, b)?)
+        Ok(host::update_node_drain(s, id, b)?)
     })
 }
 
@@ -856,7 +856,7 @@ pub unsafe extern "C" fn ordu_node_get(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "node_id", node_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::node(s, id, &json::query(min_index, wait_ms, region))?)
+        Ok(host::node(s, id, &host::query(min_index, wait_ms, region))?)
     })
 }
 
@@ -876,10 +876,10 @@ pub unsafe extern "C" fn ordu_node_list(
     run(F, store, json_out, index_out, |s| {
         let prefix = opt_cstr(F, "prefix", prefix)?.unwrap_or("");
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::nodes(
+        Ok(host::nodes(
             s,
             prefix,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -900,10 +900,10 @@ pub unsafe extern "C" fn ordu_node_allocations(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "node_id", node_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::node_allocations(
+        Ok(host::node_allocations(
             s,
             id,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -923,7 +923,7 @@ pub unsafe extern "C" fn ordu_garbage_collect(
 ) -> ordu_result {
     const F: &str = "ordu_garbage_collect";
     run(F, store, json_out, index_out, |s| {
-        Ok(json::garbage_collect(s, older_than_ns)?)
+        Ok(host::garbage_collect(s, older_than_ns)?)
     })
 }
 
@@ -1003,7 +1003,7 @@ pub unsafe extern "C" fn ordu_eval_dequeue(
                 names.push(cstr(F, &format!("types[{i}]"), *t)?);
             }
         }
-        *delivery_out = json::dequeue_evaluation(store, &names, wait_ms)
+        *delivery_out = host::dequeue_evaluation(store, &names, wait_ms)
             .map_or(ptr::null_mut(), |delivery| {
                 Box::into_raw(Box::new(ordu_delivery { delivery }))
             });
@@ -1026,7 +1026,7 @@ pub unsafe extern "C" fn ordu_delivery_json(
             .as_ref()
             .ok_or_else(|| Failure::null(F, "delivery"))?;
         out(F, "json_out", json_out)?;
-        deliver(json::delivery(&d.delivery)?, json_out, index_out);
+        deliver(host::delivery(&d.delivery)?, json_out, index_out);
         Ok(())
     })
 }
@@ -1048,7 +1048,7 @@ pub unsafe extern "C" fn ordu_eval_process(
         let d = delivery
             .as_ref()
             .ok_or_else(|| Failure::null(F, "delivery"))?;
-        Ok(json::process_evaluation(s, &d.delivery)?)
+        Ok(host::process_evaluation(s, &d.delivery)?)
     })
 }
 

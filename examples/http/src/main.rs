@@ -313,7 +313,7 @@ fn register_demo_nodes(store: &Store, count: usize) -> Result<(), String> {
     let dcs = (0..count).map(|_| "dc1").chain(["us2", "eu1"]).enumerate();
     for (i, dc) in dcs {
         let body = demo_node(i + 1, dc).to_string();
-        ordu::json::register_node_at(store, None, body.as_bytes(), None)
+        ordu::host::register_node_at(store, None, body.as_bytes(), None)
             .map_err(|e| format!("demo node {}: {e}", i + 1))?;
     }
     Ok(())
@@ -1021,7 +1021,7 @@ mod tests {
         // An ordinary job places on them.
         let job = br#"{"Job":{"ID":"web","Datacenters":["dc1"],"TaskGroups":[{"Name":"g","Count":3,
             "Tasks":[{"Name":"t","Driver":"docker","Resources":{"CPU":500,"MemoryMB":256}}]}]}}"#;
-        ordu::json::register_job(&store, job, None).unwrap();
+        ordu::host::register_job(&store, job, None).unwrap();
         let allocs = store
             .job_allocations("web", false, &ordu::QueryOptions::default())
             .unwrap()

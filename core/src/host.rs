@@ -1,4 +1,5 @@
-//! JSON in, JSON out: every store operation over bytes in Nomad's field names.
+//! The host API, bytes in and bytes out: every store operation over JSON in
+//! Nomad's field names, for hosts that speak no Rust.
 //!
 //! The C ABI and the Python module are thin layers over this module, so both
 //! behave the same and neither holds logic of its own. Each call answers a
