@@ -216,7 +216,7 @@ pub fn eval_allocations(store: &Store, id: &str, q: &QueryOptions) -> Result<Rep
 /// What the agent and status endpoints answer for the host `agent`
 /// (see [`crate::agent`]): `what` is `self`, `members`, `leader`, `peers` or
 /// `regions`. The index is 0: these are not blocking queries.
-pub fn agent(store: &Store, agent: &crate::agent::Agent, what: &str) -> Result<Reply> {
+pub fn agent(store: &Store, agent: &crate::Agent, what: &str) -> Result<Reply> {
     match what {
         "self" => reply(&agent.agent_self(store), 0),
         "members" => reply(&agent.members(store), 0),
@@ -358,17 +358,13 @@ pub fn garbage_collect(store: &Store, older_than: i64) -> Result<Reply> {
 /// Manual mode: the next ready evaluation of one of `types` (all when empty),
 /// waiting up to `wait_ms` milliseconds (0: not at all; capped at the reads'
 /// longest wait) for one. `None` when none arrived in time.
-pub fn dequeue_evaluation(
-    store: &Store,
-    types: &[&str],
-    wait_ms: u64,
-) -> Option<crate::scheduler::broker::Delivery> {
+pub fn dequeue_evaluation(store: &Store, types: &[&str], wait_ms: u64) -> Option<crate::Delivery> {
     store.dequeue_evaluation(types, Duration::from_millis(wait_ms).min(MAX_WAIT))
 }
 
 /// A dequeued evaluation as `{"Eval": {...}, "Token": "...", "Attempt": n}`,
 /// with the evaluation's modify index.
-pub fn delivery(d: &crate::scheduler::broker::Delivery) -> Result<Reply> {
+pub fn delivery(d: &crate::Delivery) -> Result<Reply> {
     reply(
         &serde_json::json!({ "Eval": &*d.eval, "Token": d.token, "Attempt": d.attempt }),
         d.eval.modify_index,
@@ -377,7 +373,7 @@ pub fn delivery(d: &crate::scheduler::broker::Delivery) -> Result<Reply> {
 
 /// Manual mode: plans, submits and acks a dequeued evaluation (nacked when
 /// its plans keep conflicting). Answers `{"Index": n}`, the plan's index.
-pub fn process_evaluation(store: &Store, d: &crate::scheduler::broker::Delivery) -> Result<Reply> {
+pub fn process_evaluation(store: &Store, d: &crate::Delivery) -> Result<Reply> {
     let index = store.process_evaluation(d)?;
     reply(&serde_json::json!({ "Index": index }), index)
 }

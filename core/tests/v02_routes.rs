@@ -7,7 +7,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ordu::agent::Agent;
+use ordu::Agent;
 use ordu::{host, ErrorKind};
 use serde_json::{json, Value};
 use support::*;

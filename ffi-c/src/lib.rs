@@ -30,8 +30,7 @@ use std::ptr;
 use std::sync::OnceLock;
 
 use ordu_core::host::{self, Reply};
-use ordu_core::scheduler::broker::Delivery;
-use ordu_core::{Error, ErrorKind, Store};
+use ordu_core::{Delivery, Error, ErrorKind, Store};
 
 mod log;
 pub use log::*;

@@ -5,8 +5,8 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use ordu_core::log::{EntryLog, LogError};
 use ordu_core::Store;
+use ordu_core::{EntryLog, LogError};
 
 use super::{body, guard, host, ordu_result, ordu_store, ordu_string, out, store_ref, Failure};
 

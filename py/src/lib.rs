@@ -207,7 +207,7 @@ fn wait_ms(wait: Option<f64>) -> PyResult<u64> {
 /// dict), `token` fences the delivery, `attempt` counts deliveries.
 #[pyclass(frozen, module = "ordu._ordu", name = "Delivery")]
 struct Delivery {
-    inner: ordu::scheduler::broker::Delivery,
+    inner: ordu::Delivery,
 }
 
 #[pymethods]
@@ -622,7 +622,7 @@ impl Store {
         let addr = addr
             .parse()
             .map_err(|e| PyValueError::new_err(format!("addr {addr:?}: {e}")))?;
-        let agent = ordu::agent::Agent {
+        let agent = ordu::Agent {
             name,
             datacenter,
             addr,

@@ -503,7 +503,7 @@ async fn run(args: Args) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("listener address: {e}"))?;
     let (down_tx, down_rx) = watch::channel(false);
-    let agent = ordu::agent::Agent {
+    let agent = ordu::Agent {
         name: host_name(),
         datacenter: args.datacenter.clone(),
         addr: local.ip(),
@@ -815,8 +815,8 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn test_agent(addr: SocketAddr) -> ordu::agent::Agent {
-        ordu::agent::Agent {
+    fn test_agent(addr: SocketAddr) -> ordu::Agent {
+        ordu::Agent {
             name: "test".into(),
             datacenter: "dc1".into(),
             addr: addr.ip(),

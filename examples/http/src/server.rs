@@ -13,9 +13,8 @@ use axum::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use http_body_util::BodyExt;
-use ordu::agent::Agent;
 use ordu::host::{self, Reply};
-use ordu::{reads, Error, QueryOptions, Reader, Store};
+use ordu::{reads, Agent, Error, QueryOptions, Reader, Store};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Semaphore, SemaphorePermit};
 
