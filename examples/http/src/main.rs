@@ -15,12 +15,11 @@
 //! one), each with its own single-threaded runtime: the first accepts
 //! connections and deals them out in turn, and a connection is then served
 //! start to end on one thread. Writes are applied one at a time whatever the
-//! count, and a client on the same machine needs CPU too: on this project's
-//! 2-CPU machine, with ab on the same machine and 8 connections, one thread
-//! served 44,800-54,100 re-registers/s and 118,000-124,000 gets/s against
-//! 34,500-38,700 and 107,000-115,000 with two (whose hand-offs of the write
-//! turn cost a cross-CPU wake-up each), and one runtime with two
-//! work-stealing workers did worse still; see `bench/load.sh`. A serving
+//! count, and a client on the same machine needs CPU too: on a 2-CPU machine
+//! with the client beside it, one thread served more than two (whose
+//! hand-offs of the write turn cost a cross-CPU wake-up each), and one
+//! runtime with two work-stealing workers did worse still (figures in
+//! `docs/benchmarks.md`, from `bench/load.sh`). A serving
 //! thread that runs out of requests spins a little before it sleeps
 //! (`--spin`, [`spin`]).
 
