@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, Stage};
 use crate::store::{
-    CheckedRegister, Config, QueryOptions, SchedulingMode, Store, WriteOptions, DEFAULT_WAIT,
-    MAX_WAIT,
+    CheckedRegister, Config, Query, QueryOptions, SchedulingMode, Store, WriteOptions,
+    DEFAULT_WAIT, MAX_WAIT,
 };
 use crate::structs::{decode, AllocClientUpdate, JobRegisterRequest, Limits};
 
@@ -32,6 +32,12 @@ fn reply<T: Serialize>(value: &T, index: u64) -> Result<Reply> {
         body: serde_json::to_string(value).expect("model types serialise"),
         index,
     })
+}
+
+/// A read's value as JSON, at the read's index.
+fn read<T: Serialize>(r: Result<Query<T>>) -> Result<Reply> {
+    let r = r?;
+    reply(&r.value, r.meta.index)
 }
 
 /// The options of a store created from JSON. Every key is optional:
@@ -179,38 +185,32 @@ pub fn deregister_job(store: &Store, id: &str, region: Option<&str>) -> Result<R
 
 /// A job.
 pub fn job(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.job(id, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.job(id, q))
 }
 
 /// The job list.
 pub fn jobs(store: &Store, prefix: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.jobs(prefix, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.jobs(prefix, q))
 }
 
 /// A job's allocation stubs.
 pub fn job_allocations(store: &Store, id: &str, all: bool, q: &QueryOptions) -> Result<Reply> {
-    let r = store.job_allocations(id, all, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.job_allocations(id, all, q))
 }
 
 /// A job's evaluations.
 pub fn job_evaluations(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.job_evaluations(id, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.job_evaluations(id, q))
 }
 
 /// An evaluation.
 pub fn evaluation(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.evaluation(id, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.evaluation(id, q))
 }
 
 /// An evaluation's allocation stubs (`[]` for an unknown evaluation).
 pub fn eval_allocations(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.eval_allocations(id, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.eval_allocations(id, q))
 }
 
 /// What the agent and status endpoints answer for the host `agent`
@@ -235,26 +235,22 @@ pub fn agent(store: &Store, agent: &crate::Agent, what: &str) -> Result<Reply> {
 
 /// An allocation.
 pub fn allocation(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.allocation(id, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.allocation(id, q))
 }
 
 /// A node.
 pub fn node(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.node(id, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.node(id, q))
 }
 
 /// The node list.
 pub fn nodes(store: &Store, prefix: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.nodes(prefix, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.nodes(prefix, q))
 }
 
 /// A node's allocations.
 pub fn node_allocations(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.node_allocations(id, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.node_allocations(id, q))
 }
 
 /// Registers a node from `{"Node": {...}}` or the bare node.
