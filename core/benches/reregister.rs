@@ -14,30 +14,14 @@ use std::time::Instant;
 
 use ordu::{Config, Store};
 
-const JOB: &[u8] = br#"{"Job": {"ID": "bench", "Datacenters": ["dc1"],
- "TaskGroups": [{"Name": "web", "Count": 2,
-   "Tasks": [{"Name": "nginx", "Driver": "docker", "Config": {"image": "nginx"},
-              "Resources": {"CPU": 500, "MemoryMB": 256,
-                            "Networks": [{"MBits": 10, "DynamicPorts": [{"Label": "http"}]}]}}]}]}}"#;
+#[path = "support/reregister.rs"]
+mod workload;
+use workload::reregister;
 
-fn node(n: usize) -> String {
-    serde_json::json!({"Node": {
-        "ID": format!("de000000-0000-4000-8000-{n:012x}"),
-        "Name": format!("demo-{n}"), "Datacenter": "dc1",
-        "Attributes": {"kernel.name": "linux", "driver.docker": "1"},
-        "Resources": {"CPU": 64000, "MemoryMB": 262144, "DiskMB": 2000000,
-            "Networks": [{"Device": "eth0", "CIDR": format!("10.0.0.{n}/32"),
-                          "IP": format!("10.0.0.{n}"), "MBits": 10000}]},
-        "Status": "ready"}})
-    .to_string()
-}
-
+/// Inline scheduling, the job registered once.
 fn store() -> Arc<Store> {
-    let s = Arc::new(Store::new(Config::default()));
-    for n in 1..=3 {
-        ordu::json::register_node_at(&s, None, node(n).as_bytes(), None).unwrap();
-    }
-    ordu::json::register_job_at(&s, Some("bench"), JOB, None).unwrap();
+    let s = Arc::new(workload::store(Config::default()));
+    reregister(&s);
     s
 }
 
@@ -67,7 +51,7 @@ fn main() {
         for _ in 0..per / 100 {
             let t = Instant::now();
             for _ in 0..100 {
-                ordu::json::register_job_at(&s, Some("bench"), JOB, None).unwrap();
+                reregister(&s);
             }
             batches.push(t.elapsed().as_secs_f64() * 1e6 / 100.0);
         }
@@ -89,7 +73,7 @@ fn main() {
             let s = s.clone();
             std::thread::spawn(move || {
                 for _ in 0..count / 8 {
-                    ordu::json::register_job_at(&s, Some("bench"), JOB, None).unwrap();
+                    reregister(&s);
                 }
             })
         })

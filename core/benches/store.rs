@@ -197,7 +197,7 @@ fn wake(c: &mut Criterion) {
     reader.join().unwrap();
 }
 
-/// The floor under `wake/one_waiter` on this machine: a thread blocked on a
+/// The floor under `wake/one_waiter` where it runs: a thread blocked on a
 /// bare condition variable, notified, stamping the time it runs again.
 fn condvar_baseline(c: &mut Criterion) {
     let pair = Arc::new((parking_lot::Mutex::new(0u64), parking_lot::Condvar::new()));

@@ -17,11 +17,8 @@
 
 use ordu::{Config, SchedulingMode, Store};
 
-const JOB: &[u8] = br#"{"Job": {"ID": "soak", "Datacenters": ["dc1"],
- "TaskGroups": [{"Name": "web", "Count": 2,
-   "Tasks": [{"Name": "nginx", "Driver": "docker", "Config": {"image": "nginx"},
-              "Resources": {"CPU": 500, "MemoryMB": 256,
-                            "Networks": [{"MBits": 10, "DynamicPorts": [{"Label": "http"}]}]}}]}]}}"#;
+#[path = "../benches/support/reregister.rs"]
+mod workload;
 
 /// Writes between two `process_ready` calls (a group of concurrent writes).
 const GROUP: usize = 64;
@@ -43,27 +40,12 @@ fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1e6
 }
 
-fn node(n: usize) -> String {
-    serde_json::json!({"Node": {
-        "ID": format!("de000000-0000-4000-8000-{n:012x}"),
-        "Name": format!("soak-{n}"), "Datacenter": "dc1",
-        "Attributes": {"kernel.name": "linux", "driver.docker": "1"},
-        "Resources": {"CPU": 64000, "MemoryMB": 262144, "DiskMB": 2000000,
-            "Networks": [{"Device": "eth0", "CIDR": format!("10.0.0.{n}/32"),
-                          "IP": format!("10.0.0.{n}"), "MBits": 10000}]},
-        "Status": "ready"}})
-    .to_string()
-}
-
+/// Manual mode: the soak processes evaluations in groups itself.
 fn store() -> Store {
-    let s = Store::new(Config {
+    workload::store(Config {
         mode: SchedulingMode::Manual,
         ..Config::default()
-    });
-    for n in 1..=3 {
-        ordu::json::register_node_at(&s, None, node(n).as_bytes(), None).unwrap();
-    }
-    s
+    })
 }
 
 fn reregisters(count: usize) {
@@ -72,7 +54,7 @@ fn reregisters(count: usize) {
     println!("re-registers: start {:.1} MB", mb(start));
     let report = (count / 10).max(1);
     for i in 1..=count {
-        ordu::json::register_job_at(&s, Some("soak"), JOB, None).unwrap();
+        workload::reregister(&s);
         if i % GROUP == 0 {
             s.process_ready();
         }
@@ -103,7 +85,7 @@ fn big() {
              "TaskGroups": [{{"Name": "g", "Tasks": [{{"Name": "t", "Driver": "exec"}}]}}]}}}}"#
         );
         let before = rss();
-        ordu::json::register_job_at(&s, None, body.as_bytes(), None).unwrap();
+        ordu::host::register_job_at(&s, None, body.as_bytes(), None).unwrap();
         s.process_ready();
         let after = rss();
         println!(

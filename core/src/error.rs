@@ -65,19 +65,76 @@ pub enum ErrorKind {
     Unavailable = 6,
 }
 
+/// What each binding makes of a kind: one row of the table below.
+struct Row {
+    name: &'static str,
+    python_exception: &'static str,
+    http_status: u16,
+}
+
 impl ErrorKind {
-    /// Stable snake_case name, used in JSON error bodies.
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::NotFound => "not_found",
-            ErrorKind::Invalid => "invalid",
-            ErrorKind::Conflict => "conflict",
-            ErrorKind::Region => "region",
-            ErrorKind::Limit => "limit",
-            ErrorKind::Unavailable => "unavailable",
+    /// Every kind, in code order.
+    pub const ALL: [ErrorKind; 6] = [
+        ErrorKind::NotFound,
+        ErrorKind::Invalid,
+        ErrorKind::Conflict,
+        ErrorKind::Region,
+        ErrorKind::Limit,
+        ErrorKind::Unavailable,
+    ];
+
+    /// The one table from kind to what the bindings show. A binding derives
+    /// its own mapping from here, so C, Python and HTTP cannot drift apart.
+    const fn row(self) -> Row {
+        let (name, python_exception, http_status) = match self {
+            ErrorKind::NotFound => ("not_found", "NotFoundError", 500),
+            ErrorKind::Invalid => ("invalid", "InvalidError", 500),
+            ErrorKind::Conflict => ("conflict", "ConflictError", 500),
+            ErrorKind::Region => ("region", "RegionError", 500),
+            ErrorKind::Limit => ("limit", "LimitError", 400),
+            ErrorKind::Unavailable => ("unavailable", "UnavailableError", 500),
+        };
+        Row {
+            name,
+            python_exception,
+            http_status,
         }
     }
+
+    /// The stable number: the `code` of the error JSON and the C result code.
+    pub const fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// The kind with this [`code`](Self::code), if any.
+    pub fn from_code(code: u32) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// Stable snake_case name: the `kind` of the error JSON and the name of
+    /// the C result code.
+    pub const fn name(self) -> &'static str {
+        self.row().name
+    }
+
+    /// The name of the Python exception class the `ordu` package raises,
+    /// a subclass of `OrduError`.
+    pub const fn python_exception(self) -> &'static str {
+        self.row().python_exception
+    }
+
+    /// The HTTP status Nomad answers with for this kind on a write or a
+    /// list. [`Error::http_status`] refines it by what the error says.
+    pub const fn http_status(self) -> u16 {
+        self.row().http_status
+    }
 }
+
+/// The C result code of a body that did not decode: `ORDU_INVALID_JSON`, not
+/// the `invalid` kind's own code, so that a C caller tells a malformed body
+/// from a rule broken without reading the error JSON. 100 and up are codes of
+/// the C binding, never a kind's.
+pub const C_RESULT_INVALID_JSON: u32 = 102;
 
 /// Everything that can go wrong in a store operation. Errors are data: match on
 /// [`Error::kind`] and read the fields; `Display` is for people and renders the
@@ -167,22 +224,31 @@ impl Error {
         }
     }
 
-    /// The HTTP status Nomad answers with. `lookup` is true for reads of one object
-    /// (`GET /v1/job/<id>`), where a missing object is 404; elsewhere (evaluate,
-    /// a node deregister) Nomad answers its RPC error with 500.
+    /// The HTTP status Nomad answers with: the kind's
+    /// ([`ErrorKind::http_status`]), except that a body that did not decode
+    /// is 400, and a missing object is 404 when `lookup` is true, for reads
+    /// of one object (`GET /v1/job/<id>`); elsewhere (evaluate, a node
+    /// deregister) Nomad answers its RPC error with 500.
     pub fn http_status(&self, lookup: bool) -> u16 {
         match self {
             Error::NotFound { .. } if lookup => 404,
-            Error::NotFound { .. } => 500,
             Error::Invalid {
                 stage: Stage::Decode,
                 ..
             } => 400,
-            Error::Invalid { .. } => 500,
-            Error::Conflict { .. } => 500,
-            Error::Region { .. } => 500,
-            Error::Limit { .. } => 400,
-            Error::Unavailable { .. } => 500,
+            _ => self.kind().http_status(),
+        }
+    }
+
+    /// The C API's result code: the kind's [`code`](ErrorKind::code), except
+    /// a body that did not decode, which is [`C_RESULT_INVALID_JSON`].
+    pub fn c_result(&self) -> u32 {
+        match self {
+            Error::Invalid {
+                stage: Stage::Decode,
+                ..
+            } => C_RESULT_INVALID_JSON,
+            _ => self.kind().code(),
         }
     }
 
@@ -190,7 +256,7 @@ impl Error {
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = serde_json::json!({
             "kind": self.kind().name(),
-            "code": self.kind() as u32,
+            "code": self.kind().code(),
             "message": self.to_string(),
         });
         let obj = v.as_object_mut().expect("object literal");
@@ -268,6 +334,44 @@ mod tests {
             two.to_string(),
             "2 errors occurred:\n\t* ID: a\n\t* Name: b\n\n"
         );
+    }
+
+    #[test]
+    fn every_kind_has_its_own_code_name_and_exception() {
+        use std::collections::HashSet;
+        let kinds = ErrorKind::ALL;
+        let codes: HashSet<_> = kinds.iter().map(|k| k.code()).collect();
+        let names: HashSet<_> = kinds.iter().map(|k| k.name()).collect();
+        let pys: HashSet<_> = kinds.iter().map(|k| k.python_exception()).collect();
+        assert_eq!(codes.len(), kinds.len(), "codes {codes:?}");
+        assert_eq!(names.len(), kinds.len(), "names {names:?}");
+        assert_eq!(pys.len(), kinds.len(), "exceptions {pys:?}");
+        for (i, k) in kinds.iter().enumerate() {
+            // In code order, with no gap: a new kind goes at the end.
+            assert_eq!(k.code() as usize, i + 1, "{k:?}");
+            assert_eq!(ErrorKind::from_code(k.code()), Some(*k));
+            // 1 to 99 are the kinds' codes, so the C binding's own cannot clash.
+            assert!((1..100).contains(&k.code()), "{k:?}");
+            assert!(k.python_exception().ends_with("Error"), "{k:?}");
+            assert!(matches!(k.http_status(), 400 | 500), "{k:?}");
+        }
+        assert_eq!(ErrorKind::from_code(0), None);
+        assert_eq!(ErrorKind::from_code(C_RESULT_INVALID_JSON), None);
+    }
+
+    #[test]
+    fn c_results_are_the_codes_but_for_decode() {
+        let decode = Error::Invalid {
+            stage: Stage::Decode,
+            errors: vec![],
+        };
+        assert_eq!(decode.c_result(), C_RESULT_INVALID_JSON);
+        assert_eq!(Error::invalid(vec![]).c_result(), 2);
+        let conflict = Error::Conflict {
+            message: "x".into(),
+            current_index: 1,
+        };
+        assert_eq!(conflict.c_result(), ErrorKind::Conflict.code());
     }
 
     #[test]

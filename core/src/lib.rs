@@ -70,7 +70,7 @@
 pub mod agent;
 pub mod command;
 pub mod error;
-pub mod json;
+pub mod host;
 pub mod log;
 pub mod params;
 pub mod scheduler;
@@ -79,9 +79,13 @@ pub mod store;
 pub mod structs;
 pub mod watch;
 
+pub use agent::Agent;
 pub use command::Command;
 pub use error::{Error, ErrorKind, FieldError, Result, Stage};
-pub use log::{Log, LogError, MemoryLog};
+pub use log::{EntryLog, Log, LogError, MemoryLog};
+// What a host needs next to the store, at the crate root: the evaluation
+// handed out in manual scheduling mode.
+pub use scheduler::broker::Delivery;
 pub use state::State;
 pub use store::{
     reads, CheckedRegister, Clock, Config, IdSource, ManualClock, Query, QueryMeta, QueryOptions,

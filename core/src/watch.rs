@@ -1,9 +1,10 @@
 //! Waiters keyed by what they read, woken after a write commits.
 //!
 //! A waiter subscribes to its keys *before* it reads, so a write that lands
-//! between the read and the wait still wakes it. Keys are 64-bit hashes of what
-//! is read (a job, a job's allocations, ...): a collision only costs a spurious
-//! wake-up, after which the reader re-checks its index and waits again.
+//! between the read and the wait still wakes it. The keys are the state's
+//! ([`Key`]: which reads an applied command may have changed); a collision
+//! only costs a spurious wake-up, after which the reader re-checks its index
+//! and waits again.
 //!
 //! Two ways to wait over one signal: [`Subscription::wait_until`] blocks the
 //! thread; [`Subscription::changed`] is a `Future` that needs no particular
@@ -11,7 +12,6 @@
 
 use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
-use std::hash::Hash;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -20,54 +20,8 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 
-/// What a read covers, hashed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Key(u64);
-
-impl Key {
-    /// The key of `(kind, id)`, e.g. `("job", "web")`.
-    ///
-    /// Not SipHash: a write computes a key for every row it touches, and a
-    /// collision costs no more than a spurious wake-up, so a multiply-and-mix
-    /// over 8-byte words does (a few dozen instructions for an ID, against
-    /// about 350 for `DefaultHasher`). Both lengths go in, so `("ab", "c")`
-    /// and `("a", "bc")` differ.
-    pub fn new(kind: &str, id: &str) -> Key {
-        let mut h = 0x243f_6a88_85a3_08d3_u64 ^ kind.len() as u64;
-        h = mix_bytes(h, kind.as_bytes());
-        h = mix(h, id.len() as u64);
-        h = mix_bytes(h, id.as_bytes());
-        // murmur3's finaliser: every input bit reaches every output bit.
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        Key(h ^ (h >> 33))
-    }
-}
-
-#[inline]
-fn mix(h: u64, word: u64) -> u64 {
-    (h ^ word)
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        .rotate_left(29)
-}
-
-/// `bytes` into `h`, 8 at a time; the last word zero-padded.
-#[inline]
-fn mix_bytes(mut h: u64, bytes: &[u8]) -> u64 {
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        h = mix(h, u64::from_le_bytes(w.try_into().expect("8 bytes")));
-    }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        h = mix(h, u64::from_le_bytes(last));
-    }
-    h
-}
+/// The key a waiter waits on: what the state says an apply touched.
+pub use crate::state::Key;
 
 #[derive(Default)]
 struct SignalState {
@@ -373,37 +327,6 @@ impl Timer {
 mod tests {
     use super::*;
     use std::time::Duration;
-
-    #[test]
-    fn keys_of_different_reads_differ() {
-        // Where the kind ends and the ID begins, and zero padding.
-        assert_ne!(Key::new("ab", "c"), Key::new("a", "bc"));
-        assert_ne!(Key::new("job", ""), Key::new("jo", "b"));
-        assert_ne!(Key::new("job", "a"), Key::new("job", "a\0"));
-        assert_ne!(Key::new("jobs", ""), Key::new("job", "s"));
-        assert_eq!(Key::new("job", "web"), Key::new("job", "web"));
-        // No collision among many IDs of every length up to 3 words, in
-        // every kind a store uses.
-        let mut seen = std::collections::HashSet::new();
-        for kind in [
-            "job",
-            "jobs",
-            "job-allocs",
-            "job-evals",
-            "eval",
-            "alloc",
-            "node",
-        ] {
-            for n in 0..20_000u32 {
-                let id = format!("{n:x}-{}", "x".repeat(n as usize % 25));
-                assert!(seen.insert(Key::new(kind, &id)), "{kind} {id}");
-            }
-        }
-        // One bit of the ID flips about half the key's bits.
-        let a = Key::new("job", "0000000000000000");
-        let b = Key::new("job", "0000000000000001");
-        assert!((a.0 ^ b.0).count_ones() > 16);
-    }
 
     #[test]
     fn ended_waits_do_not_pile_up_in_the_timer() {

@@ -159,16 +159,16 @@ fn a_checked_register_is_decided_at_its_commit() {
     register(&store, &job("web", 1)).unwrap();
     let with_index = |count: i64, index: u64| {
         let b = json!({"Job": job("web", count), "EnforceIndex": true, "JobModifyIndex": index});
-        ordu::json::check_register_job_at(&store, Some("web"), b.to_string().as_bytes(), None)
+        ordu::host::check_register_job_at(&store, Some("web"), b.to_string().as_bytes(), None)
     };
     let checked = with_index(2, 1).unwrap();
     assert_eq!(checked.job().task_groups[0].count, 2);
     let racing = with_index(3, 1).unwrap();
     assert_eq!(store.index(), 1, "checking writes nothing");
 
-    let won = ordu::json::commit_register(&store, checked).unwrap();
+    let won = ordu::host::commit_register(&store, checked).unwrap();
     let before = snapshot(&store);
-    let (message, current) = conflict(ordu::json::commit_register(&store, racing).unwrap_err());
+    let (message, current) = conflict(ordu::host::commit_register(&store, racing).unwrap_err());
     assert!(
         message.contains("Enforcing job modify index 1"),
         "{message}"
@@ -176,7 +176,7 @@ fn a_checked_register_is_decided_at_its_commit() {
     assert_eq!(current, won.index);
     assert!(snapshot(&store) == before, "the loser changes nothing");
     // A body that fails its checks is refused before any write.
-    let err = ordu::json::check_register_job_at(&store, Some("api"), &body(&job("web", 1)), None)
+    let err = ordu::host::check_register_job_at(&store, Some("api"), &body(&job("web", 1)), None)
         .unwrap_err();
     assert!(
         err.to_string().contains("Job ID does not match name"),

@@ -133,13 +133,13 @@ fn store_config_limits_out_of_range_are_refused() {
         ("max_constraints", json!(1u64 << 40)),
     ] {
         let cfg = json!({ "limits": { key: v } }).to_string();
-        let err = ordu::json::config(cfg.as_bytes()).unwrap_err();
+        let err = ordu::host::config(cfg.as_bytes()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Invalid, "{key}={v}");
         assert!(err.to_string().contains(&format!("limits.{key}")), "{err}");
     }
     let ok = json!({"limits": {"max_group_count": 5, "max_job_count": 50,
                                "max_request_bytes": 1024, "max_constraints": 7}});
-    let c = ordu::json::config(ok.to_string().as_bytes()).unwrap();
+    let c = ordu::host::config(ok.to_string().as_bytes()).unwrap();
     assert_eq!(
         (
             c.limits.max_group_count,

@@ -5,10 +5,31 @@
 mod support;
 
 use ordu::structs::EvalStatus;
-use ordu::{Command, Config, SchedulingMode};
+use ordu::{Command, Config, SchedulingMode, Store};
 use support::*;
 
-fn canceled(store: &ordu::Store, job: &str) -> Vec<String> {
+/// A manual-mode store with one node that keeps `kept` canceled evaluations
+/// per job.
+fn store_keeping(kept: usize) -> Store {
+    let store = store_with(Config {
+        mode: SchedulingMode::Manual,
+        canceled_evals_kept: kept,
+        ..Config::default()
+    });
+    add_node(&store, "n1");
+    store
+}
+
+/// Registers job `id` `times` times, then lets the broker run the newest of
+/// its evaluations, which cancels the ones it superseded.
+fn reregister(store: &Store, id: &str, times: usize) {
+    for _ in 0..times {
+        register(store, &job(id, 1)).unwrap();
+    }
+    store.process_ready();
+}
+
+fn canceled(store: &Store, job: &str) -> Vec<String> {
     let mut ids: Vec<String> = store
         .job_evaluations(job, &now())
         .unwrap()
@@ -23,19 +44,9 @@ fn canceled(store: &ordu::Store, job: &str) -> Vec<String> {
 
 #[test]
 fn coalesced_evaluations_beyond_the_kept_are_collected_at_any_age() {
-    let store = store_with(Config {
-        mode: SchedulingMode::Manual,
-        canceled_evals_kept: 3,
-        ..Config::default()
-    });
-    add_node(&store, "n1");
-    for _ in 0..10 {
-        register(&store, &job("web", 1)).unwrap();
-    }
-    register(&store, &job("other", 1)).unwrap();
-    // The broker runs the newest of the job's evaluations and cancels the
-    // ones it superseded.
-    store.process_ready();
+    let store = store_keeping(3);
+    reregister(&store, "web", 10);
+    reregister(&store, "other", 1);
     let before = canceled(&store, "web");
     assert!(before.len() > 3, "{before:?}");
 
@@ -56,10 +67,7 @@ fn coalesced_evaluations_beyond_the_kept_are_collected_at_any_age() {
 #[test]
 fn collecting_canceled_is_one_replayable_command() {
     let (store, log) = recording_store();
-    for _ in 0..20 {
-        register(&store, &job("web", 1)).unwrap();
-    }
-    store.process_ready();
+    reregister(&store, "web", 20);
     store.collect_canceled().unwrap().expect("a write");
     let log = log.lock().unwrap();
     let Some((_, Command::GarbageCollect { evals, allocs })) = log.last() else {
@@ -76,19 +84,11 @@ fn collecting_canceled_is_one_replayable_command() {
 
 #[test]
 fn a_busy_store_collects_canceled_evaluations_by_itself() {
-    let store = store_with(Config {
-        mode: SchedulingMode::Manual,
-        canceled_evals_kept: 3,
-        ..Config::default()
-    });
-    add_node(&store, "n1");
+    let store = store_keeping(3);
     // 5,000 re-registers coalesced in groups: about 5,000 cancels, more than
     // the store lets pile up before it collects them with no host timer.
     for _ in 0..10 {
-        for _ in 0..500 {
-            register(&store, &job("web", 1)).unwrap();
-        }
-        store.process_ready();
+        reregister(&store, "web", 500);
     }
     let left = canceled(&store, "web").len();
     assert!(left < 4096, "{left} canceled evaluations left");

@@ -130,11 +130,11 @@ fn a_blocked_reader_is_woken_by_a_write_processed_in_another_group() {
 
 #[test]
 fn grouped_mode_is_a_config_value() {
-    let c = ordu::json::config(br#"{"mode":"grouped"}"#).unwrap();
+    let c = ordu::host::config(br#"{"mode":"grouped"}"#).unwrap();
     assert_eq!(c.mode, SchedulingMode::Grouped);
-    let c = ordu::json::config(br#"{"mode":"queued"}"#).unwrap();
+    let c = ordu::host::config(br#"{"mode":"queued"}"#).unwrap();
     assert_eq!(c.mode, SchedulingMode::Queued);
-    let err = ordu::json::config(br#"{"mode":"fast"}"#).unwrap_err();
+    let err = ordu::host::config(br#"{"mode":"fast"}"#).unwrap_err();
     assert!(err.to_string().contains("\"grouped\""), "{err}");
     assert!(err.to_string().contains("\"queued\""), "{err}");
 }

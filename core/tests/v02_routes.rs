@@ -7,8 +7,8 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ordu::agent::Agent;
-use ordu::{json, ErrorKind};
+use ordu::Agent;
+use ordu::{host, ErrorKind};
 use serde_json::{json, Value};
 use support::*;
 
@@ -44,7 +44,7 @@ fn an_unknown_evaluation_answers_an_empty_list() {
     let (ids, index) = eval_allocs(&store, "no-such-eval");
     assert!(ids.is_empty());
     assert!(index >= 1, "never index 0 once the store has had a write");
-    let reply = json::eval_allocations(&store, "no-such-eval", &now()).unwrap();
+    let reply = host::eval_allocations(&store, "no-such-eval", &now()).unwrap();
     assert_eq!(reply.body, "[]");
 }
 
@@ -85,14 +85,14 @@ fn drained(store: &ordu::Store, id: &str) -> bool {
 fn drain_takes_enable_from_the_query_with_an_empty_body() {
     let store = manual_store();
     add_node(&store, "n1");
-    json::update_node_drain_query(&store, "n1", Some("true"), b"").unwrap();
+    host::update_node_drain_query(&store, "n1", Some("true"), b"").unwrap();
     assert!(drained(&store, "n1"));
-    json::update_node_drain_query(&store, "n1", Some("0"), b"  \n").unwrap();
+    host::update_node_drain_query(&store, "n1", Some("0"), b"  \n").unwrap();
     assert!(!drained(&store, "n1"));
     // The body form still works, and agreeing forms together too.
-    json::update_node_drain_query(&store, "n1", None, br#"{"Drain": true}"#).unwrap();
+    host::update_node_drain_query(&store, "n1", None, br#"{"Drain": true}"#).unwrap();
     assert!(drained(&store, "n1"));
-    json::update_node_drain_query(&store, "n1", Some("false"), br#"{"Drain": false}"#).unwrap();
+    host::update_node_drain_query(&store, "n1", Some("false"), br#"{"Drain": false}"#).unwrap();
     assert!(!drained(&store, "n1"));
 }
 
@@ -106,7 +106,7 @@ fn a_bad_or_missing_enable_is_refused_and_changes_nothing() {
         (Some("yes"), &b""[..], "invalid enable value"),
         (Some("true"), &br#"{"Drain": false}"#[..], "does not match"),
     ] {
-        let e = json::update_node_drain_query(&store, "n1", enable, body).unwrap_err();
+        let e = host::update_node_drain_query(&store, "n1", enable, body).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Invalid, "{enable:?}");
         assert!(e.to_string().contains(says), "{e}");
     }
@@ -124,7 +124,7 @@ fn agent() -> Agent {
 }
 
 fn agent_json(store: &ordu::Store, what: &str) -> Value {
-    serde_json::from_str(&json::agent(store, &agent(), what).unwrap().body).unwrap()
+    serde_json::from_str(&host::agent(store, &agent(), what).unwrap().body).unwrap()
 }
 
 #[test]
@@ -172,6 +172,6 @@ fn an_ipv6_server_is_bracketed_and_an_unknown_question_refused() {
         ..agent()
     };
     assert_eq!(a.leader(), "[::1]:4646");
-    let e = json::agent(&store, &a, "weather").unwrap_err();
+    let e = host::agent(&store, &a, "weather").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Invalid);
 }

@@ -1,7 +1,7 @@
 //! A get through the C ABI against the same get in Rust.
 //!
 //! Both read the seed job from a store holding it and a node, non-blocking
-//! (`min_index` 0), and produce its JSON: Rust through the core's `ordu::json::job` (what
+//! (`min_index` 0), and produce its JSON: Rust through the core's `ordu::host::job` (what
 //! the Rust API gives a host that wants JSON), C through `ordu_job_get` plus
 //! `ordu_string_free` (what a C host pays: argument checks, the panic
 //! boundary, the last-error slot and the owned result). Rounds of the two
@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::ptr;
 use std::time::Instant;
 
-use ordu_core::{json, QueryOptions};
+use ordu_core::{host, QueryOptions};
 
 // The exports, called as a C host would, through their C ABI symbols.
 extern "C" {
@@ -128,12 +128,12 @@ fn main() {
     // The same store seen from Rust.
     let store: &ordu_core::Store = unsafe { (*(raw as *const ordu::ordu_store)).store() };
     let id = JOB_ID.to_str().unwrap();
-    let q = json::query(0, 0, None);
-    let rust_len = json::job(store, id, &q).unwrap().body.len();
+    let q = host::query(0, 0, None);
+    let rust_len = host::job(store, id, &q).unwrap().body.len();
 
     let mut c_len = 0;
     let mut rust_json = || {
-        let r = json::job(black_box(store), black_box(id), &q).unwrap();
+        let r = host::job(black_box(store), black_box(id), &q).unwrap();
         black_box(r.body.len());
     };
     let mut c_abi = || unsafe {
@@ -166,7 +166,7 @@ fn main() {
     println!(
         "get of the seed job ({rust_len} bytes of JSON); median of {rounds} rounds x {batch} calls"
     );
-    println!("  rust  ordu::json::job (core)          {:>9.0} ns", m[0]);
+    println!("  rust  ordu::host::job (core)          {:>9.0} ns", m[0]);
     println!("  c-abi ordu_job_get + ordu_string_free {:>9.0} ns", m[1]);
     println!(
         "  ratio c-abi / rust                    {:>9.3}   (target <= 1.2)",

@@ -1,6 +1,6 @@
 //! C ABI of ordu: `libordu.so` / `libordu.a` and `include/ordu.h`.
 //!
-//! A thin layer over [`ordu_core::json`]: every function checks its pointers,
+//! A thin layer over [`ordu_core::host`]: every function checks its pointers,
 //! turns C strings into `&str`, calls the one JSON entry point of the core
 //! and hands the answer back in a library-owned [`ordu_string`]. No function
 //! holds logic of its own, so the C API behaves as the Python module and the
@@ -24,13 +24,13 @@
 #![allow(clippy::missing_safety_doc)]
 
 use std::cell::RefCell;
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
+use std::sync::OnceLock;
 
-use ordu_core::json::{self, Reply};
-use ordu_core::scheduler::broker::Delivery;
-use ordu_core::{Error, ErrorKind, Store};
+use ordu_core::host::{self, Reply};
+use ordu_core::{Delivery, Error, ErrorKind, Store};
 
 mod log;
 pub use log::*;
@@ -79,20 +79,20 @@ pub enum ordu_result {
 }
 
 impl ordu_result {
+    /// The stable snake_case name: a core kind's own name, or the binding's.
     fn name(self) -> &'static str {
         match self {
             ordu_result::ORDU_OK => "ok",
-            ordu_result::ORDU_NOT_FOUND => "not_found",
-            ordu_result::ORDU_INVALID => "invalid",
-            ordu_result::ORDU_CONFLICT => "conflict",
-            ordu_result::ORDU_REGION => "region",
-            ordu_result::ORDU_LIMIT => "limit",
-            ordu_result::ORDU_UNAVAILABLE => "unavailable",
             ordu_result::ORDU_NULL_PARAMETER => "null_parameter",
             ordu_result::ORDU_INVALID_UTF8 => "invalid_utf8",
             ordu_result::ORDU_INVALID_JSON => "invalid_json",
             ordu_result::ORDU_PANIC => "panic",
+            kind => ErrorKind::from_code(kind as u32).map_or("unknown", ErrorKind::name),
         }
+    }
+
+    fn from_code(code: u32) -> Option<ordu_result> {
+        ordu_result::ALL.into_iter().find(|r| *r as u32 == code)
     }
 
     const ALL: [ordu_result; 11] = [
@@ -110,33 +110,12 @@ impl ordu_result {
     ];
 }
 
-/// The result code of a core error: its kind's stable number, except that a
-/// body that did not decode is `ORDU_INVALID_JSON`.
+/// The result code of a core error: the core's own mapping
+/// ([`Error::c_result`]).
 fn result_of(e: &Error) -> ordu_result {
-    match e.kind() {
-        ErrorKind::NotFound => ordu_result::ORDU_NOT_FOUND,
-        ErrorKind::Invalid => {
-            if matches!(
-                e,
-                Error::Invalid {
-                    stage: ordu_core::Stage::Decode,
-                    ..
-                }
-            ) {
-                ordu_result::ORDU_INVALID_JSON
-            } else {
-                ordu_result::ORDU_INVALID
-            }
-        }
-        ErrorKind::Conflict => ordu_result::ORDU_CONFLICT,
-        ErrorKind::Region => ordu_result::ORDU_REGION,
-        ErrorKind::Limit => ordu_result::ORDU_LIMIT,
-        ErrorKind::Unavailable => ordu_result::ORDU_UNAVAILABLE,
-        // A kind added to the core after this binding was built: its number
-        // is stable, but this enum has no value for it yet.
-        #[allow(unreachable_patterns)]
-        _ => ordu_result::ORDU_INVALID,
-    }
+    // A kind added to the core after this enum: the test below fails first,
+    // and a build that slips through still reports an error.
+    ordu_result::from_code(e.c_result()).unwrap_or(ordu_result::ORDU_INVALID)
 }
 
 /// A store: jobs, evaluations, allocations and nodes, with blocking reads.
@@ -380,21 +359,18 @@ pub extern "C" fn ordu_version() -> *const c_char {
 /// library does not define.
 #[no_mangle]
 pub extern "C" fn ordu_result_name(result: c_int) -> *const c_char {
-    let name: &'static [u8] = match ordu_result::ALL.iter().find(|r| **r as c_int == result) {
-        Some(ordu_result::ORDU_OK) => b"ok\0",
-        Some(ordu_result::ORDU_NOT_FOUND) => b"not_found\0",
-        Some(ordu_result::ORDU_INVALID) => b"invalid\0",
-        Some(ordu_result::ORDU_CONFLICT) => b"conflict\0",
-        Some(ordu_result::ORDU_REGION) => b"region\0",
-        Some(ordu_result::ORDU_LIMIT) => b"limit\0",
-        Some(ordu_result::ORDU_UNAVAILABLE) => b"unavailable\0",
-        Some(ordu_result::ORDU_NULL_PARAMETER) => b"null_parameter\0",
-        Some(ordu_result::ORDU_INVALID_UTF8) => b"invalid_utf8\0",
-        Some(ordu_result::ORDU_INVALID_JSON) => b"invalid_json\0",
-        Some(ordu_result::ORDU_PANIC) => b"panic\0",
-        None => b"unknown\0",
-    };
-    name.as_ptr().cast()
+    // The names as C strings, made once: they live as long as the library.
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        ordu_result::ALL
+            .iter()
+            .map(|r| CString::new(r.name()).unwrap_or_default())
+            .collect()
+    });
+    match ordu_result::ALL.iter().position(|r| *r as c_int == result) {
+        Some(i) => names[i].as_ptr(),
+        None => c"unknown".as_ptr(),
+    }
 }
 
 /// The error of the last fallible call made on this thread, as JSON.
@@ -480,9 +456,9 @@ pub unsafe extern "C" fn ordu_store_new(
     guard(F, || {
         out(F, "store_out", store_out)?;
         let config = if config_json.is_null() {
-            json::config(b"")?
+            host::config(b"")?
         } else {
-            json::config(body(F, "config_json", config_json, config_len)?)?
+            host::config(body(F, "config_json", config_json, config_len)?)?
         };
         let store = Box::new(ordu_store {
             store: Store::new(config),
@@ -543,7 +519,7 @@ pub unsafe extern "C" fn ordu_job_register(
     run(F, store, json_out, index_out, |s| {
         let b = body(F, "body_json", body_json, body_len)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::register_job(s, b, region)?)
+        Ok(host::register_job(s, b, region)?)
     })
 }
 
@@ -562,7 +538,7 @@ pub unsafe extern "C" fn ordu_job_evaluate(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::evaluate_job(s, id, region)?)
+        Ok(host::evaluate_job(s, id, region)?)
     })
 }
 
@@ -581,7 +557,7 @@ pub unsafe extern "C" fn ordu_job_deregister(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::deregister_job(s, id, region)?)
+        Ok(host::deregister_job(s, id, region)?)
     })
 }
 
@@ -609,7 +585,7 @@ pub unsafe extern "C" fn ordu_job_get(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::job(s, id, &json::query(min_index, wait_ms, region))?)
+        Ok(host::job(s, id, &host::query(min_index, wait_ms, region))?)
     })
 }
 
@@ -629,10 +605,10 @@ pub unsafe extern "C" fn ordu_job_list(
     run(F, store, json_out, index_out, |s| {
         let prefix = opt_cstr(F, "prefix", prefix)?.unwrap_or("");
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::jobs(
+        Ok(host::jobs(
             s,
             prefix,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -656,11 +632,11 @@ pub unsafe extern "C" fn ordu_job_allocations(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::job_allocations(
+        Ok(host::job_allocations(
             s,
             id,
             all,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -681,10 +657,10 @@ pub unsafe extern "C" fn ordu_job_evaluations(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::job_evaluations(
+        Ok(host::job_evaluations(
             s,
             id,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -707,10 +683,10 @@ pub unsafe extern "C" fn ordu_evaluation_get(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "eval_id", eval_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::evaluation(
+        Ok(host::evaluation(
             s,
             id,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -733,10 +709,10 @@ pub unsafe extern "C" fn ordu_evaluation_allocations(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "eval_id", eval_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::eval_allocations(
+        Ok(host::eval_allocations(
             s,
             id,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -757,10 +733,10 @@ pub unsafe extern "C" fn ordu_allocation_get(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "alloc_id", alloc_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::allocation(
+        Ok(host::allocation(
             s,
             id,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -784,7 +760,7 @@ pub unsafe extern "C" fn ordu_allocation_update_client(
     run(F, store, json_out, index_out, |s| {
         let id = opt_cstr(F, "alloc_id", alloc_id)?;
         let b = body(F, "body_json", body_json, body_len)?;
-        Ok(json::update_alloc_client(s, id, b)?)
+        Ok(host::update_alloc_client(s, id, b)?)
     })
 }
 
@@ -804,7 +780,7 @@ pub unsafe extern "C" fn ordu_node_register(
     const F: &str = "ordu_node_register";
     run(F, store, json_out, index_out, |s| {
         let b = body(F, "body_json", body_json, body_len)?;
-        Ok(json::register_node(s, b)?)
+        Ok(host::register_node(s, b)?)
     })
 }
 
@@ -821,7 +797,7 @@ pub unsafe extern "C" fn ordu_node_deregister(
     const F: &str = "ordu_node_deregister";
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "node_id", node_id)?;
-        Ok(json::deregister_node(s, id)?)
+        Ok(host::deregister_node(s, id)?)
     })
 }
 
@@ -840,7 +816,7 @@ pub unsafe extern "C" fn ordu_node_update_status(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "node_id", node_id)?;
         let b = body(F, "body_json", body_json, body_len)?;
-        Ok(json::update_node_status(s, id, b)?)
+        Ok(host::update_node_status(s, id, b)?)
     })
 }
 
@@ -859,7 +835,7 @@ pub unsafe extern "C" fn ordu_node_update_drain(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "node_id", node_id)?;
         let b = body(F, "body_json", body_json, body_len)?;
-        Ok(json::update_node_drain(s, id, b)?)
+        Ok(host::update_node_drain(s, id, b)?)
     })
 }
 
@@ -879,7 +855,7 @@ pub unsafe extern "C" fn ordu_node_get(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "node_id", node_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::node(s, id, &json::query(min_index, wait_ms, region))?)
+        Ok(host::node(s, id, &host::query(min_index, wait_ms, region))?)
     })
 }
 
@@ -899,10 +875,10 @@ pub unsafe extern "C" fn ordu_node_list(
     run(F, store, json_out, index_out, |s| {
         let prefix = opt_cstr(F, "prefix", prefix)?.unwrap_or("");
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::nodes(
+        Ok(host::nodes(
             s,
             prefix,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -923,10 +899,10 @@ pub unsafe extern "C" fn ordu_node_allocations(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "node_id", node_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(json::node_allocations(
+        Ok(host::node_allocations(
             s,
             id,
-            &json::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region),
         )?)
     })
 }
@@ -946,7 +922,7 @@ pub unsafe extern "C" fn ordu_garbage_collect(
 ) -> ordu_result {
     const F: &str = "ordu_garbage_collect";
     run(F, store, json_out, index_out, |s| {
-        Ok(json::garbage_collect(s, older_than_ns)?)
+        Ok(host::garbage_collect(s, older_than_ns)?)
     })
 }
 
@@ -1026,7 +1002,7 @@ pub unsafe extern "C" fn ordu_eval_dequeue(
                 names.push(cstr(F, &format!("types[{i}]"), *t)?);
             }
         }
-        *delivery_out = json::dequeue_evaluation(store, &names, wait_ms)
+        *delivery_out = host::dequeue_evaluation(store, &names, wait_ms)
             .map_or(ptr::null_mut(), |delivery| {
                 Box::into_raw(Box::new(ordu_delivery { delivery }))
             });
@@ -1049,7 +1025,7 @@ pub unsafe extern "C" fn ordu_delivery_json(
             .as_ref()
             .ok_or_else(|| Failure::null(F, "delivery"))?;
         out(F, "json_out", json_out)?;
-        deliver(json::delivery(&d.delivery)?, json_out, index_out);
+        deliver(host::delivery(&d.delivery)?, json_out, index_out);
         Ok(())
     })
 }
@@ -1071,7 +1047,7 @@ pub unsafe extern "C" fn ordu_eval_process(
         let d = delivery
             .as_ref()
             .ok_or_else(|| Failure::null(F, "delivery"))?;
-        Ok(json::process_evaluation(s, &d.delivery)?)
+        Ok(host::process_evaluation(s, &d.delivery)?)
     })
 }
 
@@ -1129,30 +1105,55 @@ mod tests {
 
     #[test]
     fn result_names_cover_every_value() {
-        for r in ordu_result::ALL {
-            let name = unsafe { CStr::from_ptr(ordu_result_name(r as c_int)) };
-            assert_eq!(name.to_str().unwrap(), r.name());
-        }
+        let names: Vec<&str> = ordu_result::ALL
+            .iter()
+            .map(|r| {
+                let name = unsafe { CStr::from_ptr(ordu_result_name(*r as c_int)) };
+                name.to_str().unwrap()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "ok",
+                "not_found",
+                "invalid",
+                "conflict",
+                "region",
+                "limit",
+                "unavailable",
+                "null_parameter",
+                "invalid_utf8",
+                "invalid_json",
+                "panic"
+            ]
+        );
         let unknown = unsafe { CStr::from_ptr(ordu_result_name(42)) };
         assert_eq!(unknown.to_str().unwrap(), "unknown");
     }
 
     #[test]
     fn core_kinds_keep_their_numbers() {
+        // Every kind has a result code of its own number and name.
+        for kind in ErrorKind::ALL {
+            let r = ordu_result::from_code(kind.code()).expect("a result for every kind");
+            assert_eq!(r.name(), kind.name(), "{kind:?}");
+        }
+        // The header's numbers, which C programs are built against.
+        let numbers: Vec<u32> = ordu_result::ALL.iter().map(|r| *r as u32).collect();
+        assert_eq!(numbers, [0, 1, 2, 3, 4, 5, 6, 100, 101, 102, 103]);
         assert_eq!(
-            ErrorKind::NotFound as u32,
-            ordu_result::ORDU_NOT_FOUND as u32
+            ordu_core::error::C_RESULT_INVALID_JSON,
+            ordu_result::ORDU_INVALID_JSON as u32
         );
-        assert_eq!(ErrorKind::Invalid as u32, ordu_result::ORDU_INVALID as u32);
+        let decode = Error::Invalid {
+            stage: ordu_core::Stage::Decode,
+            errors: vec![],
+        };
+        assert_eq!(result_of(&decode), ordu_result::ORDU_INVALID_JSON);
         assert_eq!(
-            ErrorKind::Conflict as u32,
-            ordu_result::ORDU_CONFLICT as u32
-        );
-        assert_eq!(ErrorKind::Region as u32, ordu_result::ORDU_REGION as u32);
-        assert_eq!(ErrorKind::Limit as u32, ordu_result::ORDU_LIMIT as u32);
-        assert_eq!(
-            ErrorKind::Unavailable as u32,
-            ordu_result::ORDU_UNAVAILABLE as u32
+            result_of(&Error::invalid(vec![])),
+            ordu_result::ORDU_INVALID
         );
     }
 

@@ -5,10 +5,10 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use ordu_core::log::{EntryLog, LogError};
 use ordu_core::Store;
+use ordu_core::{EntryLog, LogError};
 
-use super::{body, guard, json, ordu_result, ordu_store, ordu_string, out, store_ref, Failure};
+use super::{body, guard, host, ordu_result, ordu_store, ordu_string, out, store_ref, Failure};
 
 /// A host's log: called with each entry (JSON bytes, not NUL-terminated)
 /// before the write it carries applies, and with `after`, the index the entry
@@ -54,9 +54,9 @@ pub unsafe extern "C" fn ordu_store_new_with_log(
             return Err(Failure::null(F, "append"));
         };
         let config = if config_json.is_null() {
-            json::config(b"")?
+            host::config(b"")?
         } else {
-            json::config(body(F, "config_json", config_json, config_len)?)?
+            host::config(body(F, "config_json", config_json, config_len)?)?
         };
         let ctx = Ctx(ctx);
         let log = EntryLog(move |after: u64, entry: &[u8]| {

@@ -6,7 +6,7 @@ blocked Python reader.
 
 Each figure is the median of per-call times over batches (gets), or of single
 wake-ups (from just before the write to the reader's return). With --rust the
-Rust binary (py/benches/get.rs) runs the same operations through ordu::json and
+Rust binary (py/benches/get.rs) runs the same operations through ordu::host and
 the ratios are printed.
 
 get_job_json reads one unchanged job over and over: after the first get, each

@@ -10,8 +10,8 @@ and the main thread reads (`store.index`, `store.jobs()`) with index=0. A
 read during which the counter did not move either held the GIL while it
 waited, or ran while the reader turned its stubs into Python objects (which
 needs the GIL) or the machine did not schedule the counter. Prints the
-longest such reads. Before reads released the GIL, reads of 100-340 ms were
-seen; the figure is noisy on a loaded machine (a test on it was flaky).
+longest such reads (figures in docs/benchmarks.md); they are noisy on a
+loaded machine (a test on them was flaky).
 """
 
 from __future__ import annotations

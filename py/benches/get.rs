@@ -1,5 +1,5 @@
 //! The Rust side of py/bench/bench_get.py: the same get through
-//! `ordu::json` (the core read and its JSON, what the Python binding calls),
+//! `ordu::host` (the core read and its JSON, what the Python binding calls),
 //! and the wake-up of a blocked reader, measured the same way.
 //!
 //! `cargo bench -p ordu-py --bench get --no-run`, then run the binary it
@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ordu::json;
+use ordu::host;
 use ordu::Store;
 
 const SEED: &str = include_str!("../../testdata/seed-job.json");
@@ -38,12 +38,12 @@ fn per_call(batches: usize, n: usize, mut f: impl FnMut()) -> f64 {
 fn main() {
     let store = Arc::new(Store::default());
     let body = format!(r#"{{"Job": {SEED}}}"#);
-    json::register_job(&store, body.as_bytes(), None).unwrap();
+    host::register_job(&store, body.as_bytes(), None).unwrap();
     let id = "binstore-storagelocker";
-    let q = json::query(0, 0, None);
+    let q = host::query(0, 0, None);
 
     let get = per_call(50, 2000, || {
-        let r = json::job(&store, id, &q).unwrap();
+        let r = host::job(&store, id, &q).unwrap();
         std::hint::black_box(r);
     });
     println!("get_job_json {get:.0}");
@@ -56,16 +56,16 @@ fn main() {
         let mut job = seed.clone();
         job["ID"] = other.as_str().into();
         let body = serde_json::json!({ "Job": job }).to_string();
-        json::register_job(&many_store, body.as_bytes(), None).unwrap();
+        host::register_job(&many_store, body.as_bytes(), None).unwrap();
     }
     let mut turn = many.iter().cycle();
     let get_many = per_call(50, 2000, || {
-        let r = json::job(&many_store, turn.next().unwrap(), &q).unwrap();
+        let r = host::job(&many_store, turn.next().unwrap(), &q).unwrap();
         std::hint::black_box(r);
     });
     println!("get_1000_jobs_json {get_many:.0}");
     let list = per_call(50, 2000, || {
-        let r = json::jobs(&store, "", &q).unwrap();
+        let r = host::jobs(&store, "", &q).unwrap();
         std::hint::black_box(r);
     });
     println!("list_jobs_json {list:.0}");
@@ -74,14 +74,14 @@ fn main() {
     // the job; from just before the write to the reader's return.
     let mut wakes = Vec::new();
     for _ in 0..200 {
-        let index = json::job_evaluations(&store, id, &q).unwrap().index;
+        let index = host::job_evaluations(&store, id, &q).unwrap().index;
         let (tx, rx) = std::sync::mpsc::channel();
         let reader = {
             let store = store.clone();
             std::thread::spawn(move || {
                 tx.send(()).unwrap();
                 let r =
-                    json::job_evaluations(&store, id, &json::query(index, 10_000, None)).unwrap();
+                    host::job_evaluations(&store, id, &host::query(index, 10_000, None)).unwrap();
                 assert!(r.index > index);
                 Instant::now()
             })
@@ -89,7 +89,7 @@ fn main() {
         rx.recv().unwrap();
         std::thread::sleep(Duration::from_millis(2)); // let it block
         let t = Instant::now();
-        json::evaluate_job(&store, id, None).unwrap();
+        host::evaluate_job(&store, id, None).unwrap();
         let woke = reader.join().unwrap();
         wakes.push(woke.saturating_duration_since(t).as_nanos() as f64);
     }

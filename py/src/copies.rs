@@ -8,8 +8,9 @@
 //! the tree is copied (a dict by `PyDict_Copy`, which copies the table as it
 //! is, without hashing or probing), and the nested containers are put into
 //! their copied parents; strings, numbers, booleans and None are immutable and
-//! shared. For the seed job this is about a third of converting the job
-//! again, where most of the cost is inserting about 80 keys into fresh dicts.
+//! shared. This is far cheaper than converting the job again
+//! (docs/benchmarks.md), where most of the cost is inserting its keys into
+//! fresh dicts.
 //!
 //! A `Store` keeps the values of at most [`SLOTS`] jobs of at most
 //! [`MAX_ITEMS`] items each, one to a slot by the address of the job's

@@ -1,8 +1,8 @@
 //! `ordu._ordu`: the compiled part of the `ordu` Python package.
 //!
-//! A thin layer over [`ordu::json`]: every write hands bytes to the core and
+//! A thin layer over [`ordu::host`]: every write hands bytes to the core and
 //! turns its JSON reply into Python objects with the standard library's
-//! `json` module; reads call the same `Store` reads that `ordu::json` wraps and
+//! `json` module; reads call the same `Store` reads that `ordu::host` wraps and
 //! render their values straight into Python objects (`topy`: the objects
 //! `json.loads` would build, at a fraction of the cost; a job read again
 //! unchanged is copied from the value made before, `copies`). The only work
@@ -16,13 +16,13 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ordu::json::{self, Reply};
+use ordu::host::{self, Reply};
 use ordu::{ErrorKind, Query, QueryOptions};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
 use serde::Serialize;
 
 mod copies;
@@ -122,17 +122,40 @@ fn body_bytes<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Cow<'py, [u8]>> {
     Ok(Cow::Owned(s.to_cow()?.into_owned().into_bytes()))
 }
 
+/// Each kind's exception class, found at import under the name the core
+/// gives it ([`ErrorKind::python_exception`]), in [`ErrorKind::ALL`] order.
+static KIND_EXCEPTIONS: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
+
+/// Finds every kind's class in the module, so that a kind without one fails
+/// the import rather than a later error.
+fn bind_kind_exceptions(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let base = py.get_type::<OrduError>();
+    let mut classes = Vec::with_capacity(ErrorKind::ALL.len());
+    for kind in ErrorKind::ALL {
+        let name = kind.python_exception();
+        let class = m.getattr(name)?.cast_into::<PyType>()?;
+        if !class.is_subclass(&base)? {
+            return Err(PyTypeError::new_err(format!(
+                "ordu._ordu.{name} is not an OrduError"
+            )));
+        }
+        classes.push(class.unbind());
+    }
+    // A second import (a subinterpreter) finds the same classes.
+    let _ = KIND_EXCEPTIONS.set(py, classes);
+    Ok(())
+}
+
 /// The exception for a core error, with its data as attributes.
 fn to_py_err(py: Python<'_>, e: ordu::Error) -> PyErr {
-    let err = match e.kind() {
-        ErrorKind::NotFound => NotFoundError::new_err(e.to_string()),
-        ErrorKind::Invalid => InvalidError::new_err(e.to_string()),
-        ErrorKind::Conflict => ConflictError::new_err(e.to_string()),
-        ErrorKind::Region => RegionError::new_err(e.to_string()),
-        ErrorKind::Limit => LimitError::new_err(e.to_string()),
-        ErrorKind::Unavailable => UnavailableError::new_err(e.to_string()),
-        _ => OrduError::new_err(e.to_string()),
-    };
+    let kind = e.kind();
+    let class = KIND_EXCEPTIONS
+        .get(py)
+        .and_then(|c| c.get(ErrorKind::ALL.iter().position(|k| *k == kind)?))
+        .map(|c| c.bind(py).clone())
+        .unwrap_or_else(|| py.get_type::<OrduError>());
+    let err = PyErr::from_type(class, e.to_string());
     if let Err(failed) = annotate(py, &err, &e) {
         return failed;
     }
@@ -184,7 +207,7 @@ fn wait_ms(wait: Option<f64>) -> PyResult<u64> {
 /// dict), `token` fences the delivery, `attempt` counts deliveries.
 #[pyclass(frozen, module = "ordu._ordu", name = "Delivery")]
 struct Delivery {
-    inner: ordu::scheduler::broker::Delivery,
+    inner: ordu::Delivery,
 }
 
 #[pymethods]
@@ -192,7 +215,7 @@ impl Delivery {
     /// The evaluation, as a dict.
     #[getter]
     fn eval<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let r = json::delivery(&self.inner).map_err(|e| to_py_err(py, e))?;
+        let r = host::delivery(&self.inner).map_err(|e| to_py_err(py, e))?;
         loads(py, &r.body)?.get_item("Eval")
     }
 
@@ -210,7 +233,7 @@ impl Delivery {
 
     /// `{"Eval": {...}, "Token": "...", "Attempt": n}`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let r = json::delivery(&self.inner).map_err(|e| to_py_err(py, e))?;
+        let r = host::delivery(&self.inner).map_err(|e| to_py_err(py, e))?;
         loads(py, &r.body)
     }
 
@@ -301,10 +324,10 @@ impl Store {
             // for it without the GIL, so other Python threads run meanwhile
             // (a release and re-take of an uncontended GIL costs far less
             // than the read).
-            exit::detach(py, || f(store, &json::query(0, 0, region)))
+            exit::detach(py, || f(store, &host::query(0, 0, region)))
         } else {
             exit::detach(py, || {
-                json::read_in_slices(
+                host::read_in_slices(
                     store,
                     index,
                     wait_ms,
@@ -328,7 +351,7 @@ impl Store {
     }
 
     fn check_region(&self, py: Python<'_>, region: Option<&str>) -> PyResult<()> {
-        json::check_region(&self.inner, region).map_err(|e| to_py_err(py, e))
+        host::check_region(&self.inner, region).map_err(|e| to_py_err(py, e))
     }
 }
 
@@ -345,7 +368,7 @@ impl Store {
             None => Cow::Borrowed(&b""[..]),
             Some(c) => body_bytes(c)?,
         };
-        let config = json::config(&bytes).map_err(|e| to_py_err(py, e))?;
+        let config = host::config(&bytes).map_err(|e| to_py_err(py, e))?;
         let mut store = ordu::Store::new(config);
         if let Some(log) = log {
             if !log.bind(py).is_callable() {
@@ -434,7 +457,7 @@ impl Store {
     /// Raises LimitError when a body of `nbytes` is over the store's bound
     /// (for a host that checks Content-Length before it reads a body).
     fn check_body_size(&self, py: Python<'_>, nbytes: u64) -> PyResult<()> {
-        json::check_body_size(&self.inner, nbytes).map_err(|e| to_py_err(py, e))
+        host::check_body_size(&self.inner, nbytes).map_err(|e| to_py_err(py, e))
     }
 
     // ---- jobs
@@ -456,7 +479,7 @@ impl Store {
     ) -> PyResult<Bound<'py, PyAny>> {
         let body = body_bytes(request)?;
         self.write(py, |s| {
-            json::register_job_at(s, job_id.as_deref(), &body, region.as_deref())
+            host::register_job_at(s, job_id.as_deref(), &body, region.as_deref())
         })
     }
 
@@ -470,7 +493,7 @@ impl Store {
         job_id: String,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.write(py, |s| json::evaluate_job(s, &job_id, region.as_deref()))
+        self.write(py, |s| host::evaluate_job(s, &job_id, region.as_deref()))
     }
 
     /// Removes a job and creates the `job-deregister` evaluation that stops its
@@ -482,7 +505,7 @@ impl Store {
         job_id: String,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.write(py, |s| json::deregister_job(s, &job_id, region.as_deref()))
+        self.write(py, |s| host::deregister_job(s, &job_id, region.as_deref()))
     }
 
     /// The full job: `(job, index)`. Raises NotFoundError (its `index` is the
@@ -599,13 +622,13 @@ impl Store {
         let addr = addr
             .parse()
             .map_err(|e| PyValueError::new_err(format!("addr {addr:?}: {e}")))?;
-        let agent = ordu::agent::Agent {
+        let agent = ordu::Agent {
             name,
             datacenter,
             addr,
             port,
         };
-        self.write(py, |s| json::agent(s, &agent, what))
+        self.write(py, |s| host::agent(s, &agent, what))
     }
 
     /// An allocation: `(allocation, index)`; NotFoundError when missing.
@@ -637,7 +660,7 @@ impl Store {
     ) -> PyResult<Bound<'py, PyAny>> {
         let body = body_bytes(node)?;
         self.write(py, |s| {
-            json::register_node_at(s, node_id.as_deref(), &body, region.as_deref())
+            host::register_node_at(s, node_id.as_deref(), &body, region.as_deref())
         })
     }
 
@@ -651,7 +674,7 @@ impl Store {
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.check_region(py, region.as_deref())?;
-        self.write(py, |s| json::deregister_node(s, &node_id))
+        self.write(py, |s| host::deregister_node(s, &node_id))
     }
 
     /// Sets a node's status from `{"Status": "ready" | "down" | "initializing"}`.
@@ -665,7 +688,7 @@ impl Store {
     ) -> PyResult<Bound<'py, PyAny>> {
         self.check_region(py, region.as_deref())?;
         let body = body_bytes(update)?;
-        self.write(py, |s| json::update_node_status(s, &node_id, &body))
+        self.write(py, |s| host::update_node_status(s, &node_id, &body))
     }
 
     /// Sets a node's drain flag from `{"Drain": True | False}`, or from
@@ -686,7 +709,7 @@ impl Store {
             None => Cow::Borrowed(&b""[..]),
         };
         self.write(py, |s| {
-            json::update_node_drain_query(s, &node_id, enable.as_deref(), &body)
+            host::update_node_drain_query(s, &node_id, enable.as_deref(), &body)
         })
     }
 
@@ -748,7 +771,7 @@ impl Store {
         self.check_region(py, region.as_deref())?;
         let body = body_bytes(update)?;
         self.write(py, |s| {
-            json::update_alloc_client(s, alloc_id.as_deref(), &body)
+            host::update_alloc_client(s, alloc_id.as_deref(), &body)
         })
     }
 
@@ -759,7 +782,7 @@ impl Store {
         py: Python<'py>,
         older_than: i64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.write(py, |s| json::garbage_collect(s, older_than))
+        self.write(py, |s| host::garbage_collect(s, older_than))
     }
 
     // ---- grouped and queued scheduling modes
@@ -813,7 +836,7 @@ impl Store {
             } else {
                 (left.as_millis() as u64).min(slice)
             };
-            if let Some(d) = json::dequeue_evaluation(store, &types, this) {
+            if let Some(d) = host::dequeue_evaluation(store, &types, this) {
                 return Ok(Some(Delivery { inner: d }));
             }
             if closing || std::time::Instant::now() >= deadline {
@@ -834,7 +857,7 @@ impl Store {
         py: Python<'py>,
         delivery: &Delivery,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.write(py, |s| json::process_evaluation(s, &delivery.inner))
+        self.write(py, |s| host::process_evaluation(s, &delivery.inner))
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
@@ -892,6 +915,7 @@ fn _ordu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RegionError", py.get_type::<RegionError>())?;
     m.add("LimitError", py.get_type::<LimitError>())?;
     m.add("UnavailableError", py.get_type::<UnavailableError>())?;
+    bind_kind_exceptions(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     exit::register(m)?;
     Ok(())

@@ -2,7 +2,7 @@
 //! before it applies (see `Store(log=...)`). The logic is the core's
 //! (`ordu::log`); this only crosses into Python and back.
 
-use ordu::log::{EntryLog, Log, LogError};
+use ordu::{EntryLog, Log, LogError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 

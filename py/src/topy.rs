@@ -199,7 +199,7 @@ impl Keys {
     ///
     /// A get of an unchanged job converts the same texts at the same
     /// addresses (the job is shared, not copied), so its strings come from
-    /// here: about a tenth of a get's instructions. A slot holds one string
+    /// here rather than being made again (docs/benchmarks.md). A slot holds one string
     /// (at most 32 bytes of text) until another text at an address of the
     /// same slot replaces it: at most 4,096 strings are kept.
     #[inline]

@@ -6,6 +6,7 @@
 //! state, byte for byte ([`State::snapshot`]), on every replica. A command that is
 //! rejected (a check-and-set conflict, a plan that no longer fits) changes nothing.
 
+mod key;
 mod snapshot;
 mod usage;
 
@@ -22,14 +23,13 @@ use crate::structs::{
     AllocClientStatus, AllocClientUpdate, Allocation, Evaluation, Job, Node, NodeStatus, Plan,
     JOB_STATUS_DEAD, JOB_STATUS_PENDING, JOB_STATUS_RUNNING, JOB_TYPE_SYSTEM,
 };
-use crate::watch::Key;
-
+pub use key::Key;
 pub use snapshot::{OLDEST_SNAPSHOT_VERSION, SNAPSHOT_VERSION};
 pub use usage::NodeUsage;
 
 /// The watch keys of what reads cover.
 pub mod keys {
-    use crate::watch::Key;
+    use super::Key;
 
     /// One job.
     pub fn job(id: &str) -> Key {

@@ -413,7 +413,7 @@ mod grouped_tests {
         }));
         let node = br#"{"Node":{"ID":"n1","Name":"n1","Datacenter":"dc1","Status":"ready",
             "Attributes":{"driver.exec":"1"},"Resources":{"CPU":4000,"MemoryMB":8192}}}"#;
-        crate::json::register_node_at(&store, None, node, None).unwrap();
+        crate::host::register_node_at(&store, None, node, None).unwrap();
         let before = store.index();
         let group = store.scheduling.lock();
         let (tx, rx) = mpsc::channel();
@@ -422,7 +422,7 @@ mod grouped_tests {
             std::thread::spawn(move || {
                 let body = br#"{"Job":{"ID":"web","Datacenters":["dc1"],"TaskGroups":[{"Name":"g",
                     "Tasks":[{"Name":"t","Driver":"exec"}]}]}}"#;
-                let reply = crate::json::register_job(&store, body, None).unwrap();
+                let reply = crate::host::register_job(&store, body, None).unwrap();
                 tx.send(reply.body).unwrap();
             });
         }

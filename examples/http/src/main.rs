@@ -15,12 +15,11 @@
 //! one), each with its own single-threaded runtime: the first accepts
 //! connections and deals them out in turn, and a connection is then served
 //! start to end on one thread. Writes are applied one at a time whatever the
-//! count, and a client on the same machine needs CPU too: on this project's
-//! 2-CPU machine, with ab on the same machine and 8 connections, one thread
-//! served 44,800-54,100 re-registers/s and 118,000-124,000 gets/s against
-//! 34,500-38,700 and 107,000-115,000 with two (whose hand-offs of the write
-//! turn cost a cross-CPU wake-up each), and one runtime with two
-//! work-stealing workers did worse still; see `bench/load.sh`. A serving
+//! count, and a client on the same machine needs CPU too: on a 2-CPU machine
+//! with the client beside it, one thread served more than two (whose
+//! hand-offs of the write turn cost a cross-CPU wake-up each), and one
+//! runtime with two work-stealing workers did worse still (figures in
+//! `docs/benchmarks.md`, from `bench/load.sh`). A serving
 //! thread that runs out of requests spins a little before it sleeps
 //! (`--spin`, [`spin`]).
 
@@ -313,7 +312,7 @@ fn register_demo_nodes(store: &Store, count: usize) -> Result<(), String> {
     let dcs = (0..count).map(|_| "dc1").chain(["us2", "eu1"]).enumerate();
     for (i, dc) in dcs {
         let body = demo_node(i + 1, dc).to_string();
-        ordu::json::register_node_at(store, None, body.as_bytes(), None)
+        ordu::host::register_node_at(store, None, body.as_bytes(), None)
             .map_err(|e| format!("demo node {}: {e}", i + 1))?;
     }
     Ok(())
@@ -503,7 +502,7 @@ async fn run(args: Args) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("listener address: {e}"))?;
     let (down_tx, down_rx) = watch::channel(false);
-    let agent = ordu::agent::Agent {
+    let agent = ordu::Agent {
         name: host_name(),
         datacenter: args.datacenter.clone(),
         addr: local.ip(),
@@ -815,8 +814,8 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn test_agent(addr: SocketAddr) -> ordu::agent::Agent {
-        ordu::agent::Agent {
+    fn test_agent(addr: SocketAddr) -> ordu::Agent {
+        ordu::Agent {
             name: "test".into(),
             datacenter: "dc1".into(),
             addr: addr.ip(),
@@ -1021,7 +1020,7 @@ mod tests {
         // An ordinary job places on them.
         let job = br#"{"Job":{"ID":"web","Datacenters":["dc1"],"TaskGroups":[{"Name":"g","Count":3,
             "Tasks":[{"Name":"t","Driver":"docker","Resources":{"CPU":500,"MemoryMB":256}}]}]}}"#;
-        ordu::json::register_job(&store, job, None).unwrap();
+        ordu::host::register_job(&store, job, None).unwrap();
         let allocs = store
             .job_allocations("web", false, &ordu::QueryOptions::default())
             .unwrap()

@@ -13,9 +13,8 @@ use axum::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use http_body_util::BodyExt;
-use ordu::agent::Agent;
-use ordu::json::{self, Reply};
-use ordu::{reads, Error, QueryOptions, Reader, Store};
+use ordu::host::{self, Reply};
+use ordu::{reads, Agent, Error, QueryOptions, Reader, Store};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Semaphore, SemaphorePermit};
 
@@ -149,8 +148,8 @@ pub fn service(
 }
 
 /// Every request goes to [`handle`]: the routing is ours ([`route`]), so a
-/// router in front of it would only add a layer (about 2,500 instructions
-/// per request with axum's, a tenth of a get).
+/// router in front of it would only add a layer, and its cost per request
+/// (docs/benchmarks.md).
 #[derive(Clone)]
 pub struct Service(Arc<App>);
 
@@ -239,7 +238,7 @@ fn check(app: &App, req: Request) -> Checked {
     };
     let params = Params::parse(parts.uri.query());
     // Another region is refused before anything else, bodies included.
-    if let Err(e) = json::check_region(&app.store, params.region()) {
+    if let Err(e) = host::check_region(&app.store, params.region()) {
         return Checked::Answer(error(&e, false));
     }
     if op.is_agent() {
@@ -264,7 +263,7 @@ fn check(app: &App, req: Request) -> Checked {
         .get(axum::http::header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     if let (true, Some(n)) = (expects, announced) {
-        if let Err(e) = json::check_body_size(&app.store, n) {
+        if let Err(e) = host::check_body_size(&app.store, n) {
             return Checked::Answer(error(&e, false));
         }
     }
@@ -459,7 +458,7 @@ impl App {
                 let checked = if body.len() > CHECK_APART_BYTES {
                     Box::pin(self.check_register_apart(id, body, region.clone())).await
                 } else {
-                    json::check_register_job_at(
+                    host::check_register_job_at(
                         &self.store,
                         id.as_deref(),
                         &body,
@@ -468,7 +467,7 @@ impl App {
                     .map_err(|e| error(&e, false))
                 };
                 match checked {
-                    Ok(c) => Box::new(move |s: &Store| json::commit_register(s, c)),
+                    Ok(c) => Box::new(move |s: &Store| host::commit_register(s, c)),
                     Err(refused) => return refused,
                 }
             }
@@ -476,7 +475,7 @@ impl App {
                 if let Err(fail) = check_evaluate_body(&self.store, &id, &body) {
                     return fail.response();
                 }
-                Box::new(move |s: &Store| json::evaluate_job(s, &id, region.as_deref()))
+                Box::new(move |s: &Store| host::evaluate_job(s, &id, region.as_deref()))
             }
             Op::DeregisterJob(id) => {
                 if let Err(bad) = params.purge() {
@@ -484,23 +483,23 @@ impl App {
                 }
                 // The job goes at once either way: `purge` is accepted and
                 // changes nothing.
-                Box::new(move |s: &Store| json::deregister_job(s, &id, region.as_deref()))
+                Box::new(move |s: &Store| host::deregister_job(s, &id, region.as_deref()))
             }
             Op::RegisterNode(id) => Box::new(move |s: &Store| {
-                json::register_node_at(s, Some(&id), &body, region.as_deref())
+                host::register_node_at(s, Some(&id), &body, region.as_deref())
             }),
-            Op::DeregisterNode(id) => Box::new(move |s: &Store| json::deregister_node(s, &id)),
+            Op::DeregisterNode(id) => Box::new(move |s: &Store| host::deregister_node(s, &id)),
             Op::NodeStatus(id) => {
-                Box::new(move |s: &Store| json::update_node_status(s, &id, &body))
+                Box::new(move |s: &Store| host::update_node_status(s, &id, &body))
             }
             Op::NodeDrain(id) => {
                 let enable = params.enable().map(str::to_string);
                 Box::new(move |s: &Store| {
-                    json::update_node_drain_query(s, &id, enable.as_deref(), &body)
+                    host::update_node_drain_query(s, &id, enable.as_deref(), &body)
                 })
             }
             Op::UpdateAllocation(id) => {
-                Box::new(move |s: &Store| json::update_alloc_client(s, Some(&id), &body))
+                Box::new(move |s: &Store| host::update_alloc_client(s, Some(&id), &body))
             }
             _ => return text(StatusCode::INTERNAL_SERVER_ERROR, "not a write"),
         };
@@ -547,7 +546,7 @@ impl App {
 }
 
 impl App {
-    /// [`json::check_register_job_at`] on the blocking pool; a refusal is
+    /// [`host::check_register_job_at`] on the blocking pool; a refusal is
     /// the answer.
     async fn check_register_apart(
         &self,
@@ -557,7 +556,7 @@ impl App {
     ) -> Result<ordu::CheckedRegister, Response> {
         let store = self.store.clone();
         let checked = tokio::task::spawn_blocking(move || {
-            json::check_register_job_at(&store, id.as_deref(), &body, region.as_deref())
+            host::check_register_job_at(&store, id.as_deref(), &body, region.as_deref())
         })
         .await;
         match checked {
@@ -717,7 +716,7 @@ async fn read_body(
             }
         }
     }
-    json::check_body_size(store, total).map_err(|e| BodyError::Fail(Fail::error(&e, false)))?;
+    host::check_body_size(store, total).map_err(|e| BodyError::Fail(Fail::error(&e, false)))?;
     Ok(buf)
 }
 

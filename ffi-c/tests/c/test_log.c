@@ -9,41 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ordu.h"
-
-static int failed_checks;
-static int tests_failed, tests_passed;
-
-#define CHECK(cond)                                                       \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      failed_checks++;                                                    \
-    }                                                                     \
-  } while (0)
-
-#define CHECK_RC(call, want)                                                 \
-  do {                                                                       \
-    ordu_result got_ = (call);                                               \
-    if (got_ != (want)) {                                                    \
-      ordu_string *e_ = NULL;                                                \
-      ordu_last_error(&e_);                                                  \
-      fprintf(stderr, "%s:%d: %s gave %s, want %s; error: %s\n", __FILE__,   \
-              __LINE__, #call, ordu_result_name(got_), ordu_result_name(want), \
-              e_ ? ordu_string_ptr(e_) : "(none)");                          \
-      ordu_string_free(e_);                                                  \
-      failed_checks++;                                                       \
-    }                                                                        \
-  } while (0)
-
-static const char JOB[] =
-    "{\"Job\":{\"ID\":\"web\",\"Datacenters\":[\"dc1\"],\"TaskGroups\":[{\"Name\":\"g\","
-    "\"Count\":2,\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"exec\",\"Resources\":{\"CPU\":"
-    "100,\"MemoryMB\":64}}]}]}}";
-static const char NODE[] =
-    "{\"Node\":{\"ID\":\"node-1\",\"Name\":\"node-1\",\"Datacenter\":\"dc1\",\"Status\":"
-    "\"ready\",\"Attributes\":{\"kernel.os\":\"linux\",\"driver.exec\":\"1\"},"
-    "\"Resources\":{\"CPU\":4000,\"MemoryMB\":8192,\"DiskMB\":10000}}}";
+#include "harness.h"
 
 /* ---- the host's log: "<index> <length>\n<entry>\n" records, synced ---- */
 
@@ -127,12 +93,10 @@ static void test_file_log_restart(void) {
 
   struct file_log log = {0};
   ordu_store *s = open_store(&log, path);
+  register_node(s);
+  register_job(s, JOB);
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_node_register(s, NODE, strlen(NODE), &out, &index), ORDU_OK);
-  ordu_string_free(out);
-  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, &out, &index), ORDU_OK);
-  ordu_string_free(out);
   int allocs = 0;
   uint64_t job_index = 0, before = 0;
   char *want = job_json(s, &allocs, &job_index);
@@ -184,19 +148,16 @@ static void test_file_log_restart(void) {
 }
 
 static void test_snapshot_and_leadership(void) {
-  ordu_store *s = NULL;
-  CHECK_RC(ordu_store_new(NULL, 0, &s), ORDU_OK);
+  ordu_store *s = new_store();
+  register_node(s);
+  register_job(s, JOB);
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_node_register(s, NODE, strlen(NODE), &out, &index), ORDU_OK);
-  ordu_string_free(out);
-  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, &out, &index), ORDU_OK);
-  ordu_string_free(out);
 
   ordu_string *snap = NULL;
   uint64_t snap_index = 0;
   CHECK_RC(ordu_store_snapshot(s, &snap, &snap_index), ORDU_OK);
-  CHECK(strstr(ordu_string_ptr(snap), "\"version\":1") != NULL);
+  CHECK(strstr(ordu_string_ptr(snap), "\"version\":2") != NULL);
 
   ordu_store *r = NULL;
   CHECK_RC(ordu_store_new(NULL, 0, &r), ORDU_OK);
@@ -228,21 +189,11 @@ static void test_snapshot_and_leadership(void) {
   ordu_store_free(r);
 }
 
-static void run(const char *name, void (*test)(void)) {
-  int before = failed_checks;
-  test();
-  if (failed_checks == before) {
-    tests_passed++;
-    printf("ok   %s\n", name);
-  } else {
-    tests_failed++;
-    printf("FAIL %s\n", name);
-  }
-}
+static const struct test tests[] = {
+    T(test_file_log_restart),
+    T(test_snapshot_and_leadership),
+};
 
-int main(void) {
-  run("test_file_log_restart", test_file_log_restart);
-  run("test_snapshot_and_leadership", test_snapshot_and_leadership);
-  printf("%d passed, %d failed\n", tests_passed, tests_failed);
-  return tests_failed == 0 ? 0 : 1;
+int main(int argc, char **argv) {
+  return run_tests(tests, sizeof tests / sizeof tests[0], argc, argv);
 }

@@ -1,4 +1,5 @@
-//! JSON in, JSON out: every store operation over bytes in Nomad's field names.
+//! The host API, bytes in and bytes out: every store operation over JSON in
+//! Nomad's field names, for hosts that speak no Rust.
 //!
 //! The C ABI and the Python module are thin layers over this module, so both
 //! behave the same and neither holds logic of its own. Each call answers a
@@ -12,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, Stage};
 use crate::store::{
-    CheckedRegister, Config, QueryOptions, SchedulingMode, Store, WriteOptions, DEFAULT_WAIT,
-    MAX_WAIT,
+    CheckedRegister, Config, Query, QueryOptions, SchedulingMode, Store, WriteOptions,
+    DEFAULT_WAIT, MAX_WAIT,
 };
 use crate::structs::{decode, AllocClientUpdate, JobRegisterRequest, Limits};
 
@@ -31,6 +32,12 @@ fn reply<T: Serialize>(value: &T, index: u64) -> Result<Reply> {
         body: serde_json::to_string(value).expect("model types serialise"),
         index,
     })
+}
+
+/// A read's value as JSON, at the read's index.
+fn read<T: Serialize>(r: Result<Query<T>>) -> Result<Reply> {
+    let r = r?;
+    reply(&r.value, r.meta.index)
 }
 
 /// The options of a store created from JSON. Every key is optional:
@@ -178,44 +185,38 @@ pub fn deregister_job(store: &Store, id: &str, region: Option<&str>) -> Result<R
 
 /// A job.
 pub fn job(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.job(id, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.job(id, q))
 }
 
 /// The job list.
 pub fn jobs(store: &Store, prefix: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.jobs(prefix, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.jobs(prefix, q))
 }
 
 /// A job's allocation stubs.
 pub fn job_allocations(store: &Store, id: &str, all: bool, q: &QueryOptions) -> Result<Reply> {
-    let r = store.job_allocations(id, all, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.job_allocations(id, all, q))
 }
 
 /// A job's evaluations.
 pub fn job_evaluations(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.job_evaluations(id, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.job_evaluations(id, q))
 }
 
 /// An evaluation.
 pub fn evaluation(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.evaluation(id, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.evaluation(id, q))
 }
 
 /// An evaluation's allocation stubs (`[]` for an unknown evaluation).
 pub fn eval_allocations(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.eval_allocations(id, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.eval_allocations(id, q))
 }
 
 /// What the agent and status endpoints answer for the host `agent`
 /// (see [`crate::agent`]): `what` is `self`, `members`, `leader`, `peers` or
 /// `regions`. The index is 0: these are not blocking queries.
-pub fn agent(store: &Store, agent: &crate::agent::Agent, what: &str) -> Result<Reply> {
+pub fn agent(store: &Store, agent: &crate::Agent, what: &str) -> Result<Reply> {
     match what {
         "self" => reply(&agent.agent_self(store), 0),
         "members" => reply(&agent.members(store), 0),
@@ -234,26 +235,22 @@ pub fn agent(store: &Store, agent: &crate::agent::Agent, what: &str) -> Result<R
 
 /// An allocation.
 pub fn allocation(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.allocation(id, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.allocation(id, q))
 }
 
 /// A node.
 pub fn node(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.node(id, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.node(id, q))
 }
 
 /// The node list.
 pub fn nodes(store: &Store, prefix: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.nodes(prefix, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.nodes(prefix, q))
 }
 
 /// A node's allocations.
 pub fn node_allocations(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    let r = store.node_allocations(id, q)?;
-    reply(&r.value, r.meta.index)
+    read(store.node_allocations(id, q))
 }
 
 /// Registers a node from `{"Node": {...}}` or the bare node.
@@ -357,17 +354,13 @@ pub fn garbage_collect(store: &Store, older_than: i64) -> Result<Reply> {
 /// Manual mode: the next ready evaluation of one of `types` (all when empty),
 /// waiting up to `wait_ms` milliseconds (0: not at all; capped at the reads'
 /// longest wait) for one. `None` when none arrived in time.
-pub fn dequeue_evaluation(
-    store: &Store,
-    types: &[&str],
-    wait_ms: u64,
-) -> Option<crate::scheduler::broker::Delivery> {
+pub fn dequeue_evaluation(store: &Store, types: &[&str], wait_ms: u64) -> Option<crate::Delivery> {
     store.dequeue_evaluation(types, Duration::from_millis(wait_ms).min(MAX_WAIT))
 }
 
 /// A dequeued evaluation as `{"Eval": {...}, "Token": "...", "Attempt": n}`,
 /// with the evaluation's modify index.
-pub fn delivery(d: &crate::scheduler::broker::Delivery) -> Result<Reply> {
+pub fn delivery(d: &crate::Delivery) -> Result<Reply> {
     reply(
         &serde_json::json!({ "Eval": &*d.eval, "Token": d.token, "Attempt": d.attempt }),
         d.eval.modify_index,
@@ -376,7 +369,7 @@ pub fn delivery(d: &crate::scheduler::broker::Delivery) -> Result<Reply> {
 
 /// Manual mode: plans, submits and acks a dequeued evaluation (nacked when
 /// its plans keep conflicting). Answers `{"Index": n}`, the plan's index.
-pub fn process_evaluation(store: &Store, d: &crate::scheduler::broker::Delivery) -> Result<Reply> {
+pub fn process_evaluation(store: &Store, d: &crate::Delivery) -> Result<Reply> {
     let index = store.process_evaluation(d)?;
     reply(&serde_json::json!({ "Index": index }), index)
 }
