@@ -194,7 +194,7 @@ fn a_plan_entry_and_a_snapshot_hold_each_job_once() {
 }
 
 #[test]
-fn a_snapshot_naming_a_job_it_lacks_or_an_allocation_twice_is_refused() {
+fn a_snapshot_naming_a_job_it_lacks_or_another_or_an_allocation_twice_is_refused() {
     let (_, snap) = write_log();
     let v: serde_json::Value = serde_json::from_slice(&snap).unwrap();
     let store = manual_store();
@@ -211,6 +211,19 @@ fn a_snapshot_naming_a_job_it_lacks_or_an_allocation_twice_is_refused() {
         err.to_string().contains("job 99 is not in alloc_jobs"),
         "{err}"
     );
+
+    // Every allocation here is of web; the seed job places nothing, so an
+    // index into alloc_jobs of another job is made by adding one.
+    let mut other = v.clone();
+    let seed = other["state"]["jobs"]["binstore-storagelocker"].clone();
+    let jobs = other["state"]["alloc_jobs"].as_array_mut().unwrap();
+    jobs.push(seed);
+    let n = jobs.len() - 1;
+    other["state"]["allocs"][0][0] = n.into();
+    let err = store
+        .restore_snapshot(other.to_string().as_bytes())
+        .unwrap_err();
+    assert!(err.to_string().contains("names job"), "{err}");
 
     let mut twice = v.clone();
     let first = twice["state"]["allocs"][0].clone();
@@ -282,4 +295,20 @@ fn a_plan_placing_without_a_job_is_refused_wherever_it_lands() {
     let mut state = State::restore(&before).unwrap();
     assert!(state.apply(index, &cmd).is_err());
     assert!(state.snapshot() == before && replica.snapshot() == before);
+
+    // Nor may it place another job's allocation under its job.
+    let web = replica.job("web", &now()).unwrap().value;
+    let ordu::Command::PlanApply { mut plan } = cmd else {
+        unreachable!()
+    };
+    plan.job = Some(web);
+    plan.placements[0].job_id = "api".into();
+    let err = replica
+        .apply_committed(index + 1, ordu::Command::PlanApply { plan })
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("places allocation a of job"),
+        "{err}"
+    );
+    assert!(replica.snapshot() == before);
 }

@@ -500,11 +500,22 @@ impl State {
     /// schedulable and, with the plan's stops, has room for its placements.
     fn check_plan(&self, plan: &Plan) -> Result<()> {
         // The placements' job is the plan's (they are logged without it).
-        if plan.job.is_none() && !plan.placements.is_empty() {
-            return Err(Error::Conflict {
-                message: "plan places allocations but carries no job".into(),
-                current_index: 0,
-            });
+        if !plan.placements.is_empty() {
+            let Some(job) = &plan.job else {
+                return Err(Error::Conflict {
+                    message: "plan places allocations but carries no job".into(),
+                    current_index: 0,
+                });
+            };
+            if let Some(a) = plan.placements.iter().find(|a| a.job_id != job.id) {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "plan of job {:?} places allocation {} of job {:?}",
+                        job.id, a.id, a.job_id
+                    ),
+                    current_index: 0,
+                });
+            }
         }
         let mut by_node: BTreeMap<&str, Vec<&Allocation>> = BTreeMap::new();
         for a in &plan.placements {

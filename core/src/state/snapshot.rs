@@ -227,6 +227,12 @@ fn from_v2(s: In2) -> Result<State> {
                 shared.len()
             )));
         };
+        if job.id != a.job_id {
+            return Err(bad(format!(
+                "allocation {} of job {:?} names job {n}, which is {:?}",
+                a.id, a.job_id, job.id
+            )));
+        }
         a.job = job.clone();
         resources.share(&mut a);
         match allocs.entry(a.id.clone()) {
