@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Rust: format, lints, and the core crate's unit, integration and doc tests.
+# Rust: format, lints, and the unit, integration and doc tests of the core
+# crate and of its durable log.
 set -euo pipefail
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test -p ordu
+cargo test -p ordu-durable

@@ -77,6 +77,29 @@ done <"$tmp/list"
 [ "$curls" -ge 2 ] || { echo "README has $curls curl blocks, expected 2" >&2; exit 1; }
 stop_server
 
+# The durable run: the example job survives a SIGKILL. The data directory is
+# one of this run's own rather than /tmp/ordu-data.
+durable=$(grep -- '-durable-run.txt$' "$tmp/list")
+[ "$(wc -l <"$tmp/blocks/$durable")" -eq 1 ] || { echo "the durable run block is not one line" >&2; exit 1; }
+run_durable() {
+  echo "--- README block $durable"
+  bash -c "$(sed "s|/tmp/ordu-data|$tmp/data|g" "$tmp/blocks/$durable")" >"$tmp/server.log" 2>&1 &
+  server=$!
+  wait_4646 "ordu-http --data-dir"
+}
+run_durable
+curl -s -X PUT -d @testdata/example-job.json localhost:4646/v1/jobs | grep -q '"EvalID":"' ||
+  { echo "the durable server did not take the example job" >&2; exit 1; }
+# `cargo run` (and bash -c of one command) exec the server: this is it.
+kill -KILL "$server"
+wait "$server" 2>/dev/null || true
+server=
+run_durable
+grep -q 'recovered .*: index [1-9]' "$tmp/server.log" || { cat "$tmp/server.log"; echo "no recovery line" >&2; exit 1; }
+curl -s localhost:4646/v1/job/example | grep -q '"ID":"example"' ||
+  { cat "$tmp/server.log"; echo "the example job did not survive kill -9" >&2; exit 1; }
+stop_server
+
 # The Rust quickstart: the crate is made in $tmp rather than beside the
 # checkout, otherwise as written; the lockfile of this workspace keeps its
 # dependencies' versions, and a target directory of its own keeps it apart.

@@ -2,7 +2,7 @@
 //! evaluations, allocations) served over an embedded ordu [`Store`].
 //!
 //! ```text
-//! ordu-http [--addr 127.0.0.1:4646] [--region global] [--demo-nodes N]
+//! ordu-http [--addr 127.0.0.1:4646] [--region global] [--demo-nodes N] [--data-dir DIR]
 //! ```
 //!
 //! The contract it serves is `docs/http-api.md`. It prints
@@ -79,7 +79,7 @@ const USAGE: &str = "\
 usage: ordu-http [--addr HOST:PORT] [--region NAME] [--datacenter NAME] [--demo-nodes N]
                  [--gc-after DURATION] [--threads N] [--spin DURATION]
                  [--read-timeout DURATION] [--max-body-bytes-in-flight BYTES]
-                 [--max-conns N] [--log-requests]
+                 [--max-conns N] [--log-requests] [--data-dir DIR [--snapshot-every N]]
 
   --addr HOST:PORT   listen address (default 127.0.0.1:4646; port 0 picks a free one)
   --region NAME      the region the store holds (default global)
@@ -105,6 +105,11 @@ usage: ordu-http [--addr HOST:PORT] [--region NAME] [--datacenter NAME] [--demo-
   --max-conns N      open connections at most; past it a new connection gets 503
                      and is closed (default: the descriptor limit, raised to its
                      hard limit, less a reserve)
+  --data-dir DIR     keep the state in DIR (created if missing; one server per
+                     directory): every write is on disk before it is answered, and
+                     a restart recovers it (default: in memory, lost on exit)
+  --snapshot-every N with --data-dir: write a snapshot and drop the log before it
+                     every N entries (default 10000; 0: never)
   --log-requests     log one line per request to stderr (method, path, status,
                      duration); RUST_LOG=ordu_http::request=info does the same,
                      and RUST_LOG takes the usual tracing filters
@@ -137,6 +142,9 @@ struct Args {
     /// `None`: from the descriptor limit.
     max_conns: Option<usize>,
     log_requests: bool,
+    /// Where the state is kept; `None`: in memory.
+    data_dir: Option<std::path::PathBuf>,
+    snapshot_every: u64,
 }
 
 /// The least `--max-body-bytes-in-flight`: one body at the store's limit.
@@ -157,6 +165,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         bytes_in_flight: limits::DEFAULT_BYTES_IN_FLIGHT,
         max_conns: None,
         log_requests: false,
+        data_dir: None,
+        snapshot_every: ordu_durable::Options::default().snapshot_every,
     };
     while let Some(flag) = args.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -257,6 +267,19 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 a.max_conns = Some(v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
                     format!("--max-conns {v:?}: want a number of connections, at least 1")
                 })?);
+            }
+            "--data-dir" => {
+                let v = value()?;
+                if v.is_empty() {
+                    return Err("--data-dir must not be empty".into());
+                }
+                a.data_dir = Some(v.into());
+            }
+            "--snapshot-every" => {
+                let v = value()?;
+                a.snapshot_every = v.parse().map_err(|_| {
+                    format!("--snapshot-every {v:?}: want a number of entries (0: never)")
+                })?;
             }
             _ => return Err(format!("unknown argument {flag:?}")),
         }
@@ -484,15 +507,44 @@ fn spawn_serving_thread(
         .map_err(|e| format!("cannot start serving thread {n}: {e}"))
 }
 
+/// The store kept in `dir`: its snapshot restored and its log replayed, with
+/// every write going to that log before it is answered.
+fn recover(
+    dir: &std::path::Path,
+    snapshot_every: u64,
+    config: Config,
+) -> Result<Arc<Store>, String> {
+    let started = Instant::now();
+    let opts = ordu_durable::Options {
+        snapshot_every,
+        ..ordu_durable::Options::default()
+    };
+    let durable = ordu_durable::Durable::open(dir, opts).map_err(|e| e.to_string())?;
+    let r = durable.store(config).map_err(|e| e.to_string())?;
+    eprintln!(
+        "ordu-http: recovered {}: index {} (snapshot at {}, {} entries replayed) in {:?}",
+        durable.file().display(),
+        r.index,
+        r.snapshot_index,
+        r.replayed,
+        started.elapsed()
+    );
+    Ok(r.store)
+}
+
 async fn run(args: Args) -> Result<(), String> {
     // Queued mode: a write answers once applied, its evaluations queued; a
     // task processes them in groups, and a read processes what is queued
     // first (see `App::queue_processing`).
-    let store = Arc::new(Store::new(Config {
+    let config = Config {
         region: args.region.clone(),
         mode: SchedulingMode::Queued,
         ..Config::default()
-    }));
+    };
+    let store = match &args.data_dir {
+        None => Arc::new(Store::new(config)),
+        Some(dir) => recover(dir, args.snapshot_every, config)?,
+    };
     register_demo_nodes(&store, args.demo_nodes)?;
     store.process_queued();
 
@@ -921,6 +973,14 @@ mod tests {
         assert!(parse(&["--addr", "nowhere"]).is_err());
         assert!(parse(&["--demo-nodes", "-1"]).is_err());
         assert!(parse(&["--demo-nodes", "99999999999"]).is_err());
+        assert_eq!(a.data_dir, None);
+        let d = parse(&["--data-dir", "/tmp/d", "--snapshot-every=5"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.data_dir.as_deref(), Some(std::path::Path::new("/tmp/d")));
+        assert_eq!(d.snapshot_every, 5);
+        assert!(parse(&["--data-dir", ""]).is_err());
+        assert!(parse(&["--snapshot-every", "-1"]).is_err());
         assert!(parse(&["--region", ""]).is_err());
         assert!(parse(&["--bogus"]).unwrap_err().contains("--bogus"));
         assert_eq!(a.gc_after, Some(Duration::from_secs(3600)));
