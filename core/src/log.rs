@@ -43,12 +43,39 @@ pub trait Log: Send + Sync {
     /// entry is as safe as the host promises (written and synced, agreed by a
     /// quorum); an error means the entry is not in the log and never will be.
     fn append(&self, after: u64, command: &Command) -> Result<u64, LogError>;
+
+    /// Whether [`Log::append_batch`] commits several entries as one (one
+    /// sync, one round trip for all). The store then gathers the writes that
+    /// arrive while an append is in flight and hands them over together:
+    /// group commit, so that many writers are bounded by the log's commit
+    /// rate times the batch, not by one commit each.
+    fn batches(&self) -> bool {
+        false
+    }
+
+    /// Commits `commands`, in order, at consecutive indexes from the one it
+    /// answers (above `after`); all of them or none. Called only when
+    /// [`Log::batches`] says so.
+    fn append_batch(&self, after: u64, commands: &[&Command]) -> Result<u64, LogError> {
+        match commands {
+            [one] => self.append(after, one),
+            _ => Err(LogError("this log commits one entry at a time".into())),
+        }
+    }
 }
 
 /// A shared log: the host keeps a handle to it (to read it back, to stop it).
 impl<L: Log + ?Sized> Log for std::sync::Arc<L> {
     fn append(&self, after: u64, command: &Command) -> Result<u64, LogError> {
         (**self).append(after, command)
+    }
+
+    fn batches(&self) -> bool {
+        (**self).batches()
+    }
+
+    fn append_batch(&self, after: u64, commands: &[&Command]) -> Result<u64, LogError> {
+        (**self).append_batch(after, commands)
     }
 }
 
@@ -94,6 +121,20 @@ impl<L: Log, F: Fn(u64, &Command) + Send + Sync> Log for Observed<L, F> {
         self.appended.fetch_add(1, Ordering::Relaxed);
         (self.f)(index, command);
         Ok(index)
+    }
+
+    fn batches(&self) -> bool {
+        self.inner.batches()
+    }
+
+    fn append_batch(&self, after: u64, commands: &[&Command]) -> Result<u64, LogError> {
+        let first = self.inner.append_batch(after, commands)?;
+        self.appended
+            .fetch_add(commands.len() as u64, Ordering::Relaxed);
+        for (index, command) in (first..).zip(commands) {
+            (self.f)(index, command);
+        }
+        Ok(first)
     }
 }
 

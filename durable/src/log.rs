@@ -149,4 +149,13 @@ impl Log for DurableLog {
     fn append(&self, after: u64, command: &Command) -> Result<u64, LogError> {
         self.append_encoded(after, &[ordu::log::encode_entry(command)])
     }
+
+    /// One transaction, one sync, for the writes the store gathered.
+    fn batches(&self) -> bool {
+        true
+    }
+
+    fn append_batch(&self, after: u64, commands: &[&Command]) -> Result<u64, LogError> {
+        DurableLog::append_batch(self, after, commands)
+    }
 }

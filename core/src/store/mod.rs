@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::command::Command;
 use crate::error::{Error, Result};
@@ -68,6 +68,11 @@ pub struct Store {
     /// One append at a time, in the order they apply; holds the last index
     /// the log gave (an entry the state refused still took its index).
     log_turn: Mutex<u64>,
+    /// Writes waiting to be handed to a log that batches (group commit);
+    /// see [`Store::commit`].
+    write_queue: Mutex<seam::WriteQueue>,
+    /// Signalled when queued writes are answered or the queue's front moves.
+    write_done: Condvar,
     /// See [`Store::is_leader`].
     leader: AtomicBool,
     /// Evaluations written canceled since the last [`Store::collect_canceled`]
@@ -110,6 +115,8 @@ impl Store {
             ids,
             log: Box::new(MemoryLog),
             log_turn: Mutex::new(0),
+            write_queue: Mutex::default(),
+            write_done: Condvar::new(),
             leader: AtomicBool::new(true),
             canceled_since_collect: AtomicU64::new(0),
             queued_upto: AtomicU64::new(0),

@@ -64,16 +64,24 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the store's log commits batches ([`Log::batches`]): writes
+    /// made concurrently then share its commits, so a host should make them
+    /// from several threads rather than one at a time.
+    pub fn log_batches(&self) -> bool {
+        self.log.batches()
+    }
+
     /// Hands `cmd` to the log and, once it committed, applies it at the index
     /// the log gave, wakes its waiters and queues its evaluations. A log that
     /// refuses changes nothing. The state's lock is taken only to apply, so
     /// readers go on while the log works.
     pub(super) fn commit(&self, cmd: Command) -> Result<Applied> {
+        if self.log.batches() {
+            return self.commit_grouped(cmd);
+        }
         let mut last = self.log_turn.lock();
         if !self.is_leader() {
-            return Err(Error::Unavailable {
-                message: "this server is not the leader".into(),
-            });
+            return Err(not_leader());
         }
         let after = {
             // Refused here, a write never reaches the log. `apply` decides
@@ -128,5 +136,137 @@ impl Store {
             }
         }
         Ok(applied)
+    }
+}
+
+/// Writes waiting for a batching log, in arrival order. The one at the front
+/// hands the log every command queued behind it, up to [`MAX_BATCH`], in one
+/// call; the others wait for their answer.
+#[derive(Default)]
+pub(super) struct WriteQueue {
+    waiting: std::collections::VecDeque<Queued>,
+    /// Numbers each write, so that a waiter finds its own answer.
+    next: u64,
+}
+
+struct Queued {
+    ticket: u64,
+    /// Taken by the writer that hands the batch over.
+    command: Option<Command>,
+    answer: Option<Result<Applied>>,
+}
+
+/// Commands handed to the log in one batch at most: bounds what one writer
+/// does for others, and the size of one log transaction.
+const MAX_BATCH: usize = 256;
+
+impl Store {
+    /// [`Store::commit`] for a log that batches: the writes that arrive while
+    /// one batch is with the log wait in a queue, and the first of them then
+    /// hands all of theirs over at once. Each command is checked at the
+    /// state as the batch begins (refused there, it never reaches the log)
+    /// and decided again by `apply`, which sees the batch's earlier entries:
+    /// two check-and-sets of one job in one batch, the second is refused.
+    fn commit_grouped(&self, cmd: Command) -> Result<Applied> {
+        let mut q = self.write_queue.lock();
+        let ticket = q.next;
+        q.next += 1;
+        q.waiting.push_back(Queued {
+            ticket,
+            command: Some(cmd),
+            answer: None,
+        });
+        loop {
+            let pos = q.waiting.iter().position(|w| w.ticket == ticket);
+            let Some(pos) = pos else {
+                unreachable!("a queued write leaves the queue only with its answer taken")
+            };
+            if let Some(answer) = q.waiting[pos].answer.take() {
+                q.waiting.remove(pos);
+                // The front may now be a write whose batch has not begun.
+                self.write_done.notify_all();
+                return answer;
+            }
+            if pos == 0 && q.waiting[0].command.is_some() {
+                break;
+            }
+            self.write_done.wait(&mut q);
+        }
+        // This write leads a batch: every command queued so far.
+        let batch: Vec<(u64, Command)> = q
+            .waiting
+            .iter_mut()
+            .take(MAX_BATCH)
+            .filter_map(|w| Some((w.ticket, w.command.take()?)))
+            .collect();
+        drop(q);
+        let answers = self.commit_batch(batch);
+        let mut q = self.write_queue.lock();
+        for (ticket, answer) in answers {
+            if let Some(w) = q.waiting.iter_mut().find(|w| w.ticket == ticket) {
+                w.answer = Some(answer);
+            }
+        }
+        let pos = q.waiting.iter().position(|w| w.ticket == ticket);
+        let answer = pos.and_then(|p| q.waiting.remove(p)).and_then(|w| w.answer);
+        self.write_done.notify_all();
+        answer.unwrap_or_else(|| {
+            Err(Error::Unavailable {
+                message: "the write's batch gave it no answer".into(),
+            })
+        })
+    }
+
+    /// Logs `batch` in one append and applies each at its index, in order.
+    fn commit_batch(&self, batch: Vec<(u64, Command)>) -> Vec<(u64, Result<Applied>)> {
+        let mut last = self.log_turn.lock();
+        let mut answers = Vec::with_capacity(batch.len());
+        if !self.is_leader() {
+            for (ticket, _) in batch {
+                answers.push((ticket, Err(not_leader())));
+            }
+            return answers;
+        }
+        let (after, logged) = {
+            let st = self.state.read();
+            let mut logged = Vec::with_capacity(batch.len());
+            for (ticket, cmd) in batch {
+                match st.check(&cmd) {
+                    Ok(()) => logged.push((ticket, cmd)),
+                    Err(e) => answers.push((ticket, Err(e))),
+                }
+            }
+            ((*last).max(st.index()), logged)
+        };
+        if logged.is_empty() {
+            return answers;
+        }
+        let commands: Vec<&Command> = logged.iter().map(|(_, c)| c).collect();
+        let first = match self.log.append_batch(after, &commands) {
+            Ok(first) if first > after => first,
+            other => {
+                let message = match other {
+                    Ok(first) => format!("the log committed at index {first}, not after {after}"),
+                    Err(e) => e.0,
+                };
+                let e = Error::Unavailable { message };
+                answers.extend(logged.iter().map(|(t, _)| (*t, Err(e.clone()))));
+                return answers;
+            }
+        };
+        drop(commands);
+        for ((ticket, cmd), index) in logged.into_iter().zip(first..) {
+            *last = index;
+            // Checked against the state before the batch only: apply
+            // decides again, after the batch's earlier entries.
+            answers.push((ticket, self.apply_at(index, cmd, false)));
+        }
+        answers
+    }
+}
+
+fn not_leader() -> Error {
+    Error::Unavailable {
+        message: "this server is not the leader".into(),
     }
 }

@@ -45,6 +45,11 @@ const CHECK_APART_BYTES: usize = 64 << 10;
 /// A write, run on the blocking pool.
 type WriteCall = Box<dyn FnOnce(&Store) -> ordu::Result<Reply> + Send>;
 
+/// Writes in flight at once with a log that syncs: enough that a sync's
+/// batch can hold one write per connection of a busy client pool, few enough
+/// that the blocking pool keeps threads for bodies decoded apart.
+const SYNCED_WRITES: usize = 64;
+
 /// What every request handler shares.
 pub struct App {
     store: Arc<Store>,
@@ -54,6 +59,10 @@ pub struct App {
     shutdown: watch::Receiver<bool>,
     /// One write at a time runs on a serving thread (see [`App::write`]).
     writes: Semaphore,
+    /// With a log that syncs (`--data-dir`), writes run on the blocking pool
+    /// instead, up to this many at once, so that the store gathers those
+    /// that arrive during a sync into the next (group commit).
+    synced_writes: Option<Semaphore>,
     /// The compact JSON of jobs as last answered.
     job_json: JobJson,
     /// The request body bytes all connections hold, against their bound.
@@ -135,11 +144,13 @@ pub fn service(
     agent: Agent,
     limits: BodyLimits,
 ) -> Service {
+    let synced_writes = store.log_batches().then(|| Semaphore::new(SYNCED_WRITES));
     Service(Arc::new(App {
         store,
         agent,
         shutdown,
         writes: Semaphore::new(1),
+        synced_writes,
         job_json: JobJson::default(),
         bodies: Budget::new(limits.bytes_in_flight),
         read_timeout: limits.read_timeout,
@@ -512,15 +523,37 @@ impl App {
         // long a write (say, placing 10,000 allocations) runs. Handing each
         // write to the blocking pool measured slower (two thread wake-ups
         // per write; docs/benchmarks.md).
-        let Some(turn) = self.write_turn().await else {
-            return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+        let done = match &self.synced_writes {
+            None => {
+                let Some(turn) = self.write_turn().await else {
+                    return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+                };
+                let store = &*self.store;
+                let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(store)));
+                if let Ok(Ok(_)) = &done {
+                    self.queue_processing();
+                }
+                drop(turn);
+                done
+            }
+            Some(permits) => {
+                // A write waits for its log's sync: off the serving thread,
+                // so that reads go on and other writes join the next sync.
+                let Ok(_permit) = permits.acquire().await else {
+                    return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+                };
+                let store = self.store.clone();
+                let done = tokio::task::spawn_blocking(move || {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&store)))
+                })
+                .await
+                .unwrap_or_else(|_| Err(Box::new("the write's task failed")));
+                if let Ok(Ok(_)) = &done {
+                    self.queue_processing();
+                }
+                done
+            }
         };
-        let store = &*self.store;
-        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(store)));
-        if let Ok(Ok(_)) = &done {
-            self.queue_processing();
-        }
-        drop(turn);
         match done {
             Ok(Ok(reply)) => {
                 let body = if params.pretty() {
@@ -607,12 +640,23 @@ impl App {
         if !self.store.processing_behind() {
             return;
         }
+        // A panic here is the scheduler's: the writes are applied, and their
+        // evaluations stay queued for the next call.
+        if self.synced_writes.is_some() {
+            // Its plans wait for syncs too: on the blocking pool.
+            let store = self.store.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    store.process_queued()
+                }));
+            })
+            .await;
+            return;
+        }
         let Some(_turn) = self.write_turn().await else {
             return;
         };
         let store = &*self.store;
-        // A panic here is the scheduler's: the writes are applied, and their
-        // evaluations stay queued for the next call.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.process_queued()));
     }
 
@@ -1006,6 +1050,7 @@ mod tests {
             store: Arc::new(Store::default()),
             shutdown: rx,
             writes: Semaphore::new(1),
+            synced_writes: None,
             job_json: JobJson::default(),
             bodies: Budget::new(crate::limits::DEFAULT_BYTES_IN_FLIGHT),
             read_timeout: crate::limits::DEFAULT_READ_TIMEOUT,

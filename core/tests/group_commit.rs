@@ -1,0 +1,229 @@
+//! Group commit: with a log that batches (`Log::batches`), the writes that
+//! arrive while one append is in flight go to the log together, in one
+//! `append_batch`; each still gets its own index and its own answer, a
+//! refused batch leaves nothing visible, and `apply` decides the conflicts
+//! between writes of one batch.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use ordu::log::{Log, LogError};
+use ordu::{Command, ErrorKind, Store};
+use support::*;
+
+/// A log that commits batches, taking `delay` per commit as a disk's sync
+/// does. The batch numbered in `fail` (1-based) is refused; the first one
+/// waits for `hold` to be released when it is set.
+#[derive(Default)]
+struct BatchLog {
+    entries: Mutex<Vec<(u64, Command)>>,
+    batches: Mutex<Vec<usize>>,
+    fail: Mutex<Option<usize>>,
+    hold: Mutex<Option<mpsc::Receiver<()>>>,
+    holding: AtomicBool,
+    delay: Duration,
+}
+
+impl BatchLog {
+    fn sizes(&self) -> Vec<usize> {
+        self.batches.lock().unwrap().clone()
+    }
+    fn entries(&self) -> Vec<(u64, Command)> {
+        self.entries.lock().unwrap().clone()
+    }
+    /// Makes the next batch wait until the returned sender sends.
+    fn hold_next(&self) -> mpsc::Sender<()> {
+        let (tx, rx) = mpsc::channel();
+        *self.hold.lock().unwrap() = Some(rx);
+        tx
+    }
+}
+
+impl Log for BatchLog {
+    fn append(&self, _: u64, _: &Command) -> Result<u64, LogError> {
+        panic!("a batching log is handed batches only")
+    }
+
+    fn batches(&self) -> bool {
+        true
+    }
+
+    fn append_batch(&self, after: u64, commands: &[&Command]) -> Result<u64, LogError> {
+        let hold = self.hold.lock().unwrap().take();
+        if let Some(rx) = hold {
+            self.holding.store(true, Ordering::SeqCst);
+            rx.recv().unwrap();
+        }
+        std::thread::sleep(self.delay);
+        let n = {
+            let mut b = self.batches.lock().unwrap();
+            b.push(commands.len());
+            b.len()
+        };
+        if *self.fail.lock().unwrap() == Some(n) {
+            return Err(LogError(format!("batch {n}: no space left on device")));
+        }
+        let mut entries = self.entries.lock().unwrap();
+        for (i, c) in commands.iter().enumerate() {
+            entries.push((after + 1 + i as u64, (*c).clone()));
+        }
+        Ok(after + 1)
+    }
+}
+
+fn batching_store(log: &Arc<BatchLog>) -> Arc<Store> {
+    Arc::new(manual_store().with_log(log.clone()))
+}
+
+/// The log replayed into a fresh store: its snapshot, and how many entries
+/// it refused (as the leader did).
+fn replayed(entries: &[(u64, Command)]) -> (Vec<u8>, usize) {
+    let replica = manual_store();
+    let refused = entries
+        .iter()
+        .filter(|(index, cmd)| replica.apply_committed(*index, cmd.clone()).is_err())
+        .count();
+    (snapshot(&replica), refused)
+}
+
+/// Waits (boundedly) until the log holds a batch.
+fn wait_until_holding(log: &BatchLog) {
+    for _ in 0..500 {
+        if log.holding.load(Ordering::SeqCst) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    panic!("the first batch never reached the log");
+}
+
+#[test]
+fn writes_that_arrive_together_share_one_append() {
+    let log = Arc::new(BatchLog {
+        delay: Duration::from_millis(3),
+        ..BatchLog::default()
+    });
+    let store = batching_store(&log);
+    let writers: Vec<_> = (0..16)
+        .map(|w| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                (0..10)
+                    .map(|i| {
+                        register(&store, &job(&format!("w{w}-{i}"), 1))
+                            .unwrap()
+                            .index
+                    })
+                    .collect::<Vec<u64>>()
+            })
+        })
+        .collect();
+    let mut answered: Vec<u64> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    answered.sort_unstable();
+    assert_eq!(
+        answered,
+        (1..=160).collect::<Vec<_>>(),
+        "each its own index"
+    );
+
+    let sizes = log.sizes();
+    assert_eq!(sizes.iter().sum::<usize>(), 160);
+    assert!(
+        sizes.len() < 80 && sizes.iter().any(|&n| n > 1),
+        "160 writes from 16 threads in {} appends: {sizes:?}",
+        sizes.len()
+    );
+    assert_eq!(store.index(), 160);
+    assert!(replayed(&log.entries()) == (snapshot(&store), 0));
+}
+
+#[test]
+fn a_refused_batch_answers_every_write_in_it_and_leaves_nothing() {
+    let log = Arc::new(BatchLog::default());
+    let store = batching_store(&log);
+    register(&store, &job("first", 1)).unwrap();
+    let before = snapshot(&store);
+
+    let release = log.hold_next();
+    *log.fail.lock().unwrap() = Some(3);
+    let blocker = {
+        let store = store.clone();
+        std::thread::spawn(move || register(&store, &job("second", 1)))
+    };
+    wait_until_holding(&log);
+    let queued: Vec<_> = (0..5)
+        .map(|i| {
+            let store = store.clone();
+            std::thread::spawn(move || register(&store, &job(&format!("q{i}"), 1)))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    release.send(()).unwrap();
+    let second = blocker.join().unwrap().unwrap();
+    assert_eq!(second.index, 2);
+    for q in queued {
+        let err = q.join().unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert!(err.to_string().contains("no space left"), "{err}");
+    }
+    assert_eq!(log.sizes(), vec![1, 1, 5], "the five queued as one batch");
+    assert_eq!(store.index(), 2);
+    for i in 0..5 {
+        assert!(store.job(&format!("q{i}"), &now()).is_err());
+    }
+    // The state is the first write's plus the second's, nothing more.
+    let expected = manual_store();
+    expected.restore_snapshot(&before).unwrap();
+    let (index, cmd) = log.entries()[1].clone();
+    expected.apply_committed(index, cmd).unwrap();
+    assert!(snapshot(&expected) == snapshot(&store));
+
+    // Writes go on after the refused batch.
+    assert_eq!(register(&store, &job("later", 1)).unwrap().index, 3);
+}
+
+#[test]
+fn of_two_check_and_sets_in_one_batch_the_second_is_refused() {
+    let log = Arc::new(BatchLog::default());
+    let store = batching_store(&log);
+    let web = register(&store, &job("web", 1)).unwrap();
+    let modify = store.job("web", &now()).unwrap().value.job_modify_index;
+    assert_eq!(modify, web.index);
+
+    let release = log.hold_next();
+    let blocker = {
+        let store = store.clone();
+        std::thread::spawn(move || register(&store, &job("other", 1)))
+    };
+    wait_until_holding(&log);
+    // Both pass the check at the state the batch begins at; apply, after
+    // the first, refuses the second.
+    let cas: Vec<_> = [2, 3]
+        .into_iter()
+        .map(|count| {
+            let store = store.clone();
+            std::thread::spawn(move || register_cas(&store, &job("web", count), modify))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    release.send(()).unwrap();
+    blocker.join().unwrap().unwrap();
+    let results: Vec<_> = cas.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(log.sizes()[2], 2, "both in one batch: {:?}", log.sizes());
+    let won: Vec<_> = results.iter().filter(|r| r.is_ok()).collect();
+    assert_eq!(won.len(), 1, "{results:?}");
+    let lost = results.iter().find_map(|r| r.as_ref().err()).unwrap();
+    assert_eq!(lost.kind(), ErrorKind::Conflict, "{lost}");
+
+    // Both entries are in the log; every replica refuses the same one.
+    assert_eq!(log.entries().len(), 4);
+    assert!(replayed(&log.entries()) == (snapshot(&store), 1));
+    let count = store.job("web", &now()).unwrap().value.task_groups[0].count;
+    assert!(count == 2 || count == 3);
+}
