@@ -1,0 +1,160 @@
+//! Durable write throughput against the machine's own sync rate (issue 13).
+//!
+//! First it measures how many small appends a second this disk can sync
+//! (`fdatasync` after each 64-byte write, in the data directory's
+//! filesystem); then it starts `ordu-http --data-dir` and re-registers jobs
+//! over 1, 8 and 64 keep-alive connections, each connection its own job,
+//! and prints writes answered 200 per second and their ratio to the sync
+//! rate. Group commit is what lets the 64-connection figure pass the sync
+//! rate: the writes that wait for one sync share the next.
+//!
+//! ```text
+//! cargo build --release -p ordu-http --example durable_bench
+//! target/release/examples/durable_bench [SECONDS_PER_STEP] [DIR]   # default 3, a temp dir
+//! ```
+//!
+//! It runs `target/release/ordu-http` (build it first).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn sync_rate(dir: &Path, for_how_long: Duration) -> std::io::Result<f64> {
+    let path = dir.join("sync-probe");
+    let mut f = std::fs::File::create(&path)?;
+    let chunk = [7u8; 64];
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < for_how_long {
+        f.write_all(&chunk)?;
+        f.sync_data()?;
+        n += 1;
+    }
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    drop(f);
+    std::fs::remove_file(&path)?;
+    Ok(rate)
+}
+
+fn job_body(id: &str) -> String {
+    format!(
+        r#"{{"Job":{{"ID":"{id}","Name":"{id}","Type":"service","Datacenters":["dc1"],"TaskGroups":[{{"Name":"g","Count":1,"Tasks":[{{"Name":"t","Driver":"docker","Resources":{{"CPU":100,"MemoryMB":64}}}}]}}]}}}}"#
+    )
+}
+
+/// One keep-alive connection: PUTs `body` to `path` until `stop`, counting
+/// the answers that are 200.
+fn client(port: u16, id: String, stop: Arc<AtomicBool>, ok: Arc<AtomicU64>) -> std::io::Result<()> {
+    let s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_nodelay(true)?;
+    let mut w = s.try_clone()?;
+    let mut r = BufReader::new(s);
+    let body = job_body(&id);
+    let req = format!(
+        "PUT /v1/job/{id} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut line = String::new();
+    while !stop.load(Ordering::Relaxed) {
+        w.write_all(req.as_bytes())?;
+        line.clear();
+        r.read_line(&mut line)?;
+        let status_ok = line.split(' ').nth(1) == Some("200");
+        let mut len = 0usize;
+        loop {
+            line.clear();
+            r.read_line(&mut line)?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut sink = vec![0u8; len];
+        r.read_exact(&mut sink)?;
+        if status_ok {
+            ok.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
+fn throughput(port: u16, conns: usize, secs: f64) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..conns)
+        .map(|c| {
+            let (stop, ok) = (stop.clone(), ok.clone());
+            std::thread::spawn(move || client(port, format!("j{conns}-{c}"), stop, ok))
+        })
+        .collect();
+    // Counted after a short warm-up, over `secs`.
+    std::thread::sleep(Duration::from_millis(300));
+    let start_ok = ok.load(Ordering::Relaxed);
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    let done = ok.load(Ordering::Relaxed) - start_ok;
+    let rate = done as f64 / start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    rate
+}
+
+fn start_server(bin: &Path, dir: &Path, port: u16) -> Child {
+    let child = Command::new(bin)
+        .args(["--addr", &format!("127.0.0.1:{port}"), "--demo-nodes", "3"])
+        .arg("--data-dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ordu-http (build it with cargo build --release -p ordu-http)");
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("ordu-http did not listen on {port}");
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let secs: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(3.0);
+    let dir: PathBuf = args.next().map(PathBuf::from).unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("ordu-durable-bench-{}", std::process::id()))
+    });
+    std::fs::create_dir_all(&dir).expect("data dir");
+    let bin = std::env::current_exe()
+        .expect("own path")
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/release")
+        .join("ordu-http");
+
+    let rate = sync_rate(&dir, Duration::from_secs(2)).expect("sync probe");
+    println!(
+        "sync rate: {rate:.0} fdatasync/s (64-byte appends, {})",
+        dir.display()
+    );
+    let data = dir.join("data");
+    let port = 4900 + (std::process::id() % 500) as u16;
+    let mut server = start_server(&bin, &data, port);
+    for conns in [1, 8, 64] {
+        let got = throughput(port, conns, secs);
+        println!(
+            "{conns:>2} connections: {got:.0} re-registers/s answered 200 ({:.1}x the sync rate)",
+            got / rate
+        );
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
