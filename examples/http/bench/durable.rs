@@ -116,12 +116,15 @@ fn start_server(bin: &Path, dir: &Path, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("start ordu-http (build it with cargo build --release -p ordu-http)");
+    let mut child = child;
     for _ in 0..200 {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return child;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("ordu-http did not listen on {port}");
 }
 
