@@ -24,6 +24,8 @@ struct BatchLog {
     fail: Mutex<Option<usize>>,
     hold: Mutex<Option<mpsc::Receiver<()>>>,
     holding: AtomicBool,
+    /// The batch numbered so panics, as a host's buggy log might.
+    panic_at: Mutex<Option<usize>>,
     delay: Duration,
 }
 
@@ -63,6 +65,9 @@ impl Log for BatchLog {
             b.push(commands.len());
             b.len()
         };
+        if *self.panic_at.lock().unwrap() == Some(n) {
+            panic!("batch {n}: the log's own bug");
+        }
         if *self.fail.lock().unwrap() == Some(n) {
             return Err(LogError(format!("batch {n}: no space left on device")));
         }
@@ -226,4 +231,47 @@ fn of_two_check_and_sets_in_one_batch_the_second_is_refused() {
     assert!(replayed(&log.entries()) == (snapshot(&store), 1));
     let count = store.job("web", &now()).unwrap().value.task_groups[0].count;
     assert!(count == 2 || count == 3);
+}
+
+#[test]
+fn a_batch_whose_writer_panics_answers_the_others_and_the_queue_goes_on() {
+    let log = Arc::new(BatchLog::default());
+    let store = batching_store(&log);
+    register(&store, &job("first", 1)).unwrap();
+    let release = log.hold_next();
+    *log.panic_at.lock().unwrap() = Some(3);
+    let blocker = {
+        let store = store.clone();
+        std::thread::spawn(move || register(&store, &job("second", 1)))
+    };
+    wait_until_holding(&log);
+    // Each outcome comes back on a channel, so that a write left waiting
+    // fails the test in bounded time instead of hanging it.
+    let (tx, rx) = mpsc::channel();
+    for i in 0..4 {
+        let (store, tx) = (store.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                register(&store, &job(&format!("q{i}"), 1))
+            }));
+            let _ = tx.send(r);
+        });
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    release.send(()).unwrap();
+    blocker.join().unwrap().unwrap();
+    // One of the four led the batch and unwound; the others are answered.
+    let outcomes: Vec<_> = (0..4)
+        .map(|_| {
+            rx.recv_timeout(Duration::from_secs(10))
+                .expect("a write of the batch left waiting")
+        })
+        .collect();
+    assert_eq!(outcomes.iter().filter(|o| o.is_err()).count(), 1);
+    for o in outcomes.into_iter().flatten() {
+        let err = o.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    }
+    assert_eq!(store.index(), 2);
+    assert_eq!(register(&store, &job("later", 1)).unwrap().index, 3);
 }

@@ -200,7 +200,16 @@ impl Store {
             .filter_map(|w| Some((w.ticket, w.command.take()?)))
             .collect();
         drop(q);
+        let tickets: Vec<u64> = batch.iter().map(|(t, _)| *t).collect();
+        let mut unwedge = Unwedge {
+            store: self,
+            tickets,
+            leader: ticket,
+            armed: true,
+        };
         let answers = self.commit_batch(batch);
+        unwedge.armed = false;
+        drop(unwedge);
         let mut q = self.write_queue.lock();
         for (ticket, answer) in answers {
             if let Some(w) = q.waiting.iter_mut().find(|w| w.ticket == ticket) {
@@ -262,6 +271,34 @@ impl Store {
             answers.push((ticket, self.apply_at(index, cmd, false)));
         }
         answers
+    }
+}
+
+/// Should the writer that leads a batch unwind (a panic in apply), its
+/// batch's writes are answered with an error and it leaves the queue, so
+/// that the writes behind it are not left waiting for ever.
+struct Unwedge<'a> {
+    store: &'a Store,
+    tickets: Vec<u64>,
+    leader: u64,
+    armed: bool,
+}
+
+impl Drop for Unwedge<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut q = self.store.write_queue.lock();
+        q.waiting.retain(|w| w.ticket != self.leader);
+        for w in q.waiting.iter_mut() {
+            if self.tickets.contains(&w.ticket) && w.answer.is_none() {
+                w.answer = Some(Err(Error::Unavailable {
+                    message: "the write failed inside ordu".into(),
+                }));
+            }
+        }
+        self.store.write_done.notify_all();
     }
 }
 
