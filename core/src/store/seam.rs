@@ -177,9 +177,11 @@ impl Store {
             answer: None,
         });
         loop {
-            let pos = q.waiting.iter().position(|w| w.ticket == ticket);
-            let Some(pos) = pos else {
-                unreachable!("a queued write leaves the queue only with its answer taken")
+            // A write leaves the queue only with its answer taken.
+            let Some(pos) = q.waiting.iter().position(|w| w.ticket == ticket) else {
+                return Err(Error::Unavailable {
+                    message: "the write was lost from the write queue".into(),
+                });
             };
             if let Some(answer) = q.waiting[pos].answer.take() {
                 q.waiting.remove(pos);
