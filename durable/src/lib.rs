@@ -56,7 +56,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock, Weak};
 
-use ordu::{Config, Store};
+use ordu::{Config, ErrorKind, Store};
 use parking_lot::Mutex;
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
@@ -291,11 +291,16 @@ impl Durable {
             let index = k.value();
             let cmd = ordu::log::decode_entry(v.value())
                 .map_err(|err| replay(format!("entry {index}: {err}")))?;
-            // Every entry passed its checks at this very state when it was
-            // written, so a refusal now means the file or the code changed.
-            store
-                .apply_committed(index, cmd)
-                .map_err(|err| replay(format!("entry {index}: {err}")))?;
+            // An entry that apply refuses (a check-and-set that lost to an
+            // earlier write of its batch, a job gone meanwhile) was refused
+            // the same way when it was first applied: apply decides alike on
+            // every replay, and the entry keeps its index. Other errors mean
+            // the file or the code changed.
+            match store.apply_committed(index, cmd) {
+                Ok(_) => {}
+                Err(err) if matches!(err.kind(), ErrorKind::Conflict | ErrorKind::NotFound) => {}
+                Err(err) => return Err(replay(format!("entry {index}: {err}"))),
+            }
             replayed += 1;
         }
         drop((entries, snaps, txn));

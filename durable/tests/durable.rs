@@ -339,3 +339,56 @@ fn a_flipped_byte_in_an_entry_refuses_the_open() {
     assert!(matches!(err, Error::Corrupt { .. }), "{msg}");
     assert!(msg.contains(&file.display().to_string()), "{msg}");
 }
+
+/// With group commit an entry can be in the log and refused by apply: the
+/// second of two check-and-sets in one batch. A restart refuses it again
+/// and recovers, instead of taking it for a damaged file.
+#[test]
+fn an_entry_refused_when_applied_is_refused_again_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmds = commands(1);
+    let Command::JobRegister { job, eval, .. } = &cmds[0] else {
+        panic!("a register: {:?}", cmds[0]);
+    };
+    // Two check-and-sets that both want the job as first registered (at
+    // index 1): the first moves it on, so the second loses.
+    let cas = |count: i64, eval_id: &str| {
+        let mut job = job.clone();
+        job.task_groups[0].count = count;
+        let mut eval = eval.clone();
+        eval.id = eval_id.to_string();
+        Command::JobRegister {
+            job,
+            eval,
+            enforce_index: Some(1),
+        }
+    };
+    let (a, b) = (cas(2, "e-a"), cas(3, "e-b"));
+    let expected = {
+        let d = open(dir.path(), 0);
+        let r = d
+            .store(Config {
+                mode: ordu::SchedulingMode::Manual,
+                ..Config::default()
+            })
+            .unwrap();
+        assert_eq!(d.log().append_batch(0, &[&cmds[0]]).unwrap(), 1);
+        r.store.apply_committed(1, cmds[0].clone()).unwrap();
+        assert_eq!(d.log().append_batch(1, &[&a, &b]).unwrap(), 2);
+        r.store.apply_committed(2, a.clone()).unwrap();
+        let err = r.store.apply_committed(3, b.clone()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+        r.store.snapshot()
+    };
+    let d = open(dir.path(), 0);
+    let r = d
+        .store(Config {
+            mode: ordu::SchedulingMode::Manual,
+            ..Config::default()
+        })
+        .expect("a refused entry does not stop recovery");
+    assert_eq!(r.replayed, 3);
+    assert!(r.store.snapshot() == expected);
+    let web = r.store.job("j0", &now()).unwrap().value;
+    assert_eq!(web.task_groups[0].count, 2);
+}
