@@ -292,15 +292,19 @@ fn a_batch_append_commits_all_or_none() {
     assert_eq!(d.log().append_batch(0, &refs[3..]).unwrap(), 4);
 }
 
+/// A data directory holding `n` registers, closed again.
+fn dir_with_entries(n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = open(dir.path(), 0);
+    let cmds = commands(n);
+    let refs: Vec<&Command> = cmds.iter().collect();
+    d.log().append_batch(0, &refs).unwrap();
+    dir
+}
+
 #[test]
 fn a_flipped_byte_in_free_space_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let d = open(dir.path(), 0);
-        let cmds = commands(50);
-        let refs: Vec<&Command> = cmds.iter().collect();
-        d.log().append_batch(0, &refs).unwrap();
-    }
+    let dir = dir_with_entries(50);
     let file = dir.path().join(DB_FILE);
     let mut bytes = std::fs::read(&file).unwrap();
     let mid = bytes.len() / 2;
@@ -314,13 +318,7 @@ fn a_flipped_byte_in_free_space_changes_nothing() {
 
 #[test]
 fn a_flipped_byte_in_an_entry_refuses_the_open() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let d = open(dir.path(), 0);
-        let cmds = commands(200);
-        let refs: Vec<&Command> = cmds.iter().collect();
-        d.log().append_batch(0, &refs).unwrap();
-    }
+    let dir = dir_with_entries(200);
     // A byte inside a stored entry (the file's middle may be free space,
     // which no checksum covers and no read sees).
     let file = dir.path().join(DB_FILE);
