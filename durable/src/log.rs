@@ -1,12 +1,13 @@
 //! The durable log: each append is one redb write transaction, committed
 //! with immediate durability before the index is answered.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use ordu::{Command, Log, LogError};
-use redb::{Durability, ReadableTableMetadata};
+use redb::{Database, Durability, ReadableTable, ReadableTableMetadata};
 
-use crate::{Inner, ENTRIES, META, SNAPSHOT};
+use crate::{Disk, Inner, ENTRIES};
 
 /// The log of a data directory ([`crate::Durable::log`]).
 #[derive(Clone)]
@@ -14,8 +15,47 @@ pub struct DurableLog {
     inner: Arc<Inner>,
 }
 
-fn err(what: &str, file: &std::path::Path, e: impl std::fmt::Display) -> LogError {
+pub(crate) fn err(what: &str, file: &std::path::Path, e: impl std::fmt::Display) -> LogError {
     LogError(format!("durable log {}: {what}: {e}", file.display()))
+}
+
+/// The open database, opening it again if a failed write dropped it.
+pub(crate) fn db<'a>(disk: &'a mut Disk, inner: &Inner) -> Result<&'a Database, LogError> {
+    if disk.db.is_none() {
+        let (db, _) = crate::fault::open_db(&inner.file, &inner.opts, false)
+            .map_err(|e| LogError(format!("durable log: cannot open it again: {e}")))?;
+        settle(&db, disk).map_err(|e| err("cannot open it again", &inner.file, e))?;
+        inner.report(&format!(
+            "{}: opened again after a failed write; writes go on",
+            inner.file.display()
+        ));
+        disk.db = Some(db);
+    }
+    Ok(disk.db.as_ref().expect("just set"))
+}
+
+/// After a failed commit, whether it reached the disk is unknown until the
+/// file is read again: entries past the last answered one were refused, so
+/// they are deleted, and a compaction that did land is adopted.
+#[allow(clippy::result_large_err)] // rare, and turned into a message at once
+fn settle(db: &Database, disk: &mut Disk) -> Result<(), redb::Error> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(Durability::Immediate);
+    let (snapshot_index, count) = {
+        let snapshot_index = txn
+            .open_table(crate::META)?
+            .get("snapshot_index")?
+            .map_or(0, |v| v.value());
+        let mut t = txn.open_table(ENTRIES)?;
+        t.retain_in(disk.last.saturating_add(1).., |_, _| false)?;
+        (snapshot_index, t.len()?)
+    };
+    txn.commit()?;
+    if snapshot_index != disk.snapshot_index {
+        disk.snapshot_index = snapshot_index;
+        disk.since_snapshot = count;
+    }
+    Ok(())
 }
 
 impl DurableLog {
@@ -37,112 +77,50 @@ impl DurableLog {
     /// [`DurableLog::append_batch`] for entry bytes already encoded.
     pub fn append_encoded(&self, after: u64, entries: &[Vec<u8>]) -> Result<u64, LogError> {
         let inner = &self.inner;
-        let mut tail = inner.tail.lock();
+        let file = &inner.file;
+        let mut disk = inner.disk.lock();
         // Never below what the file holds, whatever the caller saw: indexes
         // do not go back across restarts.
-        let first = after.max(tail.last) + 1;
+        let first = after.max(disk.last) + 1;
         let n = entries.len() as u64;
-        // A snapshot due is taken from the store as it is now (under its log
-        // turn, every entry before this one applied) and written in the same
-        // transaction, so it and the entries it drops go together.
-        let snap = if inner.opts.snapshot_every > 0
-            && tail.since_snapshot + n >= inner.opts.snapshot_every
-        {
-            self.take_snapshot(tail.snapshot_index)
-        } else {
-            None
-        };
-        let file = &inner.file;
-        let mut txn = inner
-            .db
-            .begin_write()
-            .map_err(|e| err("cannot begin a write", file, e))?;
-        txn.set_durability(Durability::Immediate);
-        // redb's error is large, but it is rare and becomes a message at once.
-        #[allow(clippy::result_large_err)]
-        let written = (|| -> Result<u64, redb::Error> {
-            let mut kept = 0;
-            if let Some((index, bytes)) = &snap {
-                kept = write_snapshot(&txn, *index, bytes)?;
-            }
-            let mut t = txn.open_table(ENTRIES)?;
-            for (i, e) in entries.iter().enumerate() {
-                t.insert(first + i as u64, e.as_slice())?;
-            }
-            Ok(kept)
-        })();
-        let kept = match written {
-            Ok(kept) => kept,
-            Err(e) => {
+        let db = db(&mut disk, inner)?;
+        let committed = (|| {
+            let mut txn = db
+                .begin_write()
+                .map_err(|e| err("cannot begin a write", file, e))?;
+            txn.set_durability(Durability::Immediate);
+            // redb's error is large, but it is rare and becomes a message at once.
+            #[allow(clippy::result_large_err)]
+            let written = (|| -> Result<(), redb::Error> {
+                let mut t = txn.open_table(ENTRIES)?;
+                for (i, e) in entries.iter().enumerate() {
+                    t.insert(first + i as u64, e.as_slice())?;
+                }
+                Ok(())
+            })();
+            if let Err(e) = written {
                 let _ = txn.abort();
                 return Err(err("cannot write", file, e));
             }
-        };
-        txn.commit().map_err(|e| err("cannot commit", file, e))?;
+            txn.commit().map_err(|e| err("cannot commit", file, e))
+        })();
+        if let Err(e) = committed {
+            // redb refuses every later write of a database that saw an I/O
+            // error; the next append opens the file again.
+            disk.db = None;
+            return Err(e);
+        }
+        let bytes: u64 = entries.iter().map(|e| e.len() as u64).sum();
         if n > 0 {
-            tail.last = first + n - 1;
+            disk.last = first + n - 1;
         }
-        tail.since_snapshot += n;
-        if let Some((index, _)) = snap {
-            tail.snapshot_index = index;
-            tail.last = tail.last.max(index);
-            tail.since_snapshot = kept + n;
-        }
+        disk.since_snapshot += n;
+        disk.bytes_since = disk.bytes_since.saturating_add(bytes);
+        inner.commits.fetch_add(1, Relaxed);
+        inner.entries.fetch_add(n, Relaxed);
+        crate::compact::poke(inner, &mut disk);
         Ok(first)
     }
-
-    /// The store's state and index, when a store is attached and it moved
-    /// past the last snapshot.
-    fn take_snapshot(&self, last: u64) -> Option<(u64, Vec<u8>)> {
-        let store = self.inner.store.get()?.upgrade()?;
-        let (index, bytes) = store.with_state(|s| (s.index(), s.snapshot()));
-        (index > last).then_some((index, bytes))
-    }
-
-    /// See [`crate::Durable::snapshot_now`].
-    pub fn snapshot_now(&self) -> Result<u64, LogError> {
-        let inner = &self.inner;
-        let file = &inner.file;
-        let mut tail = inner.tail.lock();
-        let Some((index, bytes)) = self.take_snapshot(tail.snapshot_index) else {
-            return Ok(tail.snapshot_index);
-        };
-        let mut txn = inner
-            .db
-            .begin_write()
-            .map_err(|e| err("cannot begin a write", file, e))?;
-        txn.set_durability(Durability::Immediate);
-        let kept = match write_snapshot(&txn, index, &bytes) {
-            Ok(kept) => kept,
-            Err(e) => {
-                let _ = txn.abort();
-                return Err(err("cannot write a snapshot", file, e));
-            }
-        };
-        txn.commit()
-            .map_err(|e| err("cannot commit a snapshot", file, e))?;
-        tail.snapshot_index = index;
-        tail.last = tail.last.max(index);
-        tail.since_snapshot = kept;
-        Ok(index)
-    }
-}
-
-/// Replaces the snapshot with `bytes` at `index` and deletes the entries at
-/// or below it; answers how many entries remain (those above it).
-#[allow(clippy::result_large_err)] // rare, and turned into a message at once
-fn write_snapshot(
-    txn: &redb::WriteTransaction,
-    index: u64,
-    bytes: &[u8],
-) -> Result<u64, redb::Error> {
-    let mut snaps = txn.open_table(SNAPSHOT)?;
-    snaps.retain(|_, _| false)?;
-    snaps.insert(index, bytes)?;
-    txn.open_table(META)?.insert("snapshot_index", index)?;
-    let mut entries = txn.open_table(ENTRIES)?;
-    entries.retain_in(..=index, |_, _| false)?;
-    Ok(entries.len()?)
 }
 
 impl Log for DurableLog {

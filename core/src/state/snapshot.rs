@@ -93,6 +93,15 @@ impl State {
     /// The whole state as bytes, with the format's version
     /// ([`SNAPSHOT_VERSION`]); equal states give equal bytes.
     pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_snapshot(&mut out).expect("state serialises");
+        out
+    }
+
+    /// [`State::snapshot`] written to `w` as it is made, so that a large
+    /// state goes to a file without its whole image in memory. Fails only
+    /// when `w` does.
+    pub fn write_snapshot(&self, w: impl std::io::Write) -> std::io::Result<()> {
         let (alloc_jobs, allocs) = lift_jobs(&self.allocs);
         let out = Out {
             version: SNAPSHOT_VERSION,
@@ -108,7 +117,7 @@ impl State {
                 tables: &self.tables,
             },
         };
-        serde_json::to_vec(&out).expect("state serialises")
+        serde_json::to_writer(w, &out).map_err(std::io::Error::from)
     }
 
     /// A state from [`State::snapshot`] bytes of this format or an older one

@@ -517,6 +517,7 @@ fn recover(
     let started = Instant::now();
     let opts = ordu_durable::Options {
         snapshot_every,
+        report: Some(Arc::new(|line: &str| eprintln!("ordu-http: {line}"))),
         ..ordu_durable::Options::default()
     };
     let durable = ordu_durable::Durable::open(dir, opts).map_err(|e| e.to_string())?;
@@ -529,6 +530,9 @@ fn recover(
         r.replayed,
         started.elapsed()
     );
+    for note in &r.notes {
+        eprintln!("ordu-http: {note}");
+    }
     Ok(r.store)
 }
 

@@ -25,7 +25,7 @@ fn start(dir: &Path) -> (Server, u64) {
             err.read_line(&mut line).unwrap() > 0,
             "no recovery line on stderr"
         );
-        if let Some(rest) = line.split("recovered ").nth(1) {
+        if let Some(rest) = line.split("ordu-http: recovered ").nth(1) {
             let n = rest
                 .split(": index ")
                 .nth(1)
