@@ -232,6 +232,8 @@ pub(crate) struct Disk {
     pub bytes_since: u64,
     /// A snapshot is being taken in the background.
     pub snapshotting: bool,
+    /// The last append failed (told once, and once when one succeeds).
+    pub failing: bool,
     /// After a snapshot failed, none is tried again before this many
     /// entries since the last one, so a full disk is not hammered.
     pub retry_at: u64,
@@ -551,6 +553,7 @@ fn read_disk(db: Database, dir: &Path, file: &Path) -> Result<Disk, Error> {
         since_snapshot: count,
         bytes_since: bytes,
         snapshotting: false,
+        failing: false,
         retry_at: 0,
     })
 }

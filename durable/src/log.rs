@@ -25,10 +25,6 @@ pub(crate) fn db<'a>(disk: &'a mut Disk, inner: &Inner) -> Result<&'a Database, 
         let (db, _) = crate::fault::open_db(&inner.file, &inner.opts, false)
             .map_err(|e| LogError(format!("durable log: cannot open it again: {e}")))?;
         settle(&db, disk).map_err(|e| err("cannot open it again", &inner.file, e))?;
-        inner.report(&format!(
-            "{}: opened again after a failed write; writes go on",
-            inner.file.display()
-        ));
         disk.db = Some(db);
     }
     Ok(disk.db.as_ref().expect("just set"))
@@ -108,7 +104,16 @@ impl DurableLog {
             // redb refuses every later write of a database that saw an I/O
             // error; the next append opens the file again.
             disk.db = None;
+            if !disk.failing {
+                disk.failing = true;
+                inner.report(&format!(
+                    "writes are refused until the disk takes them: {e}"
+                ));
+            }
             return Err(e);
+        }
+        if std::mem::take(&mut disk.failing) {
+            inner.report(&format!("{}: writes go on", file.display()));
         }
         let bytes: u64 = entries.iter().map(|e| e.len() as u64).sum();
         if n > 0 {

@@ -84,7 +84,9 @@ fn crash_child() {
         "Attributes": {"kernel.os": "linux", "driver.exec": "1"},
         "Resources": {"CPU": 400000, "MemoryMB": 819200, "DiskMB": 10000000}
     });
-    store.register_node_json(node.to_string().as_bytes()).unwrap();
+    store
+        .register_node_json(node.to_string().as_bytes())
+        .unwrap();
     for i in 0..5000 {
         if at == "torn" && i == 40 {
             // The next commit writes half a page and hangs: kill it there.
@@ -155,9 +157,15 @@ fn survives(at: &str) -> Vec<String> {
         .filter(|n| n.starts_with("snapshot-"))
         .collect();
     let want = usize::from(r.snapshot_index > 0);
-    assert_eq!(names.len(), want, "snapshot files after the open: {names:?}");
+    assert_eq!(
+        names.len(),
+        want,
+        "snapshot files after the open: {names:?}"
+    );
     assert!(
-        r.notes.iter().any(|n| n.contains("not closed cleanly") || n.contains("torn")),
+        r.notes
+            .iter()
+            .any(|n| n.contains("not closed cleanly") || n.contains("torn")),
         "no note of the crash: {:?}",
         r.notes
     );
@@ -197,7 +205,10 @@ fn a_torn_commit_is_cut_and_was_never_answered() {
     eprintln!("{:?}", r.notes);
     assert!(!r.notes.is_empty(), "the open said nothing of the crash");
     for (id, _) in &acks {
-        assert!(r.store.job(id, &QueryOptions::default()).is_ok(), "{id} is gone");
+        assert!(
+            r.store.job(id, &QueryOptions::default()).is_ok(),
+            "{id} is gone"
+        );
     }
     assert!(
         r.store.job("torn", &QueryOptions::default()).is_err(),

@@ -10,10 +10,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{job, request_on, Server};
+use common::{job, request_on, request_with_head, Server};
 
 /// Starts a server on `dir`; answers it and the index its recovery reports.
 fn start(dir: &Path) -> (Server, u64) {
+    let (server, index, _) = start_logged(dir);
+    (server, index)
+}
+
+/// [`start`], also answering what the server writes to stderr from then on.
+fn start_logged(dir: &Path) -> (Server, u64, Arc<Mutex<String>>) {
     let dir = dir.to_str().unwrap();
     let mut server = Server::start(&["--data-dir", dir, "--snapshot-every", "40"], None, &[]);
     // The recovery line comes before the listening line, so it is there.
@@ -33,8 +39,16 @@ fn start(dir: &Path) -> (Server, u64) {
             break n.unwrap_or_else(|| panic!("no index in {line:?}"));
         }
     };
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    (server, index)
+    let log = Arc::new(Mutex::new(String::new()));
+    let keep = log.clone();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while err.read_line(&mut line).is_ok_and(|n| n > 0) {
+            keep.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+    });
+    (server, index, log)
 }
 
 fn write_index(body: &str) -> u64 {
@@ -163,4 +177,230 @@ fn a_crash_loop_loses_no_answered_write() {
         "crash loop: {total} writes answered over {iterations} kills, all present, in {:?}",
         started.elapsed()
     );
+}
+
+/// The `X-Nomad-Index` of an answer's head.
+fn head_index(head: &str) -> u64 {
+    head.lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("x-nomad-index")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no X-Nomad-Index in {head}"))
+}
+
+fn get(server: &Server, path: &str) -> (u16, u64, String, Duration) {
+    let mut s = server.connect();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let t = Instant::now();
+    let (status, head, body) = request_with_head(&mut s, "GET", path, "").unwrap();
+    (status, head_index(&head), body, t.elapsed())
+}
+
+/// A client's long-poll, sent again with the index it had before the
+/// server restarted, waits for a change as it would have (the index is the
+/// same, not reset), and wakes on the next write.
+#[test]
+fn a_long_poll_sent_again_after_a_restart_waits_for_the_next_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = start(dir.path());
+    let (status, body) = server.request("PUT", "/v1/jobs", &job("web")).unwrap();
+    assert_eq!(status, 200, "{body}");
+    server.request("PUT", "/v1/jobs", &job("api")).unwrap();
+    let (_, x, before, _) = get(&server, "/v1/job/web");
+    kill(server);
+
+    let (server, _) = start(dir.path());
+    let (status, again, after, took) = get(&server, &format!("/v1/job/web?index={x}&wait=1s"));
+    assert_eq!((status, again), (200, x), "{after}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "returned in {took:?}: no wait"
+    );
+    assert_eq!(before, after, "the job read differently after the restart");
+    // An older index answers at once, and so does one above the store's
+    // (a client that saw a newer server: a reset).
+    let (_, i, _, took) = get(&server, &format!("/v1/job/web?index={}&wait=10s", x - 1));
+    assert!(i == x && took < Duration::from_secs(5), "{i} {took:?}");
+    let (_, _, _, took) = get(&server, "/v1/job/web?index=99999999&wait=10s");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    let addr = server.addr;
+    let poll = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let t = Instant::now();
+        let (_, head, _) = request_with_head(
+            &mut s,
+            "GET",
+            &format!("/v1/job/web?index={x}&wait=20s"),
+            "",
+        )
+        .unwrap();
+        (head_index(&head), t.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let changed = job("web").replace(r#""Name":"g","#, r#""Name":"g","Count":2,"#);
+    let (status, body) = server.request("PUT", "/v1/jobs", &changed).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (woke, took) = poll.join().unwrap();
+    assert!(woke > x, "woke at {woke}, not past {x}");
+    assert!(
+        took < Duration::from_secs(10),
+        "the write did not wake it: {took:?}"
+    );
+}
+
+/// A small tmpfs mounted for a test, unmounted when dropped.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    /// None when this machine does not let the test mount one (not root).
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Tmpfs(dir))
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// Fills the file system under `path` with a file; answers its path.
+fn fill(path: &Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let junk = path.join("junk");
+    let mut f = std::fs::File::create(&junk).unwrap();
+    let block = vec![0u8; 64 << 10];
+    while f.write_all(&block).is_ok() {}
+    let _ = f.sync_all();
+    junk
+}
+
+/// A disk that fills: writes are refused with 500 and say why, reads go
+/// on, and writes resume once space is freed, without a restart; then a
+/// restart has every write answered 200 and none answered 500. On a real
+/// (tmpfs) file system; the same with injected faults, and a read-only
+/// file system, is in `durable/tests/durable.rs`.
+#[test]
+fn a_full_disk_refuses_writes_with_500_until_space_returns() {
+    let Some(fs) = Tmpfs::mount("16m") else {
+        eprintln!("cannot mount a tmpfs here (needs root): the injected-fault tests cover this");
+        return;
+    };
+    let data = fs.path().join("data");
+    let (server, _, log) = start_logged(&data);
+    let mut s = server.connect();
+    let mut ok = Vec::new();
+    for n in 0..20 {
+        let id = format!("before-{n}");
+        assert_eq!(
+            request_on(&mut s, "PUT", "/v1/jobs", &job(&id)).unwrap().0,
+            200
+        );
+        ok.push(id);
+    }
+    let junk = fill(fs.path());
+    let mut refused = Vec::new();
+    let mut message = String::new();
+    for n in 0..5000 {
+        let id = format!("full-{n}");
+        let (status, body) = request_on(&mut s, "PUT", "/v1/jobs", &job(&id)).unwrap();
+        match status {
+            200 => ok.push(id),
+            500 => {
+                refused.push(id);
+                message = body;
+                if refused.len() == 3 {
+                    break;
+                }
+            }
+            other => panic!("{id}: {other} {body}"),
+        }
+    }
+    assert!(!refused.is_empty(), "a full disk refused no write");
+    assert!(
+        message.to_lowercase().contains("no space left on device"),
+        "the refusal does not say why: {message}"
+    );
+    // Reads go on, and a refused write is not visible.
+    assert_eq!(
+        request_on(&mut s, "GET", "/v1/job/before-0", "").unwrap().0,
+        200
+    );
+    assert_eq!(
+        request_on(&mut s, "GET", &format!("/v1/job/{}", refused[0]), "")
+            .unwrap()
+            .0,
+        404
+    );
+
+    std::fs::remove_file(&junk).unwrap();
+    let (status, body) = request_on(&mut s, "PUT", "/v1/jobs", &job("resumed")).unwrap();
+    assert_eq!(
+        status, 200,
+        "writes did not resume once space returned: {body}"
+    );
+    ok.push("resumed".into());
+    eprintln!("server log during the fault:\n{}", log.lock().unwrap());
+    kill(server);
+
+    let (server, _) = start(&data);
+    assert_present(&server, &ok);
+    for id in &refused {
+        let got = server.request("GET", &format!("/v1/job/{id}"), "").unwrap();
+        assert_eq!(
+            got.0, 404,
+            "{id}, refused with 500, is there after a restart"
+        );
+    }
+}
+
+/// A data directory on a read-only file system: the server refuses to
+/// start, saying which directory and why, rather than serving writes it
+/// cannot keep.
+#[test]
+fn a_read_only_data_directory_refuses_to_start_with_a_clear_error() {
+    let Some(fs) = Tmpfs::mount("4m") else {
+        eprintln!("cannot mount a tmpfs here (needs root): the injected-fault tests cover this");
+        return;
+    };
+    let data = fs.path().join("data");
+    let (server, _) = start(&data);
+    assert_eq!(
+        server.request("PUT", "/v1/jobs", &job("web")).unwrap().0,
+        200
+    );
+    kill(server);
+    let ro = std::process::Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(fs.path())
+        .status()
+        .unwrap();
+    assert!(ro.success());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ordu-http"))
+        .args(["--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "it started on a read-only directory");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&data.display().to_string()), "{err}");
+    assert!(err.to_lowercase().contains("read-only"), "{err}");
 }

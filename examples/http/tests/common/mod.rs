@@ -105,6 +105,28 @@ pub fn request_on(
 
 /// Reads one answer with a `Content-Length`: its status and body.
 pub fn read_answer(s: &mut TcpStream) -> Option<(u16, String)> {
+    read_answer_with_head(s).map(|(status, _, body)| (status, body))
+}
+
+/// [`request_on`] answering the head too.
+#[allow(dead_code)] // not every test binary reads heads
+pub fn request_with_head(
+    s: &mut TcpStream,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Option<(u16, String, String)> {
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).ok()?;
+    s.write_all(body.as_bytes()).ok()?;
+    read_answer_with_head(s)
+}
+
+/// Reads one answer with a `Content-Length`: its status, head and body.
+pub fn read_answer_with_head(s: &mut TcpStream) -> Option<(u16, String, String)> {
     let mut got = Vec::new();
     let mut byte = [0u8; 4096];
     loop {
@@ -127,7 +149,7 @@ pub fn read_answer(s: &mut TcpStream) -> Option<(u16, String)> {
                 got.extend_from_slice(&byte[..n]);
             }
             let body = String::from_utf8_lossy(&got[end + 4..end + 4 + length]).to_string();
-            return Some((status, body));
+            return Some((status, head, body));
         }
         let n = s.read(&mut byte).ok()?;
         if n == 0 {
