@@ -474,17 +474,38 @@ fn pending_and_blocked_evaluations_run_after_a_restart() {
         assert!(store.processing_behind());
     }
     let store = open(dir.path(), 0).store(queued()).unwrap().store;
-    assert!(store.processing_behind(), "the pending evaluation was not queued");
+    assert!(
+        store.processing_behind(),
+        "the pending evaluation was not queued"
+    );
     store.process_queued();
     assert_eq!(statuses(&store, "small-job"), ["complete"]);
-    assert_eq!(store.job_allocations("small-job", false, &now()).unwrap().value.len(), 1);
+    assert_eq!(
+        store
+            .job_allocations("small-job", false, &now())
+            .unwrap()
+            .value
+            .len(),
+        1
+    );
 
-    assert!(store.job_allocations("big", false, &now()).unwrap().value.is_empty());
+    assert!(store
+        .job_allocations("big", false, &now())
+        .unwrap()
+        .value
+        .is_empty());
     store
         .register_node_json(node_json("large", 4000).to_string().as_bytes())
         .unwrap();
     store.process_queued();
-    assert_eq!(store.job_allocations("big", false, &now()).unwrap().value.len(), 1);
+    assert_eq!(
+        store
+            .job_allocations("big", false, &now())
+            .unwrap()
+            .value
+            .len(),
+        1
+    );
     assert!(
         !statuses(&store, "big").contains(&"blocked".to_string()),
         "{:?}",

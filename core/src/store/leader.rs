@@ -185,8 +185,25 @@ impl Store {
             let _turn = self.log_turn.lock();
             self.index()
         };
-        while let Some(d) = self.dequeue_now(&[]) {
-            let _ = self.process_evaluation(&d);
+        let work = || {
+            while let Some(d) = self.dequeue_now(&[]) {
+                let _ = self.process_evaluation(&d);
+            }
+        };
+        let ready = self.broker.lock().stats().0;
+        let helpers = self.config.scheduler_workers.min(ready).saturating_sub(1);
+        if helpers == 0 {
+            work();
+        } else {
+            std::thread::scope(|s| {
+                for _ in 0..helpers {
+                    // A helper that cannot start leaves its share to the others.
+                    let _ = std::thread::Builder::new()
+                        .name("ordu-scheduler".into())
+                        .spawn_scoped(s, work);
+                }
+                work();
+            });
         }
         self.processed_upto.fetch_max(upto, Ordering::SeqCst);
     }

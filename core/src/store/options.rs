@@ -61,6 +61,14 @@ pub struct Config {
     /// write rate. Nomad keeps them until its GC; the few kept here are what
     /// a reader looking at a job's recent history expects to see.
     pub canceled_evals_kept: usize,
+    /// Threads that process a group of evaluations at once (queued and
+    /// grouped modes; 1: the calling thread alone). More than one pays off
+    /// with a log that batches ([`crate::Log::batches`]): each plan waits
+    /// for its log's commit, and plans submitted together share one. Plans
+    /// made side by side are checked against the state they land on, as
+    /// Nomad's plan applier does, so one that no longer fits is planned
+    /// again.
+    pub scheduler_workers: usize,
 }
 
 impl Default for Config {
@@ -73,6 +81,7 @@ impl Default for Config {
             nack_timeout: Duration::from_secs(60),
             seed: 0x6f72_6475,
             canceled_evals_kept: 16,
+            scheduler_workers: 1,
         }
     }
 }

@@ -144,16 +144,15 @@ impl Store {
 /// call; the others wait for their answer.
 #[derive(Default)]
 pub(super) struct WriteQueue {
-    waiting: std::collections::VecDeque<Queued>,
+    /// Writes not yet taken into a batch, oldest first.
+    waiting: std::collections::VecDeque<(u64, Command)>,
+    /// Answers of a batch's writes, until each writer takes its own: kept
+    /// apart so that the next batch can begin before they all woke.
+    answers: std::collections::HashMap<u64, Result<Applied>>,
+    /// A batch is with the log: the next one gathers meanwhile.
+    busy: bool,
     /// Numbers each write, so that a waiter finds its own answer.
     next: u64,
-}
-
-struct Queued {
-    ticket: u64,
-    /// Taken by the writer that hands the batch over.
-    command: Option<Command>,
-    answer: Option<Result<Applied>>,
 }
 
 /// Commands handed to the log in one batch at most: bounds what one writer
@@ -171,57 +170,50 @@ impl Store {
         let mut q = self.write_queue.lock();
         let ticket = q.next;
         q.next += 1;
-        q.waiting.push_back(Queued {
-            ticket,
-            command: Some(cmd),
-            answer: None,
-        });
+        q.waiting.push_back((ticket, cmd));
         loop {
-            // A write leaves the queue only with its answer taken.
-            let Some(pos) = q.waiting.iter().position(|w| w.ticket == ticket) else {
-                return Err(Error::Unavailable {
-                    message: "the write was lost from the write queue".into(),
-                });
-            };
-            if let Some(answer) = q.waiting[pos].answer.take() {
-                q.waiting.remove(pos);
-                // The front may now be a write whose batch has not begun.
-                self.write_done.notify_all();
+            if let Some(answer) = q.answers.remove(&ticket) {
                 return answer;
             }
-            if pos == 0 && q.waiting[0].command.is_some() {
-                break;
+            if !q.busy {
+                match q.waiting.front() {
+                    Some((front, _)) if *front == ticket => break,
+                    // Taken into a batch that is over, yet not answered.
+                    _ if !q.waiting.iter().any(|(t, _)| *t == ticket) => {
+                        return Err(Error::Unavailable {
+                            message: "the write's batch gave it no answer".into(),
+                        })
+                    }
+                    _ => {}
+                }
             }
             self.write_done.wait(&mut q);
         }
         // This write leads a batch: every command queued so far.
-        let batch: Vec<(u64, Command)> = q
-            .waiting
-            .iter_mut()
-            .take(MAX_BATCH)
-            .filter_map(|w| Some((w.ticket, w.command.take()?)))
-            .collect();
+        q.busy = true;
+        let n = q.waiting.len().min(MAX_BATCH);
+        let batch: Vec<(u64, Command)> = q.waiting.drain(..n).collect();
         drop(q);
-        let tickets: Vec<u64> = batch.iter().map(|(t, _)| *t).collect();
         let mut unwedge = Unwedge {
             store: self,
-            tickets,
-            leader: ticket,
+            tickets: batch.iter().map(|(t, _)| *t).collect(),
             armed: true,
         };
         let answers = self.commit_batch(batch);
         unwedge.armed = false;
         drop(unwedge);
         let mut q = self.write_queue.lock();
-        for (ticket, answer) in answers {
-            if let Some(w) = q.waiting.iter_mut().find(|w| w.ticket == ticket) {
-                w.answer = Some(answer);
+        let mut mine = None;
+        for (t, answer) in answers {
+            if t == ticket {
+                mine = Some(answer);
+            } else {
+                q.answers.insert(t, answer);
             }
         }
-        let pos = q.waiting.iter().position(|w| w.ticket == ticket);
-        let answer = pos.and_then(|p| q.waiting.remove(p)).and_then(|w| w.answer);
+        q.busy = false;
         self.write_done.notify_all();
-        answer.unwrap_or_else(|| {
+        mine.unwrap_or_else(|| {
             Err(Error::Unavailable {
                 message: "the write's batch gave it no answer".into(),
             })
@@ -277,12 +269,11 @@ impl Store {
 }
 
 /// Should the writer that leads a batch unwind (a panic in apply), its
-/// batch's writes are answered with an error and it leaves the queue, so
-/// that the writes behind it are not left waiting for ever.
+/// batch's other writes are answered with an error and the queue is free
+/// again, so that the writes behind it are not left waiting for ever.
 struct Unwedge<'a> {
     store: &'a Store,
     tickets: Vec<u64>,
-    leader: u64,
     armed: bool,
 }
 
@@ -292,14 +283,14 @@ impl Drop for Unwedge<'_> {
             return;
         }
         let mut q = self.store.write_queue.lock();
-        q.waiting.retain(|w| w.ticket != self.leader);
-        for w in q.waiting.iter_mut() {
-            if self.tickets.contains(&w.ticket) && w.answer.is_none() {
-                w.answer = Some(Err(Error::Unavailable {
+        for t in &self.tickets[1..] {
+            q.answers.entry(*t).or_insert_with(|| {
+                Err(Error::Unavailable {
                     message: "the write failed inside ordu".into(),
-                }));
-            }
+                })
+            });
         }
+        q.busy = false;
         self.store.write_done.notify_all();
     }
 }

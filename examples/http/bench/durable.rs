@@ -2,10 +2,12 @@
 //!
 //! First it measures how many small appends a second this disk can sync
 //! (`fdatasync` after each 64-byte write, in the data directory's
-//! filesystem); then it starts `ordu-http --data-dir` and re-registers jobs
-//! over 1, 8 and 64 keep-alive connections, each connection its own job,
-//! and prints writes answered 200 per second and their ratio to the sync
-//! rate. Group commit is what lets the 64-connection figure pass the sync
+//! filesystem); then, for 1, 8 and 64 keep-alive connections (each its own
+//! job, re-registered), it runs the load on an in-memory `ordu-http` and
+//! then on one with `--data-dir`, and prints writes answered 200 per second
+//! for both, their ratios to each other and to the sync rate, and the
+//! durable log's commits per second and entries per commit (its batch;
+//! commits/s over all steps' wall time, warm-up included). Group commit is what lets the 64-connection figure pass the sync
 //! rate: the writes that wait for one sync share the next.
 //!
 //! ```text
@@ -107,16 +109,18 @@ fn throughput(port: u16, conns: usize, secs: f64) -> f64 {
     rate
 }
 
-fn start_server(bin: &Path, dir: &Path, port: u16) -> Child {
-    let child = Command::new(bin)
-        .args(["--addr", &format!("127.0.0.1:{port}"), "--demo-nodes", "3"])
-        .arg("--data-dir")
-        .arg(dir)
+/// Starts `ordu-http` on `port`, durable in `dir` when given.
+fn start_server(bin: &Path, dir: Option<&Path>, port: u16) -> Child {
+    let mut cmd = Command::new(bin);
+    cmd.args(["--addr", &format!("127.0.0.1:{port}"), "--demo-nodes", "3"]);
+    if let Some(dir) = dir {
+        cmd.arg("--data-dir").arg(dir);
+    }
+    let mut child = cmd
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start ordu-http (build it with cargo build --release -p ordu-http)");
-    let mut child = child;
     for _ in 0..200 {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return child;
@@ -126,6 +130,21 @@ fn start_server(bin: &Path, dir: &Path, port: u16) -> Child {
     let _ = child.kill();
     let _ = child.wait();
     panic!("ordu-http did not listen on {port}");
+}
+
+/// Stops the server with SIGTERM; answers its commits and entries from the
+/// line it prints on the way out (none for an in-memory one).
+fn stop_server(child: Child) -> Option<(u64, u64)> {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().ok()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err.lines().find(|l| l.contains("durable log: "))?;
+    let mut words = line.split("durable log: ").nth(1)?.split_whitespace();
+    let entries = words.next()?.parse().ok()?;
+    let commits = words.nth(2)?.parse().ok()?;
+    Some((commits, entries))
 }
 
 fn main() {
@@ -147,17 +166,27 @@ fn main() {
         "sync rate: {rate:.0} fdatasync/s (64-byte appends, {})",
         dir.display()
     );
-    let data = dir.join("data");
+    println!("conns | in-memory /s | durable /s | durable/in-memory | durable/sync rate | commits/s | entries/commit");
     let port = 4900 + (std::process::id() % 500) as u16;
-    let mut server = start_server(&bin, &data, port);
     for conns in [1, 8, 64] {
-        let got = throughput(port, conns, secs);
+        // Side by side: the same load on an in-memory server, then on a
+        // durable one in a fresh directory.
+        let server = start_server(&bin, None, port);
+        let memory = throughput(port, conns, secs);
+        stop_server(server);
+        let data = dir.join(format!("data-{conns}"));
+        let server = start_server(&bin, Some(&data), port);
+        let started = Instant::now();
+        let durable = throughput(port, conns, secs);
+        let (commits, entries) = stop_server(server).unwrap_or((0, 0));
+        let commit_rate = commits as f64 / started.elapsed().as_secs_f64();
         println!(
-            "{conns:>2} connections: {got:.0} re-registers/s answered 200 ({:.1}x the sync rate)",
-            got / rate
+            "{conns:>5} | {memory:>12.0} | {durable:>10.0} | {:>17.2} | {:>17.2} | {commit_rate:>9.0} | {:>14.2}",
+            durable / memory,
+            durable / rate,
+            entries as f64 / commits.max(1) as f64
         );
+        let _ = std::fs::remove_dir_all(&data);
     }
-    let _ = server.kill();
-    let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -507,13 +507,16 @@ fn spawn_serving_thread(
         .map_err(|e| format!("cannot start serving thread {n}: {e}"))
 }
 
+/// Scheduler threads of a durable server's groups of evaluations.
+const DURABLE_SCHEDULER_WORKERS: usize = 8;
+
 /// The store kept in `dir`: its snapshot restored and its log replayed, with
 /// every write going to that log before it is answered.
 fn recover(
     dir: &std::path::Path,
     snapshot_every: u64,
     config: Config,
-) -> Result<Arc<Store>, String> {
+) -> Result<(Arc<Store>, ordu_durable::Durable), String> {
     let started = Instant::now();
     let opts = ordu_durable::Options {
         snapshot_every,
@@ -533,7 +536,7 @@ fn recover(
     for note in &r.notes {
         eprintln!("ordu-http: {note}");
     }
-    Ok(r.store)
+    Ok((r.store, durable))
 }
 
 async fn run(args: Args) -> Result<(), String> {
@@ -543,11 +546,21 @@ async fn run(args: Args) -> Result<(), String> {
     let config = Config {
         region: args.region.clone(),
         mode: SchedulingMode::Queued,
+        // With a durable log each plan waits for a sync: plans made side by
+        // side share one (in memory, one thread plans faster than several).
+        scheduler_workers: if args.data_dir.is_some() {
+            DURABLE_SCHEDULER_WORKERS
+        } else {
+            1
+        },
         ..Config::default()
     };
-    let store = match &args.data_dir {
-        None => Arc::new(Store::new(config)),
-        Some(dir) => recover(dir, args.snapshot_every, config)?,
+    let (store, durable) = match &args.data_dir {
+        None => (Arc::new(Store::new(config)), None),
+        Some(dir) => {
+            let (store, durable) = recover(dir, args.snapshot_every, config)?;
+            (store, Some(durable))
+        }
     };
     register_demo_nodes(&store, args.demo_nodes)?;
     store.process_queued();
@@ -665,6 +678,17 @@ async fn run(args: Args) -> Result<(), String> {
         }
     })
     .await;
+    if let Some(d) = durable {
+        // What group commit did: entries per commit is its batch.
+        let s = d.stats();
+        eprintln!(
+            "ordu-http: durable log: {} entries in {} commits ({:.2} per commit), {} snapshots",
+            s.entries,
+            s.commits,
+            s.entries as f64 / s.commits.max(1) as f64,
+            s.snapshots
+        );
+    }
     Ok(())
 }
 
