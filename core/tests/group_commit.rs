@@ -275,3 +275,55 @@ fn a_batch_whose_writer_panics_answers_the_others_and_the_queue_goes_on() {
     assert_eq!(store.index(), 2);
     assert_eq!(register(&store, &job("later", 1)).unwrap().index, 3);
 }
+
+/// Several scheduler threads plan one group side by side: their plans share
+/// the log's appends, and the fit check at apply keeps two plans that chose
+/// the same room from overcommitting a node; the one that lost plans again.
+#[test]
+fn plans_made_side_by_side_share_appends_and_never_overcommit_a_node() {
+    let log = Arc::new(BatchLog {
+        delay: Duration::from_millis(2),
+        ..BatchLog::default()
+    });
+    let store = Arc::new(
+        store_with(ordu::Config {
+            mode: ordu::SchedulingMode::Queued,
+            scheduler_workers: 4,
+            ..ordu::Config::default()
+        })
+        .with_log(log.clone()),
+    );
+    // Two nodes of 8192 MB hold 27 allocations of the default 300 MB each.
+    add_node(&store, "n1");
+    add_node(&store, "n2");
+    for j in 0..30 {
+        register(&store, &job(&format!("j{j}"), 3)).unwrap();
+    }
+    let before = log.sizes().len();
+    store.process_queued();
+    assert!(!store.processing_behind());
+
+    let mut placed = 0;
+    for n in ["n1", "n2"] {
+        let live = store
+            .node_allocations(n, &now())
+            .unwrap()
+            .value
+            .iter()
+            .filter(|a| !a.client_terminal() && a.desired_status.to_string() == "run")
+            .count();
+        assert!(
+            live <= 27,
+            "{n} holds {live} allocations of 300 MB in 8192 MB"
+        );
+        placed += live;
+    }
+    assert!(placed >= 27, "only {placed} of 90 wanted were placed");
+    let sizes = log.sizes()[before..].to_vec();
+    assert!(
+        sizes.iter().any(|&n| n > 1),
+        "no two plans shared an append: {sizes:?}"
+    );
+    // What the threads wrote replays to the same state.
+    assert!(replayed(&log.entries()).0 == snapshot(&store));
+}
