@@ -512,3 +512,37 @@ fn pending_and_blocked_evaluations_run_after_a_restart() {
         statuses(&store, "big")
     );
 }
+
+/// Snapshots by size: with no count set, the entries' bytes alone trigger
+/// them.
+#[test]
+fn a_snapshot_is_taken_once_the_entries_hold_enough_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Durable::open(
+        dir.path(),
+        Options {
+            snapshot_every: 0,
+            snapshot_bytes: 16 << 10,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let store = d.store(Config::default()).unwrap().store;
+    add_node(&store, "n1");
+    register(&store, &job("web", 1)).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        d.stats().snapshots,
+        0,
+        "a snapshot before 16 KiB of entries"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut n = 0;
+    while d.stats().snapshots == 0 && Instant::now() < deadline {
+        register(&store, &job(&format!("j{n}"), 1)).unwrap();
+        n += 1;
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(d.stats().snapshots > 0, "no snapshot after {n} registers");
+    assert!(d.snapshot_index() > 0);
+}

@@ -79,7 +79,7 @@ const USAGE: &str = "\
 usage: ordu-http [--addr HOST:PORT] [--region NAME] [--datacenter NAME] [--demo-nodes N]
                  [--gc-after DURATION] [--threads N] [--spin DURATION]
                  [--read-timeout DURATION] [--max-body-bytes-in-flight BYTES]
-                 [--max-conns N] [--log-requests] [--data-dir DIR [--snapshot-every N]]
+                 [--max-conns N] [--log-requests] [--data-dir DIR [--snapshot-every N] [--snapshot-bytes BYTES]]
 
   --addr HOST:PORT   listen address (default 127.0.0.1:4646; port 0 picks a free one)
   --region NAME      the region the store holds (default global)
@@ -108,8 +108,11 @@ usage: ordu-http [--addr HOST:PORT] [--region NAME] [--datacenter NAME] [--demo-
   --data-dir DIR     keep the state in DIR (created if missing; one server per
                      directory): every write is on disk before it is answered, and
                      a restart recovers it (default: in memory, lost on exit)
-  --snapshot-every N with --data-dir: write a snapshot and drop the log before it
-                     every N entries (default 10000; 0: never)
+  --snapshot-every N with --data-dir: write a snapshot (in the background) and
+                     drop the log before it every N entries (default 10000; 0:
+                     not by count)
+  --snapshot-bytes BYTES  or once the entries since the last one hold BYTES
+                     (default 64MiB; 0: not by size)
   --log-requests     log one line per request to stderr (method, path, status,
                      duration); RUST_LOG=ordu_http::request=info does the same,
                      and RUST_LOG takes the usual tracing filters
@@ -145,6 +148,7 @@ struct Args {
     /// Where the state is kept; `None`: in memory.
     data_dir: Option<std::path::PathBuf>,
     snapshot_every: u64,
+    snapshot_bytes: u64,
 }
 
 /// The least `--max-body-bytes-in-flight`: one body at the store's limit.
@@ -167,6 +171,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         log_requests: false,
         data_dir: None,
         snapshot_every: ordu_durable::Options::default().snapshot_every,
+        snapshot_bytes: ordu_durable::Options::default().snapshot_bytes,
     };
     while let Some(flag) = args.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -280,6 +285,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 a.snapshot_every = v.parse().map_err(|_| {
                     format!("--snapshot-every {v:?}: want a number of entries (0: never)")
                 })?;
+            }
+            "--snapshot-bytes" => {
+                let v = value()?;
+                a.snapshot_bytes = limits::parse_bytes(&v)
+                    .and_then(|n| u64::try_from(n).ok())
+                    .ok_or_else(|| {
+                        format!(
+                            "--snapshot-bytes {v:?}: want a byte count such as 64MiB (0: never)"
+                        )
+                    })?;
             }
             _ => return Err(format!("unknown argument {flag:?}")),
         }
@@ -514,12 +529,13 @@ const DURABLE_SCHEDULER_WORKERS: usize = 8;
 /// every write going to that log before it is answered.
 fn recover(
     dir: &std::path::Path,
-    snapshot_every: u64,
+    args: &Args,
     config: Config,
 ) -> Result<(Arc<Store>, ordu_durable::Durable), String> {
     let started = Instant::now();
     let opts = ordu_durable::Options {
-        snapshot_every,
+        snapshot_every: args.snapshot_every,
+        snapshot_bytes: args.snapshot_bytes,
         report: Some(Arc::new(|line: &str| eprintln!("ordu-http: {line}"))),
         ..ordu_durable::Options::default()
     };
@@ -558,7 +574,7 @@ async fn run(args: Args) -> Result<(), String> {
     let (store, durable) = match &args.data_dir {
         None => (Arc::new(Store::new(config)), None),
         Some(dir) => {
-            let (store, durable) = recover(dir, args.snapshot_every, config)?;
+            let (store, durable) = recover(dir, &args, config)?;
             (store, Some(durable))
         }
     };
@@ -1007,6 +1023,11 @@ mod tests {
             .unwrap();
         assert_eq!(d.data_dir.as_deref(), Some(std::path::Path::new("/tmp/d")));
         assert_eq!(d.snapshot_every, 5);
+        let b = parse(&["--data-dir", "/tmp/d", "--snapshot-bytes", "1MiB"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(b.snapshot_bytes, 1 << 20);
+        assert!(parse(&["--snapshot-bytes", "lots"]).is_err());
         assert!(parse(&["--data-dir", ""]).is_err());
         assert!(parse(&["--snapshot-every", "-1"]).is_err());
         assert!(parse(&["--region", ""]).is_err());
