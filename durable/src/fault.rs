@@ -166,12 +166,17 @@ pub(crate) fn open_db(
             // redb repaired it from an older commit: entries may be gone
             // that were answered, so refuse rather than lose them silently.
             Ok(false) => {
-                return Err(corrupt(
-                    "a page checksum did not verify (redb could repair the file by \
-                     dropping what it could not read; the data directory needs attention; \
-                     redb does not report the page's offset)"
-                        .into(),
-                ))
+                let why = "a page checksum did not verify, and redb repaired the file by \
+                           dropping what it could not read (redb does not report the page's \
+                           offset): answered writes may be gone";
+                // The file is rewritten already: without a mark, the next
+                // start would open it as if whole.
+                let marker = file.with_file_name(crate::CORRUPT_FILE);
+                let _ = std::fs::write(&marker, format!("{}: {why}\n", file.display()));
+                return Err(corrupt(format!(
+                    "{why}; {} now refuses the directory",
+                    marker.display()
+                )));
             }
             Err(e) => return Err(corrupt(format!("integrity check failed: {e}"))),
         }

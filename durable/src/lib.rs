@@ -95,6 +95,9 @@ pub const LAYOUT_VERSION: u64 = 2;
 pub const DB_FILE: &str = "ordu.redb";
 /// The lock file's name inside the data directory.
 pub const LOCK_FILE: &str = "LOCK";
+/// Written into the data directory when its database failed its check
+/// after redb had rewritten it; while it is there, the directory is refused.
+pub const CORRUPT_FILE: &str = "CORRUPT";
 
 /// A step of a snapshot, for fault tests ([`Options::at_stage`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -300,6 +303,17 @@ impl Durable {
                 })
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
+        }
+        let marker = dir.join(CORRUPT_FILE);
+        if let Ok(why) = std::fs::read_to_string(&marker) {
+            return Err(Error::Corrupt {
+                file: marker,
+                message: format!(
+                    "{}; remove this file to open the directory anyway, accepting \
+                     that what redb's repair dropped is lost",
+                    why.trim()
+                ),
+            });
         }
         let file = dir.join(DB_FILE);
         let (db, repair) = fault::open_db(&file, &opts, opts.verify_on_open)?;

@@ -546,3 +546,33 @@ fn a_snapshot_is_taken_once_the_entries_hold_enough_bytes() {
     assert!(d.stats().snapshots > 0, "no snapshot after {n} registers");
     assert!(d.snapshot_index() > 0);
 }
+
+/// A file refused once stays refused: redb's check may already have
+/// rewritten it (rolling back what it could not read), so a second start
+/// must not take the rewritten file for a whole one.
+#[test]
+fn a_corrupt_file_stays_refused_on_the_next_open() {
+    let dir = dir_with_entries(200);
+    let file = dir.path().join(DB_FILE);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = bytes.windows(6).position(|w| w == b"\"j100\"").unwrap();
+    bytes[at + 2] ^= 0x01;
+    std::fs::write(&file, &bytes).unwrap();
+    for attempt in 0..2 {
+        let err = Durable::open(dir.path(), Options::default())
+            .err()
+            .unwrap_or_else(|| panic!("open {attempt} of a corrupt directory succeeded"));
+        assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    }
+    // The marker a repaired file leaves is honoured.
+    let dir = dir_with_entries(5);
+    std::fs::write(dir.path().join(ordu_durable::CORRUPT_FILE), "found damage").unwrap();
+    let err = Durable::open(dir.path(), Options::default())
+        .err()
+        .expect("a directory marked corrupt opened");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("found damage") && msg.contains("remove"),
+        "{msg}"
+    );
+}
