@@ -21,6 +21,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::command::Command;
+use crate::state::Applied;
 
 /// Why a log did not commit an entry (disk full, not the leader, ...). Its
 /// text is the write's error message.
@@ -62,6 +63,28 @@ pub trait Log: Send + Sync {
             _ => Err(LogError("this log commits one entry at a time".into())),
         }
     }
+
+    /// Whether the log applies what it commits to this store itself, in
+    /// its own order, through [`Store::apply_committed_outcome`], as a Raft
+    /// state machine applies every committed entry on every server, the
+    /// leader's own among them. The store then neither orders appends nor
+    /// applies them: a write goes to [`Log::append_applied`], and its answer
+    /// is the outcome that gives.
+    ///
+    /// [`Store::apply_committed_outcome`]: crate::Store::apply_committed_outcome
+    fn applies(&self) -> bool {
+        false
+    }
+
+    /// Commits `command` and returns once it was applied to this store,
+    /// with the outcome of applying it (apply may refuse it, as it refuses a
+    /// check-and-set that lost to an earlier entry). An error means the
+    /// entry was not applied here and, as with [`Log::append`], is not
+    /// committed. Called only when [`Log::applies`] says so.
+    fn append_applied(&self, command: &Command) -> Result<crate::Result<Applied>, LogError> {
+        let _ = command;
+        Err(LogError("this log does not apply its entries".into()))
+    }
 }
 
 /// A shared log: the host keeps a handle to it (to read it back, to stop it).
@@ -76,6 +99,14 @@ impl<L: Log + ?Sized> Log for std::sync::Arc<L> {
 
     fn append_batch(&self, after: u64, commands: &[&Command]) -> Result<u64, LogError> {
         (**self).append_batch(after, commands)
+    }
+
+    fn applies(&self) -> bool {
+        (**self).applies()
+    }
+
+    fn append_applied(&self, command: &Command) -> Result<crate::Result<Applied>, LogError> {
+        (**self).append_applied(command)
     }
 }
 

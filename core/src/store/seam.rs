@@ -31,6 +31,13 @@ impl Store {
     /// replica's, or one replayed at start), without handing it to this
     /// store's log. `index` must be above every index applied or logged here.
     pub fn apply_committed(&self, index: u64, cmd: Command) -> Result<u64> {
+        Ok(self.apply_committed_outcome(index, cmd)?.index)
+    }
+
+    /// [`Store::apply_committed`], answering all that applying told: what a
+    /// log that applies its own entries ([`Log::applies`]) hands back to the
+    /// write that proposed the entry.
+    pub fn apply_committed_outcome(&self, index: u64, cmd: Command) -> Result<Applied> {
         let mut last = self.log_turn.lock();
         let after = (*last).max(self.state.read().index());
         if index <= after {
@@ -42,7 +49,7 @@ impl Store {
         *last = index;
         let applied = self.apply_at(index, cmd, false);
         drop(last);
-        Ok(applied?.index)
+        applied
     }
 
     /// [`Store::apply_committed`] for entry bytes from
@@ -76,6 +83,9 @@ impl Store {
     /// refuses changes nothing. The state's lock is taken only to apply, so
     /// readers go on while the log works.
     pub(super) fn commit(&self, cmd: Command) -> Result<Applied> {
+        if self.log.applies() {
+            return self.commit_applied(cmd);
+        }
         if self.log.batches() {
             return self.commit_grouped(cmd);
         }
@@ -218,6 +228,20 @@ impl Store {
                 message: "the write's batch gave it no answer".into(),
             })
         })
+    }
+
+    /// [`Store::commit`] for a log that applies its entries itself: no turn
+    /// is held while it works (its apply takes the turn), and the order is
+    /// the log's. The check here only spares the log a write that would be
+    /// refused; apply decides at the state the entry lands on.
+    fn commit_applied(&self, cmd: Command) -> Result<Applied> {
+        if !self.is_leader() {
+            return Err(not_leader());
+        }
+        self.state.read().check(&cmd)?;
+        self.log
+            .append_applied(&cmd)
+            .map_err(|e| Error::Unavailable { message: e.0 })?
     }
 
     /// Logs `batch` in one append and applies each at its index, in order.
