@@ -310,7 +310,9 @@ fn plans_made_side_by_side_share_appends_and_never_overcommit_a_node() {
             .unwrap()
             .value
             .iter()
-            .filter(|a| !a.client_terminal() && a.desired_status.to_string() == "run")
+            .filter(|a| {
+                !a.client_terminal() && a.desired_status == ordu::structs::AllocDesiredStatus::Run
+            })
             .count();
         assert!(
             live <= 27,
