@@ -14,12 +14,14 @@ use ordu::{Command, Config, ErrorKind, SchedulingMode, Store};
 use support::*;
 
 type Reply = mpsc::Sender<ordu::Result<Applied>>;
+/// The entries the log committed, with their indexes.
+type Committed = Arc<Mutex<Vec<(u64, Command)>>>;
 
 /// Commits entries in arrival order and hands them to one applier thread,
 /// which applies each to the store and answers the write that proposed it.
 struct AppliedLog {
     tx: Mutex<mpsc::Sender<(Command, Reply)>>,
-    committed: Arc<Mutex<Vec<(u64, Command)>>>,
+    committed: Committed,
 }
 
 impl AppliedLog {
@@ -68,7 +70,7 @@ impl Log for AppliedLog {
     }
 }
 
-fn cluster_store(mode: SchedulingMode) -> (Arc<Store>, Arc<Mutex<Vec<(u64, Command)>>>) {
+fn cluster_store(mode: SchedulingMode) -> (Arc<Store>, Committed) {
     let slot = Arc::new(OnceLock::new());
     let log = AppliedLog::start(slot.clone());
     let committed = log.committed.clone();
