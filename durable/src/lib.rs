@@ -81,6 +81,7 @@ mod snapfile;
 
 pub use crate::fault::{Fault, Faults};
 pub use crate::log::DurableLog;
+pub use crate::snapfile::snapshot_file;
 
 pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 /// Layout 1 kept the snapshot in the database; it is moved out on open.

@@ -148,6 +148,11 @@ pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// snapshot at `index`; any damage is an [`Error::Corrupt`] naming the
 /// file and the byte offset where it is.
 pub(crate) fn read(path: &Path, index: u64) -> Result<Vec<u8>, Error> {
+    read_at(path, Some(index)).map(|(_, body)| body)
+}
+
+/// [`read`] of whatever index the file holds; answers it with the body.
+fn read_at(path: &Path, index: Option<u64>) -> Result<(u64, Vec<u8>), Error> {
     let corrupt = |message: String| Error::Corrupt {
         file: path.to_path_buf(),
         message,
@@ -158,9 +163,12 @@ pub(crate) fn read(path: &Path, index: u64) -> Result<Vec<u8>, Error> {
     };
     let file = File::open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            corrupt(format!(
-                "missing: the log's last compaction refers to the snapshot at index {index}"
-            ))
+            corrupt(match index {
+                Some(index) => format!(
+                    "missing: the log's last compaction refers to the snapshot at index {index}"
+                ),
+                None => "missing".into(),
+            })
         } else {
             io(e)
         }
@@ -202,6 +210,7 @@ pub(crate) fn read(path: &Path, index: u64) -> Result<Vec<u8>, Error> {
         )));
     }
     let held = u64::from_le_bytes(h[12..20].try_into().expect("8 bytes"));
+    let index = index.unwrap_or(held);
     if held != index {
         return Err(corrupt(format!(
             "holds the snapshot at index {held}, not {index}"
@@ -229,7 +238,7 @@ pub(crate) fn read(path: &Path, index: u64) -> Result<Vec<u8>, Error> {
                     len - offset
                 )));
             }
-            return Ok(body);
+            return Ok((held, body));
         }
         if n > CHUNK {
             return Err(corrupt(format!(
@@ -244,6 +253,31 @@ pub(crate) fn read(path: &Path, index: u64) -> Result<Vec<u8>, Error> {
                 "the chunk at byte offset {at} fails its checksum"
             )));
         }
+    }
+}
+
+/// Snapshot files for other hosts of the log seam (the Raft cluster's
+/// state machine): the same checksummed chunks, under a name of theirs.
+pub mod snapshot_file {
+    use std::path::Path;
+
+    use crate::Error;
+
+    /// Writes `body`, the snapshot at `index`, to `dir/name`: under a
+    /// temporary name first, synced, then renamed over the old file, so
+    /// that `name` always holds a whole snapshot.
+    pub fn save(dir: &Path, name: &str, index: u64, body: &[u8]) -> std::io::Result<()> {
+        let tmp = dir.join(format!("{name}.tmp-{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        super::write(&tmp, index, |w| w.write_all(body))?;
+        std::fs::rename(&tmp, dir.join(name))?;
+        super::sync_dir(dir)
+    }
+
+    /// The body of the snapshot file `path`; damage is an
+    /// [`Error::Corrupt`] naming the file and the byte offset.
+    pub fn read(path: &Path) -> Result<Vec<u8>, Error> {
+        super::read_at(path, None).map(|(_, body)| body)
     }
 }
 

@@ -1,0 +1,89 @@
+//! The Raft port: serves the messages [`crate::network`] sends, handing
+//! each to this server's Raft and answering its `Result` as JSON.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::Serialize;
+
+use crate::Raft;
+
+/// Bodies past this are refused: an append batch or a snapshot chunk is
+/// far smaller (openraft sends snapshots in chunks of a few MB).
+const MAX_BODY: usize = 64 << 20;
+
+fn answer(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r
+}
+
+fn json<T: Serialize>(value: &T) -> Response<Full<Bytes>> {
+    match serde_json::to_vec(value) {
+        Ok(b) => answer(StatusCode::OK, b),
+        Err(e) => answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.to_string().into_bytes(),
+        ),
+    }
+}
+
+async fn handle(raft: Raft, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() != hyper::Method::POST {
+        return answer(StatusCode::METHOD_NOT_ALLOWED, b"POST only".to_vec());
+    }
+    let path = req.uri().path().to_string();
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return answer(StatusCode::PAYLOAD_TOO_LARGE, e.to_string().into_bytes()),
+    };
+    let bad = |e: serde_json::Error| answer(StatusCode::BAD_REQUEST, e.to_string().into_bytes());
+    match path.as_str() {
+        "/raft/append" => match serde_json::from_slice(&body) {
+            Ok(rpc) => json(&raft.append_entries(rpc).await),
+            Err(e) => bad(e),
+        },
+        "/raft/vote" => match serde_json::from_slice(&body) {
+            Ok(rpc) => json(&raft.vote(rpc).await),
+            Err(e) => bad(e),
+        },
+        "/raft/snapshot" => match serde_json::from_slice(&body) {
+            Ok(rpc) => json(&raft.install_snapshot(rpc).await),
+            Err(e) => bad(e),
+        },
+        _ => answer(StatusCode::NOT_FOUND, b"no such Raft message".to_vec()),
+    }
+}
+
+/// Serves the Raft port on `listener` until the task is dropped.
+pub(crate) async fn serve(listener: tokio::net::TcpListener, raft: Raft) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let raft = raft.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(raft, req).await) }
+            });
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new());
+            http.header_read_timeout(Duration::from_secs(30));
+            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+/// Binds the Raft port.
+pub(crate) async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen for Raft on {addr}: {e}"))
+}
