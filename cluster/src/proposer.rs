@@ -53,20 +53,24 @@ impl Log for RaftLog {
             entry,
         };
         self.outcomes.wait_for(proposal);
-        let run = || self.runtime.block_on(raft.client_write(req));
-        // A write, or a read that processes queued evaluations first, may
-        // come from a runtime thread: it gives the thread up while it waits.
+        // Raft's future runs on the cluster's runtime; this thread (any: a
+        // host's, a blocking-pool one, a runtime's own) waits for it, giving
+        // a multi-threaded runtime's worker up meanwhile.
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let raft = raft.clone();
+        self.runtime.spawn(async move {
+            let _ = tx.send(raft.client_write(req).await);
+        });
+        let wait = || rx.recv();
         let written = match tokio::runtime::Handle::try_current() {
-            Err(_) => run(),
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(run)
+                tokio::task::block_in_place(wait)
             }
-            Ok(_) => {
-                self.outcomes.take(proposal);
-                return Err(LogError(
-                    "a cluster write cannot wait on a single-threaded runtime".into(),
-                ));
-            }
+            _ => wait(),
+        };
+        let Ok(written) = written else {
+            self.outcomes.take(proposal);
+            return Err(LogError("the cluster stopped".into()));
         };
         let outcome = self.outcomes.take(proposal);
         match (written, outcome) {

@@ -23,6 +23,7 @@
 //! thread that runs out of requests spins a little before it sleeps
 //! (`--spin`, [`spin`]).
 
+mod cluster;
 mod limits;
 mod log;
 mod params;
@@ -80,6 +81,7 @@ usage: ordu-http [--addr HOST:PORT] [--region NAME] [--datacenter NAME] [--demo-
                  [--gc-after DURATION] [--threads N] [--spin DURATION]
                  [--read-timeout DURATION] [--max-body-bytes-in-flight BYTES]
                  [--max-conns N] [--log-requests] [--data-dir DIR [--snapshot-every N] [--snapshot-bytes BYTES]]
+                 [--server-id ID --raft-addr HOST:PORT --server ID=RAFT_ADDR=HTTP_ADDR ...]
 
   --addr HOST:PORT   listen address (default 127.0.0.1:4646; port 0 picks a free one)
   --region NAME      the region the store holds (default global)
@@ -113,6 +115,17 @@ usage: ordu-http [--addr HOST:PORT] [--region NAME] [--datacenter NAME] [--demo-
                      not by count)
   --snapshot-bytes BYTES  or once the entries since the last one hold BYTES
                      (default 64MiB; 0: not by size)
+  --server-id ID     run as server ID (a number) of a Raft cluster, its Raft log
+                     and snapshots in --data-dir (which it needs); writes, and
+                     reads without ?stale, go to the leader (forwarded by a
+                     server that is not)
+  --raft-addr HOST:PORT
+                     with --server-id: where this server listens for Raft
+  --server ID=RAFT_ADDR=HTTP_ADDR
+                     with --server-id, once for each server of the cluster, this
+                     one too (e.g. 1=127.0.0.1:4647=127.0.0.1:4646): a new cluster
+                     starts with them as its voters, proposed by the lowest ID; a
+                     restarted server keeps the membership its log holds
   --log-requests     log one line per request to stderr (method, path, status,
                      duration); RUST_LOG=ordu_http::request=info does the same,
                      and RUST_LOG takes the usual tracing filters
@@ -149,6 +162,10 @@ struct Args {
     data_dir: Option<std::path::PathBuf>,
     snapshot_every: u64,
     snapshot_bytes: u64,
+    /// A cluster server's ID, Raft address and the cluster's servers.
+    server_id: Option<u64>,
+    raft_addr: Option<SocketAddr>,
+    servers: std::collections::BTreeMap<u64, ordu_cluster::ServerNode>,
 }
 
 /// The least `--max-body-bytes-in-flight`: one body at the store's limit.
@@ -172,6 +189,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         data_dir: None,
         snapshot_every: ordu_durable::Options::default().snapshot_every,
         snapshot_bytes: ordu_durable::Options::default().snapshot_bytes,
+        server_id: None,
+        raft_addr: None,
+        servers: std::collections::BTreeMap::new(),
     };
     while let Some(flag) = args.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -296,8 +316,55 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                         )
                     })?;
             }
+            "--server-id" => {
+                let v = value()?;
+                a.server_id = Some(
+                    v.parse()
+                        .map_err(|_| format!("--server-id {v:?}: want a number"))?,
+                );
+            }
+            "--raft-addr" => {
+                let v = value()?;
+                a.raft_addr = Some(v.parse().map_err(|e| {
+                    format!("--raft-addr {v:?}: {e} (want HOST:PORT, e.g. 127.0.0.1:4647)")
+                })?);
+            }
+            "--server" => {
+                let v = value()?;
+                let bad = || format!("--server {v:?}: want ID=RAFT_ADDR=HTTP_ADDR");
+                let mut parts = v.splitn(3, '=');
+                let (Some(id), Some(raft), Some(api)) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(bad());
+                };
+                let id: u64 = id.parse().map_err(|_| bad())?;
+                raft.parse::<SocketAddr>().map_err(|_| bad())?;
+                api.parse::<SocketAddr>().map_err(|_| bad())?;
+                let node = ordu_cluster::ServerNode {
+                    raft_addr: raft.to_string(),
+                    api_addr: api.to_string(),
+                };
+                if a.servers.insert(id, node).is_some() {
+                    return Err(format!("--server {id} is given twice"));
+                }
+            }
             _ => return Err(format!("unknown argument {flag:?}")),
         }
+    }
+    if let Some(id) = a.server_id {
+        if a.data_dir.is_none() {
+            return Err("--server-id needs --data-dir (its Raft log and snapshots)".into());
+        }
+        if a.raft_addr.is_none() {
+            return Err("--server-id needs --raft-addr".into());
+        }
+        if !a.servers.contains_key(&id) {
+            return Err(format!(
+                "--server-id {id}: no --server {id}=... names this server"
+            ));
+        }
+    } else if a.raft_addr.is_some() || !a.servers.is_empty() {
+        return Err("--raft-addr and --server go with --server-id".into());
     }
     Ok(Some(a))
 }
@@ -571,14 +638,47 @@ async fn run(args: Args) -> Result<(), String> {
         },
         ..Config::default()
     };
-    let (store, durable) = match &args.data_dir {
-        None => (Arc::new(Store::new(config)), None),
-        Some(dir) => {
+    let (store, durable) = match (&args.data_dir, args.server_id) {
+        (Some(dir), Some(id)) => {
+            let opts = ordu_cluster::Options {
+                snapshot_every: args.snapshot_every.max(1),
+                ..ordu_cluster::Options::new(
+                    id,
+                    dir,
+                    args.raft_addr.expect("checked with --server-id"),
+                    args.servers.clone(),
+                )
+            };
+            let c = ordu_cluster::Cluster::start(opts, config).await?;
+            eprintln!(
+                "ordu-http: server {id} of a cluster of {}, Raft on {}",
+                args.servers.len(),
+                args.raft_addr.expect("checked")
+            );
+            let store = c.store().clone();
+            cluster::set(c);
+            (store, None)
+        }
+        (None, _) => (Arc::new(Store::new(config)), None),
+        (Some(dir), None) => {
             let (store, durable) = recover(dir, &args, config)?;
             (store, Some(durable))
         }
     };
-    register_demo_nodes(&store, args.demo_nodes)?;
+    if cluster::get().is_some() {
+        // The leader registers them, once it leads; Raft gives them to the others.
+        let (store, n) = (store.clone(), args.demo_nodes);
+        if n > 0 {
+            tokio::spawn(async move {
+                while !store.is_leader() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                let _ = tokio::task::spawn_blocking(move || register_demo_nodes(&store, n)).await;
+            });
+        }
+    } else {
+        register_demo_nodes(&store, args.demo_nodes)?;
+    }
     store.process_queued();
 
     let threads = thread_count(args.threads);

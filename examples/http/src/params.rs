@@ -23,6 +23,7 @@ pub struct Params {
     all: Option<Box<str>>,
     purge: Option<Box<str>>,
     enable: Option<Box<str>>,
+    stale: Option<Box<str>>,
 }
 
 /// What a blocking read asks for.
@@ -50,6 +51,7 @@ impl Params {
                 "all" => &mut p.all,
                 "purge" => &mut p.purge,
                 "enable" => &mut p.enable,
+                "stale" => &mut p.stale,
                 _ => continue,
             };
             if slot.is_none() {
@@ -100,6 +102,14 @@ impl Params {
     /// `?enable=` of a node drain, unparsed (the core checks it).
     pub fn enable(&self) -> Option<&str> {
         self.enable.as_deref()
+    }
+
+    /// `?stale` (bare, or any value but `false` or `0`): any server may
+    /// answer from its own state, as Nomad's `AllowStale`.
+    pub fn stale(&self) -> bool {
+        self.stale
+            .as_deref()
+            .is_some_and(|v| !matches!(v, "false" | "0"))
     }
 
     /// `?purge=`: as [`Params::all`].

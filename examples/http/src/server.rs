@@ -214,12 +214,17 @@ async fn answer(app: Arc<App>, mut checked: Checked) -> Result<Response, Infalli
     Ok(match &mut checked {
         Checked::Answer(answer) => std::mem::take(answer),
         Checked::Read(op, b, params) => app.read(op, *b, params).await,
+        Checked::Forward(f) => {
+            let f = std::mem::replace(&mut **f, Forward::none());
+            crate::cluster::forward(&f.addr, f.method, &f.uri, f.content_type, Vec::new()).await
+        }
         // Boxed: a write's future, with its body read and that read's
         // timer, is larger than a read's, and the long-poll's future (this
         // one) would grow to its size.
-        Checked::Write(op, body, announced, params) => {
+        Checked::Write(op, body, announced, params, forward) => {
             let op = std::mem::replace(op, Op::ListJobs);
-            Box::pin(app.receive(op, std::mem::take(body), *announced, params)).await
+            let forward = forward.take();
+            Box::pin(app.receive(op, std::mem::take(body), *announced, params, forward)).await
         }
     })
 }
@@ -229,8 +234,30 @@ enum Checked {
     /// Refused (or routed nowhere): this is the answer.
     Answer(Response),
     Read(Op, Blocking, Params),
-    /// With the body still to read and its announced length.
-    Write(Op, Body, Option<u64>, Params),
+    /// With the body still to read and its announced length, and where to
+    /// forward it when the cluster's leader is another server.
+    Write(Op, Body, Option<u64>, Params, Option<Box<Forward>>),
+    /// A read the cluster's leader answers.
+    Forward(Box<Forward>),
+}
+
+/// A request to hand to the cluster's leader.
+struct Forward {
+    addr: String,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    content_type: Option<HeaderValue>,
+}
+
+impl Forward {
+    fn none() -> Forward {
+        Forward {
+            addr: String::new(),
+            method: axum::http::Method::GET,
+            uri: axum::http::Uri::from_static("/"),
+            content_type: None,
+        }
+    }
 }
 
 fn check(app: &App, req: Request) -> Checked {
@@ -255,10 +282,22 @@ fn check(app: &App, req: Request) -> Checked {
     if op.is_agent() {
         return Checked::Answer(app.agent_answer(&op, params.pretty()));
     }
+    let forwarded = parts.headers.contains_key(crate::cluster::FORWARDED);
+    let forward = match crate::cluster::target(!op.is_read(), params.stale(), forwarded) {
+        crate::cluster::Target::Here => None,
+        crate::cluster::Target::NoLeader => return Checked::Answer(crate::cluster::no_leader()),
+        crate::cluster::Target::Leader(addr) => Some(Box::new(Forward {
+            addr,
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            content_type: parts.headers.get(CONTENT_TYPE).cloned(),
+        })),
+    };
     if op.is_read() {
-        return match params.blocking() {
-            Ok(b) => Checked::Read(op, b, params),
-            Err(bad) => Checked::Answer(text(StatusCode::BAD_REQUEST, &bad.0)),
+        return match (params.blocking(), forward) {
+            (Err(bad), _) => Checked::Answer(text(StatusCode::BAD_REQUEST, &bad.0)),
+            (Ok(_), Some(f)) => Checked::Forward(f),
+            (Ok(b), None) => Checked::Read(op, b, params),
         };
     }
     let announced = parts
@@ -278,7 +317,7 @@ fn check(app: &App, req: Request) -> Checked {
             return Checked::Answer(error(&e, false));
         }
     }
-    Checked::Write(op, body, announced, params)
+    Checked::Write(op, body, announced, params, forward)
 }
 
 impl App {
@@ -344,14 +383,30 @@ impl App {
         }
     }
 
-    /// The agent and status endpoints: this server is the whole cluster.
+    /// The agent and status endpoints: this server is the whole cluster, or
+    /// one of a Raft cluster's servers, as Raft tells.
     fn agent_answer(&self, op: &Op, pretty: bool) -> Response {
         let a = &self.agent;
         let body = match op {
-            Op::AgentSelf => encode(&a.agent_self(&self.store), pretty),
-            Op::AgentMembers => encode(&a.members(&self.store), pretty),
-            Op::StatusLeader => encode(&a.leader(), pretty),
-            Op::StatusPeers => encode(&a.peers(), pretty),
+            Op::AgentSelf => {
+                let mut me = a.agent_self(&self.store);
+                crate::cluster::patch_self(&mut me);
+                encode(&me, pretty)
+            }
+            Op::AgentMembers => {
+                match crate::cluster::members(&a.member(&self.store.config().region)) {
+                    Some(all) => encode(&all, pretty),
+                    None => encode(&a.members(&self.store), pretty),
+                }
+            }
+            Op::StatusLeader => encode(
+                &crate::cluster::leader().unwrap_or_else(|| a.leader()),
+                pretty,
+            ),
+            Op::StatusPeers => encode(
+                &crate::cluster::peers().unwrap_or_else(|| a.peers()),
+                pretty,
+            ),
             _ => encode(&ordu::agent::regions(&self.store), pretty),
         };
         match body {
@@ -417,13 +472,20 @@ impl App {
         mut body: Body,
         announced: Option<u64>,
         params: &Params,
+        forward: Option<Box<Forward>>,
     ) -> Response {
         let deadline = tokio::time::Instant::now() + self.read_timeout;
         let mut held = self.bodies.hold();
         let read = read_body(&self.store, &mut body, announced, &mut held);
         let read = tokio::time::timeout_at(deadline, read).await;
         match read {
-            Ok(Ok(bytes)) => self.write(op, bytes, params).await,
+            Ok(Ok(bytes)) => match forward {
+                Some(f) => {
+                    drop(held);
+                    crate::cluster::forward(&f.addr, f.method, &f.uri, f.content_type, bytes).await
+                }
+                None => self.write(op, bytes, params).await,
+            },
             Ok(Err(BodyError::Fail(fail))) => fail.response(),
             Ok(Err(BodyError::Busy)) => {
                 drop(held);
@@ -806,8 +868,16 @@ fn ok(body: impl Into<Body>, index: u64, read: bool) -> Response {
 }
 
 fn leader_headers(h: &mut axum::http::HeaderMap) {
-    h.insert(X_NOMAD_KNOWN_LEADER, HeaderValue::from_static("true"));
-    h.insert(X_NOMAD_LAST_CONTACT, HeaderValue::from_static("0"));
+    let known = if crate::cluster::known_leader() {
+        "true"
+    } else {
+        "false"
+    };
+    h.insert(X_NOMAD_KNOWN_LEADER, HeaderValue::from_static(known));
+    h.insert(
+        X_NOMAD_LAST_CONTACT,
+        HeaderValue::from(crate::cluster::last_contact_ms()),
+    );
 }
 
 /// A plain-text answer.
