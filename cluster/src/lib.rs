@@ -174,7 +174,8 @@ impl Cluster {
             election_timeout_min: opts.election_timeout.0.as_millis() as u64,
             election_timeout_max: opts.election_timeout.1.as_millis() as u64,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(opts.snapshot_every.max(1)),
-            max_in_snapshot_log_to_keep: 1000,
+            // A server behind by more than this gets the snapshot instead.
+            max_in_snapshot_log_to_keep: opts.snapshot_every.clamp(1, 1000),
             ..Default::default()
         };
         let config = Arc::new(config.validate().map_err(|e| e.to_string())?);

@@ -1,0 +1,417 @@
+//! Three `ordu-http` servers as one Raft cluster, under faults: the leader
+//! killed under a write load of several clients, a follower that missed a
+//! compaction, a server paused past the election timeout, the whole
+//! cluster restarted. Every write answered 200 is on every server after
+//! the cluster settles, and no job is placed twice.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{job, request_on, Server};
+
+struct Member {
+    id: u64,
+    api: SocketAddr,
+    raft: SocketAddr,
+    server: Option<Server>,
+}
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    members: Vec<Member>,
+    snapshot_every: u64,
+}
+
+fn free() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+impl Cluster {
+    fn start(n: u64, snapshot_every: u64) -> Cluster {
+        let members = (1..=n)
+            .map(|id| Member {
+                id,
+                api: free(),
+                raft: free(),
+                server: None,
+            })
+            .collect();
+        let mut c = Cluster {
+            dir: tempfile::tempdir().unwrap(),
+            members,
+            snapshot_every,
+        };
+        for i in 0..c.members.len() {
+            c.up(i);
+        }
+        c
+    }
+
+    /// Starts member `i` (again).
+    fn up(&mut self, i: usize) {
+        let servers: Vec<String> = self
+            .members
+            .iter()
+            .map(|m| format!("{}={}={}", m.id, m.raft, m.api))
+            .collect();
+        let m = &self.members[i];
+        let dir = self.dir.path().join(format!("s{}", m.id));
+        let (api, raft, id) = (m.api.to_string(), m.raft.to_string(), m.id.to_string());
+        let every = self.snapshot_every.to_string();
+        let mut args = vec![
+            "--addr",
+            &api,
+            "--server-id",
+            &id,
+            "--raft-addr",
+            &raft,
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--snapshot-every",
+            &every,
+            "--demo-nodes",
+            "3",
+        ];
+        for s in &servers {
+            args.push("--server");
+            args.push(s);
+        }
+        let mut server = Server::start(&args, None, &[]);
+        let mut err = server.stderr();
+        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        self.members[i].server = Some(server);
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut s) = self.members[i].server.take() {
+            s.child.kill().unwrap(); // SIGKILL
+            s.child.wait().unwrap();
+        }
+    }
+
+    fn signal(&self, i: usize, sig: &str) {
+        let pid = self.members[i].server.as_ref().unwrap().child.id();
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    fn live(&self) -> Vec<usize> {
+        (0..self.members.len())
+            .filter(|&i| self.members[i].server.is_some())
+            .collect()
+    }
+
+    /// The member every one of `among` names leader, once they agree.
+    fn leader(&self, among: &[usize], within: Duration) -> usize {
+        let deadline = Instant::now() + within;
+        loop {
+            let named: BTreeSet<Option<usize>> = among
+                .iter()
+                .map(|&i| {
+                    let got = get(self.members[i].api, "/v1/status/leader");
+                    let addr = got.and_then(|(s, b)| (s == 200).then_some(b))?;
+                    let addr = addr.trim().trim_matches('"').to_string();
+                    self.members.iter().position(|m| m.raft.to_string() == addr)
+                })
+                .collect();
+            if let [Some(l)] = named.iter().collect::<Vec<_>>().as_slice() {
+                if among.contains(l) {
+                    // Its store leads too: a write there is taken.
+                    if put(self.members[*l].api, "leader-probe").is_some_and(|s| s == 200) {
+                        return *l;
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no leader within {within:?}: {named:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until every live member holds every job in `ids` (read with
+    /// `?stale`, from its own state).
+    fn settled(&self, ids: &BTreeSet<String>, within: Duration) {
+        let deadline = Instant::now() + within;
+        for i in self.live() {
+            loop {
+                let have = jobs_on(self.members[i].api);
+                let missing: Vec<&String> = ids.difference(&have).collect();
+                if missing.is_empty() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "server {} lacks {} answered writes, e.g. {:?}",
+                    self.members[i].id,
+                    missing.len(),
+                    &missing[..missing.len().min(3)]
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// No job has more than one running allocation of a name on any live
+    /// member (each job asks for one): nothing placed twice.
+    fn placed_once(&self) {
+        for i in self.live() {
+            let api = self.members[i].api;
+            let mut s = TcpStream::connect(api).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            for id in jobs_on(api) {
+                let (status, body) = request_on(
+                    &mut s,
+                    "GET",
+                    &format!("/v1/job/{id}/allocations?stale"),
+                    "",
+                )
+                .unwrap();
+                assert_eq!(status, 200, "{body}");
+                let allocs: serde_json::Value = serde_json::from_str(&body).unwrap();
+                let running: Vec<&str> = allocs
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|a| a["DesiredStatus"] == "run")
+                    .map(|a| a["Name"].as_str().unwrap())
+                    .collect();
+                let names: BTreeSet<&&str> = running.iter().collect();
+                assert_eq!(
+                    names.len(),
+                    running.len(),
+                    "server {}: {id} placed twice: {running:?}",
+                    self.members[i].id
+                );
+                assert!(running.len() <= 1, "{id}: {running:?}");
+            }
+        }
+    }
+}
+
+fn get(api: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&api, Duration::from_secs(1)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    request_on(&mut s, "GET", path, "")
+}
+
+fn put(api: SocketAddr, id: &str) -> Option<u16> {
+    let mut s = TcpStream::connect_timeout(&api, Duration::from_secs(1)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    request_on(&mut s, "PUT", "/v1/jobs", &job(id)).map(|(s, _)| s)
+}
+
+/// The job IDs a server holds, from its own state.
+fn jobs_on(api: SocketAddr) -> BTreeSet<String> {
+    let Some((200, body)) = get(api, "/v1/jobs?stale") else {
+        return BTreeSet::new();
+    };
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["ID"].as_str().unwrap().to_string())
+        .filter(|id| id != "leader-probe")
+        .collect()
+}
+
+/// Clients writing jobs round the members' HTTP addresses (followers
+/// forward), each over its own keep-alive connection to one member,
+/// recording what was answered 200 and what an error.
+struct Load {
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<BTreeSet<String>>>,
+    refused: Arc<Mutex<BTreeSet<String>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(apis: &[SocketAddr], clients: usize, tag: &str) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(Mutex::new(BTreeSet::new()));
+        let refused = Arc::new(Mutex::new(BTreeSet::new()));
+        let threads = (0..clients)
+            .map(|c| {
+                let api = apis[c % apis.len()];
+                let (stop, acked, refused) = (stop.clone(), acked.clone(), refused.clone());
+                let tag = tag.to_string();
+                std::thread::spawn(move || {
+                    let mut conn: Option<TcpStream> = None;
+                    for n in 0.. {
+                        if stop.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        let id = format!("{tag}-c{c}-{n}");
+                        if conn.is_none() {
+                            conn = TcpStream::connect_timeout(&api, Duration::from_millis(500))
+                                .ok()
+                                .inspect(|s| {
+                                    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                                });
+                        }
+                        let Some(s) = conn.as_mut() else {
+                            std::thread::sleep(Duration::from_millis(50));
+                            continue;
+                        };
+                        match request_on(s, "PUT", "/v1/jobs", &job(&id)) {
+                            Some((200, _)) => {
+                                acked.lock().unwrap().insert(id);
+                            }
+                            Some(_) => {
+                                refused.lock().unwrap().insert(id);
+                                std::thread::sleep(Duration::from_millis(20));
+                            }
+                            // Not answered: either way.
+                            None => conn = None,
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            acked,
+            refused,
+            threads,
+        }
+    }
+
+    fn acked(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
+    fn stop(self) -> (BTreeSet<String>, BTreeSet<String>) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads {
+            t.join().unwrap();
+        }
+        let acked = std::mem::take(&mut *self.acked.lock().unwrap());
+        let refused = std::mem::take(&mut *self.refused.lock().unwrap());
+        (acked, refused)
+    }
+}
+
+fn apis(c: &Cluster) -> Vec<SocketAddr> {
+    c.members.iter().map(|m| m.api).collect()
+}
+
+#[test]
+fn a_killed_leader_is_replaced_and_no_answered_write_is_lost() {
+    let mut c = Cluster::start(3, 10_000);
+    let all = c.live();
+    let first = c.leader(&all, Duration::from_secs(15));
+    let load = Load::start(&apis(&c), 4, "k");
+    std::thread::sleep(Duration::from_millis(800));
+    let before = load.acked();
+    assert!(before > 0, "no write answered before the kill");
+    c.kill(first);
+    let killed = Instant::now();
+    let rest = c.live();
+    let second = c.leader(&rest, Duration::from_secs(15));
+    let elected = killed.elapsed();
+    eprintln!(
+        "leader {} killed; {} elected after {elected:?}",
+        first + 1,
+        second + 1
+    );
+    assert_ne!(first, second);
+    let resumed = load.acked();
+    std::thread::sleep(Duration::from_millis(800));
+    let (acked, refused) = load.stop();
+    assert!(
+        acked.len() > resumed,
+        "writes did not resume under the new leader"
+    );
+    eprintln!(
+        "{} writes answered 200 ({before} before the kill), {} answered an error",
+        acked.len(),
+        refused.len()
+    );
+    c.up(first);
+    c.settled(&acked, Duration::from_secs(20));
+    c.placed_once();
+    // A write refused is whole or absent: a register is one entry, so a
+    // refused job that is there has its evaluation too.
+    let leader_api = c.members[c.leader(&c.live(), Duration::from_secs(15))].api;
+    for id in refused.iter().take(20) {
+        if let Some((200, _)) = get(leader_api, &format!("/v1/job/{id}")) {
+            let (_, evals) = get(leader_api, &format!("/v1/job/{id}/evaluations")).unwrap();
+            assert!(
+                evals.contains("\"ID\""),
+                "{id} is there without its evaluation"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_follower_that_missed_a_compaction_catches_up_from_a_snapshot() {
+    let mut c = Cluster::start(3, 50);
+    let all = c.live();
+    let leader = c.leader(&all, Duration::from_secs(15));
+    let follower = (leader + 1) % 3;
+    c.kill(follower);
+    let others: Vec<SocketAddr> = c.live().iter().map(|&i| c.members[i].api).collect();
+    let load = Load::start(&others, 3, "s");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while load.acked() < 150 {
+        assert!(
+            Instant::now() < deadline,
+            "the load made too little progress"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (acked, _) = load.stop();
+    c.up(follower);
+    c.settled(&acked, Duration::from_secs(20));
+    c.placed_once();
+    let dir = c.dir.path().join(format!("s{}", follower + 1));
+    assert!(
+        dir.join("raft-snapshot.snap").exists(),
+        "the follower caught up without a snapshot"
+    );
+}
+
+#[test]
+fn a_paused_server_and_a_whole_cluster_restart_lose_nothing() {
+    let mut c = Cluster::start(3, 10_000);
+    let all = c.live();
+    let first = c.leader(&all, Duration::from_secs(15));
+    let load = Load::start(&apis(&c), 3, "p");
+    std::thread::sleep(Duration::from_millis(500));
+    // The leader stops answering past the election timeout, then resumes
+    // (and steps down once it hears of the newer term).
+    c.signal(first, "-STOP");
+    let rest: Vec<usize> = all.iter().copied().filter(|&i| i != first).collect();
+    let second = c.leader(&rest, Duration::from_secs(15));
+    assert_ne!(first, second);
+    std::thread::sleep(Duration::from_millis(500));
+    c.signal(first, "-CONT");
+    std::thread::sleep(Duration::from_millis(500));
+    let (acked, _) = load.stop();
+    c.settled(&acked, Duration::from_secs(20));
+    c.leader(&all, Duration::from_secs(15));
+
+    // Every server down, then up again: the same jobs.
+    for i in 0..3 {
+        c.kill(i);
+    }
+    for i in 0..3 {
+        c.up(i);
+    }
+    c.leader(&all, Duration::from_secs(20));
+    c.settled(&acked, Duration::from_secs(20));
+    c.placed_once();
+}
