@@ -14,7 +14,7 @@ import re
 import sys
 
 MARK = re.compile(r"<!--\s*readme:\s*([a-z-]+)\s*-->")
-KINDS = {"setup", "durable-run", "curl", "rust-crate", "rust-main", "c", "python-setup", "python", "text"}
+KINDS = {"setup", "durable-run", "cluster-run", "curl", "rust-crate", "rust-main", "c", "python-setup", "python", "text"}
 
 
 def blocks(text):

@@ -100,6 +100,43 @@ curl -s localhost:4646/v1/job/example | grep -q '"ID":"example"' ||
   { cat "$tmp/server.log"; echo "the example job did not survive kill -9" >&2; exit 1; }
 stop_server
 
+# The cluster: three servers answer, agree on a leader, take a write sent
+# to any of them, and each has it in its own state. Their data goes to this
+# run's own directory.
+cluster=$(grep -- '-cluster-run.txt$' "$tmp/list")
+[ "$(cat "$tmp/blocks/$cluster")" = "bash scripts/cluster.sh" ] ||
+  { echo "the cluster block is not bash scripts/cluster.sh" >&2; exit 1; }
+echo "--- README block $cluster"
+ORDU_CLUSTER_DIR=$tmp/cluster bash scripts/cluster.sh >"$tmp/server.log" 2>&1 &
+server=$!
+wait_4646 "scripts/cluster.sh"
+for port in 4656 4666; do
+  for _ in $(seq 1 300); do curl -s -o /dev/null "localhost:$port/v1/regions" && break; sleep 0.1; done
+done
+leader=
+for _ in $(seq 1 300); do
+  leader=$(curl -s localhost:4666/v1/status/leader)
+  [ -n "$leader" ] && [ "$leader" != '""' ] && break
+  sleep 0.1
+done
+[ "$(curl -s localhost:4646/v1/status/peers | grep -o '127.0.0.1:4[0-9]*7' | wc -l)" -eq 3 ] ||
+  { cat "$tmp/server.log"; echo "the cluster does not list three peers" >&2; exit 1; }
+ok=
+for _ in $(seq 1 100); do
+  if curl -s -X PUT -d @testdata/example-job.json localhost:4656/v1/jobs | grep -q '"EvalID":"'; then ok=1; break; fi
+  sleep 0.1
+done
+[ -n "$ok" ] || { cat "$tmp/server.log"; echo "the cluster did not take the example job" >&2; exit 1; }
+for port in 4646 4656 4666; do
+  found=
+  for _ in $(seq 1 100); do
+    curl -s "localhost:$port/v1/job/example?stale" | grep -q '"ID":"example"' && { found=1; break; }
+    sleep 0.1
+  done
+  [ -n "$found" ] || { cat "$tmp/server.log"; echo "server on $port lacks the example job" >&2; exit 1; }
+done
+stop_server
+
 # The Rust quickstart: the crate is made in $tmp rather than beside the
 # checkout, otherwise as written; the lockfile of this workspace keeps its
 # dependencies' versions, and a target directory of its own keeps it apart.

@@ -1128,6 +1128,38 @@ mod tests {
             .unwrap();
         assert_eq!(b.snapshot_bytes, 1 << 20);
         assert!(parse(&["--snapshot-bytes", "lots"]).is_err());
+    }
+
+    #[test]
+    fn cluster_flags_name_this_server_among_the_servers() {
+        let servers = [
+            "--server",
+            "1=127.0.0.1:4647=127.0.0.1:4646",
+            "--server",
+            "2=127.0.0.1:4657=127.0.0.1:4656",
+        ];
+        let mut args = vec!["--server-id", "2", "--raft-addr", "127.0.0.1:4657"];
+        args.extend(["--data-dir", "/tmp/d"]);
+        args.extend(servers);
+        let a = parse(&args).unwrap().unwrap();
+        assert_eq!(a.server_id, Some(2));
+        assert_eq!(a.servers.len(), 2);
+        assert_eq!(a.servers[&1].api_addr, "127.0.0.1:4646");
+        let err = |args: &[&str]| parse(args).unwrap_err();
+        assert!(err(&["--server-id", "1", "--raft-addr", "127.0.0.1:1"]).contains("--data-dir"));
+        let mut no_self = vec!["--server-id", "3", "--raft-addr", "127.0.0.1:1"];
+        no_self.extend(["--data-dir", "/tmp/d"]);
+        no_self.extend(servers);
+        assert!(err(&no_self).contains("no --server 3"));
+        assert!(err(&["--server", "1=nowhere=127.0.0.1:1"]).contains("ID=RAFT_ADDR=HTTP_ADDR"));
+        assert!(err(&["--server", "1=127.0.0.1:1=127.0.0.1:2"]).contains("go with --server-id"));
+        let twice = [
+            "--server",
+            "1=127.0.0.1:1=127.0.0.1:2",
+            "--server",
+            "1=127.0.0.1:3=127.0.0.1:4",
+        ];
+        assert!(err(&twice).contains("twice"));
         assert!(parse(&["--data-dir", ""]).is_err());
         assert!(parse(&["--snapshot-every", "-1"]).is_err());
         assert!(parse(&["--region", ""]).is_err());
