@@ -238,6 +238,50 @@ impl Cluster {
             .or_else(|| m.current_leader.map(|_| Duration::ZERO))
     }
 
+    /// Adds a server: as a learner first, until it caught up with the log
+    /// (or a snapshot), then as a voter. Only the leader can.
+    pub async fn add_server(&self, id: NodeId, node: ServerNode) -> Result<(), String> {
+        self.raft
+            .add_learner(id, node, true)
+            .await
+            .map_err(|e| format!("cannot add server {id}: {e}"))?;
+        let mut voters: std::collections::BTreeSet<NodeId> = self.voters();
+        voters.insert(id);
+        self.raft
+            .change_membership(voters, false)
+            .await
+            .map_err(|e| format!("cannot make server {id} a voter: {e}"))?;
+        Ok(())
+    }
+
+    /// Removes a server from the membership. Only the leader can.
+    pub async fn remove_server(&self, id: NodeId) -> Result<(), String> {
+        let mut voters = self.voters();
+        if !voters.remove(&id) {
+            return Err(format!("server {id} is not a voter of this cluster"));
+        }
+        if voters.is_empty() {
+            return Err("the last server cannot be removed".into());
+        }
+        self.raft
+            .change_membership(voters, false)
+            .await
+            .map_err(|e| format!("cannot remove server {id}: {e}"))?;
+        Ok(())
+    }
+
+    /// The voters of the current membership.
+    pub fn voters(&self) -> std::collections::BTreeSet<NodeId> {
+        let m = self.raft.metrics().borrow().clone();
+        m.membership_config.membership().voter_ids().collect()
+    }
+
+    /// The log index of the current membership.
+    pub fn membership_index(&self) -> u64 {
+        let m = self.raft.metrics().borrow().clone();
+        m.membership_config.log_id().map_or(0, |l| l.index)
+    }
+
     /// Stops Raft (the server's port stays until the runtime ends).
     pub async fn shutdown(&self) {
         let _ = self.raft.shutdown().await;

@@ -201,3 +201,119 @@ pub fn patch_self(a: &mut AgentSelf) {
     .collect();
     a.stats.insert("raft".into(), raft);
 }
+
+/// Bodies of membership changes are small.
+const MAX_OPERATOR_BODY: usize = 64 << 10;
+
+fn plain(status: StatusCode, message: String) -> Response<Body> {
+    let mut r = Response::new(Body::from(message));
+    *r.status_mut() = status;
+    r
+}
+
+fn json_answer(v: &serde_json::Value) -> Response<Body> {
+    let mut r = Response::new(Body::from(v.to_string()));
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// `/v1/operator/raft/...`: the membership as Nomad's operator API shows
+/// it, and adding or removing a server (on the leader, forwarded there by
+/// another server).
+pub async fn operator(
+    op: crate::routes::Op,
+    method: Method,
+    uri: Uri,
+    content_type: Option<HeaderValue>,
+    forwarded: bool,
+    body: Body,
+) -> Response<Body> {
+    use crate::routes::Op;
+    use http_body_util::BodyExt;
+    let Some(c) = CLUSTER.get() else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "this server is not part of a cluster (see --server-id)".into(),
+        );
+    };
+    if op == Op::RaftConfiguration {
+        let leader = c.leader().map(|l| l.0);
+        let voters = c.voters();
+        let servers: Vec<serde_json::Value> = c
+            .servers()
+            .into_iter()
+            .map(|(id, n)| {
+                serde_json::json!({
+                    "ID": id.to_string(),
+                    "Node": format!("server-{id}"),
+                    "Address": n.raft_addr,
+                    "HTTPAddr": n.api_addr,
+                    "Leader": leader == Some(id),
+                    "Voter": voters.contains(&id),
+                    "RaftProtocol": "3",
+                })
+            })
+            .collect();
+        return json_answer(&serde_json::json!({
+            "Index": c.membership_index(),
+            "Servers": servers,
+        }));
+    }
+    let bytes = match http_body_util::Limited::new(body, MAX_OPERATOR_BODY)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes().to_vec(),
+        Err(e) => return plain(StatusCode::BAD_REQUEST, format!("request body: {e}")),
+    };
+    match target(true, false, forwarded) {
+        Target::NoLeader => return no_leader(),
+        Target::Leader(addr) => return forward(&addr, method, &uri, content_type, bytes).await,
+        Target::Here => {}
+    }
+    let done = if op == Op::RaftAddPeer {
+        #[derive(serde::Deserialize)]
+        struct Add {
+            #[serde(rename = "ID")]
+            id: u64,
+            #[serde(rename = "RaftAddr")]
+            raft_addr: std::net::SocketAddr,
+            #[serde(rename = "HTTPAddr")]
+            http_addr: std::net::SocketAddr,
+        }
+        let add: Add = match serde_json::from_slice(&bytes) {
+            Ok(a) => a,
+            Err(e) => {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    format!("want {{\"ID\": N, \"RaftAddr\": \"HOST:PORT\", \"HTTPAddr\": \"HOST:PORT\"}}: {e}"),
+                )
+            }
+        };
+        let node = ordu_cluster::ServerNode {
+            raft_addr: add.raft_addr.to_string(),
+            api_addr: add.http_addr.to_string(),
+        };
+        c.add_server(add.id, node).await
+    } else {
+        let id = uri.query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "id")
+                .and_then(|(_, v)| v.parse::<u64>().ok())
+        });
+        let Some(id) = id else {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "want ?id=N, the server's ID".into(),
+            );
+        };
+        c.remove_server(id).await
+    };
+    match done {
+        Ok(()) => json_answer(&serde_json::json!({"Index": c.membership_index()})),
+        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}

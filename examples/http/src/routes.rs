@@ -53,6 +53,13 @@ pub enum Op {
     StatusPeers,
     /// `GET /v1/regions`
     Regions,
+    /// `GET /v1/operator/raft/configuration`
+    RaftConfiguration,
+    /// `PUT|POST /v1/operator/raft/peer`: add a server (ordu's; Nomad's
+    /// servers join by gossip)
+    RaftAddPeer,
+    /// `DELETE /v1/operator/raft/peer?id=`
+    RaftRemovePeer,
 }
 
 impl Op {
@@ -79,6 +86,14 @@ impl Op {
         matches!(
             self,
             Op::AgentSelf | Op::AgentMembers | Op::StatusLeader | Op::StatusPeers | Op::Regions
+        )
+    }
+
+    /// The cluster's membership: answered by [`crate::cluster`].
+    pub fn is_operator(&self) -> bool {
+        matches!(
+            self,
+            Op::RaftConfiguration | Op::RaftAddPeer | Op::RaftRemovePeer
         )
     }
 }
@@ -123,6 +138,14 @@ pub fn route(method: &Method, path: &str) -> Route {
         "/v1/status/leader" => return pick(read, Op::StatusLeader),
         "/v1/status/peers" => return pick(read, Op::StatusPeers),
         "/v1/regions" => return pick(read, Op::Regions),
+        "/v1/operator/raft/configuration" => return pick(read, Op::RaftConfiguration),
+        "/v1/operator/raft/peer" => {
+            return if delete {
+                Route::Op(Op::RaftRemovePeer)
+            } else {
+                pick(write, Op::RaftAddPeer)
+            }
+        }
         _ => {}
     }
     let (kind, rest) = if let Some(r) = path.strip_prefix("/v1/job/") {

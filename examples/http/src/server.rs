@@ -214,6 +214,19 @@ async fn answer(app: Arc<App>, mut checked: Checked) -> Result<Response, Infalli
     Ok(match &mut checked {
         Checked::Answer(answer) => std::mem::take(answer),
         Checked::Read(op, b, params) => app.read(op, *b, params).await,
+        Checked::Operator(call) => {
+            let (op, parts, body, forwarded) = *std::mem::replace(
+                call,
+                Box::new((
+                    Op::ListJobs,
+                    axum::http::Request::new(()).into_parts().0,
+                    Body::empty(),
+                    false,
+                )),
+            );
+            let ct = parts.headers.get(CONTENT_TYPE).cloned();
+            crate::cluster::operator(op, parts.method, parts.uri, ct, forwarded, body).await
+        }
         Checked::Forward(f) => {
             let f = std::mem::replace(&mut **f, Forward::none());
             crate::cluster::forward(&f.addr, f.method, &f.uri, f.content_type, Vec::new()).await
@@ -239,6 +252,8 @@ enum Checked {
     Write(Op, Body, Option<u64>, Params, Option<Box<Forward>>),
     /// A read the cluster's leader answers.
     Forward(Box<Forward>),
+    /// A membership change or read ([`crate::cluster::operator`]).
+    Operator(Box<(Op, axum::http::request::Parts, Body, bool)>),
 }
 
 /// A request to hand to the cluster's leader.
@@ -283,6 +298,9 @@ fn check(app: &App, req: Request) -> Checked {
         return Checked::Answer(app.agent_answer(&op, params.pretty()));
     }
     let forwarded = parts.headers.contains_key(crate::cluster::FORWARDED);
+    if op.is_operator() {
+        return Checked::Operator(Box::new((op, parts, body, forwarded)));
+    }
     let forward = match crate::cluster::target(!op.is_read(), params.stale(), forwarded) {
         crate::cluster::Target::Here => None,
         crate::cluster::Target::NoLeader => return Checked::Answer(crate::cluster::no_leader()),

@@ -415,3 +415,83 @@ fn a_paused_server_and_a_whole_cluster_restart_lose_nothing() {
     c.settled(&acked, Duration::from_secs(20));
     c.placed_once();
 }
+
+fn call(api: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(api).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    request_on(&mut s, method, path, body).unwrap()
+}
+
+/// The voters a server's membership names, by ID.
+fn voters(api: SocketAddr) -> BTreeSet<String> {
+    let (status, body) = call(api, "GET", "/v1/operator/raft/configuration", "");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["Servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Voter"] == true)
+        .map(|s| s["ID"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_server_joins_and_catches_up_and_another_is_removed() {
+    let mut c = Cluster::start(3, 10_000);
+    let all = c.live();
+    let leader = c.leader(&all, Duration::from_secs(15));
+    let load = Load::start(&apis(&c), 2, "m");
+    while load.acked() < 30 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A fourth server, started with the cluster's list and itself; it waits
+    // to be added rather than starting a cluster of its own.
+    c.members.push(Member {
+        id: 4,
+        api: free(),
+        raft: free(),
+        server: None,
+    });
+    c.up(3);
+    let new = &c.members[3];
+    let add = format!(
+        r#"{{"ID": 4, "RaftAddr": "{}", "HTTPAddr": "{}"}}"#,
+        new.raft, new.api
+    );
+    // Sent to a follower: forwarded to the leader.
+    let follower = (leader + 1) % 3;
+    let (status, body) = call(
+        c.members[follower].api,
+        "PUT",
+        "/v1/operator/raft/peer",
+        &add,
+    );
+    assert_eq!(status, 200, "{body}");
+    let four: BTreeSet<String> = ["1", "2", "3", "4"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(voters(c.members[leader].api), four);
+    let (acked, _) = load.stop();
+    c.settled(&acked, Duration::from_secs(20));
+
+    // A follower leaves; the three left go on.
+    let gone = (leader + 2) % 3;
+    let id = c.members[gone].id;
+    let (status, body) = call(
+        c.members[leader].api,
+        "DELETE",
+        &format!("/v1/operator/raft/peer?id={id}"),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(!voters(c.members[leader].api).contains(&id.to_string()));
+    c.kill(gone);
+    let rest = c.live();
+    let now = c.leader(&rest, Duration::from_secs(15));
+    let load = Load::start(&[c.members[now].api], 1, "after");
+    while load.acked() < 5 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (more, _) = load.stop();
+    c.settled(&more, Duration::from_secs(20));
+    c.placed_once();
+}
