@@ -225,11 +225,27 @@ async fn answer(app: Arc<App>, mut checked: Checked) -> Result<Response, Infalli
                 )),
             );
             let ct = parts.headers.get(CONTENT_TYPE).cloned();
-            crate::cluster::operator(op, parts.method, parts.uri, ct, forwarded, body).await
+            // Boxed, as a write is: the long-poll's future stays small.
+            Box::pin(crate::cluster::operator(
+                op,
+                parts.method,
+                parts.uri,
+                ct,
+                forwarded,
+                body,
+            ))
+            .await
         }
         Checked::Forward(f) => {
             let f = std::mem::replace(&mut **f, Forward::none());
-            crate::cluster::forward(&f.addr, f.method, &f.uri, f.content_type, Vec::new()).await
+            Box::pin(crate::cluster::forward(
+                &f.addr,
+                f.method,
+                &f.uri,
+                f.content_type,
+                Vec::new(),
+            ))
+            .await
         }
         // Boxed: a write's future, with its body read and that read's
         // timer, is larger than a read's, and the long-poll's future (this
