@@ -45,7 +45,8 @@ fn read<T: Serialize>(r: Result<Query<T>>) -> Result<Reply> {
 ///   "nack_timeout": "60s", "seed": 1, "limits": {"max_group_count": 10000,
 ///   "max_job_count": 100000, "max_request_bytes": 8388608,
 ///   "max_constraints": 1000}}`
-/// (`nack_timeout` in Go's duration syntax, from 1ms to 24h).
+/// (`nack_timeout` in Go's duration syntax, from 1ms to 24h), and, read by
+/// [`store_config`] only, `"data_dir"` and `"snapshot_every"`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigJson {
@@ -55,6 +56,8 @@ pub struct ConfigJson {
     nack_timeout: Option<String>,
     seed: Option<u64>,
     limits: Option<LimitsJson>,
+    data_dir: Option<String>,
+    snapshot_every: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -85,13 +88,63 @@ fn limit_in(key: &str, v: i64, max: i64) -> Result<i64> {
     }
 }
 
-/// A [`Config`] from JSON (empty input means every default).
+/// A [`Config`] from JSON (empty input means every default). `data_dir` and
+/// `snapshot_every` are refused: they need a host that keeps a data
+/// directory, which reads them with [`store_config`].
 pub fn config(bytes: &[u8]) -> Result<Config> {
-    let mut c = Config::default();
+    let c = store_config(bytes)?;
+    if c.data_dir.is_some() {
+        return Err(Error::invalid_field(
+            "data_dir",
+            "a data directory is kept by a host (the C and Python bindings), not by this store",
+        ));
+    }
+    Ok(c.config)
+}
+
+/// A store's options from JSON ([`ConfigJson`]), with where a host keeps its
+/// state: the C and Python bindings open `data_dir` as a durable log
+/// (`ordu-durable`); the core only reads the keys and touches no file.
+#[derive(Clone, Debug, Default)]
+pub struct StoreConfig {
+    /// The store's own options.
+    pub config: Config,
+    /// `"data_dir"`: the directory to keep the store's log and snapshots in
+    /// (None: the store is kept in memory). Never empty.
+    pub data_dir: Option<String>,
+    /// `"snapshot_every"`: entries between two snapshots of the durable log
+    /// (0: never; None: the durable log's default). Only with `data_dir`.
+    pub snapshot_every: Option<u64>,
+}
+
+/// A [`StoreConfig`] from JSON (empty input means every default, in memory).
+/// A `data_dir` that is not a string, or empty, or a `snapshot_every` that is
+/// not a whole number from 0 or given without `data_dir`, is an invalid
+/// error naming the field.
+pub fn store_config(bytes: &[u8]) -> Result<StoreConfig> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(c);
+        return Ok(StoreConfig::default());
     }
     let j: ConfigJson = decode(bytes, &Limits::default())?;
+    if j.data_dir.as_deref() == Some("") {
+        return Err(Error::invalid_field("data_dir", "must not be empty"));
+    }
+    if j.snapshot_every.is_some() && j.data_dir.is_none() {
+        return Err(Error::invalid_field(
+            "snapshot_every",
+            "applies only to a store with a data_dir",
+        ));
+    }
+    Ok(StoreConfig {
+        data_dir: j.data_dir.clone(),
+        snapshot_every: j.snapshot_every,
+        config: config_of(j)?,
+    })
+}
+
+/// The [`Config`] a decoded [`ConfigJson`] describes.
+fn config_of(j: ConfigJson) -> Result<Config> {
+    let mut c = Config::default();
     if let Some(r) = j.region {
         if r.is_empty() {
             return Err(Error::invalid_field("region", "must not be empty"));

@@ -152,6 +152,57 @@ fn store_config_limits_out_of_range_are_refused() {
 }
 
 #[test]
+fn store_config_reads_data_dir_and_snapshot_every_for_the_host() {
+    let c =
+        ordu::host::store_config(br#"{"region":"r1","data_dir":"/d","snapshot_every":0}"#).unwrap();
+    assert_eq!(c.config.region, "r1");
+    assert_eq!(c.data_dir.as_deref(), Some("/d"));
+    assert_eq!(c.snapshot_every, Some(0));
+    let c = ordu::host::store_config(br#"{"data_dir":"d"}"#).unwrap();
+    assert_eq!((c.data_dir.as_deref(), c.snapshot_every), (Some("d"), None));
+    let c = ordu::host::store_config(b" ").unwrap();
+    assert_eq!((c.data_dir, c.snapshot_every), (None, None));
+
+    // Ill-typed or misplaced: an invalid error naming the field.
+    for (cfg, field, stage) in [
+        (json!({"data_dir": 5}), "data_dir", Stage::Decode),
+        (json!({"data_dir": ["/d"]}), "data_dir", Stage::Decode),
+        (json!({"data_dir": ""}), "data_dir", Stage::Validate),
+        (
+            json!({"data_dir": "/d", "snapshot_every": -1}),
+            "snapshot_every",
+            Stage::Decode,
+        ),
+        (
+            json!({"data_dir": "/d", "snapshot_every": 1.5}),
+            "snapshot_every",
+            Stage::Decode,
+        ),
+        (
+            json!({"data_dir": "/d", "snapshot_every": "10"}),
+            "snapshot_every",
+            Stage::Decode,
+        ),
+        (
+            json!({"snapshot_every": 10}),
+            "snapshot_every",
+            Stage::Validate,
+        ),
+    ] {
+        let err = ordu::host::store_config(cfg.to_string().as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{cfg}");
+        assert!(
+            matches!(&err, ordu::Error::Invalid { stage: s, .. } if *s == stage),
+            "{cfg}: {err:?}"
+        );
+        assert_eq!(err.field_errors()[0].path, field, "{cfg}: {err}");
+    }
+    // The core alone keeps no directory: `config` refuses one.
+    let err = ordu::host::config(br#"{"data_dir":"/d"}"#).unwrap_err();
+    assert_eq!(err.field_errors()[0].path, "data_dir", "{err}");
+}
+
+#[test]
 fn a_node_id_with_a_slash_is_refused() {
     // `POST /v1/node/<id>/eligibility` once registered node `<id>/eligibility`.
     let store = manual_store();

@@ -121,6 +121,30 @@ typedef struct ordu_store ordu_store;
 typedef struct ordu_string ordu_string;
 
 /**
+ * What opening a durable store restored from its data directory, written
+ * by `ordu_store_recovery`. For a store without a data directory every
+ * field is false or 0.
+ */
+typedef struct ordu_recovery {
+  /**
+   * Whether the store was opened with `"data_dir"`.
+   */
+  bool durable;
+  /**
+   * The index of the snapshot restored (0: there was none).
+   */
+  uint64_t snapshot_index;
+  /**
+   * How many log entries after the snapshot were applied.
+   */
+  uint64_t replayed;
+  /**
+   * The store's index once recovered: every later write is above it.
+   */
+  uint64_t index;
+} ordu_recovery;
+
+/**
  * A host's log: called with each entry (JSON bytes, not NUL-terminated)
  * before the write it carries applies, and with `after`, the index the entry
  * must follow. It keeps the entry as safely as the host promises (written
@@ -196,11 +220,23 @@ void ordu_string_free(struct ordu_string *s);
  * {"max_group_count": 10000, "max_job_count": 100000,
  * "max_request_bytes": 8388608, "max_constraints": 1000}}`. A NULL
  * `config_json` (its length is then ignored) or an empty or all-blank text
- * means every default. An unknown key is `ORDU_INVALID_JSON`, a bad value
- * (an empty region, an unknown mode) is `ORDU_INVALID`.
+ * means every default. An unknown key or a value of the wrong type is
+ * `ORDU_INVALID_JSON`, a bad value (an empty region, an unknown mode) is
+ * `ORDU_INVALID`; the error JSON's `errors` name the field.
+ *
+ * With `"data_dir": "PATH"` the store is durable: its state is kept in that
+ * directory (created if missing) and recovered from it here, so a store
+ * opened again on the same directory has the same state and index. Each
+ * write returns only after its entry is on disk; writes made from several
+ * threads at once share one commit. `"snapshot_every": N` (only with
+ * `data_dir`) writes a snapshot every N entries and drops the entries
+ * before it (0: never; default 10000). A directory another store holds,
+ * a corrupt file or an I/O error is `ORDU_UNAVAILABLE`, whose error JSON
+ * has `reason` ("locked", "corrupt", "io" or "replay"), `path` and the
+ * message. See `ordu_store_recovery` and `ordu_store_snapshot_now`.
  *
  * On `ORDU_OK` writes the new store to `*store_out`; free it with
- * `ordu_store_free`.
+ * `ordu_store_free` (which closes the data directory).
  */
 enum ordu_result ordu_store_new(const char *config_json,
                                 size_t config_len,
@@ -549,9 +585,27 @@ enum ordu_result ordu_eval_nack(const struct ordu_store *store,
 void ordu_delivery_free(struct ordu_delivery *delivery);
 
 /**
+ * What opening the store restored from its data directory, written to
+ * `*recovery_out` (all false or 0 for a store without `"data_dir"`).
+ */
+enum ordu_result ordu_store_recovery(const struct ordu_store *store,
+                                     struct ordu_recovery *recovery_out);
+
+/**
+ * Writes a snapshot of a durable store to its data directory now and drops
+ * the log entries it covers, so the next open replays less. On `ORDU_OK`
+ * writes the snapshot's index to `*index_out` when that is not NULL (the
+ * previous snapshot's when nothing was written since). A store without
+ * `"data_dir"`, or a write that fails (a full disk), is `ORDU_UNAVAILABLE`.
+ */
+enum ordu_result ordu_store_snapshot_now(const struct ordu_store *store,
+                                         uint64_t *index_out);
+
+/**
  * Creates a store as `ordu_store_new` does, whose every write first goes
  * to `append` (see `ordu_log_append_fn`) with `ctx`. `append` may not be
- * NULL. The store leads (takes writes and schedules) until
+ * NULL. The host's log is the store's log, so a config with `data_dir` is
+ * `ORDU_INVALID`. The store leads (takes writes and schedules) until
  * `ordu_store_set_leader` says otherwise.
  */
 enum ordu_result ordu_store_new_with_log(const char *config_json,

@@ -27,12 +27,14 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use ordu_core::host::{self, Reply};
 use ordu_core::{Delivery, Error, ErrorKind, Store};
 
+mod durable;
 mod log;
+pub use durable::*;
 pub use log::*;
 
 /// The result of every fallible function. The values are stable and a
@@ -123,10 +125,23 @@ fn result_of(e: &Error) -> ordu_result {
 /// synchronised: every function takes `const ordu_store *` and may be called
 /// from any number of threads at once.
 pub struct ordu_store {
-    store: Store,
+    // Declared before `durable`, so dropped first: the store's last write
+    // is done before the directory's lock goes.
+    store: Arc<Store>,
+    /// The data directory the store's log is kept in (`"data_dir"`), and
+    /// what its recovery restored.
+    durable: Option<durable::Kept>,
 }
 
 impl ordu_store {
+    /// A store kept in memory (or in a host's log).
+    fn memory(store: Store) -> Box<ordu_store> {
+        Box::new(ordu_store {
+            store: Arc::new(store),
+            durable: None,
+        })
+    }
+
     /// The Rust store behind a C handle, for Rust code that shares a store
     /// with C code (not part of the C API).
     pub fn store(&self) -> &Store {
@@ -180,6 +195,8 @@ fn set_last_error(e: Option<String>) {
 enum Failure {
     Core(Error),
     Binding(ordu_result, String),
+    /// The data directory could not be opened or recovered.
+    Durable(ordu_durable::Error),
 }
 
 impl From<Error> for Failure {
@@ -204,6 +221,20 @@ impl Failure {
                 let mut v = e.to_json();
                 if let Some(obj) = v.as_object_mut() {
                     obj.insert("result".into(), (code as u32).into());
+                }
+                (code, v.to_string())
+            }
+            Failure::Durable(e) => {
+                let code = ordu_result::ORDU_UNAVAILABLE;
+                let (reason, path) = durable::reason(&e);
+                let mut v = Error::Unavailable {
+                    message: e.to_string(),
+                }
+                .to_json();
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("result".into(), (code as u32).into());
+                    obj.insert("reason".into(), reason.into());
+                    obj.insert("path".into(), path.to_string_lossy().into());
                 }
                 (code, v.to_string())
             }
@@ -251,7 +282,7 @@ fn guard(func: &'static str, f: impl FnOnce() -> Result<(), Failure>) -> ordu_re
 
 unsafe fn store_ref<'a>(func: &str, p: *const ordu_store) -> Result<&'a Store, Failure> {
     match p.as_ref() {
-        Some(s) => Ok(&s.store),
+        Some(s) => Ok(&*s.store),
         None => Err(Failure::null(func, "store")),
     }
 }
@@ -441,11 +472,23 @@ pub unsafe extern "C" fn ordu_string_free(s: *mut ordu_string) {
 /// {"max_group_count": 10000, "max_job_count": 100000,
 /// "max_request_bytes": 8388608, "max_constraints": 1000}}`. A NULL
 /// `config_json` (its length is then ignored) or an empty or all-blank text
-/// means every default. An unknown key is `ORDU_INVALID_JSON`, a bad value
-/// (an empty region, an unknown mode) is `ORDU_INVALID`.
+/// means every default. An unknown key or a value of the wrong type is
+/// `ORDU_INVALID_JSON`, a bad value (an empty region, an unknown mode) is
+/// `ORDU_INVALID`; the error JSON's `errors` name the field.
+///
+/// With `"data_dir": "PATH"` the store is durable: its state is kept in that
+/// directory (created if missing) and recovered from it here, so a store
+/// opened again on the same directory has the same state and index. Each
+/// write returns only after its entry is on disk; writes made from several
+/// threads at once share one commit. `"snapshot_every": N` (only with
+/// `data_dir`) writes a snapshot every N entries and drops the entries
+/// before it (0: never; default 10000). A directory another store holds,
+/// a corrupt file or an I/O error is `ORDU_UNAVAILABLE`, whose error JSON
+/// has `reason` ("locked", "corrupt", "io" or "replay"), `path` and the
+/// message. See `ordu_store_recovery` and `ordu_store_snapshot_now`.
 ///
 /// On `ORDU_OK` writes the new store to `*store_out`; free it with
-/// `ordu_store_free`.
+/// `ordu_store_free` (which closes the data directory).
 #[no_mangle]
 pub unsafe extern "C" fn ordu_store_new(
     config_json: *const c_char,
@@ -456,13 +499,14 @@ pub unsafe extern "C" fn ordu_store_new(
     guard(F, || {
         out(F, "store_out", store_out)?;
         let config = if config_json.is_null() {
-            host::config(b"")?
+            host::store_config(b"")?
         } else {
-            host::config(body(F, "config_json", config_json, config_len)?)?
+            host::store_config(body(F, "config_json", config_json, config_len)?)?
         };
-        let store = Box::new(ordu_store {
-            store: Store::new(config),
-        });
+        let store = match config.data_dir {
+            None => ordu_store::memory(Store::new(config.config)),
+            Some(ref dir) => durable::open(dir, config.snapshot_every, config.config.clone())?,
+        };
         *store_out = Box::into_raw(store);
         Ok(())
     })

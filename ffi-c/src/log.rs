@@ -5,8 +5,8 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use ordu_core::Store;
 use ordu_core::{EntryLog, LogError};
+use ordu_core::{Error, Store};
 
 use super::{body, guard, host, ordu_result, ordu_store, ordu_string, out, store_ref, Failure};
 
@@ -37,7 +37,8 @@ unsafe impl Sync for Ctx {}
 
 /// Creates a store as `ordu_store_new` does, whose every write first goes
 /// to `append` (see `ordu_log_append_fn`) with `ctx`. `append` may not be
-/// NULL. The store leads (takes writes and schedules) until
+/// NULL. The host's log is the store's log, so a config with `data_dir` is
+/// `ORDU_INVALID`. The store leads (takes writes and schedules) until
 /// `ordu_store_set_leader` says otherwise.
 #[no_mangle]
 pub unsafe extern "C" fn ordu_store_new_with_log(
@@ -54,10 +55,18 @@ pub unsafe extern "C" fn ordu_store_new_with_log(
             return Err(Failure::null(F, "append"));
         };
         let config = if config_json.is_null() {
-            host::config(b"")?
+            host::store_config(b"")?
         } else {
-            host::config(body(F, "config_json", config_json, config_len)?)?
+            host::store_config(body(F, "config_json", config_json, config_len)?)?
         };
+        if config.data_dir.is_some() {
+            return Err(Failure::Core(Error::invalid_field(
+                "data_dir",
+                "a store with a host's log keeps no data directory: \
+                 give data_dir to ordu_store_new instead",
+            )));
+        }
+        let config = config.config;
         let ctx = Ctx(ctx);
         let log = EntryLog(move |after: u64, entry: &[u8]| {
             let ctx = &ctx;
@@ -75,9 +84,7 @@ pub unsafe extern "C" fn ordu_store_new_with_log(
                 )))
             }
         });
-        let store = Box::new(ordu_store {
-            store: Store::new(config).with_log(log),
-        });
+        let store = ordu_store::memory(Store::new(config).with_log(log));
         *store_out = Box::into_raw(store);
         Ok(())
     })

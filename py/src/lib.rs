@@ -26,6 +26,7 @@ use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
 use serde::Serialize;
 
 mod copies;
+mod durable;
 mod exit;
 mod seam;
 mod topy;
@@ -77,7 +78,9 @@ create_exception!(
     _ordu,
     UnavailableError,
     OrduError,
-    "The store's log refused the write (disk full, not the leader); nothing changed."
+    "The store's log refused the write (disk full, not the leader); nothing changed. \
+     Or a data directory could not be opened (Store({\"data_dir\": ...})): then `reason` \
+     ('locked', 'corrupt', 'io' or 'replay') and `path` name why and where."
 );
 
 /// How long a blocking read waits in the core before it takes the GIL back to
@@ -256,6 +259,18 @@ impl Delivery {
 /// and `limits` (`max_group_count`, `max_job_count`, `max_request_bytes`,
 /// `max_constraints`).
 ///
+/// With `data_dir` (a path) the store is durable: its state is kept in that
+/// directory (created if missing) and recovered from it when a store is
+/// opened on it again, with the same state and index (see `recovery`). A
+/// write returns only after its entry is on disk; writes from several
+/// threads at once share one commit. `snapshot_every` (only with
+/// `data_dir`; default 10000, 0: never) writes a snapshot every that many
+/// entries and drops the entries before it; `snapshot_now()` writes one at
+/// once. The directory is held (locked) until the store is garbage
+/// collected; another store on it raises UnavailableError (`reason`
+/// "locked"), as do a corrupt file ("corrupt") and an I/O error ("io").
+/// `data_dir` cannot be given with `log`.
+///
 /// Request bodies are dicts in Nomad's field names, or str/bytes of JSON.
 /// Writes return Nomad's reply dict (with "Index"). Reads return a tuple
 /// `(value, index)`; with `index=N` they block until the index is past N or
@@ -273,9 +288,13 @@ impl Delivery {
 /// or take the GIL back while the interpreter finalizes.
 #[pyclass(frozen, module = "ordu._ordu", name = "Store")]
 struct Store {
+    // Declared before `durable`, so dropped first: the store's last write
+    // is done before the directory's lock goes.
     inner: Arc<ordu::Store>,
     /// The Python values of recently read jobs (see `copies`).
     jobs: copies::Jobs,
+    /// The data directory of a store opened with `data_dir`.
+    durable: Option<durable::Kept>,
 }
 
 impl Store {
@@ -368,8 +387,25 @@ impl Store {
             None => Cow::Borrowed(&b""[..]),
             Some(c) => body_bytes(c)?,
         };
-        let config = host::config(&bytes).map_err(|e| to_py_err(py, e))?;
-        let mut store = ordu::Store::new(config);
+        let config = host::store_config(&bytes).map_err(|e| to_py_err(py, e))?;
+        if let Some(dir) = config.data_dir {
+            if log.is_some() {
+                return Err(to_py_err(
+                    py,
+                    ordu::Error::invalid_field(
+                        "data_dir",
+                        "a store with a log callable keeps no data directory: give either log or data_dir",
+                    ),
+                ));
+            }
+            let (inner, kept) = durable::open(py, dir, config.snapshot_every, config.config)?;
+            return Ok(Store {
+                inner,
+                jobs: copies::Jobs::default(),
+                durable: Some(kept),
+            });
+        }
+        let mut store = ordu::Store::new(config.config);
         if let Some(log) = log {
             if !log.bind(py).is_callable() {
                 return Err(PyTypeError::new_err(
@@ -381,7 +417,42 @@ impl Store {
         Ok(Store {
             inner: Arc::new(store),
             jobs: copies::Jobs::default(),
+            durable: None,
         })
+    }
+
+    /// The data directory the store is kept in (None: in memory).
+    #[getter]
+    fn data_dir(&self) -> Option<String> {
+        self.durable.as_ref().map(|k| k.data_dir.clone())
+    }
+
+    /// What opening a durable store restored: `{"snapshot_index": the
+    /// snapshot's index (0: none), "replayed": the log entries applied after
+    /// it, "index": the store's index once recovered}`. None without
+    /// `data_dir`.
+    #[getter]
+    fn recovery<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.durable.as_ref().map(|k| k.recovery(py)).transpose()
+    }
+
+    /// Writes a snapshot to the data directory now and drops the log entries
+    /// it covers, so the next open replays less; returns its index (the
+    /// previous snapshot's when nothing was written since). Raises
+    /// UnavailableError without `data_dir`, or when the write fails.
+    fn snapshot_now(&self, py: Python<'_>) -> PyResult<u64> {
+        let Some(kept) = &self.durable else {
+            return Err(to_py_err(
+                py,
+                ordu::Error::Unavailable {
+                    message: "snapshot_now: the store has no data_dir, so nothing to snapshot to"
+                        .into(),
+                },
+            ));
+        };
+        let durable = &kept.durable;
+        exit::detach(py, || durable.snapshot_now())
+            .map_err(|e| to_py_err(py, ordu::Error::Unavailable { message: e.0 }))
     }
 
     /// Applies an entry that a log committed at `index` (bytes the store's

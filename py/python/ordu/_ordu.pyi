@@ -52,7 +52,12 @@ class LimitError(OrduError):
     limit: int
 
 class UnavailableError(OrduError):
-    """The store's log refused the write (disk full, not the leader); nothing changed."""
+    """The store's log refused the write (disk full, not the leader); nothing
+    changed. Or a data directory could not be opened: then `reason`
+    ("locked", "corrupt", "io" or "replay") and `path` are set too."""
+
+    reason: str
+    path: str
 
 class Delivery:
     """An evaluation handed out in manual mode."""
@@ -79,7 +84,17 @@ class Store:
     ) -> None:
         """`log(after, entry)` is told each write's entry before it applies and
         answers the index it committed it at; raising refuses the write
-        (UnavailableError)."""
+        (UnavailableError). With ``config["data_dir"]`` the store is kept in
+        that directory and recovered from it (not with `log`)."""
+    @property
+    def data_dir(self) -> Optional[str]:
+        """The data directory the store is kept in (None: in memory)."""
+    @property
+    def recovery(self) -> Optional[Dict[str, int]]:
+        """``{"snapshot_index", "replayed", "index"}`` of a durable store's
+        recovery; None without data_dir."""
+    def snapshot_now(self) -> int:
+        """Writes a snapshot to the data directory now; returns its index."""
     def apply_entry(self, index: int, entry: bytes) -> int:
         """Applies an entry a log committed at `index`; returns the store's index."""
     def snapshot(self) -> bytes:
