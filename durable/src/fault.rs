@@ -152,6 +152,12 @@ pub(crate) fn open_db(
     };
     let mut db = match db {
         Ok(db) => db,
+        // Bytes that are not a database at all: damage, not a failing disk.
+        Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))
+            if e.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            return Err(corrupt(format!("not a database redb can read: {e}")))
+        }
         Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))) => {
             return Err(Error::Io {
                 path: file.to_path_buf(),

@@ -576,3 +576,14 @@ fn a_corrupt_file_stays_refused_on_the_next_open() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_database_file_of_junk_is_refused_as_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(DB_FILE), vec![0x5a; 64 << 10]).unwrap();
+    let err = Durable::open(dir.path(), Options::default())
+        .err()
+        .expect("a junk file opened");
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains(DB_FILE), "{err}");
+}
