@@ -127,6 +127,21 @@ pub struct Cluster {
     raft: Raft,
     store: Arc<Store>,
     _lock: Arc<File>,
+    _runtime: Arc<RaftRuntime>,
+}
+
+/// Raft's own runtime. Its tasks and its storage's syncs (on the runtime's
+/// blocking pool) must never queue behind the host's: a host whose blocking
+/// pool is full of writes waiting for Raft would otherwise wait forever.
+struct RaftRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for RaftRuntime {
+    fn drop(&mut self) {
+        // Dropped from async code too, where a blocking shutdown panics.
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 fn lock_dir(dir: &Path) -> Result<File, String> {
@@ -151,9 +166,32 @@ fn lock_dir(dir: &Path) -> Result<File, String> {
 impl Cluster {
     /// Starts this server: opens its directory, restores its snapshot,
     /// starts Raft and its port, and, on a new cluster, the lowest ID among
-    /// `servers` proposes the first membership. Call it inside a tokio
-    /// runtime with more than one thread.
+    /// `servers` proposes the first membership. Raft runs on a runtime of
+    /// its own, which lives as long as the last clone of the cluster.
     pub async fn start(opts: Options, config: Config) -> Result<Cluster, String> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(32)
+            .thread_name("ordu-raft")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start Raft's runtime: {e}"))?;
+        let runtime = Arc::new(RaftRuntime(Some(rt)));
+        let handle = runtime.0.as_ref().expect("just built").handle().clone();
+        let started = handle.spawn(Self::start_on(opts, config, handle.clone()));
+        let mut c = started
+            .await
+            .map_err(|e| format!("Raft's start failed: {e}"))??;
+        c._runtime = runtime;
+        Ok(c)
+    }
+
+    /// [`Cluster::start`] on Raft's runtime (`runtime`).
+    async fn start_on(
+        opts: Options,
+        config: Config,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Cluster, String> {
         let lock = lock_dir(&opts.dir)?;
         let log_store = logstore::LogStore::open(&opts.dir)?;
         let outcomes = Arc::new(machine::Outcomes::default());
@@ -163,7 +201,7 @@ impl Cluster {
         let store = Arc::new(store.with_log(proposer::RaftLog {
             me: opts.id,
             raft: slot.clone(),
-            runtime: tokio::runtime::Handle::current(),
+            runtime,
             outcomes: outcomes.clone(),
             next: AtomicU64::new(0),
         }));
@@ -196,6 +234,8 @@ impl Cluster {
             raft,
             store,
             _lock: Arc::new(lock),
+            // Set by `start`, which owns it.
+            _runtime: Arc::new(RaftRuntime(None)),
         })
     }
 

@@ -79,7 +79,10 @@ fn leader(ports: &[u16], raft_of: impl Fn(u16) -> String) -> u16 {
             .filter_map(|p| request(*p, "GET", "/v1/status/leader", ""))
             .map(|(_, b)| b.trim().trim_matches('"').to_string())
             .collect();
-        if named.len() == ports.len() && !named[0].is_empty() && named.iter().all(|n| *n == named[0]) {
+        if named.len() == ports.len()
+            && !named[0].is_empty()
+            && named.iter().all(|n| *n == named[0])
+        {
             if let Some(p) = ports.iter().find(|p| raft_of(**p) == named[0]) {
                 return *p;
             }
@@ -102,13 +105,20 @@ fn c1m_job(n: usize, count: usize) -> String {
 }
 
 /// Sends `bodies` to `port` at `path(i)` over `conns` connections at once.
-fn send_all(port: u16, conns: usize, n: usize, path: impl Fn(usize) -> String + Sync, body: impl Fn(usize) -> String + Sync) {
+fn send_all(
+    port: u16,
+    conns: usize,
+    n: usize,
+    path: impl Fn(usize) -> String + Sync,
+    body: impl Fn(usize) -> String + Sync,
+) {
     std::thread::scope(|s| {
         for c in 0..conns {
             let (path, body) = (&path, &body);
             s.spawn(move || {
                 for i in (c..n).step_by(conns) {
-                    let (status, text) = request(port, "PUT", &path(i), &body(i)).expect("answered");
+                    let (status, text) =
+                        request(port, "PUT", &path(i), &body(i)).expect("answered");
                     assert_eq!(status, 200, "{}: {text}", path(i));
                 }
             });
@@ -172,7 +182,12 @@ fn main() {
     let servers: Vec<String> = http
         .iter()
         .enumerate()
-        .flat_map(|(i, p)| ["--server".to_string(), format!("{}={}=127.0.0.1:{p}", i + 1, raft(*p))])
+        .flat_map(|(i, p)| {
+            [
+                "--server".to_string(),
+                format!("{}={}=127.0.0.1:{p}", i + 1, raft(*p)),
+            ]
+        })
         .collect();
     let cluster: Vec<Child> = http
         .iter()
@@ -216,19 +231,37 @@ fn main() {
         let count = 1000;
         let before = allocations(lead);
         let t = Instant::now();
-        send_all(lead, 16, nodes, |i| format!("/v1/node/c1m-{i}"), node_body);
+        send_all(
+            lead,
+            16,
+            nodes,
+            |i| format!("/v1/node/c1m00000-0000-4000-8000-{i:012x}"),
+            node_body,
+        );
         let nodes_took = t.elapsed();
-        send_all(lead, 16, jobs, |i| format!("/v1/job/c1m-{i}"), |i| c1m_job(i, count));
+        send_all(
+            lead,
+            16,
+            jobs,
+            |i| format!("/v1/job/c1m-{i}"),
+            |i| c1m_job(i, count),
+        );
         let want = before + (jobs * count) as u64;
         while allocations(lead) < want {
-            assert!(t.elapsed() < Duration::from_secs(1800), "C1M did not finish in 30 minutes");
+            assert!(
+                t.elapsed() < Duration::from_secs(1800),
+                "C1M did not finish in 30 minutes"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
         let placed = t.elapsed();
         // Every server holds them.
         for p in &http {
             while allocations(*p) < want {
-                assert!(t.elapsed() < Duration::from_secs(1900), "a follower never caught up");
+                assert!(
+                    t.elapsed() < Duration::from_secs(1900),
+                    "a follower never caught up"
+                );
                 std::thread::sleep(Duration::from_millis(200));
             }
         }

@@ -16,7 +16,12 @@ pub fn job_body(id: &str) -> String {
 
 /// One keep-alive connection: PUTs `body` to `path` until `stop`, counting
 /// the answers that are 200.
-pub fn client(port: u16, id: String, stop: Arc<AtomicBool>, ok: Arc<AtomicU64>) -> std::io::Result<()> {
+pub fn client(
+    port: u16,
+    id: String,
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+) -> std::io::Result<()> {
     let s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_nodelay(true)?;
     let mut w = s.try_clone()?;
@@ -80,4 +85,3 @@ pub fn throughput_on(ports: &[u16], conns: usize, secs: f64) -> f64 {
     }
     rate
 }
-

@@ -986,8 +986,10 @@ fn main() -> ExitCode {
         eprintln!("ordu-http: {e}");
         return ExitCode::FAILURE;
     }
+    // Room beside the synced writes for bodies decoded apart and for the
+    // one task that processes evaluations.
     let rt = match tokio::runtime::Builder::new_current_thread()
-        .max_blocking_threads(64)
+        .max_blocking_threads(server::SYNCED_WRITES + 32)
         .enable_all()
         .build()
     {

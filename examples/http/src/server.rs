@@ -48,7 +48,7 @@ type WriteCall = Box<dyn FnOnce(&Store) -> ordu::Result<Reply> + Send>;
 /// Writes in flight at once with a log that syncs: enough that a sync's
 /// batch can hold one write per connection of a busy client pool, few enough
 /// that the blocking pool keeps threads for bodies decoded apart.
-const SYNCED_WRITES: usize = 64;
+pub(crate) const SYNCED_WRITES: usize = 64;
 
 /// What every request handler shares.
 pub struct App {
@@ -72,6 +72,9 @@ pub struct App {
     /// A task to process the evaluations writes queued is spawned and has
     /// not yet started (see [`App::queue_processing`]).
     scheduled: AtomicBool,
+    /// Held while processing runs on the blocking pool (synced writes):
+    /// one such task at a time, the others await it without a thread.
+    processing: tokio::sync::Mutex<()>,
 }
 
 /// Most jobs [`JobJson`] keeps; when it is full it starts over.
@@ -151,6 +154,7 @@ pub fn service(
         shutdown,
         writes: Semaphore::new(1),
         synced_writes,
+        processing: tokio::sync::Mutex::new(()),
         job_json: JobJson::default(),
         bodies: Budget::new(limits.bytes_in_flight),
         read_timeout: limits.read_timeout,
@@ -739,7 +743,14 @@ impl App {
         // A panic here is the scheduler's: the writes are applied, and their
         // evaluations stay queued for the next call.
         if self.synced_writes.is_some() {
-            // Its plans wait for syncs too: on the blocking pool.
+            // Its plans wait for syncs too: on the blocking pool, one task
+            // at a time. Tasks blocked on the store's scheduling lock, one
+            // per write, once filled the pool and left nothing for the
+            // writes (or a cluster's syncs) that would free it.
+            let _one = self.processing.lock().await;
+            if !self.store.processing_behind() {
+                return;
+            }
             let store = self.store.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -1155,6 +1166,7 @@ mod tests {
             shutdown: rx,
             writes: Semaphore::new(1),
             synced_writes: None,
+            processing: tokio::sync::Mutex::new(()),
             job_json: JobJson::default(),
             bodies: Budget::new(crate::limits::DEFAULT_BYTES_IN_FLIGHT),
             read_timeout: crate::limits::DEFAULT_READ_TIMEOUT,
