@@ -131,7 +131,7 @@ fn allocations(port: u16) -> u64 {
         return 0;
     };
     let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    v["stats"]["state"]["allocations"]
+    v["stats"]["ordu"]["allocations"]
         .as_str()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
