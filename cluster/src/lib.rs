@@ -126,6 +126,7 @@ pub struct Cluster {
     pub id: NodeId,
     raft: Raft,
     store: Arc<Store>,
+    contact: Arc<rpc::Contact>,
     _lock: Arc<File>,
     _runtime: Arc<RaftRuntime>,
 }
@@ -222,7 +223,8 @@ impl Cluster {
             .await
             .map_err(|e| format!("cannot start Raft: {e}"))?;
         let _ = slot.set(raft.clone());
-        tokio::spawn(rpc::serve(listener, raft.clone()));
+        let contact = Arc::new(rpc::Contact::default());
+        tokio::spawn(rpc::serve(listener, raft.clone(), contact.clone()));
         tokio::spawn(follow_leadership(opts.id, raft.clone(), store.clone()));
         let first = opts.servers.keys().next().copied();
         if first == Some(opts.id) && !raft.is_initialized().await.map_err(|e| e.to_string())? {
@@ -233,6 +235,7 @@ impl Cluster {
             id: opts.id,
             raft,
             store,
+            contact,
             _lock: Arc::new(lock),
             // Set by `start`, which owns it.
             _runtime: Arc::new(RaftRuntime(None)),
@@ -273,9 +276,7 @@ impl Cluster {
         if m.current_leader == Some(self.id) {
             return Some(Duration::ZERO);
         }
-        m.millis_since_quorum_ack
-            .map(Duration::from_millis)
-            .or_else(|| m.current_leader.map(|_| Duration::ZERO))
+        self.contact.since()
     }
 
     /// Adds a server: as a learner first, until it caught up with the log

@@ -2,7 +2,8 @@
 //! each to this server's Raft and answering its `Result` as JSON.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -11,6 +12,24 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 
 use crate::Raft;
+
+/// When a leader last reached this server: an append or a snapshot chunk
+/// that this server's Raft took as coming from the leader it follows.
+#[derive(Default)]
+pub(crate) struct Contact(Mutex<Option<Instant>>);
+
+impl Contact {
+    fn heard(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+    }
+
+    pub(crate) fn since(&self) -> Option<Duration> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|t| t.elapsed())
+    }
+}
 
 /// Bodies past this are refused: an append batch or a snapshot chunk is
 /// far smaller (openraft sends snapshots in chunks of a few MB).
@@ -32,7 +51,7 @@ fn json<T: Serialize>(value: &T) -> Response<Full<Bytes>> {
     }
 }
 
-async fn handle(raft: Raft, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(raft: Raft, contact: &Contact, req: Request<Incoming>) -> Response<Full<Bytes>> {
     if req.method() != hyper::Method::POST {
         return answer(StatusCode::METHOD_NOT_ALLOWED, b"POST only".to_vec());
     }
@@ -44,7 +63,15 @@ async fn handle(raft: Raft, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let bad = |e: serde_json::Error| answer(StatusCode::BAD_REQUEST, e.to_string().into_bytes());
     match path.as_str() {
         "/raft/append" => match serde_json::from_slice(&body) {
-            Ok(rpc) => json(&raft.append_entries(rpc).await),
+            Ok(rpc) => {
+                let got = raft.append_entries(rpc).await;
+                // A higher vote means the sender is not our leader.
+                if matches!(&got, Ok(r) if !matches!(r, openraft::raft::AppendEntriesResponse::HigherVote(_)))
+                {
+                    contact.heard();
+                }
+                json(&got)
+            }
             Err(e) => bad(e),
         },
         "/raft/vote" => match serde_json::from_slice(&body) {
@@ -52,7 +79,13 @@ async fn handle(raft: Raft, req: Request<Incoming>) -> Response<Full<Bytes>> {
             Err(e) => bad(e),
         },
         "/raft/snapshot" => match serde_json::from_slice(&body) {
-            Ok(rpc) => json(&raft.install_snapshot(rpc).await),
+            Ok(rpc) => {
+                let got = raft.install_snapshot(rpc).await;
+                if got.is_ok() {
+                    contact.heard();
+                }
+                json(&got)
+            }
             Err(e) => bad(e),
         },
         _ => answer(StatusCode::NOT_FOUND, b"no such Raft message".to_vec()),
@@ -60,18 +93,22 @@ async fn handle(raft: Raft, req: Request<Incoming>) -> Response<Full<Bytes>> {
 }
 
 /// Serves the Raft port on `listener` until the task is dropped.
-pub(crate) async fn serve(listener: tokio::net::TcpListener, raft: Raft) {
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    raft: Raft,
+    contact: std::sync::Arc<Contact>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let raft = raft.clone();
+        let (raft, contact) = (raft.clone(), contact.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
-                let raft = raft.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(raft, req).await) }
+                let (raft, contact) = (raft.clone(), contact.clone());
+                async move { Ok::<_, std::convert::Infallible>(handle(raft, &contact, req).await) }
             });
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new());

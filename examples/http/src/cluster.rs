@@ -169,8 +169,8 @@ fn split(addr: &str) -> (String, u16) {
     }
 }
 
-/// `/v1/agent/self` with what Raft says: whether this server leads, and
-/// the leader's address.
+/// `/v1/agent/self` with what Raft says: whether this server leads, the
+/// leader's address, the number of servers.
 pub fn patch_self(a: &mut AgentSelf) {
     let Some(c) = CLUSTER.get() else { return };
     let leader = c.leader();
@@ -185,6 +185,8 @@ pub fn patch_self(a: &mut AgentSelf) {
         );
         nomad.insert("bootstrap".into(), "false".into());
     }
+    // Nomad reports the configured expectation; ordu's is the membership.
+    a.config["Server"]["BootstrapExpect"] = c.servers().len().into();
     let m = c.raft().metrics().borrow().clone();
     let raft: BTreeMap<String, String> = [
         ("state", format!("{:?}", m.state)),
