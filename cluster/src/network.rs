@@ -10,7 +10,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
+    Unreachable,
 };
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -21,6 +22,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::{NodeId, ServerNode, TypeConfig};
+
+/// An append of more entries than one is cut to about this many bytes.
+/// openraft waits one heartbeat interval for an append's answer: a batch of
+/// big plans (hundreds of MB) was never answered in time on a busy machine,
+/// so its follower never caught up, and its elections unseated every leader.
+const APPEND_BYTES: usize = 1 << 20;
 
 /// Connections to the other servers; one pool for all of them.
 #[derive(Clone)]
@@ -76,7 +83,19 @@ impl Peer {
         A: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let body = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        self.send(path, encode(req)?, ttl).await
+    }
+
+    async fn send<A, E>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<A, RPCError<NodeId, ServerNode, RaftError<NodeId, E>>>
+    where
+        A: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
         let request = hyper::Request::post(format!("http://{}/raft/{path}", self.addr))
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))
@@ -112,6 +131,22 @@ impl Peer {
     }
 }
 
+fn encode<Q: Serialize, E: std::error::Error>(
+    req: &Q,
+) -> Result<Vec<u8>, RPCError<NodeId, ServerNode, RaftError<NodeId, E>>> {
+    serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))
+}
+
+/// How many of `entries` entries fit [`APPEND_BYTES`] when they encode to
+/// `bytes`; none to say when all do (or there is one, which goes alone).
+fn entries_hint(entries: usize, bytes: usize) -> Option<u64> {
+    if bytes <= APPEND_BYTES || entries <= 1 {
+        return None;
+    }
+    let fit = (entries as u128 * APPEND_BYTES as u128 / bytes as u128) as u64;
+    Some(fit.clamp(1, entries as u64 - 1))
+}
+
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Peer;
 
@@ -131,7 +166,14 @@ impl RaftNetwork<TypeConfig> for Peer {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, ServerNode, RaftError<NodeId>>>
     {
-        self.call("append", &rpc, option.hard_ttl()).await
+        let body = encode(&rpc)?;
+        if let Some(fit) = entries_hint(rpc.entries.len(), body.len()) {
+            // openraft sends fewer entries at once for the next few appends.
+            return Err(RPCError::PayloadTooLarge(
+                PayloadTooLarge::new_entries_hint(fit),
+            ));
+        }
+        self.send("append", body, option.hard_ttl()).await
     }
 
     async fn install_snapshot(
@@ -151,5 +193,23 @@ impl RaftNetwork<TypeConfig> for Peer {
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, ServerNode, RaftError<NodeId>>> {
         self.call("vote", &rpc, option.hard_ttl()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_past_the_byte_budget_are_cut_in_proportion() {
+        assert_eq!(entries_hint(300, APPEND_BYTES), None);
+        assert_eq!(entries_hint(1, 100 * APPEND_BYTES), None, "one goes alone");
+        assert_eq!(entries_hint(300, 3 * APPEND_BYTES), Some(100));
+        assert_eq!(entries_hint(2, 1000 * APPEND_BYTES), Some(1));
+        assert_eq!(entries_hint(10, APPEND_BYTES + 1), Some(9), "always fewer");
+        assert_eq!(
+            entries_hint(usize::MAX, usize::MAX),
+            Some(APPEND_BYTES as u64)
+        );
     }
 }

@@ -31,9 +31,10 @@ impl Contact {
     }
 }
 
-/// Bodies past this are refused: an append batch or a snapshot chunk is
-/// far smaller (openraft sends snapshots in chunks of a few MB).
-const MAX_BODY: usize = 64 << 20;
+/// Bodies past this are refused. Appends of several entries are cut to
+/// about a MB by the sender, and openraft sends snapshots in chunks of a few
+/// MB; one entry (a plan of a very large job) may be far bigger.
+const MAX_BODY: usize = 256 << 20;
 
 fn answer(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));

@@ -104,6 +104,9 @@ fn c1m_job(n: usize, count: usize) -> String {
     )
 }
 
+/// Writes sent again after a refusal (a leader change).
+static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Sends `bodies` to `port` at `path(i)` over `conns` connections at once.
 fn send_all(
     port: u16,
@@ -117,13 +120,36 @@ fn send_all(
             let (path, body) = (&path, &body);
             s.spawn(move || {
                 for i in (c..n).step_by(conns) {
-                    let (status, text) =
-                        request(port, "PUT", &path(i), &body(i)).expect("answered");
-                    assert_eq!(status, 200, "{}: {text}", path(i));
+                    // A leader change refuses the writes in flight (500):
+                    // sent again, as a client would.
+                    let mut tries = 0;
+                    loop {
+                        let (status, text) =
+                            request(port, "PUT", &path(i), &body(i)).expect("answered");
+                        if status == 200 {
+                            break;
+                        }
+                        tries += 1;
+                        assert!(status == 500 && tries < 50, "{}: {status} {text}", path(i));
+                        RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
                 }
             });
         }
     });
+}
+
+/// A server's Raft term: how many elections the cluster has had.
+fn term(port: u16) -> u64 {
+    let Some((200, body)) = request(port, "GET", "/v1/agent/self", "") else {
+        return 0;
+    };
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    v["stats"]["raft"]["term"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 fn allocations(port: u16) -> u64 {
@@ -267,12 +293,18 @@ fn main() {
         }
         println!(
             "C1M shape at scale {scale}: {nodes} nodes, {jobs} jobs of {count}: nodes registered in {:.1} s, \
-             {} allocations placed through the cluster in {:.1} s, on every server after {:.1} s",
+             {} allocations placed through the cluster in {:.1} s, on every server after {:.1} s \
+             ({} writes sent again after a leader change)",
             nodes_took.as_secs_f64(),
             jobs * count,
             placed.as_secs_f64(),
-            t.elapsed().as_secs_f64()
+            t.elapsed().as_secs_f64(),
+            RETRIES.load(std::sync::atomic::Ordering::Relaxed)
         );
     }
+    println!(
+        "Raft term at the end: {} (1 is no leader change)",
+        term(http[0])
+    );
     stop(cluster);
 }
