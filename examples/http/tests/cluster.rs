@@ -7,140 +7,15 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{job, request_on, Server};
-
-struct Member {
-    id: u64,
-    api: SocketAddr,
-    raft: SocketAddr,
-    server: Option<Server>,
-}
-
-struct Cluster {
-    dir: tempfile::TempDir,
-    members: Vec<Member>,
-    snapshot_every: u64,
-}
-
-fn free() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
+use common::cluster::{free, get, Cluster, Member};
+use common::{job, request_on};
 
 impl Cluster {
-    fn start(n: u64, snapshot_every: u64) -> Cluster {
-        let members = (1..=n)
-            .map(|id| Member {
-                id,
-                api: free(),
-                raft: free(),
-                server: None,
-            })
-            .collect();
-        let mut c = Cluster {
-            dir: tempfile::tempdir().unwrap(),
-            members,
-            snapshot_every,
-        };
-        for i in 0..c.members.len() {
-            c.up(i);
-        }
-        c
-    }
-
-    /// Starts member `i` (again).
-    fn up(&mut self, i: usize) {
-        let servers: Vec<String> = self
-            .members
-            .iter()
-            .map(|m| format!("{}={}={}", m.id, m.raft, m.api))
-            .collect();
-        let m = &self.members[i];
-        let dir = self.dir.path().join(format!("s{}", m.id));
-        let (api, raft, id) = (m.api.to_string(), m.raft.to_string(), m.id.to_string());
-        let every = self.snapshot_every.to_string();
-        let mut args = vec![
-            "--addr",
-            &api,
-            "--server-id",
-            &id,
-            "--raft-addr",
-            &raft,
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--snapshot-every",
-            &every,
-            "--demo-nodes",
-            "3",
-        ];
-        for s in &servers {
-            args.push("--server");
-            args.push(s);
-        }
-        let mut server = Server::start(&args, None, &[]);
-        let mut err = server.stderr();
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-        self.members[i].server = Some(server);
-    }
-
-    fn kill(&mut self, i: usize) {
-        if let Some(mut s) = self.members[i].server.take() {
-            s.child.kill().unwrap(); // SIGKILL
-            s.child.wait().unwrap();
-        }
-    }
-
-    fn signal(&self, i: usize, sig: &str) {
-        let pid = self.members[i].server.as_ref().unwrap().child.id();
-        let ok = std::process::Command::new("kill")
-            .args([sig, &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-
-    fn live(&self) -> Vec<usize> {
-        (0..self.members.len())
-            .filter(|&i| self.members[i].server.is_some())
-            .collect()
-    }
-
-    /// The member every one of `among` names leader, once they agree.
-    fn leader(&self, among: &[usize], within: Duration) -> usize {
-        let deadline = Instant::now() + within;
-        loop {
-            let named: BTreeSet<Option<usize>> = among
-                .iter()
-                .map(|&i| {
-                    let got = get(self.members[i].api, "/v1/status/leader");
-                    let addr = got.and_then(|(s, b)| (s == 200).then_some(b))?;
-                    let addr = addr.trim().trim_matches('"').to_string();
-                    self.members.iter().position(|m| m.raft.to_string() == addr)
-                })
-                .collect();
-            if let [Some(l)] = named.iter().collect::<Vec<_>>().as_slice() {
-                if among.contains(l) {
-                    // Its store leads too: a write there is taken.
-                    if put(self.members[*l].api, "leader-probe").is_some_and(|s| s == 200) {
-                        return *l;
-                    }
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no leader within {within:?}: {named:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
     /// Waits until every live member holds every job in `ids` (read with
     /// `?stale`, from its own state).
     fn settled(&self, ids: &BTreeSet<String>, within: Duration) {
@@ -199,18 +74,6 @@ impl Cluster {
             }
         }
     }
-}
-
-fn get(api: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&api, Duration::from_secs(1)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    request_on(&mut s, "GET", path, "")
-}
-
-fn put(api: SocketAddr, id: &str) -> Option<u16> {
-    let mut s = TcpStream::connect_timeout(&api, Duration::from_secs(1)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    request_on(&mut s, "PUT", "/v1/jobs", &job(id)).map(|(s, _)| s)
 }
 
 /// The job IDs a server holds, from its own state.
