@@ -188,8 +188,8 @@ impl State {
         // By job here, by node on another thread when there are many: the
         // two take about as long, and a restart waits for both.
         let allocs = &self.allocs;
-        let by_job = || group_ids(allocs, |a| &a.job_id, false);
-        let by_node = || (group_ids(allocs, |a| &a.node_id, true), node_usage(allocs));
+        let by_job = || group_ids(allocs);
+        let by_node = || node_side(allocs);
         let (by_job, (by_node, usage)) = if allocs.len() >= PARALLEL_REBUILD {
             std::thread::scope(
                 |s| match std::thread::Builder::new().spawn_scoped(s, by_node) {
@@ -570,19 +570,11 @@ impl State {
 /// Allocations from which [`State::rebuild`] uses a second thread.
 const PARALLEL_REBUILD: usize = 20_000;
 
-/// The IDs of `allocs` by `key` (`skip_empty`: none under an empty key),
-/// each set sized once rather than grown.
-fn group_ids(
-    allocs: &HashMap<String, Arc<Allocation>>,
-    key: impl Fn(&Allocation) -> &String,
-    skip_empty: bool,
-) -> HashMap<String, HashSet<String>> {
+/// The allocations' IDs by job, each set sized once rather than grown.
+fn group_ids(allocs: &HashMap<String, Arc<Allocation>>) -> HashMap<String, HashSet<String>> {
     let mut groups: HashMap<&str, Vec<&String>> = HashMap::new();
     for (id, a) in allocs {
-        let k = key(a);
-        if !(skip_empty && k.is_empty()) {
-            groups.entry(k.as_str()).or_default().push(id);
-        }
+        groups.entry(a.job_id.as_str()).or_default().push(id);
     }
     groups
         .into_iter()
@@ -590,15 +582,36 @@ fn group_ids(
         .collect()
 }
 
-/// What the live allocations use on each node.
-fn node_usage(allocs: &HashMap<String, Arc<Allocation>>) -> HashMap<String, NodeUsage> {
-    let mut usage: HashMap<String, NodeUsage> = HashMap::new();
-    for a in allocs.values() {
-        if !a.is_terminal() {
-            entry_mut(&mut usage, &a.node_id).add(a);
+/// The allocations' IDs by node (those on none left out) and what the live
+/// ones use on each, in one pass: one lookup of the node per allocation.
+#[allow(clippy::type_complexity)]
+fn node_side(
+    allocs: &HashMap<String, Arc<Allocation>>,
+) -> (HashMap<String, HashSet<String>>, HashMap<String, NodeUsage>) {
+    let mut nodes: HashMap<&str, (Vec<&String>, Option<NodeUsage>)> = HashMap::new();
+    for (id, a) in allocs {
+        let live = !a.is_terminal();
+        if a.node_id.is_empty() && !live {
+            continue;
+        }
+        let (ids, usage) = nodes.entry(a.node_id.as_str()).or_default();
+        if !a.node_id.is_empty() {
+            ids.push(id);
+        }
+        if live {
+            usage.get_or_insert_with(NodeUsage::default).add(a);
         }
     }
-    usage
+    let (mut by_node, mut usage) = (HashMap::new(), HashMap::new());
+    for (node, (ids, used)) in nodes {
+        if !ids.is_empty() {
+            by_node.insert(node.to_string(), ids.into_iter().cloned().collect());
+        }
+        if let Some(used) = used {
+            usage.insert(node.to_string(), used);
+        }
+    }
+    (by_node, usage)
 }
 
 fn entry_mut<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> &'m mut V {
