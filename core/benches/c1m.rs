@@ -22,14 +22,13 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ordu::structs::{Job, JobRegisterRequest, Node};
-use ordu::{
-    Config, IdSource, ManualClock, RandomIds, SchedulingMode, SequentialIds, Store, WriteOptions,
-};
-use serde_json::json;
+use ordu::{Config, SchedulingMode, Store};
+
+#[path = "support/c1m.rs"]
+mod c1m;
+use c1m::{env_f64, run, setup, status_kb, COUNT, JOBS, NODES};
 
 /// The system allocator, counting the bytes live on the heap, so the figures
 /// tell the data's size apart from the allocator's overhead.
@@ -57,29 +56,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-const NODES: f64 = 5000.0;
-const JOBS: f64 = 1000.0;
-const COUNT: i64 = 1000;
-
-fn env_f64(name: &str, default: f64) -> f64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn status_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// Nanoseconds this thread has run on a CPU (`/proc/thread-self/schedstat`):
 /// on a shared machine, wall time also counts other processes' turns.
 fn cpu_ns() -> u64 {
@@ -87,72 +63,6 @@ fn cpu_ns() -> u64 {
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
         .unwrap_or(0)
-}
-
-fn node(i: usize) -> Node {
-    serde_json::from_value(json!({
-        "ID": format!("{:08x}-0000-4000-8000-{:012x}", i, i),
-        "Name": format!("client-{i}"),
-        "Datacenter": format!("dc{}", i % 3 + 1),
-        "Status": "ready",
-        "NodeClass": "c1m",
-        "Attributes": {"kernel.name": "linux", "kernel.os": "linux", "arch": "amd64", "driver.docker": "1"},
-        "Resources": {"CPU": 8000, "MemoryMB": 16384, "DiskMB": 100_000, "IOPS": 1000,
-                      "Networks": [{"Device": "eth0", "CIDR": format!("10.{}.{}.{}/32", i >> 16 & 255, i >> 8 & 255, i & 255), "MBits": 1000}]},
-        "Reserved": {"CPU": 100, "MemoryMB": 256}
-    }))
-    .expect("node")
-}
-
-fn job(i: usize) -> Job {
-    serde_json::from_value(json!({
-        "ID": format!("c1m-{i:04}"),
-        "Type": "service",
-        "Priority": 50,
-        "Datacenters": ["dc1", "dc2", "dc3"],
-        "TaskGroups": [{"Name": "cache", "Count": COUNT, "Tasks": [{
-            "Name": "redis", "Driver": "docker",
-            "Config": {"image": "redis:7", "command": "redis-server"},
-            "Resources": {"CPU": 20, "MemoryMB": 32}}]}]
-    }))
-    .expect("job")
-}
-
-/// Builds the store with every node and job registered; nothing scheduled.
-fn setup(nodes: usize, jobs: usize, sequential: bool) -> Store {
-    let config = Config {
-        mode: SchedulingMode::Manual,
-        ..Config::default()
-    };
-    let store = Store::with_sources(
-        config,
-        Arc::new(ManualClock::new(1_767_225_600_000_000_000)),
-        if sequential {
-            Arc::new(SequentialIds::default()) as Arc<dyn IdSource>
-        } else {
-            Arc::new(RandomIds)
-        },
-    );
-    for i in 0..nodes {
-        store.register_node(node(i)).expect("register node");
-    }
-    for i in 0..jobs {
-        let req = JobRegisterRequest {
-            job: Some(job(i)),
-            ..JobRegisterRequest::default()
-        };
-        store
-            .register_job(req, &WriteOptions::default())
-            .expect("register job");
-    }
-    store
-}
-
-/// Processes every ready evaluation.
-fn run(store: &Store) {
-    while let Some(d) = store.dequeue_evaluation(&[], Duration::ZERO) {
-        store.process_evaluation(&d).expect("process");
-    }
 }
 
 /// Snapshots the scheduled state, drops it, restores it into a new store,

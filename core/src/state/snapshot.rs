@@ -13,13 +13,13 @@
 //! The layout is written out here rather than derived on [`State`], so that a
 //! field added to the state cannot change a format silently.
 
-use std::collections::hash_map::Entry;
-
 use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::error::{FieldError, Stage};
 use crate::structs::{lifted_job, without_jobs, Resources};
+
+mod read2;
 
 /// The format version of [`State::snapshot`]; a change to the format that
 /// older code could not read takes the next number.
@@ -47,20 +47,6 @@ struct StateOut<'a> {
     job_indexes: &'a BTreeMap<String, JobIndexes>,
     node_indexes: &'a BTreeMap<String, NodeIndexes>,
     tables: &'a TableIndexes,
-}
-
-/// Format 2 as read.
-#[derive(Deserialize)]
-struct In2 {
-    index: u64,
-    jobs: BTreeMap<String, Arc<Job>>,
-    evals: HashMap<String, Arc<Evaluation>>,
-    alloc_jobs: Vec<Job>,
-    allocs: Vec<(usize, Allocation)>,
-    nodes: BTreeMap<String, Arc<Node>>,
-    job_indexes: BTreeMap<String, JobIndexes>,
-    node_indexes: BTreeMap<String, NodeIndexes>,
-    tables: TableIndexes,
 }
 
 /// Format 1: the allocations a map by ID, each with its job.
@@ -129,10 +115,7 @@ impl State {
                 let Versioned { state }: Versioned<In1> = decode(bytes)?;
                 from_v1(state)
             }
-            2 => {
-                let Versioned { state }: Versioned<In2> = decode(bytes)?;
-                from_v2(state)?
-            }
+            2 => from_v2(read2::read(bytes, read2::PARALLEL_BYTES)?),
             v => {
                 return Err(bad(format!(
                     "format version {v} is not one this ordu reads \
@@ -220,50 +203,18 @@ fn allocs_without_jobs<S: serde::Serializer>(
     without_jobs(|| allocs.serialize(s))
 }
 
-fn from_v2(s: In2) -> Result<State> {
-    let shared: Vec<Arc<Job>> = s
-        .alloc_jobs
-        .into_iter()
-        .map(|j| share_job(&s.jobs, Arc::new(j)))
-        .collect();
-    let mut allocs = HashMap::with_capacity(s.allocs.len());
-    let mut resources = ResourceInterner::default();
-    for (n, mut a) in s.allocs {
-        let Some(job) = shared.get(n) else {
-            return Err(bad(format!(
-                "allocation {}: job {n} is not in alloc_jobs ({} jobs)",
-                a.id,
-                shared.len()
-            )));
-        };
-        if job.id != a.job_id {
-            return Err(bad(format!(
-                "allocation {} of job {:?} names job {n}, which is {:?}",
-                a.id, a.job_id, job.id
-            )));
-        }
-        a.job = job.clone();
-        resources.share(&mut a);
-        match allocs.entry(a.id.clone()) {
-            Entry::Occupied(e) => {
-                return Err(bad(format!("allocation {} appears twice", e.key())));
-            }
-            Entry::Vacant(e) => {
-                e.insert(Arc::new(a));
-            }
-        }
-    }
-    Ok(State {
+fn from_v2(s: read2::In2) -> State {
+    State {
         index: s.index,
         jobs: s.jobs,
         evals: s.evals,
-        allocs,
+        allocs: s.allocs,
         nodes: s.nodes,
         job_indexes: s.job_indexes,
         node_indexes: s.node_indexes,
         tables: s.tables,
         derived: Derived::default(),
-    })
+    }
 }
 
 fn from_v1(mut s: In1) -> State {
