@@ -76,6 +76,18 @@ pub trait Log: Send + Sync {
         false
     }
 
+    /// How long a write of the store's own (a plan or an evaluation's
+    /// outcome, made after a client's write was answered) that would commit
+    /// alone may wait for a client's write to share its commit, as
+    /// PostgreSQL's `commit_delay` does. Only a log that batches is asked.
+    /// A client of one connection sends its next write soon after its
+    /// answer: without the wait, that write queues behind the plan of the
+    /// one before and each write costs two commits in turn. Zero (the
+    /// default) never waits.
+    fn commit_delay(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     /// Commits `command` and returns once it was applied to this store,
     /// with the outcome of applying it (apply may refuse it, as it refuses a
     /// check-and-set that lost to an earlier entry). An error means the
@@ -103,6 +115,10 @@ impl<L: Log + ?Sized> Log for std::sync::Arc<L> {
 
     fn applies(&self) -> bool {
         (**self).applies()
+    }
+
+    fn commit_delay(&self) -> std::time::Duration {
+        (**self).commit_delay()
     }
 
     fn append_applied(&self, command: &Command) -> Result<crate::Result<Applied>, LogError> {
@@ -156,6 +172,10 @@ impl<L: Log, F: Fn(u64, &Command) + Send + Sync> Log for Observed<L, F> {
 
     fn batches(&self) -> bool {
         self.inner.batches()
+    }
+
+    fn commit_delay(&self) -> std::time::Duration {
+        self.inner.commit_delay()
     }
 
     fn append_batch(&self, after: u64, commands: &[&Command]) -> Result<u64, LogError> {

@@ -27,6 +27,8 @@ struct BatchLog {
     /// The batch numbered so panics, as a host's buggy log might.
     panic_at: Mutex<Option<usize>>,
     delay: Duration,
+    /// What [`Log::commit_delay`] answers.
+    commit_delay: Duration,
 }
 
 impl BatchLog {
@@ -51,6 +53,10 @@ impl Log for BatchLog {
 
     fn batches(&self) -> bool {
         true
+    }
+
+    fn commit_delay(&self) -> Duration {
+        self.commit_delay
     }
 
     fn append_batch(&self, after: u64, commands: &[&Command]) -> Result<u64, LogError> {
@@ -328,4 +334,91 @@ fn plans_made_side_by_side_share_appends_and_never_overcommit_a_node() {
     );
     // What the threads wrote replays to the same state.
     assert!(replayed(&log.entries()).0 == snapshot(&store));
+}
+
+/// A store in queued mode on `log`, with a node that has room.
+fn queued_store(log: &Arc<BatchLog>) -> Arc<Store> {
+    let store = Arc::new(
+        store_with(ordu::Config {
+            mode: ordu::SchedulingMode::Queued,
+            ..ordu::Config::default()
+        })
+        .with_log(log.clone()),
+    );
+    add_node(&store, "n1");
+    store
+}
+
+/// With a commit delay, the plan of a client's write that would have its
+/// commit to itself waits; the client's next write, arriving meanwhile,
+/// leads at once and takes the plan along: one commit for both, made as
+/// soon as the write came, not when the delay was over.
+#[test]
+fn a_plan_waits_for_the_next_write_and_shares_its_commit() {
+    let delay = Duration::from_secs(3);
+    let log = Arc::new(BatchLog {
+        commit_delay: delay,
+        ..BatchLog::default()
+    });
+    let store = queued_store(&log);
+    register(&store, &job("a", 1)).unwrap();
+    let before = log.sizes().len();
+    let processing = {
+        let store = store.clone();
+        std::thread::spawn(move || store.process_queued())
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        log.sizes().len(),
+        before,
+        "the plan was committed alone before the delay was over"
+    );
+    let started = std::time::Instant::now();
+    register(&store, &job("b", 1)).unwrap();
+    assert!(
+        started.elapsed() < delay,
+        "the write waited for the plan's delay"
+    );
+    assert_eq!(
+        log.sizes()[before..],
+        [2],
+        "the write and the plan shared one append"
+    );
+    let placed = store.job_allocations("a", false, &now()).unwrap().value;
+    assert_eq!(
+        placed.len(),
+        1,
+        "the plan that waited placed its allocation"
+    );
+    // The second write's own plan has no company: it goes after the delay.
+    processing.join().unwrap();
+    assert_eq!(
+        store
+            .job_allocations("b", false, &now())
+            .unwrap()
+            .value
+            .len(),
+        1
+    );
+    assert!(replayed(&log.entries()).0 == snapshot(&store));
+}
+
+/// A plan that no write joins commits alone once the delay is over.
+#[test]
+fn a_plan_no_write_joins_commits_after_the_delay() {
+    let delay = Duration::from_millis(50);
+    let log = Arc::new(BatchLog {
+        commit_delay: delay,
+        ..BatchLog::default()
+    });
+    let store = queued_store(&log);
+    register(&store, &job("a", 1)).unwrap();
+    let before = log.sizes().len();
+    let started = std::time::Instant::now();
+    store.process_queued();
+    assert!(started.elapsed() >= delay, "the plan did not wait");
+    assert!(!store.processing_behind());
+    assert!(log.sizes()[before..].iter().all(|&n| n == 1));
+    let placed = store.job_allocations("a", false, &now()).unwrap().value;
+    assert_eq!(placed.len(), 1);
 }

@@ -130,6 +130,10 @@ pub struct Options {
     /// Check every page's checksum when the directory is opened (its cost
     /// grows with the file, which compaction keeps small).
     pub verify_on_open: bool,
+    /// How long the store's own writes (plans, evaluation outcomes) that
+    /// would commit alone wait for a client's write to share their sync
+    /// ([`ordu::Log::commit_delay`]); zero: never.
+    pub commit_delay: std::time::Duration,
     /// Where background events are told; none: they are not.
     pub report: Option<Reporter>,
     /// For fault tests: the faults the database file's writes suffer.
@@ -144,6 +148,7 @@ impl std::fmt::Debug for Options {
             .field("snapshot_every", &self.snapshot_every)
             .field("snapshot_bytes", &self.snapshot_bytes)
             .field("verify_on_open", &self.verify_on_open)
+            .field("commit_delay", &self.commit_delay)
             .field("report", &self.report.is_some())
             .field("faults", &self.faults)
             .field("at_stage", &self.at_stage.is_some())
@@ -157,12 +162,19 @@ impl Default for Options {
             snapshot_every: 10_000,
             snapshot_bytes: 64 << 20,
             verify_on_open: true,
+            commit_delay: DEFAULT_COMMIT_DELAY,
             report: None,
             faults: None,
             at_stage: None,
         }
     }
 }
+
+/// [`Options::commit_delay`] by default: a little more than a client on
+/// the same machine takes to send its next write after an answer, and a
+/// fraction of a sync, so that a lone plan is held back by less than the
+/// commit it may save.
+pub const DEFAULT_COMMIT_DELAY: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// Why a data directory could not be opened or recovered.
 #[derive(Debug)]

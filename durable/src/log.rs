@@ -141,4 +141,8 @@ impl Log for DurableLog {
     fn append_batch(&self, after: u64, commands: &[&Command]) -> Result<u64, LogError> {
         DurableLog::append_batch(self, after, commands)
     }
+
+    fn commit_delay(&self) -> std::time::Duration {
+        self.inner.opts.commit_delay
+    }
 }

@@ -86,7 +86,7 @@ impl Store {
             .collect();
         let n = evals.len() as u64;
         // Terminal updates cannot conflict.
-        let written = self.commit(Command::EvalUpsert { evals }).is_ok();
+        let written = self.commit_own(Command::EvalUpsert { evals }).is_ok();
         if written && status == EvalStatus::Canceled {
             // Collected every so many cancels, not on the host's timer: a
             // busy server cancels tens of thousands a minute. The scan is of
@@ -316,7 +316,7 @@ impl Store {
         // Stopped allocations give their room back at once (the scheduler
         // counts them out), whether or not a client ever reports them done.
         let frees = !plan.stops.is_empty();
-        let applied = self.commit(Command::PlanApply { plan })?;
+        let applied = self.commit_own(Command::PlanApply { plan })?;
         let outcome = self
             .broker
             .lock()

@@ -83,11 +83,29 @@ impl Store {
     /// refuses changes nothing. The state's lock is taken only to apply, so
     /// readers go on while the log works.
     pub(super) fn commit(&self, cmd: Command) -> Result<Applied> {
+        self.commit_as(cmd, Writer::Client)
+    }
+
+    /// [`Store::commit`] of a write the store makes itself (leader duties):
+    /// with a batching log, and writes answered before their evaluations
+    /// run, it may wait a little for a client's write to share its commit
+    /// ([`Log::commit_delay`]).
+    pub(super) fn commit_own(&self, cmd: Command) -> Result<Applied> {
+        // Inline and grouped, the client's write waits for this one: no
+        // write of its can come to share the commit, so none is waited for.
+        let writer = match self.config.mode {
+            SchedulingMode::Queued | SchedulingMode::Manual => Writer::Store,
+            SchedulingMode::Inline | SchedulingMode::Grouped => Writer::Client,
+        };
+        self.commit_as(cmd, writer)
+    }
+
+    fn commit_as(&self, cmd: Command, writer: Writer) -> Result<Applied> {
         if self.log.applies() {
             return self.commit_applied(cmd);
         }
         if self.log.batches() {
-            return self.commit_grouped(cmd);
+            return self.commit_grouped(cmd, writer);
         }
         let mut last = self.log_turn.lock();
         if !self.is_leader() {
@@ -161,6 +179,9 @@ pub(super) struct WriteQueue {
     answers: std::collections::HashMap<u64, Result<Applied>>,
     /// A batch is with the log: the next one gathers meanwhile.
     busy: bool,
+    /// The front write is the store's own, waiting for a client's write to
+    /// share its commit: the next write to arrive leads the batch at once.
+    lingering: bool,
     /// Numbers each write, so that a waiter finds its own answer.
     next: u64,
 }
@@ -176,18 +197,37 @@ impl Store {
     /// state as the batch begins (refused there, it never reaches the log)
     /// and decided again by `apply`, which sees the batch's earlier entries:
     /// two check-and-sets of one job in one batch, the second is refused.
-    fn commit_grouped(&self, cmd: Command) -> Result<Applied> {
+    ///
+    /// A write of the store's own that would commit alone waits up to the
+    /// log's [`Log::commit_delay`] first; the client's write that arrives
+    /// meanwhile leads the batch at once, taking it along.
+    fn commit_grouped(&self, cmd: Command, writer: Writer) -> Result<Applied> {
         let mut q = self.write_queue.lock();
         let ticket = q.next;
         q.next += 1;
         q.waiting.push_back((ticket, cmd));
+        let mut linger_until = None;
         loop {
             if let Some(answer) = q.answers.remove(&ticket) {
                 return answer;
             }
             if !q.busy {
                 match q.waiting.front() {
-                    Some((front, _)) if *front == ticket => break,
+                    Some((front, _)) if *front == ticket => {
+                        if writer == Writer::Store && q.waiting.len() == 1 {
+                            let until = *linger_until.get_or_insert_with(|| {
+                                Instant::now().checked_add(self.log.commit_delay())
+                            });
+                            if let Some(until) = until.filter(|u| Instant::now() < *u) {
+                                q.lingering = true;
+                                self.write_done.wait_until(&mut q, until);
+                                continue;
+                            }
+                        }
+                        break;
+                    }
+                    // The front lingers: this write leads, taking it along.
+                    _ if q.lingering => break,
                     // Taken into a batch that is over, yet not answered.
                     _ if !q.waiting.iter().any(|(t, _)| *t == ticket) => {
                         return Err(Error::Unavailable {
@@ -201,11 +241,13 @@ impl Store {
         }
         // This write leads a batch: every command queued so far.
         q.busy = true;
+        q.lingering = false;
         let n = q.waiting.len().min(MAX_BATCH);
         let batch: Vec<(u64, Command)> = q.waiting.drain(..n).collect();
         drop(q);
         let mut unwedge = Unwedge {
             store: self,
+            leader: ticket,
             tickets: batch.iter().map(|(t, _)| *t).collect(),
             armed: true,
         };
@@ -297,6 +339,9 @@ impl Store {
 /// again, so that the writes behind it are not left waiting for ever.
 struct Unwedge<'a> {
     store: &'a Store,
+    /// The write that leads the batch (not always its first: a write that
+    /// found the front lingering leads it).
+    leader: u64,
     tickets: Vec<u64>,
     armed: bool,
 }
@@ -307,7 +352,7 @@ impl Drop for Unwedge<'_> {
             return;
         }
         let mut q = self.store.write_queue.lock();
-        for t in &self.tickets[1..] {
+        for t in self.tickets.iter().filter(|t| **t != self.leader) {
             q.answers.entry(*t).or_insert_with(|| {
                 Err(Error::Unavailable {
                     message: "the write failed inside ordu".into(),
@@ -317,6 +362,14 @@ impl Drop for Unwedge<'_> {
         q.busy = false;
         self.store.write_done.notify_all();
     }
+}
+
+/// Who makes a write: a client (through the store's API), or the store
+/// itself (leader duties), whose write may wait for company.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    Client,
+    Store,
 }
 
 fn not_leader() -> Error {

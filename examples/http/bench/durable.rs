@@ -12,8 +12,13 @@
 //!
 //! ```text
 //! cargo build --release -p ordu-http --example durable_bench
-//! target/release/examples/durable_bench [SECONDS_PER_STEP] [DIR]   # default 3, a temp dir
+//! target/release/examples/durable_bench [SECONDS_PER_STEP] [DIR] [FLAGS...]   # default 3, a temp dir
 //! ```
+//!
+//! FLAGS go to the durable server (`--commit-delay 0`, to compare). The
+//! "bound" column is what a durable server could answer at most if a
+//! write cost nothing beyond the in-memory server's work and its share of
+//! syncs (one whole sync on one connection).
 //!
 //! It runs `target/release/ordu-http` (build it first).
 
@@ -44,12 +49,12 @@ fn sync_rate(dir: &Path, for_how_long: Duration) -> std::io::Result<f64> {
     Ok(rate)
 }
 
-/// Starts `ordu-http` on `port`, durable in `dir` when given.
-fn start_server(bin: &Path, dir: Option<&Path>, port: u16) -> Child {
+/// Starts `ordu-http` on `port`, durable in `dir` (with `flags`) when given.
+fn start_server(bin: &Path, dir: Option<(&Path, &[String])>, port: u16) -> Child {
     let mut cmd = Command::new(bin);
     cmd.args(["--addr", &format!("127.0.0.1:{port}"), "--demo-nodes", "3"]);
-    if let Some(dir) = dir {
-        cmd.arg("--data-dir").arg(dir);
+    if let Some((dir, flags)) = dir {
+        cmd.arg("--data-dir").arg(dir).args(flags);
     }
     let mut child = cmd
         .stdout(Stdio::null())
@@ -88,6 +93,8 @@ fn main() {
     let dir: PathBuf = args.next().map(PathBuf::from).unwrap_or_else(|| {
         std::env::temp_dir().join(format!("ordu-durable-bench-{}", std::process::id()))
     });
+    // The rest are flags of the durable server (`--commit-delay 0`, say).
+    let flags: Vec<String> = args.collect();
     std::fs::create_dir_all(&dir).expect("data dir");
     let bin = std::env::current_exe()
         .expect("own path")
@@ -101,7 +108,7 @@ fn main() {
         "sync rate: {rate:.0} fdatasync/s (64-byte appends, {})",
         dir.display()
     );
-    println!("conns | in-memory /s | durable /s | durable/in-memory | durable/sync rate | commits/s | entries/commit");
+    println!("conns | in-memory /s | durable /s | durable/in-memory | durable/sync rate | bound/sync rate | commits/s | entries/commit");
     let port = 4900 + (std::process::id() % 500) as u16;
     for conns in [1, 8, 64] {
         // Side by side: the same load on an in-memory server, then on a
@@ -110,15 +117,25 @@ fn main() {
         let memory = throughput(port, conns, secs);
         stop_server(server);
         let data = dir.join(format!("data-{conns}"));
-        let server = start_server(&bin, Some(&data), port);
+        let server = start_server(&bin, Some((&data, &flags)), port);
         let started = Instant::now();
         let durable = throughput(port, conns, secs);
         let (commits, entries) = stop_server(server).unwrap_or((0, 0));
         let commit_rate = commits as f64 / started.elapsed().as_secs_f64();
+        // The most a durable server could answer with no cost of its own
+        // beyond the in-memory one's: on one connection each write is its
+        // work then one sync, in turn; on many, group commit takes the
+        // disk out of the bound and the in-memory rate is all that is left.
+        let bound = if conns == 1 {
+            1.0 / (1.0 / memory + 1.0 / rate)
+        } else {
+            memory
+        };
         println!(
-            "{conns:>5} | {memory:>12.0} | {durable:>10.0} | {:>17.2} | {:>17.2} | {commit_rate:>9.0} | {:>14.2}",
+            "{conns:>5} | {memory:>12.0} | {durable:>10.0} | {:>17.2} | {:>17.2} | {:>15.2} | {commit_rate:>9.0} | {:>14.2}",
             durable / memory,
             durable / rate,
+            bound / rate,
             entries as f64 / commits.max(1) as f64
         );
         let _ = std::fs::remove_dir_all(&data);

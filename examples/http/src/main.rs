@@ -80,7 +80,7 @@ const USAGE: &str = "\
 usage: ordu-http [--addr HOST:PORT] [--region NAME] [--datacenter NAME] [--demo-nodes N]
                  [--gc-after DURATION] [--threads N] [--spin DURATION]
                  [--read-timeout DURATION] [--max-body-bytes-in-flight BYTES]
-                 [--max-conns N] [--log-requests] [--data-dir DIR [--snapshot-every N] [--snapshot-bytes BYTES]]
+                 [--max-conns N] [--log-requests] [--data-dir DIR [--snapshot-every N] [--snapshot-bytes BYTES] [--commit-delay DURATION]]
                  [--server-id ID --raft-addr HOST:PORT --server ID=RAFT_ADDR=HTTP_ADDR ...]
 
   --addr HOST:PORT   listen address (default 127.0.0.1:4646; port 0 picks a free one)
@@ -115,6 +115,10 @@ usage: ordu-http [--addr HOST:PORT] [--region NAME] [--datacenter NAME] [--demo-
                      not by count)
   --snapshot-bytes BYTES  or once the entries since the last one hold BYTES
                      (default 64MiB; 0: not by size)
+  --commit-delay DURATION
+                     with --data-dir: how long a plan that would have a sync to
+                     itself waits for a client's write to share it (Go duration
+                     up to 10ms, default 200us; 0: never waits)
   --server-id ID     run as server ID (a number) of a Raft cluster, its Raft log
                      and snapshots in --data-dir (which it needs); writes, and
                      reads without ?stale, go to the leader (forwarded by a
@@ -133,6 +137,8 @@ usage: ordu-http [--addr HOST:PORT] [--region NAME] [--datacenter NAME] [--demo-
 
 /// Longest `--spin`.
 const MAX_SPIN: Duration = Duration::from_millis(10);
+/// The longest `--commit-delay`: past it a plan waits longer than most syncs.
+const MAX_COMMIT_DELAY: Duration = Duration::from_millis(10);
 
 /// Most demo nodes `--demo-nodes` registers (a bound on a number from the
 /// command line).
@@ -162,6 +168,7 @@ struct Args {
     data_dir: Option<std::path::PathBuf>,
     snapshot_every: u64,
     snapshot_bytes: u64,
+    commit_delay: Duration,
     /// A cluster server's ID, Raft address and the cluster's servers.
     server_id: Option<u64>,
     raft_addr: Option<SocketAddr>,
@@ -189,6 +196,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         data_dir: None,
         snapshot_every: ordu_durable::Options::default().snapshot_every,
         snapshot_bytes: ordu_durable::Options::default().snapshot_bytes,
+        commit_delay: ordu_durable::DEFAULT_COMMIT_DELAY,
         server_id: None,
         raft_addr: None,
         servers: std::collections::BTreeMap::new(),
@@ -313,6 +321,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                     .ok_or_else(|| {
                         format!(
                             "--snapshot-bytes {v:?}: want a byte count such as 64MiB (0: never)"
+                        )
+                    })?;
+            }
+            "--commit-delay" => {
+                let v = value()?;
+                a.commit_delay = params::parse_go_duration(&v)
+                    .filter(|d| *d <= MAX_COMMIT_DELAY)
+                    .ok_or_else(|| {
+                        format!(
+                            "--commit-delay {v:?}: want a Go duration from 0 to 10ms, such as 200us"
                         )
                     })?;
             }
@@ -603,6 +621,7 @@ fn recover(
     let opts = ordu_durable::Options {
         snapshot_every: args.snapshot_every,
         snapshot_bytes: args.snapshot_bytes,
+        commit_delay: args.commit_delay,
         report: Some(Arc::new(|line: &str| eprintln!("ordu-http: {line}"))),
         ..ordu_durable::Options::default()
     };
@@ -1179,6 +1198,10 @@ mod tests {
         assert!(parse(&["--threads", "0"]).is_err());
         assert!(parse(&["--threads", "100000"]).is_err());
         assert_eq!(a.spin, Duration::from_micros(100));
+        let delay = |v: &str| parse(&["--commit-delay", v]).map(|a| a.unwrap().commit_delay);
+        assert_eq!(delay("0"), Ok(Duration::ZERO));
+        assert_eq!(delay("1ms"), Ok(Duration::from_millis(1)));
+        assert!(delay("1s").unwrap_err().contains("--commit-delay \"1s\""));
         let spin = |v: &str| parse(&["--spin", v]).map(|a| a.unwrap().spin);
         assert_eq!(spin("0"), Ok(Duration::ZERO));
         assert_eq!(spin("250us"), Ok(Duration::from_micros(250)));
