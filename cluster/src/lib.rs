@@ -26,7 +26,7 @@ use std::fs::File;
 use std::io::Cursor;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -127,9 +127,32 @@ pub struct Cluster {
     raft: Raft,
     store: Arc<Store>,
     contact: Arc<rpc::Contact>,
+    /// See [`Cluster::confirm_leadership`].
+    confirmed: Arc<Confirmations>,
     _lock: Arc<File>,
     _runtime: Arc<RaftRuntime>,
 }
+
+/// The confirmations of [`Cluster::confirm_leadership`]: requests counted
+/// as they ask, and the last round's outcome with the count it covered.
+struct Confirmations {
+    asked: AtomicU64,
+    last: tokio::sync::Mutex<(u64, Result<(), String>)>,
+}
+
+impl Default for Confirmations {
+    fn default() -> Self {
+        Confirmations {
+            asked: AtomicU64::new(0),
+            // Covers no request: the first one asks Raft.
+            last: tokio::sync::Mutex::new((0, Ok(()))),
+        }
+    }
+}
+
+/// How long a confirmation of leadership may take before the request is
+/// refused: a leader cut off from a quorum does not hold it for ever.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Raft's own runtime. Its tasks and its storage's syncs (on the runtime's
 /// blocking pool) must never queue behind the host's: a host whose blocking
@@ -236,6 +259,7 @@ impl Cluster {
             raft,
             store,
             contact,
+            confirmed: Arc::default(),
             _lock: Arc::new(lock),
             // Set by `start`, which owns it.
             _runtime: Arc::new(RaftRuntime(None)),
@@ -251,10 +275,44 @@ impl Cluster {
         &self.raft
     }
 
-    /// The leader as this server knows it, with its addresses.
+    /// Returns once a quorum confirmed that this server leads, after the
+    /// request that calls it arrived, and its state holds every entry
+    /// committed before that: what this server then reads from its state
+    /// is linearizable. A leader that was deposed without knowing it (paused,
+    /// cut off, or restarted with its old vote) learns it here, instead of
+    /// answering from its stale state. Requests that arrive while one
+    /// confirmation is under way share the next, so a busy leader makes one
+    /// round of heartbeats at a time, not one per request.
+    pub async fn confirm_leadership(&self) -> Result<(), String> {
+        let c = &self.confirmed;
+        let ticket = c.asked.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut last = c.last.lock().await;
+        if last.0 >= ticket {
+            return last.1.clone();
+        }
+        // Every request counted so far arrived before this round began.
+        let covers = c.asked.load(Ordering::SeqCst);
+        let outcome =
+            match tokio::time::timeout(CONFIRM_TIMEOUT, self.raft.ensure_linearizable()).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(format!("this server no longer leads: {e}")),
+                Err(_) => Err(format!(
+                    "this server could not confirm that it leads within {CONFIRM_TIMEOUT:?}"
+                )),
+            };
+        *last = (covers, outcome.clone());
+        outcome
+    }
+
+    /// The leader as this server knows it, with its addresses. A server
+    /// that names itself (from its vote, say, after a restart) but is not
+    /// in Raft's leader state knows no leader yet.
     pub fn leader(&self) -> Option<(NodeId, ServerNode)> {
         let m = self.raft.metrics().borrow().clone();
         let id = m.current_leader?;
+        if id == self.id && m.state != openraft::ServerState::Leader {
+            return None;
+        }
         let node = m.membership_config.membership().get_node(&id)?.clone();
         Some((id, node))
     }

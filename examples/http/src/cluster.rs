@@ -70,6 +70,25 @@ pub fn target(write: bool, stale: bool, forwarded: bool) -> Target {
     }
 }
 
+/// Before a request this server answers as the leader (a write, or a read
+/// without `?stale`): confirms with a quorum that it still leads and holds
+/// every committed entry ([`Cluster::confirm_leadership`]), so that neither
+/// a read nor a refusal is answered from a deposed leader's stale state.
+/// The error is the answer when it does not lead.
+pub async fn confirm(stale_read: bool) -> Result<(), Response<Body>> {
+    let Some(c) = CLUSTER.get() else {
+        return Ok(());
+    };
+    if stale_read {
+        return Ok(());
+    }
+    c.confirm_leadership().await.map_err(|e| {
+        let mut r = Response::new(Body::from(format!("No cluster leader: {e}")));
+        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
 pub fn no_leader() -> Response<Body> {
     let mut r = Response::new(Body::from("No cluster leader"));
     *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;

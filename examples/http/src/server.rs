@@ -360,6 +360,13 @@ fn check(app: &App, req: Request) -> Checked {
 
 impl App {
     async fn read(&self, op: &Op, b: Blocking, params: &Params) -> Response {
+        // On a cluster's leader, a default read is answered only once it is
+        // known to lead (boxed: a long-poll's future stays small).
+        if crate::cluster::get().is_some() {
+            if let Err(refused) = Box::pin(crate::cluster::confirm(params.stale())).await {
+                return refused;
+            }
+        }
         // Reads see the evaluations of every write answered before them:
         // the store's read barrier (in `wait_async`) processes what writes
         // queued. Doing that here first, under the write turn, awaits the
@@ -522,7 +529,14 @@ impl App {
                     drop(held);
                     crate::cluster::forward(&f.addr, f.method, &f.uri, f.content_type, bytes).await
                 }
-                None => self.write(op, bytes, params).await,
+                None => {
+                    // A refusal or a no-op is answered from this server's
+                    // state: only once it is known to lead.
+                    if let Err(refused) = crate::cluster::confirm(false).await {
+                        return refused;
+                    }
+                    self.write(op, bytes, params).await
+                }
             },
             Ok(Err(BodyError::Fail(fail))) => fail.response(),
             Ok(Err(BodyError::Busy)) => {
