@@ -84,11 +84,16 @@ pub enum Command {
         /// Unix nanoseconds.
         time: i64,
     },
-    /// Remove terminal evaluations and allocations.
+    /// Remove terminal evaluations and allocations, and stopped jobs.
     GarbageCollect {
         /// Evaluation IDs.
         evals: Vec<String>,
         /// Allocation IDs.
         allocs: Vec<String>,
+        /// Stopped jobs; one that is no longer stopped when the entry
+        /// applies (registered again since) stays. Absent from entries
+        /// that collect none, so older entries read the same.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        jobs: Vec<String>,
     },
 }

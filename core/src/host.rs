@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, Stage};
 use crate::store::{
-    CheckedRegister, Config, Query, QueryOptions, SchedulingMode, Store, WriteOptions,
-    DEFAULT_WAIT, MAX_WAIT,
+    CheckedRegister, Config, DeregisterMode, Query, QueryOptions, SchedulingMode, Store,
+    WriteOptions, DEFAULT_WAIT, MAX_WAIT,
 };
 use crate::structs::{decode, AllocClientUpdate, JobRegisterRequest, Limits};
 
@@ -42,7 +42,8 @@ fn read<T: Serialize>(r: Result<Query<T>>) -> Result<Reply> {
 
 /// The options of a store created from JSON. Every key is optional:
 /// `{"region": "global", "mode": "inline" | "grouped" | "queued" | "manual", "delivery_limit": 3,
-///   "nack_timeout": "60s", "seed": 1, "limits": {"max_group_count": 10000,
+///   "nack_timeout": "60s", "seed": 1, "deregister": "purge" | "stop",
+///   "limits": {"max_group_count": 10000,
 ///   "max_job_count": 100000, "max_request_bytes": 8388608,
 ///   "max_constraints": 1000}}`
 /// (`nack_timeout` in Go's duration syntax, from 1ms to 24h), and, read by
@@ -58,6 +59,7 @@ pub struct ConfigJson {
     limits: Option<LimitsJson>,
     data_dir: Option<String>,
     snapshot_every: Option<u64>,
+    deregister: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -165,6 +167,16 @@ fn config_of(j: ConfigJson) -> Result<Config> {
             ))
         }
     }
+    match j.deregister.as_deref() {
+        None | Some("purge") => {}
+        Some("stop") => c.deregister = DeregisterMode::Stop,
+        Some(d) => {
+            return Err(Error::invalid_field(
+                "deregister",
+                format!("unknown deregister mode {d:?}: want \"purge\" or \"stop\""),
+            ))
+        }
+    }
     if let Some(d) = j.delivery_limit {
         c.delivery_limit = d;
     }
@@ -231,8 +243,8 @@ pub fn evaluate_job(store: &Store, id: &str, region: Option<&str>) -> Result<Rep
 }
 
 /// Deregisters a job.
-pub fn deregister_job(store: &Store, id: &str, region: Option<&str>) -> Result<Reply> {
-    let r = store.deregister_job(id, &write_opts(region))?;
+pub fn deregister_job(store: &Store, id: &str, purge: bool, region: Option<&str>) -> Result<Reply> {
+    let r = store.deregister_job_with(id, purge, &write_opts(region))?;
     reply(&r, r.index)
 }
 

@@ -88,6 +88,7 @@ pub use log::{EntryLog, Log, LogError, MemoryLog};
 pub use scheduler::broker::Delivery;
 pub use state::State;
 pub use store::{
-    reads, CheckedRegister, Clock, Config, IdSource, ManualClock, Query, QueryMeta, QueryOptions,
-    RandomIds, Reader, SchedulingMode, SequentialIds, Store, SystemClock, WriteOptions,
+    reads, CheckedRegister, Clock, Config, DeregisterMode, IdSource, ManualClock, Query, QueryMeta,
+    QueryOptions, RandomIds, Reader, SchedulingMode, SequentialIds, Store, SystemClock,
+    WriteOptions,
 };

@@ -70,7 +70,7 @@ fn collecting_canceled_is_one_replayable_command() {
     reregister(&store, "web", 20);
     store.collect_canceled().unwrap().expect("a write");
     let log = log.lock().unwrap();
-    let Some((_, Command::GarbageCollect { evals, allocs })) = log.last() else {
+    let Some((_, Command::GarbageCollect { evals, allocs, .. })) = log.last() else {
         panic!("last command is {:?}", log.last());
     };
     assert!(!evals.is_empty());

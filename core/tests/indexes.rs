@@ -114,7 +114,11 @@ fn indexes_never_go_backwards_across_delete_and_collection() {
         )
     });
     let gc = store
-        .apply(Command::GarbageCollect { evals, allocs })
+        .apply(Command::GarbageCollect {
+            evals,
+            allocs,
+            jobs: Vec::new(),
+        })
         .unwrap();
     record(&store);
     assert_eq!(store.job_evaluations("a", &now()).unwrap().meta.index, gc);

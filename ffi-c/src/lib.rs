@@ -601,7 +601,28 @@ pub unsafe extern "C" fn ordu_job_deregister(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(host::deregister_job(s, id, region)?)
+        Ok(host::deregister_job(s, id, false, region)?)
+    })
+}
+
+/// Deregisters a job as [`ordu_job_deregister`] does, with Nomad's `purge`:
+/// nonzero removes the job even from a store configured with
+/// `"deregister": "stop"` (which otherwise keeps it, stopped). `store` and
+/// `job_id` must not be NULL; `region` may be NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_deregister_purge(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    purge: bool,
+    region: *const c_char,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_deregister_purge";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(host::deregister_job(s, id, purge, region)?)
     })
 }
 

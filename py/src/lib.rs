@@ -567,16 +567,21 @@ impl Store {
         self.write(py, |s| host::evaluate_job(s, &job_id, region.as_deref()))
     }
 
-    /// Removes a job and creates the `job-deregister` evaluation that stops its
-    /// allocations. A missing job writes nothing: `EvalID` "" and `Index` 0.
-    #[pyo3(signature = (job_id, *, region=None))]
+    /// Deregisters a job, with the `job-deregister` evaluation that stops its
+    /// allocations: removes it, or with a store configured
+    /// `"deregister": "stop"` keeps it stopped unless `purge`. A missing job
+    /// writes nothing: `EvalID` "" and `Index` 0.
+    #[pyo3(signature = (job_id, *, purge=false, region=None))]
     fn deregister_job<'py>(
         &self,
         py: Python<'py>,
         job_id: String,
+        purge: bool,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.write(py, |s| host::deregister_job(s, &job_id, region.as_deref()))
+        self.write(py, |s| {
+            host::deregister_job(s, &job_id, purge, region.as_deref())
+        })
     }
 
     /// The full job: `(job, index)`. Raises NotFoundError (its `index` is the

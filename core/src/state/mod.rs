@@ -702,12 +702,23 @@ impl Tx<'_> {
                 }
                 self.upsert_evals(evals);
             }
-            Command::GarbageCollect { evals, allocs } => {
+            Command::GarbageCollect {
+                evals,
+                allocs,
+                jobs,
+            } => {
                 for id in evals {
                     self.delete_eval(id);
                 }
                 for id in allocs {
                     self.delete_alloc(id);
+                }
+                for id in jobs {
+                    // Registered again since it was chosen: it lives on.
+                    if self.state.jobs.get(id).is_some_and(|j| j.stop) {
+                        self.state.jobs.remove(id);
+                        self.touch_job(id);
+                    }
                 }
             }
         }

@@ -48,14 +48,29 @@ impl Store {
 
     /// Removes terminal evaluations last modified before `older_than` (unix ns)
     /// whose allocations are all terminal, together with those allocations, and
-    /// terminal allocations of jobs that no longer exist. The host decides when
+    /// terminal allocations of jobs that no longer exist, and stopped jobs
+    /// ([`DeregisterMode::Stop`]) stopped before `older_than` whose
+    /// evaluations and allocations are all terminal, with those. The host decides when
     /// and with what threshold. Returns the index of the write, or `None` when
     /// there was nothing to collect.
     pub fn garbage_collect(&self, older_than: i64) -> Result<Option<u64>> {
-        let (evals, allocs) = self.with_state(|s| {
+        let (evals, allocs, jobs) = self.with_state(|s| {
             let canceled = self.canceled_beyond_kept(s);
             let mut evals = canceled.clone();
             let mut allocs = Vec::new();
+            // Stopped jobs whose stop is old enough and whose work is all
+            // done go, with their evaluations and allocations.
+            let mut jobs = Vec::new();
+            for j in s.jobs().filter(|j| j.stop && j.submit_time < older_than) {
+                let (job_evals, job_allocs) = (s.evals_by_job(&j.id), s.allocs_by_job(&j.id));
+                if job_evals.iter().all(|e| e.is_terminal())
+                    && job_allocs.iter().all(|a| a.is_terminal())
+                {
+                    jobs.push(j.id.clone());
+                    evals.extend(job_evals.iter().map(|e| e.id.clone()));
+                    allocs.extend(job_allocs.iter().map(|a| a.id.clone()));
+                }
+            }
             for e in s.evals() {
                 if !e.is_terminal()
                     || e.modify_time >= older_than
@@ -83,12 +98,18 @@ impl Store {
             }
             allocs.sort();
             allocs.dedup();
-            (evals, allocs)
+            evals.sort();
+            evals.dedup();
+            (evals, allocs, jobs)
         });
-        if evals.is_empty() && allocs.is_empty() {
+        if evals.is_empty() && allocs.is_empty() && jobs.is_empty() {
             return Ok(None);
         }
-        let applied = self.commit(Command::GarbageCollect { evals, allocs })?;
+        let applied = self.commit(Command::GarbageCollect {
+            evals,
+            allocs,
+            jobs,
+        })?;
         Ok(Some(applied.index))
     }
 
@@ -108,6 +129,7 @@ impl Store {
         let applied = self.commit(Command::GarbageCollect {
             evals,
             allocs: Vec::new(),
+            jobs: Vec::new(),
         })?;
         Ok(Some(applied.index))
     }

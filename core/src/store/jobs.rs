@@ -119,25 +119,58 @@ impl Store {
         })
     }
 
-    /// Removes a job and creates the `job-deregister` evaluation that stops its
-    /// allocations (they and the job's evaluations stay readable until
-    /// collected). A job that does not exist: nothing is written, and the
-    /// answer has an empty `EvalID` and index 0.
+    /// Deregisters a job as [`Config::deregister`] says, without a purge:
+    /// see [`Store::deregister_job_with`].
     pub fn deregister_job(&self, id: &str, opts: &WriteOptions) -> Result<JobWriteResponse> {
+        self.deregister_job_with(id, false, opts)
+    }
+
+    /// Deregisters a job, with the `job-deregister` evaluation that stops its
+    /// allocations (they and the job's evaluations stay readable until
+    /// collected). With `purge`, or a store whose [`Config::deregister`] is
+    /// [`DeregisterMode::Purge`], the job is removed; otherwise it is stopped:
+    /// kept, copied with `Stop: true` as a new version, as Nomad 1.x does. A
+    /// job that does not exist: nothing is written, and the answer has an
+    /// empty `EvalID` and index 0.
+    pub fn deregister_job_with(
+        &self,
+        id: &str,
+        purge: bool,
+        opts: &WriteOptions,
+    ) -> Result<JobWriteResponse> {
         self.check_region(opts.region.as_deref())?;
-        let Some(job) = self.with_state(|s| s.job(id).cloned()) else {
-            return Ok(JobWriteResponse::default());
-        };
-        let eval = self.new_eval(&job, TRIGGER_JOB_DEREGISTER);
-        let eval_id = eval.id.clone();
-        let applied = match self.commit(Command::JobDeregister {
-            job_id: id.to_string(),
-            eval,
-        }) {
-            Ok(a) => a,
-            // Removed by another thread in between: as if it never existed.
-            Err(Error::NotFound { .. }) => return Ok(JobWriteResponse::default()),
-            Err(e) => return Err(e),
+        let purge = purge || self.config.deregister == DeregisterMode::Purge;
+        // A stop that lost to a register in between is made again from the
+        // job as it is now; each retry follows a write that got through.
+        let mut tries = 0;
+        let (eval_id, applied) = loop {
+            let Some(job) = self.with_state(|s| s.job(id).cloned()) else {
+                return Ok(JobWriteResponse::default());
+            };
+            let eval = self.new_eval(&job, TRIGGER_JOB_DEREGISTER);
+            let eval_id = eval.id.clone();
+            let cmd = if purge {
+                Command::JobDeregister {
+                    job_id: id.to_string(),
+                    eval,
+                }
+            } else {
+                let mut stopped = (*job).clone();
+                stopped.stop = true;
+                stopped.submit_time = self.clock.now();
+                Command::JobRegister {
+                    job: stopped,
+                    eval,
+                    enforce_index: Some(job.job_modify_index),
+                }
+            };
+            match self.commit(cmd) {
+                Ok(a) => break (eval_id, a),
+                // Removed by another thread in between: as if it never existed.
+                Err(Error::NotFound { .. }) => return Ok(JobWriteResponse::default()),
+                Err(Error::Conflict { .. }) if !purge && tries < 8 => tries += 1,
+                Err(e) => return Err(e),
+            }
         };
         let blocked = self.broker.lock().untrack_blocked(id);
         self.cancel(blocked.into_iter().collect());
@@ -145,7 +178,11 @@ impl Store {
         Ok(JobWriteResponse {
             eval_id,
             eval_create_index: applied.index,
-            job_modify_index: applied.index,
+            job_modify_index: if purge {
+                applied.index
+            } else {
+                applied.job_modify_index
+            },
             index: applied.index,
             ..JobWriteResponse::default()
         })

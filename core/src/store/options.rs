@@ -36,6 +36,21 @@ pub enum SchedulingMode {
     Queued,
 }
 
+/// What deregistering a job does ([`Config::deregister`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeregisterMode {
+    /// The job is removed at once, as the seed's endpoint says; a purge
+    /// asks for nothing more.
+    #[default]
+    Purge,
+    /// Nomad 1.x's soft stop: the job stays, copied with `Stop: true` (a
+    /// new version), its allocations stopped, and reads `dead` once they
+    /// and its evaluations are done. A purge removes it, and so does
+    /// [`Store::garbage_collect`] once it is old enough; registering it
+    /// again (with `Stop` false) starts it again.
+    Stop,
+}
+
 /// How a store is set up.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -69,6 +84,8 @@ pub struct Config {
     /// Nomad's plan applier does, so one that no longer fits is planned
     /// again.
     pub scheduler_workers: usize,
+    /// What a deregister without `purge` does.
+    pub deregister: DeregisterMode,
 }
 
 impl Default for Config {
@@ -82,6 +99,7 @@ impl Default for Config {
             seed: 0x6f72_6475,
             canceled_evals_kept: 16,
             scheduler_workers: 1,
+            deregister: DeregisterMode::Purge,
         }
     }
 }

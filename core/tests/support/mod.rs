@@ -55,11 +55,20 @@ pub type CommandLog = Arc<Mutex<Vec<(u64, Command)>>>;
 
 /// A manual-mode store that records every command it applies.
 pub fn recording_store() -> (Store, CommandLog) {
+    recording_store_with(Config {
+        mode: SchedulingMode::Manual,
+        ..Config::default()
+    })
+}
+
+/// A deterministic store with `config` that records every command it applies.
+pub fn recording_store_with(config: Config) -> (Store, CommandLog) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
-    let store = manual_store().with_log(ordu::log::Observed::new(ordu::MemoryLog, move |i, c| {
-        sink.lock().unwrap().push((i, c.clone()));
-    }));
+    let store =
+        store_with(config).with_log(ordu::log::Observed::new(ordu::MemoryLog, move |i, c| {
+            sink.lock().unwrap().push((i, c.clone()));
+        }));
     (store, log)
 }
 

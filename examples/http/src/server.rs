@@ -603,12 +603,11 @@ impl App {
                 Box::new(move |s: &Store| host::evaluate_job(s, &id, region.as_deref()))
             }
             Op::DeregisterJob(id) => {
-                if let Err(bad) = params.purge() {
-                    return text(StatusCode::BAD_REQUEST, &bad.0);
-                }
-                // The job goes at once either way: `purge` is accepted and
-                // changes nothing.
-                Box::new(move |s: &Store| host::deregister_job(s, &id, region.as_deref()))
+                let purge = match params.purge() {
+                    Ok(p) => p,
+                    Err(bad) => return text(StatusCode::BAD_REQUEST, &bad.0),
+                };
+                Box::new(move |s: &Store| host::deregister_job(s, &id, purge, region.as_deref()))
             }
             Op::RegisterNode(id) => Box::new(move |s: &Store| {
                 host::register_node_at(s, Some(&id), &body, region.as_deref())

@@ -126,7 +126,9 @@ class Store:
         """Registers ``{"Job": {...}}``; returns ``{"EvalID", "Index", ...}``."""
     def evaluate_job(self, job_id: str, *, region: Optional[str] = None) -> Obj:
         """Creates a job-register evaluation for an existing job."""
-    def deregister_job(self, job_id: str, *, region: Optional[str] = None) -> Obj:
+    def deregister_job(
+        self, job_id: str, *, purge: bool = False, region: Optional[str] = None
+    ) -> Obj:
         """Removes a job and stops its allocations."""
     def job(
         self, job_id: str, *, index: int = 0, wait: Optional[float] = None,

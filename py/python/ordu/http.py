@@ -373,8 +373,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._write(q, lambda region: self.store.register_job(
                 self.body(), job_id=rest, region=region))
         if method == "DELETE":
-            q.flag("purge")  # accepted (the job is removed at once either way)
-            return self._write(q, lambda region: self.store.deregister_job(rest, region=region))
+            purge = q.flag("purge")
+            return self._write(q, lambda region: self.store.deregister_job(
+                rest, purge=purge, region=region))
         raise MethodNotAllowed
 
     def _node(self, method: str, rest: str, q: Query) -> Answer:
