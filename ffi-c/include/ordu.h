@@ -298,6 +298,19 @@ enum ordu_result ordu_job_deregister(const struct ordu_store *store,
                                      uint64_t *index_out);
 
 /**
+ * Deregisters a job as [`ordu_job_deregister`] does, with Nomad's `purge`:
+ * nonzero removes the job even from a store configured with
+ * `"deregister": "stop"` (which otherwise keeps it, stopped). `store` and
+ * `job_id` must not be NULL; `region` may be NULL.
+ */
+enum ordu_result ordu_job_deregister_purge(const struct ordu_store *store,
+                                           const char *job_id,
+                                           bool purge,
+                                           const char *region,
+                                           struct ordu_string **json_out,
+                                           uint64_t *index_out);
+
+/**
  * Reads a job (Nomad's `GET /v1/job/<id>`).
  *
  * Like every read, it blocks the calling thread while `min_index` > 0 and

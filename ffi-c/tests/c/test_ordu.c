@@ -326,6 +326,33 @@ static void test_job_deregister(void) {
   ordu_store_free(s);
 }
 
+/* A store configured to stop keeps a deregistered job, stopped, until a
+   purge removes it. */
+static void test_job_stop_and_purge(void) {
+  const char *cfg = "{\"deregister\": \"stop\"}";
+  ordu_store *s = NULL;
+  CHECK_RC(ordu_store_new(cfg, strlen(cfg), &s), ORDU_OK);
+  register_job(s, JOB);
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_job_deregister_purge(s, "web", false, NULL, &out, &index), ORDU_OK);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Stop\":true"));
+  CHECK(has(out, "\"Version\":1"));
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_deregister_purge(s, "web", true, NULL, &out, &index), ORDU_OK);
+  ordu_string_free(out);
+  out = SENTINEL;
+  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK(out == SENTINEL);
+  CHECK_RC(ordu_job_deregister_purge(s, NULL, true, NULL, &out, &index), ORDU_NULL_PARAMETER);
+  const char *bad = "{\"deregister\": \"soft\"}";
+  ordu_store *t = NULL;
+  CHECK_RC(ordu_store_new(bad, strlen(bad), &t), ORDU_INVALID);
+  ordu_store_free(s);
+}
+
 /* ---- allocations ---- */
 
 static void test_allocations(void) {
@@ -1091,6 +1118,7 @@ static const struct test tests[] = {
     T(test_job_list),
     T(test_job_evaluate_and_evaluations),
     T(test_job_deregister),
+    T(test_job_stop_and_purge),
     T(test_allocations),
     T(test_evaluation_allocations),
     T(test_trailing_garbage_is_refused),
