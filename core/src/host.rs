@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, Stage};
+use crate::state::{ListOptions, Page};
 use crate::store::{
     CheckedRegister, Config, DeregisterMode, Query, QueryOptions, SchedulingMode, Store,
     WriteOptions, DEFAULT_WAIT, MAX_WAIT,
@@ -25,12 +26,80 @@ pub struct Reply {
     pub body: String,
     /// The index of the read, or of the write (0 when nothing was written).
     pub index: u64,
+    /// A page of a list that has more: the token of the next page's first
+    /// item (`X-Nomad-NextToken`). `None` otherwise.
+    pub next_token: Option<String>,
 }
 
 fn reply<T: Serialize>(value: &T, index: u64) -> Result<Reply> {
     Ok(Reply {
         body: serde_json::to_string(value).expect("model types serialise"),
         index,
+        next_token: None,
+    })
+}
+
+/// A page of a list as JSON (its items), at the read's index, with the next
+/// page's token.
+fn read_page<T: Serialize>(r: Result<Query<Page<T>>>) -> Result<Reply> {
+    let r = r?;
+    let mut out = reply(&r.value.items, r.meta.index)?;
+    out.next_token = r.value.next_token;
+    Ok(out)
+}
+
+/// A `per_page` a binding was given as a number: from 0 (every item) to
+/// [`MAX_PER_PAGE`](crate::params::MAX_PER_PAGE), else a decode error
+/// naming `per_page`.
+pub fn per_page(n: i64) -> Result<u32> {
+    u32::try_from(n)
+        .ok()
+        .filter(|n| *n <= crate::params::MAX_PER_PAGE)
+        .ok_or_else(|| Error::Invalid {
+            stage: Stage::Decode,
+            errors: vec![crate::FieldError::new(
+                "per_page",
+                format!(
+                    "{n}: want a whole number from 0 to {}",
+                    crate::params::MAX_PER_PAGE
+                ),
+            )],
+        })
+}
+
+/// The list options as the bindings pass them, JSON with every key
+/// optional: `{"prefix": "", "job": "", "status": "", "per_page": 0,
+/// "next_token": "", "reverse": false}` (see [`ListOptions`]). Empty input
+/// means every default: the whole list. A negative or too large `per_page`,
+/// or an unknown key, is a decode error naming the field.
+pub fn list_options(bytes: &[u8]) -> Result<ListOptions> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Json {
+        #[serde(default)]
+        prefix: String,
+        #[serde(default)]
+        job: String,
+        #[serde(default)]
+        status: String,
+        #[serde(default)]
+        per_page: i64,
+        #[serde(default)]
+        next_token: String,
+        #[serde(default)]
+        reverse: bool,
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ListOptions::all());
+    }
+    let j: Json = decode(bytes, &Limits::default())?;
+    Ok(ListOptions {
+        prefix: j.prefix,
+        job: j.job,
+        status: j.status,
+        per_page: per_page(j.per_page)?,
+        next_token: j.next_token,
+        reverse: j.reverse,
     })
 }
 
@@ -256,6 +325,27 @@ pub fn job(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
 /// The job list.
 pub fn jobs(store: &Store, prefix: &str, q: &QueryOptions) -> Result<Reply> {
     read(store.jobs(prefix, q))
+}
+
+/// A page of the job list (Nomad's `GET /v1/jobs` with `per_page`,
+/// `next_token`, `reverse`): the stubs, and the next page's token.
+pub fn jobs_page(store: &Store, list: &ListOptions, q: &QueryOptions) -> Result<Reply> {
+    read_page(store.jobs_page(list, q))
+}
+
+/// A page of the node list (`GET /v1/nodes`), as [`jobs_page`].
+pub fn nodes_page(store: &Store, list: &ListOptions, q: &QueryOptions) -> Result<Reply> {
+    read_page(store.nodes_page(list, q))
+}
+
+/// A page of every evaluation (`GET /v1/evaluations`), full objects.
+pub fn evaluations(store: &Store, list: &ListOptions, q: &QueryOptions) -> Result<Reply> {
+    read_page(store.evaluations(list, q))
+}
+
+/// A page of every allocation (`GET /v1/allocations`), list stubs.
+pub fn allocations(store: &Store, list: &ListOptions, q: &QueryOptions) -> Result<Reply> {
+    read_page(store.allocations(list, q))
 }
 
 /// A job's allocation stubs.

@@ -86,7 +86,7 @@ pub use log::{EntryLog, Log, LogError, MemoryLog};
 // What a host needs next to the store, at the crate root: the evaluation
 // handed out in manual scheduling mode.
 pub use scheduler::broker::Delivery;
-pub use state::State;
+pub use state::{ListOptions, Page, State};
 pub use store::{
     reads, CheckedRegister, Clock, Config, DeregisterMode, IdSource, ManualClock, Query, QueryMeta,
     QueryOptions, RandomIds, Reader, SchedulingMode, SequentialIds, Store, SystemClock,

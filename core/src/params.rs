@@ -1,5 +1,6 @@
 //! Nomad's query-parameter syntax, for every front end: blocking-query
-//! indexes, Go's duration syntax for `wait`, and Go's boolean forms.
+//! indexes, Go's duration syntax for `wait`, Go's boolean forms, and the
+//! `per_page` of lists.
 
 use std::time::Duration;
 
@@ -9,6 +10,21 @@ pub fn parse_index(s: &str) -> Option<u64> {
         return None;
     }
     s.parse().ok()
+}
+
+/// The largest `per_page`: Nomad reads it as a Go `int32`.
+pub const MAX_PER_PAGE: u32 = i32::MAX as u32;
+
+/// A list's `per_page`: a whole number from 0 (every item) to
+/// [`MAX_PER_PAGE`], digits only. Nomad ignores a `per_page` it cannot read
+/// and answers everything; ordu refuses it, so a client's mistake does not
+/// turn into a 100,000-item answer. The error is the text a front end
+/// answers its 400 with.
+pub fn parse_per_page(s: &str) -> Result<u32, String> {
+    parse_index(s)
+        .filter(|n| *n <= u64::from(MAX_PER_PAGE))
+        .map(|n| n as u32)
+        .ok_or_else(|| format!("Invalid per_page: want a whole number from 0 to {MAX_PER_PAGE}"))
 }
 
 /// Go's `strconv.ParseBool`.
@@ -167,6 +183,17 @@ mod tests {
             "18446744073709551616",
         ] {
             assert_eq!(parse_index(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn per_page_is_a_bounded_whole_number() {
+        assert_eq!(parse_per_page("0"), Ok(0));
+        assert_eq!(parse_per_page("25"), Ok(25));
+        assert_eq!(parse_per_page("2147483647"), Ok(MAX_PER_PAGE));
+        for bad in ["", "-1", "x", "1.5", "2147483648", " 3"] {
+            let e = parse_per_page(bad).unwrap_err();
+            assert!(e.starts_with("Invalid per_page"), "{bad:?}: {e}");
         }
     }
 

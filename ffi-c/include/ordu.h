@@ -502,6 +502,81 @@ enum ordu_result ordu_node_allocations(const struct ordu_store *store,
                                        uint64_t *index_out);
 
 /**
+ * Lists every evaluation, full objects (Nomad's `GET /v1/evaluations`),
+ * a page at a time.
+ *
+ * `options_json` (`options_len` bytes; NULL or blank: the whole list) is
+ * `{"prefix": "", "job": "", "status": "", "per_page": 0, "next_token": "",
+ * "reverse": false}`, every key optional: `prefix` filters on the ID,
+ * `job` on `JobID`, `status` on `Status`; `per_page` (0: all) bounds the
+ * page; `next_token` starts it where a previous page said; `reverse` walks
+ * from the end. The order is Nomad's: by `CreateIndex` then ID, with a
+ * token `<CreateIndex>.<ID>`; by ID with a `prefix`, the token the ID.
+ * An unknown key, a `per_page` below 0 or above 2^31-1, or a token of the
+ * wrong form is `ORDU_INVALID_JSON`.
+ *
+ * Blocks as `ordu_job_get` does; the index is that of the last change to
+ * any evaluation. On `ORDU_OK` writes the page's JSON array and the index
+ * and, when `next_token_out` is not NULL, the next page's token (free it
+ * with `ordu_string_free`), or NULL when this page is the last.
+ */
+enum ordu_result ordu_evaluation_list(const struct ordu_store *store,
+                                      const char *options_json,
+                                      size_t options_len,
+                                      const char *region,
+                                      uint64_t min_index,
+                                      uint64_t wait_ms,
+                                      struct ordu_string **json_out,
+                                      uint64_t *index_out,
+                                      struct ordu_string **next_token_out);
+
+/**
+ * Lists every allocation, list stubs (Nomad's `GET /v1/allocations`), a
+ * page at a time, as `ordu_evaluation_list` does (`status` filters on
+ * `ClientStatus`); the index is that of the last change to any
+ * allocation.
+ */
+enum ordu_result ordu_allocation_list(const struct ordu_store *store,
+                                      const char *options_json,
+                                      size_t options_len,
+                                      const char *region,
+                                      uint64_t min_index,
+                                      uint64_t wait_ms,
+                                      struct ordu_string **json_out,
+                                      uint64_t *index_out,
+                                      struct ordu_string **next_token_out);
+
+/**
+ * `ordu_job_list` a page at a time, with the options of
+ * `ordu_evaluation_list` (`prefix`, `per_page`, `next_token`, `reverse`;
+ * `job` and `status` are ignored). Jobs are in ID order and the token is
+ * `<Namespace>.<ID>`, as Nomad's.
+ */
+enum ordu_result ordu_job_list_page(const struct ordu_store *store,
+                                    const char *options_json,
+                                    size_t options_len,
+                                    const char *region,
+                                    uint64_t min_index,
+                                    uint64_t wait_ms,
+                                    struct ordu_string **json_out,
+                                    uint64_t *index_out,
+                                    struct ordu_string **next_token_out);
+
+/**
+ * `ordu_node_list` a page at a time, as `ordu_job_list_page`; the token
+ * is the node ID.
+ */
+enum ordu_result ordu_node_list_page(const struct ordu_store *store,
+                                     const char *options_json,
+                                     size_t options_len,
+                                     const char *region,
+                                     uint64_t min_index,
+                                     uint64_t wait_ms,
+                                     struct ordu_string **json_out,
+                                     uint64_t *index_out,
+                                     struct ordu_string **next_token_out);
+
+/**
  * Collects terminal evaluations last changed before `older_than_ns` (unix
  * time in nanoseconds) whose allocations are all terminal, with those
  * allocations, and terminal allocations of jobs that no longer exist. On `ORDU_OK` writes `{"Index": n}` and `n`, the write's

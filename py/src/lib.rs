@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ordu::host::{self, Reply};
-use ordu::{ErrorKind, Query, QueryOptions};
+use ordu::{ErrorKind, Page, Query, QueryOptions};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -369,6 +369,36 @@ impl Store {
         }
     }
 
+    /// A page of a list: `(items, index, next_token)`, blocking as
+    /// [`Store::read`] does; `next_token` is None on the last page.
+    #[allow(clippy::too_many_arguments)]
+    fn read_page<'py, T: Serialize + Send>(
+        &self,
+        py: Python<'py>,
+        list: ListArgs,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+        f: impl Fn(&ordu::Store, &ordu::ListOptions, &QueryOptions) -> ordu::Result<Query<Page<T>>>
+            + Send
+            + Sync,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let opts = list.options().map_err(|e| to_py_err(py, e))?;
+        let pair = self.read_as(
+            py,
+            index,
+            wait,
+            region,
+            |s, q| f(s, &opts, q),
+            |py, page| {
+                let token = page.next_token.clone().into_pyobject(py)?.into_any();
+                Ok(PyTuple::new(py, [topy::to_py(py, &page.items)?, token])?.into_any())
+            },
+        )?;
+        let (value, at) = (pair.get_item(0)?, pair.get_item(1)?);
+        PyTuple::new(py, [value.get_item(0)?, at, value.get_item(1)?])
+    }
+
     fn check_region(&self, py: Python<'_>, region: Option<&str>) -> PyResult<()> {
         host::check_region(&self.inner, region).map_err(|e| to_py_err(py, e))
     }
@@ -618,6 +648,92 @@ impl Store {
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         self.read(py, index, wait, region, |s, q| s.jobs(&prefix, q))
+    }
+
+    /// A page of the job list: `(stubs, index, next_token)`, in ID order;
+    /// `per_page` (0: all), `next_token` (a previous page's, of the form
+    /// `<Namespace>.<ID>`) and `reverse` as Nomad's `GET /v1/jobs` takes them.
+    #[pyo3(signature = (*, prefix=String::new(), per_page=0, next_token=String::new(), reverse=false, index=0, wait=None, region=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn jobs_page<'py>(
+        &self,
+        py: Python<'py>,
+        prefix: String,
+        per_page: i64,
+        next_token: String,
+        reverse: bool,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let list = ListArgs::new(prefix, per_page, next_token, reverse);
+        self.read_page(py, list, index, wait, region, |s, l, q| s.jobs_page(l, q))
+    }
+
+    /// A page of the node list: `(stubs, index, next_token)`, as
+    /// [`Store::jobs_page`]; the token is a node ID.
+    #[pyo3(signature = (*, prefix=String::new(), per_page=0, next_token=String::new(), reverse=false, index=0, wait=None, region=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn nodes_page<'py>(
+        &self,
+        py: Python<'py>,
+        prefix: String,
+        per_page: i64,
+        next_token: String,
+        reverse: bool,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let list = ListArgs::new(prefix, per_page, next_token, reverse);
+        self.read_page(py, list, index, wait, region, |s, l, q| s.nodes_page(l, q))
+    }
+
+    /// Every evaluation (full objects), a page at a time: `(evaluations,
+    /// index, next_token)`. Filtered by ID `prefix`, `job` (JobID) and
+    /// `status`; in Nomad's order (CreateIndex then ID, or ID with a
+    /// prefix). The index is that of the last change to any evaluation.
+    #[pyo3(signature = (*, prefix=String::new(), job=String::new(), status=String::new(), per_page=0, next_token=String::new(), reverse=false, index=0, wait=None, region=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn evaluations<'py>(
+        &self,
+        py: Python<'py>,
+        prefix: String,
+        job: String,
+        status: String,
+        per_page: i64,
+        next_token: String,
+        reverse: bool,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let mut list = ListArgs::new(prefix, per_page, next_token, reverse);
+        (list.job, list.status) = (job, status);
+        self.read_page(py, list, index, wait, region, |s, l, q| s.evaluations(l, q))
+    }
+
+    /// Every allocation's stub, a page at a time: `(stubs, index,
+    /// next_token)`, as [`Store::evaluations`] (`status` is the
+    /// ClientStatus).
+    #[pyo3(signature = (*, prefix=String::new(), job=String::new(), status=String::new(), per_page=0, next_token=String::new(), reverse=false, index=0, wait=None, region=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn allocations<'py>(
+        &self,
+        py: Python<'py>,
+        prefix: String,
+        job: String,
+        status: String,
+        per_page: i64,
+        next_token: String,
+        reverse: bool,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let mut list = ListArgs::new(prefix, per_page, next_token, reverse);
+        (list.job, list.status) = (job, status);
+        self.read_page(py, list, index, wait, region, |s, l, q| s.allocations(l, q))
     }
 
     /// A job's allocation stubs: `(stubs, index)`. Those of the job's current
@@ -945,6 +1061,49 @@ impl Store {
     }
 }
 
+/// The list arguments of a paged read, as Python passed them.
+struct ListArgs {
+    prefix: String,
+    job: String,
+    status: String,
+    per_page: i64,
+    next_token: String,
+    reverse: bool,
+}
+
+impl ListArgs {
+    fn new(prefix: String, per_page: i64, next_token: String, reverse: bool) -> Self {
+        ListArgs {
+            prefix,
+            job: String::new(),
+            status: String::new(),
+            per_page,
+            next_token,
+            reverse,
+        }
+    }
+
+    /// The core's options; a `per_page` out of range is an InvalidError.
+    fn options(self) -> ordu::Result<ordu::ListOptions> {
+        Ok(ordu::ListOptions {
+            per_page: host::per_page(self.per_page)?,
+            prefix: self.prefix,
+            job: self.job,
+            status: self.status,
+            next_token: self.next_token,
+            reverse: self.reverse,
+        })
+    }
+}
+
+/// Parses a list's ``per_page`` as Nomad's HTTP API takes it: a whole
+/// number from 0 (every item) to 2^31-1. Raises ValueError with the text
+/// of the HTTP front ends' 400 otherwise.
+#[pyfunction]
+fn parse_per_page(text: &str) -> PyResult<u32> {
+    ordu::params::parse_per_page(text).map_err(PyValueError::new_err)
+}
+
 /// Parses a Go duration (``1s``, ``1.5s``, ``1m30s``, ``100us``, ``0``) into
 /// seconds, as Nomad reads ``?wait=``; a negative duration is 0. Raises
 /// ValueError for anything else (a bare number other than ``0`` included).
@@ -979,6 +1138,7 @@ fn _ordu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_duration, m)?)?;
     m.add_function(wrap_pyfunction!(parse_index, m)?)?;
     m.add_function(wrap_pyfunction!(parse_bool, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_per_page, m)?)?;
     // The HTTP front end must never read these as part of a job ID.
     m.add(
         "ROUTED_JOB_SUFFIXES",

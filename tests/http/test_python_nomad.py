@@ -146,3 +146,45 @@ def test_blocking_read_through_python_nomad_session(api, client):
     assert resp.status_code == 200
     assert int(resp.headers["X-Nomad-Index"]) == index
     assert resp.json()["ID"] == job["ID"]
+
+
+def test_evaluations_and_allocations_lists(api, h, client):
+    """python-nomad's `evaluations` and `allocations` groups: the lists of
+    every evaluation and allocation, by prefix, and the allocations' paging."""
+    dc = api.dc()
+    api.add_node(dc)
+    job = api.fitting_job(dc, count=2)
+    job_id = job["ID"]
+    api.track_job(job_id)
+    reply = client.job.register_job(job_id, {"Job": copy.deepcopy(job)})
+    eval_id = reply["EvalID"]
+
+    evals = client.evaluations.get_evaluations()
+    ours = [e for e in evals if e["JobID"] == job_id]
+    assert [e["ID"] for e in ours] == [eval_id]
+    assert ours[0]["Status"] == "complete" and ours[0]["TriggeredBy"] == "job-register"
+    by_prefix = client.evaluations.get_evaluations(prefix=eval_id[:8])
+    assert eval_id in [e["ID"] for e in by_prefix]
+    assert all(e["ID"].startswith(eval_id[:8]) for e in by_prefix)
+    assert eval_id in client.evaluations
+    assert client.evaluations[eval_id]["JobID"] == job_id
+    assert len(client.evaluations) == len(evals)
+
+    allocs = client.allocations.get_allocations()
+    ours = sorted(a["ID"] for a in allocs if a["JobID"] == job_id)
+    assert ours == sorted(a["ID"] for a in client.job.get_allocations(job_id))
+    assert len(ours) == 2
+    by_prefix = client.allocations.get_allocations(prefix=ours[0][:8])
+    assert ours[0] in [a["ID"] for a in by_prefix]
+    assert all(a["ID"].startswith(ours[0][:8]) for a in by_prefix)
+    # Paging and order as python-nomad sends them (reverse=True).
+    first = client.allocations.get_allocations(per_page=1)
+    assert [a["ID"] for a in first] == [allocs[0]["ID"]]
+    assert client.allocations.get_allocations(reverse=True) == allocs[::-1]
+    # The next page starts where the header said (python-nomad returns only
+    # the body, so the token is read here as a client reads it).
+    r = api.get("/v1/allocations", params={"per_page": 1})
+    token = r.headers.get("X-Nomad-NextToken")
+    if len(allocs) > 1:
+        second = client.allocations.get_allocations(per_page=1, next_token=token)
+        assert [a["ID"] for a in second] == [allocs[1]["ID"]]

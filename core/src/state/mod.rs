@@ -7,6 +7,7 @@
 //! rejected (a check-and-set conflict, a plan that no longer fits) changes nothing.
 
 mod key;
+mod lists;
 mod snapshot;
 mod usage;
 
@@ -24,6 +25,7 @@ use crate::structs::{
     JOB_STATUS_DEAD, JOB_STATUS_PENDING, JOB_STATUS_RUNNING, JOB_TYPE_SYSTEM,
 };
 pub use key::Key;
+pub use lists::{ListOptions, Page};
 pub use snapshot::{OLDEST_SNAPSHOT_VERSION, SNAPSHOT_VERSION};
 pub use usage::NodeUsage;
 
@@ -62,6 +64,14 @@ pub mod keys {
     /// The node list.
     pub fn nodes() -> Key {
         Key::new("nodes", "")
+    }
+    /// The list of every evaluation.
+    pub fn evals() -> Key {
+        Key::new("evals", "")
+    }
+    /// The list of every allocation.
+    pub fn allocs() -> Key {
+        Key::new("allocs", "")
     }
     /// A node's allocations.
     pub fn node_allocs(id: &str) -> Key {
@@ -110,6 +120,12 @@ struct Derived {
     /// per register) until collected, so scanning them on every write would
     /// make writes slower the longer a job lives.
     open_evals: HashMap<String, usize>,
+    /// Every evaluation as `(CreateIndex, ID)`, in the order of the
+    /// evaluation list: a page of it costs its own size. New ones go at the
+    /// end (create indexes grow), so keeping it costs little.
+    evals_by_create: BTreeSet<(u64, String)>,
+    /// Every allocation as `(CreateIndex, ID)`, as `evals_by_create`.
+    allocs_by_create: BTreeSet<(u64, String)>,
 }
 
 /// Pending or blocked: the job still has work queued.
@@ -178,7 +194,10 @@ impl State {
     }
 
     fn rebuild(&mut self) {
-        let mut d = Derived::default();
+        let mut d = Derived {
+            evals_by_create: by_create(&self.evals, |e| e.create_index),
+            ..Derived::default()
+        };
         for (id, e) in &self.evals {
             entry_mut(&mut d.evals_by_job, &e.job_id).insert(id.clone());
             if is_open(e) {
@@ -188,9 +207,9 @@ impl State {
         // By job here, by node on another thread when there are many: the
         // two take about as long, and a restart waits for both.
         let allocs = &self.allocs;
-        let by_job = || group_ids(allocs);
+        let by_job = || (group_ids(allocs), by_create(allocs, |a| a.create_index));
         let by_node = || node_side(allocs);
-        let (by_job, (by_node, usage)) = if allocs.len() >= PARALLEL_REBUILD {
+        let ((by_job, allocs_by_create), (by_node, usage)) = if allocs.len() >= PARALLEL_REBUILD {
             std::thread::scope(
                 |s| match std::thread::Builder::new().spawn_scoped(s, by_node) {
                     Ok(h) => (
@@ -204,6 +223,7 @@ impl State {
             (by_job(), by_node())
         };
         d.allocs_by_job = by_job;
+        d.allocs_by_create = allocs_by_create;
         d.allocs_by_node = by_node;
         d.usage = usage;
         self.derived = d;
@@ -571,6 +591,16 @@ impl State {
 const PARALLEL_REBUILD: usize = 20_000;
 
 /// The allocations' IDs by job, each set sized once rather than grown.
+/// The `(CreateIndex, ID)` set of a table, built sorted in one go.
+fn by_create<T>(
+    table: &HashMap<String, Arc<T>>,
+    index: impl Fn(&T) -> u64,
+) -> BTreeSet<(u64, String)> {
+    let mut all: Vec<(u64, String)> = table.iter().map(|(id, x)| (index(x), id.clone())).collect();
+    all.sort_unstable();
+    all.into_iter().collect()
+}
+
 fn group_ids(allocs: &HashMap<String, Arc<Allocation>>) -> HashMap<String, HashSet<String>> {
     let mut groups: HashMap<&str, Vec<&String>> = HashMap::new();
     for (id, a) in allocs {
@@ -744,6 +774,14 @@ impl Tx<'_> {
         for id in jobs {
             self.refresh_job_status(&id);
         }
+        // The lists of every evaluation and every allocation: one key each,
+        // however many rows the command wrote.
+        if self.state.tables.evals == self.index {
+            self.applied.keys.push(keys::evals());
+        }
+        if self.state.tables.allocs == self.index {
+            self.applied.keys.push(keys::allocs());
+        }
         self.applied.keys.sort_unstable();
         self.applied.keys.dedup();
         self.applied
@@ -910,6 +948,10 @@ impl Tx<'_> {
             }
             None => {
                 entry_mut(&mut self.state.derived.evals_by_job, &e.job_id).insert(e.id.clone());
+                self.state
+                    .derived
+                    .evals_by_create
+                    .insert((self.index, e.id.clone()));
             }
         }
         if is_open(&e) {
@@ -926,6 +968,10 @@ impl Tx<'_> {
 
     fn delete_eval(&mut self, id: &str) {
         if let Some(e) = self.state.evals.remove(id) {
+            self.state
+                .derived
+                .evals_by_create
+                .remove(&(e.create_index, e.id.clone()));
             if let Some(set) = self.state.derived.evals_by_job.get_mut(&e.job_id) {
                 set.remove(id);
                 if set.is_empty() {
@@ -950,6 +996,15 @@ impl Tx<'_> {
         let a = Arc::new(a);
         let old = self.state.allocs.insert(a.id.clone(), a.clone());
         let d = &mut self.state.derived;
+        if old
+            .as_ref()
+            .is_none_or(|o| o.create_index != a.create_index)
+        {
+            if let Some(o) = &old {
+                d.allocs_by_create.remove(&(o.create_index, o.id.clone()));
+            }
+            d.allocs_by_create.insert((a.create_index, a.id.clone()));
+        }
         if let Some(old) = &old {
             if !old.is_terminal() {
                 entry_mut(&mut d.usage, &old.node_id).remove(old);
@@ -984,6 +1039,7 @@ impl Tx<'_> {
             return;
         };
         let d = &mut self.state.derived;
+        d.allocs_by_create.remove(&(a.create_index, a.id.clone()));
         if !a.is_terminal() {
             d.usage.entry(a.node_id.clone()).or_default().remove(&a);
         }

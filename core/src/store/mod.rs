@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::log::{Log, MemoryLog};
 use crate::scheduler::broker::{Broker, Delivery, Outcome};
 use crate::scheduler::{self, Context};
-use crate::state::{keys, Applied, State};
+use crate::state::{keys, Applied, ListOptions, Page, State};
 use crate::structs::{
     validate_alloc_update, validate_job, validate_node, validate_node_status, AllocClientStatus,
     AllocClientUpdate, AllocListStub, Allocation, EvalStatus, Evaluation, Job, JobListStub,

@@ -51,6 +51,47 @@ pub mod reads {
         }
     }
 
+    /// A page of the job list (see [`State::job_page`]); the index is the job
+    /// list's.
+    pub fn jobs_page(opts: &ListOptions) -> Reader<Page<JobListStub>> {
+        let opts = opts.clone();
+        Reader {
+            keys: vec![keys::jobs()],
+            read: Box::new(move |s| (s.job_page(&opts), floor(s.jobs_index(), s))),
+        }
+    }
+
+    /// A page of the node list (see [`State::node_page`]); the index is the
+    /// node list's.
+    pub fn nodes_page(opts: &ListOptions) -> Reader<Page<NodeListStub>> {
+        let opts = opts.clone();
+        Reader {
+            keys: vec![keys::nodes()],
+            read: Box::new(move |s| (s.node_page(&opts), floor(s.nodes_index(), s))),
+        }
+    }
+
+    /// A page of every evaluation (see [`State::eval_page`]). The index is
+    /// that of the last change to any evaluation, as Nomad's (its `evals`
+    /// table index), filtered or not; any evaluation write wakes it.
+    pub fn evaluations(opts: &ListOptions) -> Reader<Page<Arc<Evaluation>>> {
+        let opts = opts.clone();
+        Reader {
+            keys: vec![keys::evals()],
+            read: Box::new(move |s| (s.eval_page(&opts), floor(s.evals_index(), s))),
+        }
+    }
+
+    /// A page of every allocation's stub (see [`State::alloc_page`]). The
+    /// index is that of the last change to any allocation, as Nomad's.
+    pub fn allocations(opts: &ListOptions) -> Reader<Page<AllocListStub>> {
+        let opts = opts.clone();
+        Reader {
+            keys: vec![keys::allocs()],
+            read: Box::new(move |s| (s.alloc_page(&opts), floor(s.allocs_index(), s))),
+        }
+    }
+
     /// A job's allocation stubs: of the current incarnation of the job, or of
     /// every incarnation with `all` (or when the job no longer exists).
     pub fn job_allocations(id: &str, all: bool) -> Reader<Vec<AllocListStub>> {
@@ -291,6 +332,42 @@ impl Store {
     /// The job list, sorted by ID, filtered by ID prefix.
     pub fn jobs(&self, prefix: &str, opts: &QueryOptions) -> Result<Query<Vec<JobListStub>>> {
         self.wait(reads::jobs(prefix), opts)
+    }
+
+    /// A page of the job list (see [`reads::jobs_page`]).
+    pub fn jobs_page(
+        &self,
+        list: &ListOptions,
+        opts: &QueryOptions,
+    ) -> Result<Query<Page<JobListStub>>> {
+        self.wait(reads::jobs_page(list), opts)
+    }
+
+    /// A page of the node list (see [`reads::nodes_page`]).
+    pub fn nodes_page(
+        &self,
+        list: &ListOptions,
+        opts: &QueryOptions,
+    ) -> Result<Query<Page<NodeListStub>>> {
+        self.wait(reads::nodes_page(list), opts)
+    }
+
+    /// A page of every evaluation (see [`reads::evaluations`]).
+    pub fn evaluations(
+        &self,
+        list: &ListOptions,
+        opts: &QueryOptions,
+    ) -> Result<Query<Page<Arc<Evaluation>>>> {
+        self.wait(reads::evaluations(list), opts)
+    }
+
+    /// A page of every allocation's stub (see [`reads::allocations`]).
+    pub fn allocations(
+        &self,
+        list: &ListOptions,
+        opts: &QueryOptions,
+    ) -> Result<Query<Page<AllocListStub>>> {
+        self.wait(reads::allocations(list), opts)
     }
 
     /// A job's allocations (see [`reads::job_allocations`]).

@@ -1,6 +1,7 @@
 //! Query parameters as Nomad's HTTP agent reads them: `index`, `wait` (Go
-//! duration syntax), `prefix`, `region`, `pretty`, and the booleans `all` and
-//! `purge` (Go's `strconv.ParseBool` forms).
+//! duration syntax), `prefix`, `region`, `pretty`, the booleans `all`,
+//! `purge` and `reverse` (Go's `strconv.ParseBool` forms), and the lists'
+//! `per_page`, `next_token`, `job` and `status`.
 
 use std::time::Duration;
 
@@ -24,6 +25,19 @@ pub struct Params {
     purge: Option<Box<str>>,
     enable: Option<Box<str>>,
     stale: Option<Box<str>>,
+    /// Boxed: only lists have them, and an open long-poll holds its
+    /// parameters in its future.
+    list: Option<Box<ListParams>>,
+}
+
+/// The parameters only lists take.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct ListParams {
+    per_page: Option<Box<str>>,
+    next_token: Option<Box<str>>,
+    reverse: Option<Box<str>>,
+    job: Option<Box<str>>,
+    status: Option<Box<str>>,
 }
 
 /// What a blocking read asks for.
@@ -52,6 +66,11 @@ impl Params {
                 "purge" => &mut p.purge,
                 "enable" => &mut p.enable,
                 "stale" => &mut p.stale,
+                "per_page" => &mut p.list.get_or_insert_default().per_page,
+                "next_token" => &mut p.list.get_or_insert_default().next_token,
+                "reverse" => &mut p.list.get_or_insert_default().reverse,
+                "job" => &mut p.list.get_or_insert_default().job,
+                "status" => &mut p.list.get_or_insert_default().status,
                 _ => continue,
             };
             if slot.is_none() {
@@ -112,6 +131,27 @@ impl Params {
             .is_some_and(|v| !matches!(v, "false" | "0"))
     }
 
+    /// A list's filters and paging: `?prefix=`, `?job=`, `?status=`,
+    /// `?per_page=` (400 when it is not a whole number from 0 to 2^31-1),
+    /// `?next_token=` and `?reverse=` (400 when not a Go boolean).
+    pub fn list(&self) -> Result<ordu::ListOptions, BadParam> {
+        let none = ListParams::default();
+        let l = self.list.as_deref().unwrap_or(&none);
+        let per_page = match l.per_page.as_deref() {
+            None | Some("") => 0,
+            Some(s) => ordu::params::parse_per_page(s).map_err(BadParam)?,
+        };
+        let text = |v: &Option<Box<str>>| v.as_deref().unwrap_or("").to_string();
+        Ok(ordu::ListOptions {
+            prefix: self.prefix().to_string(),
+            job: text(&l.job),
+            status: text(&l.status),
+            per_page,
+            next_token: text(&l.next_token),
+            reverse: flag("reverse", l.reverse.as_deref())?,
+        })
+    }
+
     /// `?purge=`: as [`Params::all`].
     pub fn purge(&self) -> Result<bool, BadParam> {
         flag("purge", self.purge.as_deref())
@@ -165,5 +205,18 @@ mod tests {
         assert_eq!(Params::parse(None).purge(), Ok(false));
         assert!(Params::parse(Some("purge=yes")).purge().is_err());
         assert!(Params::parse(Some("all")).all().is_err());
+
+        let l = Params::parse(Some(
+            "per_page=5&next_token=3.x&reverse=true&job=j&status=s",
+        ))
+        .list()
+        .unwrap();
+        assert_eq!((l.per_page, l.reverse), (5, true));
+        assert_eq!((l.next_token.as_str(), l.job.as_str()), ("3.x", "j"));
+        assert_eq!(l.status, "s");
+        assert_eq!(Params::parse(None).list(), Ok(ordu::ListOptions::all()));
+        for bad in ["per_page=-1", "per_page=x", "reverse=maybe"] {
+            assert!(Params::parse(Some(bad)).list().is_err(), "{bad}");
+        }
     }
 }

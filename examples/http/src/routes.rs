@@ -35,6 +35,10 @@ pub enum Op {
     NodeDrain(String),
     /// `GET /v1/node/<id>/allocations`
     NodeAllocations(String),
+    /// `GET /v1/evaluations`
+    ListEvaluations,
+    /// `GET /v1/allocations`
+    ListAllocations,
     /// `GET /v1/evaluation/<id>`
     GetEvaluation(String),
     /// `GET /v1/evaluation/<id>/allocations`
@@ -72,6 +76,8 @@ impl Op {
                 | Op::JobAllocations(_)
                 | Op::JobEvaluations(_)
                 | Op::ListNodes
+                | Op::ListEvaluations
+                | Op::ListAllocations
                 | Op::GetNode(_)
                 | Op::NodeAllocations(_)
                 | Op::GetEvaluation(_)
@@ -133,6 +139,8 @@ pub fn route(method: &Method, path: &str) -> Route {
             }
         }
         "/v1/nodes" => return pick(read, Op::ListNodes),
+        "/v1/evaluations" => return pick(read, Op::ListEvaluations),
+        "/v1/allocations" => return pick(read, Op::ListAllocations),
         "/v1/agent/self" => return pick(read, Op::AgentSelf),
         "/v1/agent/members" => return pick(read, Op::AgentMembers),
         "/v1/status/leader" => return pick(read, Op::StatusLeader),
@@ -316,6 +324,10 @@ mod tests {
     fn nodes_evaluations_allocations() {
         assert_eq!(r(Method::GET, "/v1/nodes"), op(Op::ListNodes));
         assert_eq!(r(Method::PUT, "/v1/nodes"), Route::MethodNotAllowed);
+        assert_eq!(r(Method::GET, "/v1/evaluations"), op(Op::ListEvaluations));
+        assert_eq!(r(Method::GET, "/v1/allocations"), op(Op::ListAllocations));
+        assert_eq!(r(Method::PUT, "/v1/allocations"), Route::MethodNotAllowed);
+        assert!(Op::ListEvaluations.is_read());
         assert_eq!(r(Method::GET, "/v1/node/n"), op(Op::GetNode(s("n"))));
         assert_eq!(r(Method::PUT, "/v1/node/n"), op(Op::RegisterNode(s("n"))));
         assert_eq!(

@@ -23,6 +23,7 @@ use crate::params::{Blocking, Params};
 use crate::routes::{route, Op, Route};
 
 const X_NOMAD_INDEX: HeaderName = HeaderName::from_static("x-nomad-index");
+const X_NOMAD_NEXT_TOKEN: HeaderName = HeaderName::from_static("x-nomad-nexttoken");
 const X_NOMAD_KNOWN_LEADER: HeaderName = HeaderName::from_static("x-nomad-knownleader");
 const X_NOMAD_LAST_CONTACT: HeaderName = HeaderName::from_static("x-nomad-lastcontact");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -378,10 +379,21 @@ impl App {
         let region = params.region();
         let pretty = params.pretty();
         match op {
-            Op::ListJobs => {
-                let prefix = params.prefix();
-                self.wait(|| reads::jobs(prefix), b, region, pretty, false)
-                    .await
+            Op::ListJobs | Op::ListNodes | Op::ListEvaluations | Op::ListAllocations => {
+                // Boxed: an open long-poll's future holds it.
+                let list = match params.list() {
+                    Ok(list) => Box::new(list),
+                    Err(bad) => return text(StatusCode::BAD_REQUEST, &bad.0),
+                };
+                let l = &list;
+                match op {
+                    Op::ListJobs => self.page(|| reads::jobs_page(l), b, region, pretty).await,
+                    Op::ListNodes => self.page(|| reads::nodes_page(l), b, region, pretty).await,
+                    Op::ListEvaluations => {
+                        self.page(|| reads::evaluations(l), b, region, pretty).await
+                    }
+                    _ => self.page(|| reads::allocations(l), b, region, pretty).await,
+                }
             }
             Op::GetJob(id) => match self.query(|| reads::job(id), b, region).await {
                 Ok(q) => match self.job_json.render(&q.value, pretty) {
@@ -400,11 +412,6 @@ impl App {
             }
             Op::JobEvaluations(id) => {
                 self.wait(|| reads::job_evaluations(id), b, region, pretty, false)
-                    .await
-            }
-            Op::ListNodes => {
-                let prefix = params.prefix();
-                self.wait(|| reads::nodes(prefix), b, region, pretty, false)
                     .await
             }
             Op::GetNode(id) => self.wait(|| reads::node(id), b, region, pretty, true).await,
@@ -479,6 +486,33 @@ impl App {
                 Err(fail) => fail.response(),
             },
             Err(e) => error(&e, lookup),
+        }
+    }
+
+    /// Answers one page of a list as [`App::wait`] does, with the next
+    /// page's token as `X-Nomad-NextToken` when there is one.
+    async fn page<T: Serialize>(
+        &self,
+        reader: impl Fn() -> Reader<ordu::Page<T>>,
+        b: Blocking,
+        region: Option<&str>,
+        pretty: bool,
+    ) -> Response {
+        match self.query(reader, b, region).await {
+            Ok(q) => match encode(&q.value.items, pretty) {
+                Ok(body) => {
+                    let mut resp = ok(body, q.meta.index, true);
+                    // A token that is no header value (an ID with a control
+                    // character) cannot be sent: the client sees the last page.
+                    let token = q.value.next_token.as_deref().map(str::as_bytes);
+                    if let Some(Ok(v)) = token.map(HeaderValue::from_bytes) {
+                        resp.headers_mut().insert(X_NOMAD_NEXT_TOKEN, v);
+                    }
+                    resp
+                }
+                Err(fail) => fail.response(),
+            },
+            Err(e) => error(&e, false),
         }
     }
 
@@ -1354,6 +1388,18 @@ mod tests {
         assert_eq!(call(&app, Method::GET, uri, "").await.0, 400);
         let uri = "/v1/job/web/allocations?all=True";
         assert_eq!(call(&app, Method::GET, uri, "").await.0, 200);
+        // Lists: a bad per_page or reverse is 400; a bad token too.
+        for uri in [
+            "/v1/evaluations?per_page=-1",
+            "/v1/allocations?per_page=x",
+            "/v1/jobs?reverse=maybe",
+            "/v1/evaluations?next_token=nodot",
+        ] {
+            assert_eq!(call(&app, Method::GET, uri, "").await.0, 400, "{uri}");
+        }
+        let (s, body, _) = call(&app, Method::GET, "/v1/evaluations?per_page=1", "").await;
+        assert_eq!(s, 200, "{body}");
+        assert!(body.starts_with("[{"), "{body}");
     }
 
     #[tokio::test]

@@ -1106,6 +1106,132 @@ static void test_trailing_garbage_is_refused(void) {
 
 /* ---- main ---- */
 
+/* ---- lists with paging ---- */
+
+/* How many objects (`"ID":` keys at the top of each item) a list holds. */
+static int count_ids(const ordu_string *s, const char *key) {
+  int n = 0;
+  for (const char *p = ordu_string_ptr(s); (p = strstr(p, key)) != NULL; p += strlen(key)) n++;
+  return n;
+}
+
+typedef ordu_result (*list_fn)(const ordu_store *, const char *, size_t, const char *, uint64_t,
+                               uint64_t, ordu_string **, uint64_t *, ordu_string **);
+
+/* Walks a list `per_page` at a time; answers how many items it saw, in how
+ * many pages (every token freed). */
+static int walk_list(const ordu_store *s, list_fn fn, const char *key, int per_page, int *pages) {
+  char opts[256];
+  char token[128] = "";
+  int seen = 0;
+  *pages = 0;
+  for (int guard = 0; guard < 100; guard++) {
+    snprintf(opts, sizeof opts, "{\"per_page\":%d,\"next_token\":\"%s\"}", per_page, token);
+    ordu_string *out = NULL, *next = SENTINEL;
+    CHECK_RC(fn(s, opts, strlen(opts), NULL, 0, 0, &out, NULL, &next), ORDU_OK);
+    if (out == NULL) return seen;
+    int n = count_ids(out, key);
+    CHECK(n <= per_page);
+    seen += n;
+    (*pages)++;
+    ordu_string_free(out);
+    if (next == NULL) return seen;
+    CHECK(next != SENTINEL);
+    CHECK(n == per_page);
+    CHECK(ordu_string_len(next) < sizeof token);
+    snprintf(token, sizeof token, "%s", ordu_string_ptr(next));
+    ordu_string_free(next);
+  }
+  CHECK(!"the walk ends");
+  return seen;
+}
+
+static void test_lists(void) {
+  ordu_store *s = new_store();
+  register_node(s);
+  char job[512];
+  for (const char *id = "abc"; *id; id++) {
+    snprintf(job, sizeof job,
+             "{\"Job\":{\"ID\":\"%c\",\"Datacenters\":[\"dc1\"],\"TaskGroups\":[{\"Name\":\"g\","
+             "\"Count\":2,\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"exec\",\"Resources\":{\"CPU\":"
+             "100,\"MemoryMB\":64}}]}]}}",
+             *id);
+    register_job(s, job);
+  }
+
+  /* The whole lists: NULL options, no next page. */
+  ordu_string *out = NULL, *next = SENTINEL;
+  uint64_t index = SENTINEL_INDEX;
+  CHECK_RC(ordu_evaluation_list(s, NULL, 0, NULL, 0, 0, &out, &index, &next), ORDU_OK);
+  CHECK(count_ids(out, "\"TriggeredBy\":") == 3);
+  CHECK(next == NULL);
+  CHECK(index > 0 && index != SENTINEL_INDEX);
+  ordu_string_free(out);
+  CHECK_RC(ordu_allocation_list(s, "  ", 2, NULL, 0, 0, &out, NULL, NULL), ORDU_OK);
+  CHECK(count_ids(out, "\"EvalID\":") == 6);
+  ordu_string_free(out);
+
+  /* Page by page: every item once. */
+  int pages = 0;
+  CHECK(walk_list(s, ordu_evaluation_list, "\"TriggeredBy\":", 1, &pages) == 3);
+  CHECK(pages == 3);
+  CHECK(walk_list(s, ordu_allocation_list, "\"EvalID\":", 4, &pages) == 6);
+  CHECK(pages == 2);
+  CHECK(walk_list(s, ordu_job_list_page, "\"JobModifyIndex\":", 2, &pages) == 3);
+  CHECK(walk_list(s, ordu_node_list_page, "\"Datacenter\":", 1, &pages) == 1);
+
+  /* Jobs: ID order, a token of <Namespace>.<ID>, and reverse. */
+  const char *two = "{\"per_page\":2}";
+  CHECK_RC(ordu_job_list_page(s, two, strlen(two), NULL, 0, 0, &out, NULL, &next), ORDU_OK);
+  CHECK(has(out, "\"ID\":\"a\"") && has(out, "\"ID\":\"b\""));
+  CHECK(next != NULL && strcmp(ordu_string_ptr(next), "default.c") == 0);
+  ordu_string_free(out);
+  ordu_string_free(next);
+  const char *rev = "{\"per_page\":1,\"reverse\":true}";
+  CHECK_RC(ordu_job_list_page(s, rev, strlen(rev), NULL, 0, 0, &out, NULL, &next), ORDU_OK);
+  CHECK(has(out, "\"ID\":\"c\""));
+  CHECK(next != NULL && strcmp(ordu_string_ptr(next), "default.b") == 0);
+  ordu_string_free(out);
+  ordu_string_free(next);
+
+  /* Filters: job and status. */
+  const char *of_b = "{\"job\":\"b\",\"status\":\"complete\"}";
+  CHECK_RC(ordu_evaluation_list(s, of_b, strlen(of_b), NULL, 0, 0, &out, NULL, NULL), ORDU_OK);
+  CHECK(count_ids(out, "\"TriggeredBy\":") == 1);
+  CHECK(has(out, "\"JobID\":\"b\""));
+  ordu_string_free(out);
+  CHECK_RC(ordu_allocation_list(s, of_b, strlen(of_b), NULL, 0, 0, &out, NULL, NULL), ORDU_OK);
+  CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);  /* none complete yet */
+  ordu_string_free(out);
+
+  /* A blocking read of the list times out at the same index when no
+   * evaluation changes. */
+  uint64_t again = 0;
+  CHECK_RC(ordu_evaluation_list(s, NULL, 0, NULL, index, 100, &out, &again, NULL), ORDU_OK);
+  CHECK(again == index);
+  ordu_string_free(out);
+
+  /* Errors: outputs untouched. */
+  out = SENTINEL;
+  next = SENTINEL;
+  const char *bad[] = {"{\"per_page\":-1}", "{\"per_page\":\"x\"}", "{\"perpage\":1}", "{",
+                       "{\"next_token\":\"nodot\"}"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    CHECK_RC(ordu_evaluation_list(s, bad[i], strlen(bad[i]), NULL, 0, 0, &out, NULL, &next),
+             ORDU_INVALID_JSON);
+  }
+  CHECK(error_has("\"path\":\"next_token\""));
+  CHECK_RC(ordu_job_list_page(s, "{\"next_token\":\"web\"}", 20, NULL, 0, 0, &out, NULL, &next),
+           ORDU_INVALID_JSON);
+  CHECK_RC(ordu_allocation_list(NULL, NULL, 0, NULL, 0, 0, &out, NULL, &next),
+           ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_node_list_page(s, NULL, 0, NULL, 0, 0, NULL, NULL, &next), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_node_list_page(s, "\xff", 1, NULL, 0, 0, &out, NULL, &next), ORDU_INVALID_UTF8);
+  CHECK_RC(ordu_evaluation_list(s, NULL, 0, "mars", 0, 0, &out, NULL, &next), ORDU_REGION);
+  CHECK(out == SENTINEL && next == SENTINEL);
+  ordu_store_free(s);
+}
+
 static const struct test tests[] = {
     T(test_version_and_names),
     T(test_string_accessors_accept_null),
@@ -1121,6 +1247,7 @@ static const struct test tests[] = {
     T(test_job_stop_and_purge),
     T(test_allocations),
     T(test_evaluation_allocations),
+    T(test_lists),
     T(test_trailing_garbage_is_refused),
     T(test_nodes),
     T(test_node_errors),

@@ -141,6 +141,30 @@ class Store:
         region: Optional[str] = None,
     ) -> Tuple[List[Obj], int]:
         """Job list stubs sorted by ID, filtered by ID prefix."""
+    def jobs_page(
+        self, *, prefix: str = "", per_page: int = 0, next_token: str = "",
+        reverse: bool = False, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[List[Obj], int, Optional[str]]:
+        """A page of the job list in ID order: ``(stubs, index, next_token)``.
+        ``per_page`` 0 is every job; ``next_token`` (``<Namespace>.<ID>``) is
+        a previous page's, None on the last page."""
+    def evaluations(
+        self, *, prefix: str = "", job: str = "", status: str = "", per_page: int = 0,
+        next_token: str = "", reverse: bool = False, index: int = 0,
+        wait: Optional[float] = None, region: Optional[str] = None,
+    ) -> Tuple[List[Obj], int, Optional[str]]:
+        """Every evaluation, a page at a time: ``(evaluations, index,
+        next_token)``, by CreateIndex then ID (token ``<CreateIndex>.<ID>``),
+        or by ID with a ``prefix`` (token the ID); filtered by ``job`` and
+        ``status``."""
+    def allocations(
+        self, *, prefix: str = "", job: str = "", status: str = "", per_page: int = 0,
+        next_token: str = "", reverse: bool = False, index: int = 0,
+        wait: Optional[float] = None, region: Optional[str] = None,
+    ) -> Tuple[List[Obj], int, Optional[str]]:
+        """Every allocation's stub, a page at a time, as ``evaluations``
+        (``status`` is the ClientStatus)."""
     def job_allocations(
         self, job_id: str, *, all: bool = False, index: int = 0,
         wait: Optional[float] = None, region: Optional[str] = None,
@@ -188,6 +212,13 @@ class Store:
         region: Optional[str] = None,
     ) -> Tuple[List[Obj], int]:
         """Node stubs sorted by ID, filtered by ID prefix."""
+    def nodes_page(
+        self, *, prefix: str = "", per_page: int = 0, next_token: str = "",
+        reverse: bool = False, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[List[Obj], int, Optional[str]]:
+        """A page of the node list in ID order, as ``jobs_page``; the token is
+        a node ID."""
     def eval_allocations(
         self, eval_id: str, *, index: int = 0, wait: Optional[float] = None,
         region: Optional[str] = None,
@@ -229,6 +260,8 @@ def parse_duration(text: str) -> float:
     """Seconds of a Go duration (``1s``, ``1m30s``, ``0``); negative is 0. ValueError otherwise."""
 def parse_index(text: str) -> int:
     """A blocking query's index: decimal digits, at most 2^64-1. ValueError otherwise."""
+def parse_per_page(text: str) -> int:
+    """A list's ``per_page`` (0 to 2^31-1); ValueError with the 400's text otherwise."""
 def parse_bool(text: str) -> bool:
     """Go's boolean forms (``1``, ``t``, ``true``, ``True``, ``0``, ...). ValueError otherwise."""
 

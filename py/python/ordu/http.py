@@ -2,12 +2,15 @@
 
 Serves ``/v1/jobs``, ``/v1/job/<id>`` (``/allocations``, ``/evaluations``,
 ``/evaluate``, ``DELETE``), ``/v1/nodes``, ``/v1/node/<id>`` (``/status``,
-``/drain``, ``/allocations``), ``/v1/evaluation/<id>`` (``/allocations``),
-``/v1/allocation/<id>`` (``/status``), and the agent and status endpoints
+``/drain``, ``/allocations``), ``/v1/evaluations``, ``/v1/evaluation/<id>``
+(``/allocations``), ``/v1/allocations``, ``/v1/allocation/<id>``
+(``/status``), and the agent and status endpoints
 (``/v1/agent/self``, ``/v1/agent/members``, ``/v1/status/leader``,
 ``/v1/status/peers``, ``/v1/regions``) with Nomad's status codes, plain-text
 error bodies, the ``X-Nomad-*`` headers and ``?index=&wait=`` blocking
-queries. Every connection has a thread of its own (at most
+queries; the lists (jobs, nodes, evaluations, allocations) take
+``?per_page=&next_token=&reverse=`` and answer ``X-Nomad-NextToken`` when
+there is a next page. Every connection has a thread of its own (at most
 ``max_connections`` at once, 1,024 by default) and a blocked read holds no
 lock, so hundreds of long polls do not hold up other requests.
 
@@ -89,6 +92,18 @@ class Query:
 
     def pretty(self) -> bool:
         return "pretty" in self.params and self.params["pretty"] != "0"
+
+    def list_args(self) -> Dict[str, Any]:
+        """A list's ``prefix``, ``per_page``, ``next_token`` and ``reverse``:
+        400 on a bad ``per_page`` or ``reverse``."""
+        raw = self.params.get("per_page", "")
+        try:
+            per_page = _ordu.parse_per_page(raw) if raw else 0
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        return {"prefix": self.params.get("prefix", ""), "per_page": per_page,
+                "next_token": self.params.get("next_token", ""),
+                "reverse": self.flag("reverse")}
 
     def blocking(self) -> Tuple[int, Optional[float]]:
         """``(index, wait)`` for a read: 400 on a bad index or wait."""
@@ -305,7 +320,13 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/v1/nodes":
             if method != "GET":
                 raise MethodNotAllowed
-            return self._read(q, lambda **kw: self.store.nodes(prefix=q.get("prefix", ""), **kw))
+            return self._read_page(q, lambda **kw: self.store.nodes_page(**kw))
+        if path in ("/v1/evaluations", "/v1/allocations"):
+            if method != "GET":
+                raise MethodNotAllowed
+            read = self.store.evaluations if path == "/v1/evaluations" else self.store.allocations
+            return self._read_page(q, lambda **kw: read(
+                job=q.get("job", ""), status=q.get("status", ""), **kw))
         if path.startswith("/v1/node/"):
             return self._node(method, urllib.parse.unquote(path[len("/v1/node/"):]), q)
         if path in _AGENT_PATHS:
@@ -345,7 +366,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _jobs(self, method: str, q: Query) -> Answer:
         if method == "GET":
-            return self._read(q, lambda **kw: self.store.jobs(prefix=q.get("prefix", ""), **kw))
+            return self._read_page(q, lambda **kw: self.store.jobs_page(**kw))
         self._writes(method)
         return self._write(q, lambda region: self.store.register_job(self.body(), region=region))
 
@@ -426,6 +447,22 @@ class _Handler(BaseHTTPRequestHandler):
         except OrduError as exc:
             return _error(exc, lookup=lookup, read=True)
         headers = {"X-Nomad-Index": str(at), **READ_HEADERS}
+        return 200, headers, _dumps(value, q.pretty()), "application/json"
+
+    def _read_page(self, q: Query, read: Callable[..., Tuple[Any, int, Optional[str]]]
+                   ) -> Answer:
+        """A GET of a list: as ``_read``, with the list parameters, and
+        ``X-Nomad-NextToken`` when there is a next page."""
+        self.store.check_region(q.region())
+        index, wait = q.blocking()
+        args = q.list_args()
+        try:
+            value, at, token = read(index=index, wait=wait, region=q.region(), **args)
+        except OrduError as exc:
+            return _error(exc, lookup=False, read=True)
+        headers = {"X-Nomad-Index": str(at), **READ_HEADERS}
+        if token is not None:
+            headers["X-Nomad-NextToken"] = token
         return 200, headers, _dumps(value, q.pretty()), "application/json"
 
     def _write(self, q: Query, write: Callable[[Optional[str]], Dict[str, Any]]) -> Answer:
