@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::structs::{AllocClientUpdate, Evaluation, Job, Node, Plan};
+use crate::structs::{
+    AllocClientUpdate, DesiredTransition, DrainStrategy, Evaluation, Job, Node, Plan,
+};
 
 /// One mutation. Applying the same commands at the same indexes gives the same
 /// state on every replica.
@@ -95,5 +97,42 @@ pub enum Command {
         /// that collect none, so older entries read the same.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         jobs: Vec<String>,
+    },
+    /// Ask allocations for a transition (an allocation stop marks one to
+    /// migrate), with the evaluations that carry it out, in one entry.
+    AllocUpdateDesiredTransition {
+        /// Allocation IDs; each must exist.
+        allocs: Vec<String>,
+        /// Merged into each allocation's `DesiredTransition`.
+        transition: DesiredTransition,
+        /// The evaluations (`alloc-stop`).
+        evals: Vec<Evaluation>,
+        /// Unix nanoseconds.
+        time: i64,
+    },
+    /// Set a node's scheduling eligibility.
+    NodeUpdateEligibility {
+        /// The node.
+        node_id: String,
+        /// `eligible` or `ineligible`.
+        eligibility: String,
+        /// Evaluations the change triggers.
+        evals: Vec<Evaluation>,
+    },
+    /// Start, change or end a node's drain: the node's `DrainStrategy` and
+    /// `Drain`, its eligibility, and the allocations marked to migrate.
+    NodeUpdateDrainStrategy {
+        /// The node.
+        node_id: String,
+        /// The drain; `None` ends it.
+        drain_strategy: Option<DrainStrategy>,
+        /// With `None`: make the node eligible again.
+        mark_eligible: bool,
+        /// Allocations (on the node) marked to migrate.
+        migrate: Vec<String>,
+        /// Evaluations the change triggers.
+        evals: Vec<Evaluation>,
+        /// Unix nanoseconds.
+        time: i64,
     },
 }

@@ -143,6 +143,8 @@ pub const C_RESULT_INVALID_JSON: u32 = 102;
 #[non_exhaustive]
 pub enum Error {
     /// `what` (`job`, `eval`, `alloc`, `node`) with this ID does not exist.
+    /// `allocation` is an allocation a write names (an allocation stop),
+    /// which reads as Nomad's `Unknown allocation "<id>"`.
     /// `index` is the index a read answers with (the table's last change).
     NotFound {
         /// The kind of object.
@@ -290,6 +292,12 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // What Nomad answers an allocation stop of an unknown one.
+            Error::NotFound {
+                what: "allocation",
+                id,
+                ..
+            } => write!(f, "Unknown allocation {id:?}"),
             Error::NotFound { what, .. } => write!(f, "{what} not found"),
             Error::Invalid { errors, .. } => {
                 // The multi-error text Nomad's API answers with.

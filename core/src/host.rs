@@ -17,7 +17,9 @@ use crate::store::{
     CheckedRegister, Config, DeregisterMode, Query, QueryOptions, SchedulingMode, Store,
     WriteOptions, DEFAULT_WAIT, MAX_WAIT,
 };
-use crate::structs::{decode, AllocClientUpdate, JobRegisterRequest, Limits};
+use crate::structs::{
+    decode, AllocClientUpdate, JobRegisterRequest, Limits, NodeDrainRequest, NodeEligibilityRequest,
+};
 
 /// A JSON answer and its index.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -437,10 +439,13 @@ pub fn update_node_drain(store: &Store, id: &str, body: &[u8]) -> Result<Reply> 
     update_node_drain_query(store, id, None, body)
 }
 
-/// Sets a node's drain flag from the `enable` query parameter
-/// (`PUT /v1/node/<id>/drain?enable=true`, what the v0.2 command-line tool
-/// sends, with an empty body) or from the body `{"Drain": true}`. With both,
-/// they must agree.
+/// Drains a node as `PUT|POST /v1/node/<id>/drain` does. The `enable` query
+/// parameter (v0.2's command-line tool, with an empty body) or the body
+/// `{"Drain": true}` set the v0.2 flag, which Nomad 1.x reads as a forced
+/// drain or its end ([`Store::update_node_drain`]); with both, they must
+/// agree. Any other body is Nomad 1.x's
+/// `{"NodeID", "DrainSpec": {"Deadline", "IgnoreSystemJobs"} | null, "MarkEligible"}`
+/// ([`Store::drain_node`]; the path's node wins over `NodeID`).
 pub fn update_node_drain_query(
     store: &Store,
     id: &str,
@@ -467,7 +472,17 @@ pub fn update_node_drain_query(
         (Some(d), true) => d,
         (None, true) => return Err(bad("missing enable value")),
         (query, false) => {
-            let b: Body = decode(body, &store.config().limits)?;
+            let limits = &store.config().limits;
+            let v: serde_json::Value = decode(body, limits)?;
+            let legacy = v.get("Drain").is_some()
+                && v.get("DrainSpec").is_none()
+                && v.get("MarkEligible").is_none();
+            if !legacy && query.is_none() {
+                let req: NodeDrainRequest = decode(body, limits)?;
+                let r = store.drain_node(id, req.drain_spec.as_ref(), req.mark_eligible)?;
+                return reply(&r, r.index);
+            }
+            let b: Body = decode(body, limits)?;
             if query.is_some_and(|q| q != b.drain) {
                 return Err(bad("enable value does not match the body's Drain"));
             }
@@ -475,6 +490,36 @@ pub fn update_node_drain_query(
         }
     };
     let r = store.update_node_drain(id, drain)?;
+    reply(&r, r.index)
+}
+
+/// Drains a node from Nomad 1.x's body
+/// `{"NodeID", "DrainSpec": {"Deadline": ns, "IgnoreSystemJobs": bool} | null, "MarkEligible": bool}`
+/// (see [`Store::drain_node`]); the node is `id`, whatever `NodeID` says.
+pub fn drain_node(store: &Store, id: &str, body: &[u8]) -> Result<Reply> {
+    let req: NodeDrainRequest = decode(body, &store.config().limits)?;
+    let r = store.drain_node(id, req.drain_spec.as_ref(), req.mark_eligible)?;
+    reply(&r, r.index)
+}
+
+/// Sets a node's scheduling eligibility from `{"NodeID", "Eligibility"}`
+/// (`eligible` or `ineligible`; the node is `id`). Answers Nomad's
+/// `{"EvalIDs", "EvalCreateIndex", "NodeModifyIndex", "Index"}`.
+pub fn update_node_eligibility(store: &Store, id: &str, body: &[u8]) -> Result<Reply> {
+    let req: NodeEligibilityRequest = decode(body, &store.config().limits)?;
+    let r = store.update_node_eligibility(id, &req.eligibility)?;
+    reply(&r, r.index)
+}
+
+/// Creates the node's evaluations (see [`Store::evaluate_node`]).
+pub fn evaluate_node(store: &Store, id: &str) -> Result<Reply> {
+    let r = store.evaluate_node(id)?;
+    reply(&r, r.index)
+}
+
+/// Stops an allocation (see [`Store::stop_allocation`]): `{"EvalID", "Index"}`.
+pub fn stop_allocation(store: &Store, id: &str, region: Option<&str>) -> Result<Reply> {
+    let r = store.stop_allocation(id, &write_opts(region))?;
     reply(&r, r.index)
 }
 

@@ -466,6 +466,58 @@ enum ordu_result ordu_node_update_drain(const struct ordu_store *store,
                                         uint64_t *index_out);
 
 /**
+ * Drains a node from Nomad 1.x's
+ * `{"DrainSpec": {"Deadline": ns, "IgnoreSystemJobs": bool} | null, "MarkEligible": bool}`
+ * (a null `DrainSpec` ends the drain). On `ORDU_OK` writes
+ * `{"EvalIDs", "EvalCreateIndex", "NodeModifyIndex", "Index"}` and the
+ * write's index. A missing node is `ORDU_NOT_FOUND`.
+ */
+enum ordu_result ordu_node_drain(const struct ordu_store *store,
+                                 const char *node_id,
+                                 const char *body_json,
+                                 size_t body_len,
+                                 struct ordu_string **json_out,
+                                 uint64_t *index_out);
+
+/**
+ * Sets a node's scheduling eligibility from
+ * `{"Eligibility": "eligible" | "ineligible"}`. On `ORDU_OK` writes
+ * `{"EvalIDs", "EvalCreateIndex", "NodeModifyIndex", "Index"}` and the
+ * write's index. A missing node is `ORDU_NOT_FOUND`, another value
+ * `ORDU_INVALID`.
+ */
+enum ordu_result ordu_node_update_eligibility(const struct ordu_store *store,
+                                              const char *node_id,
+                                              const char *body_json,
+                                              size_t body_len,
+                                              struct ordu_string **json_out,
+                                              uint64_t *index_out);
+
+/**
+ * Creates a `node-update` evaluation for each job with allocations on the
+ * node and each system job (Nomad's `POST /v1/node/<id>/evaluate`). On
+ * `ORDU_OK` writes `{"EvalIDs", "EvalCreateIndex", "NodeModifyIndex",
+ * "Index"}` and the write's index (0 when there was nothing to evaluate).
+ * A missing node is `ORDU_NOT_FOUND`.
+ */
+enum ordu_result ordu_node_evaluate(const struct ordu_store *store,
+                                    const char *node_id,
+                                    struct ordu_string **json_out,
+                                    uint64_t *index_out);
+
+/**
+ * Stops an allocation (Nomad's `POST /v1/allocation/<id>/stop`): it is
+ * marked to migrate and an `alloc-stop` evaluation replaces it. `region`
+ * may be NULL. On `ORDU_OK` writes `{"EvalID", "Index"}` and the write's
+ * index. A missing allocation is `ORDU_NOT_FOUND`.
+ */
+enum ordu_result ordu_allocation_stop(const struct ordu_store *store,
+                                      const char *alloc_id,
+                                      const char *region,
+                                      struct ordu_string **json_out,
+                                      uint64_t *index_out);
+
+/**
  * Reads a node (Nomad's `GET /v1/node/<id>`). Blocks as `ordu_job_get`
  * does. A missing node is `ORDU_NOT_FOUND`.
  */

@@ -905,6 +905,65 @@ impl Store {
         })
     }
 
+    /// Drains a node from Nomad 1.x's
+    /// `{"DrainSpec": {"Deadline": ns, "IgnoreSystemJobs": bool} | None, "MarkEligible": bool}`
+    /// (`DrainSpec` None ends the drain). Marks the node's allocations to
+    /// migrate at once; answers `{"EvalIDs", "EvalCreateIndex", "NodeModifyIndex", "Index"}`.
+    #[pyo3(signature = (node_id, update, *, region=None))]
+    fn drain_node<'py>(
+        &self,
+        py: Python<'py>,
+        node_id: String,
+        update: &Bound<'py, PyAny>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.check_region(py, region.as_deref())?;
+        let body = body_bytes(update)?;
+        self.write(py, |s| host::drain_node(s, &node_id, &body))
+    }
+
+    /// Sets a node's scheduling eligibility from
+    /// `{"Eligibility": "eligible" | "ineligible"}`.
+    #[pyo3(signature = (node_id, update, *, region=None))]
+    fn update_node_eligibility<'py>(
+        &self,
+        py: Python<'py>,
+        node_id: String,
+        update: &Bound<'py, PyAny>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.check_region(py, region.as_deref())?;
+        let body = body_bytes(update)?;
+        self.write(py, |s| host::update_node_eligibility(s, &node_id, &body))
+    }
+
+    /// Creates a `node-update` evaluation for each job on the node and each
+    /// system job: `{"EvalIDs", "EvalCreateIndex", "NodeModifyIndex", "Index"}`.
+    #[pyo3(signature = (node_id, *, region=None))]
+    fn evaluate_node<'py>(
+        &self,
+        py: Python<'py>,
+        node_id: String,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.check_region(py, region.as_deref())?;
+        self.write(py, |s| host::evaluate_node(s, &node_id))
+    }
+
+    /// Stops an allocation (it is moved): `{"EvalID", "Index"}`;
+    /// NotFoundError (`Unknown allocation "<id>"`) when there is none.
+    #[pyo3(signature = (alloc_id, *, region=None))]
+    fn stop_allocation<'py>(
+        &self,
+        py: Python<'py>,
+        alloc_id: String,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.write(py, |s| {
+            host::stop_allocation(s, &alloc_id, region.as_deref())
+        })
+    }
+
     /// A node: `(node, index)`; NotFoundError when missing.
     #[pyo3(signature = (node_id, *, index=0, wait=None, region=None))]
     fn node<'py>(

@@ -50,11 +50,11 @@ def test_a_node_sub_path_never_becomes_a_node_id(api):
     before = api.get("/v1/nodes").ok()
     for method in ("POST", "PUT", "GET"):
         kw = {"body": {"Node": node}} if method != "GET" else {}
-        r = api.request(method, api.node_path(node["ID"]) + "/eligibility", **kw)
+        r = api.request(method, api.node_path(node["ID"]) + "/purge", **kw)
         r.error(404, "404 page not found")
     ids = [n["ID"] for n in api.get("/v1/nodes").ok()]
     assert len(ids) == len(before)
-    assert not any("eligibility" in i for i in ids)
+    assert not any("purge" in i for i in ids)
 
 
 @pytest.mark.parametrize("suffix", ["/plan", "/summary", "/versions", "/scale"])

@@ -188,3 +188,62 @@ def test_evaluations_and_allocations_lists(api, h, client):
     if len(allocs) > 1:
         second = client.allocations.get_allocations(per_page=1, next_token=token)
         assert [a["ID"] for a in second] == [allocs[1]["ID"]]
+
+
+def test_node_and_allocation_writes_through_python_nomad(api, h, client):
+    """allocation.stop_allocation, node.eligible_node (eligible / ineligible),
+    node.drain_node_with_spec, node.drain_node (the ?enable= form) and
+    node.evaluate_node, as python-nomad 2.1.0 sends them."""
+    dc = api.dc()
+    node = api.add_node(dc)
+    node_id = node["ID"]
+    job = api.fitting_job(dc, count=1)
+    api.register(job)
+
+    def live():
+        return [a for a in client.job.get_allocations(job["ID"])
+                if a["DesiredStatus"] == "run"]
+
+    h.wait_until(lambda: len(live()) == 1, what="the allocation placed")
+    alloc = live()[0]
+
+    got = client.allocation.stop_allocation(alloc["ID"])
+    assert got["EvalID"] and got["Index"] > 0
+    assert client.evaluation.get_evaluation(got["EvalID"])["TriggeredBy"] == "alloc-stop"
+    h.wait_until(lambda: len(live()) == 1 and live()[0]["ID"] != alloc["ID"],
+                 what="the replacement placed")
+    assert client.allocation.get_allocation(alloc["ID"])["DesiredStatus"] == "stop"
+
+    got = client.node.eligible_node(node_id, ineligible=True)
+    assert set(got) >= {"EvalIDs", "EvalCreateIndex", "NodeModifyIndex", "Index"}
+    assert client.node.get_node(node_id)["SchedulingEligibility"] == "ineligible"
+    got = client.node.eligible_node(node_id, eligible=True)
+    assert got["NodeModifyIndex"] == got["Index"]
+    assert client.node.get_node(node_id)["SchedulingEligibility"] == "eligible"
+
+    got = client.node.evaluate_node(node_id)
+    assert got["EvalCreateIndex"] == got["Index"] > 0
+    assert job["ID"] in [client.evaluation.get_evaluation(e)["JobID"] for e in got["EvalIDs"]]
+
+    got = client.node.drain_node_with_spec(
+        node_id, {"Deadline": 60_000_000_000, "IgnoreSystemJobs": True})
+    assert got["NodeModifyIndex"] == got["Index"]
+    n = client.node.get_node(node_id)
+    assert n["Drain"] is True and n["SchedulingEligibility"] == "ineligible"
+    assert n["DrainStrategy"]["IgnoreSystemJobs"] is True
+    # No other node to move to: ordu keeps it running until a replacement
+    # is placed (a blocked evaluation waits for one).
+    assert len(live()) == 1
+    client.node.drain_node_with_spec(node_id, None, mark_eligible=True)
+    n = client.node.get_node(node_id)
+    assert n["Drain"] is False and n["SchedulingEligibility"] == "eligible"
+
+    # The v0.2 form python-nomad still has: a forced drain, then its end.
+    client.node.drain_node(node_id, enable=True)
+    assert client.node.get_node(node_id)["DrainStrategy"]["Deadline"] == -1_000_000_000
+    client.node.drain_node(node_id, enable=False)
+    assert client.node.get_node(node_id)["Drain"] is False
+
+    with pytest.raises(nomad_exc.BaseNomadException) as err:
+        client.allocation.stop_allocation("00000000-0000-0000-0000-000000000000")
+    assert "Unknown allocation" in err.value.nomad_resp.text

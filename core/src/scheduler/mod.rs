@@ -51,8 +51,8 @@ use crate::structs::regexp::Regexes;
 use crate::structs::{
     AllocClientStatus, AllocDesiredStatus, AllocMetric, AllocStop, Allocation, EvalStatus,
     Evaluation, Job, NetworkResource, Node, Plan, Resources, TaskGroup, JOB_TYPE_SYSTEM,
-    TRIGGER_ALLOC_FAILURE, TRIGGER_JOB_DEREGISTER, TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN,
-    TRIGGER_NODE_UPDATE, TRIGGER_QUEUED_ALLOCS, TRIGGER_ROLLING_UPDATE,
+    TRIGGER_ALLOC_FAILURE, TRIGGER_ALLOC_STOP, TRIGGER_JOB_DEREGISTER, TRIGGER_JOB_REGISTER,
+    TRIGGER_NODE_DRAIN, TRIGGER_NODE_UPDATE, TRIGGER_QUEUED_ALLOCS, TRIGGER_ROLLING_UPDATE,
 };
 
 use feasible::{GroupChecker, Verdict, DISTINCT_HOSTS};
@@ -82,7 +82,7 @@ pub const DESC_LOST: &str = "alloc is lost since its node is down";
 pub const DESC_BLOCKED: &str = "created to place remaining allocations";
 
 /// The triggers the schedulers handle.
-const TRIGGERS: [&str; 7] = [
+const TRIGGERS: [&str; 8] = [
     TRIGGER_JOB_REGISTER,
     TRIGGER_JOB_DEREGISTER,
     TRIGGER_NODE_UPDATE,
@@ -90,6 +90,7 @@ const TRIGGERS: [&str; 7] = [
     TRIGGER_ROLLING_UPDATE,
     TRIGGER_QUEUED_ALLOCS,
     TRIGGER_ALLOC_FAILURE,
+    TRIGGER_ALLOC_STOP,
 ];
 
 /// Runs the scheduler of the evaluation's type for `eval` against `state`:
@@ -545,6 +546,7 @@ impl<'s> Builder<'s> {
             metrics: Arc::new(placed_metric(metric)),
             desired_status: AllocDesiredStatus::Run,
             desired_description: String::new(),
+            desired_transition: Default::default(),
             client_status: AllocClientStatus::Pending,
             client_description: String::new(),
             task_states: None,

@@ -28,13 +28,32 @@ pub(crate) enum Taint {
     Migrate,
 }
 
-/// The taint of the node an allocation runs on.
-pub(crate) fn taint(state: &State, node_id: &str) -> Taint {
+/// The taint of the node an allocation runs on, for a job of the system
+/// scheduler (`system`) or not: a drain that ignores system jobs leaves
+/// theirs alone. An ineligible node is not tainted: what runs there stays.
+pub(crate) fn taint(state: &State, node_id: &str, system: bool) -> Taint {
     match state.node(node_id) {
         None => Taint::Migrate,
         Some(n) if n.status == NodeStatus::Down => Taint::Down,
-        Some(n) if n.drain => Taint::Migrate,
+        Some(n)
+            if n.drain
+                && !(system
+                    && n.drain_strategy
+                        .as_ref()
+                        .is_some_and(|d| d.ignore_system_jobs)) =>
+        {
+            Taint::Migrate
+        }
         Some(_) => Taint::None,
+    }
+}
+
+/// [`taint`], and an allocation marked to migrate (an allocation stop, a
+/// drain) migrates wherever it runs.
+pub(crate) fn alloc_taint(node: Taint, a: &Allocation) -> Taint {
+    match node {
+        Taint::None if a.desired_transition.should_migrate() => Taint::Migrate,
+        t => t,
     }
 }
 
@@ -143,7 +162,8 @@ pub(crate) fn generic(state: &State, job: Option<&Job>, allocs: &[Arc<Allocation
                 && index.is_some_and(|i| !occupied.contains(&i));
             let t = *taints
                 .entry(a.node_id.as_str())
-                .or_insert_with(|| taint(state, &a.node_id));
+                .or_insert_with(|| taint(state, &a.node_id, false));
+            let t = alloc_taint(t, a);
             if !keep {
                 let (desc, cs) = match t {
                     Taint::Down => (DESC_LOST, Some(AllocClientStatus::Lost)),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::feasible::{in_datacenters, Datacenters, Verdict};
 use super::rank::Rng;
-use super::reconcile::{current_version, taint, Taint};
+use super::reconcile::{alloc_taint, current_version, taint, Taint};
 use super::{
     nodes_available, Builder, Context, GroupPlan, DESC_LOST, DESC_MIGRATING, DESC_NOT_NEEDED,
     DESC_UPDATING,
@@ -63,7 +63,9 @@ pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -
             b.stop(a, DESC_NOT_NEEDED, None);
             continue;
         };
-        match taint(state, &a.node_id) {
+        // A stopped allocation (marked to migrate) on a node still taking
+        // work is stopped here and placed again by the loop below.
+        match alloc_taint(taint(state, &a.node_id, true), a) {
             Taint::Down => {
                 b.stop(a, DESC_LOST, Some(AllocClientStatus::Lost));
                 continue;

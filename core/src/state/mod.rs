@@ -21,8 +21,9 @@ use crate::command::Command;
 use crate::error::{Error, Result};
 
 use crate::structs::{
-    AllocClientStatus, AllocClientUpdate, Allocation, Evaluation, Job, Node, NodeStatus, Plan,
-    JOB_STATUS_DEAD, JOB_STATUS_PENDING, JOB_STATUS_RUNNING, JOB_TYPE_SYSTEM,
+    AllocClientStatus, AllocClientUpdate, Allocation, DesiredTransition, Evaluation, Job, Node,
+    NodeStatus, Plan, JOB_STATUS_DEAD, JOB_STATUS_PENDING, JOB_STATUS_RUNNING, JOB_TYPE_SYSTEM,
+    NODE_ELIGIBLE, NODE_INELIGIBLE,
 };
 pub use key::Key;
 pub use lists::{ListOptions, Page};
@@ -447,7 +448,21 @@ impl State {
             Command::PlanApply { plan } => self.check_plan(plan),
             Command::NodeDeregister { node_id, .. }
             | Command::NodeUpdateStatus { node_id, .. }
-            | Command::NodeUpdateDrain { node_id, .. } => self.require_node(node_id),
+            | Command::NodeUpdateDrain { node_id, .. }
+            | Command::NodeUpdateEligibility { node_id, .. }
+            | Command::NodeUpdateDrainStrategy { node_id, .. } => self.require_node(node_id),
+            Command::AllocUpdateDesiredTransition { allocs, .. } => {
+                for id in allocs {
+                    if !self.allocs.contains_key(id) {
+                        return Err(Error::NotFound {
+                            what: "allocation",
+                            id: id.clone(),
+                            index: self.tables.allocs,
+                        });
+                    }
+                }
+                Ok(())
+            }
             Command::AllocClientUpdate { updates, .. } => {
                 for u in updates {
                     if !self.allocs.contains_key(&u.id) {
@@ -729,6 +744,51 @@ impl Tx<'_> {
             } => {
                 for u in updates {
                     self.client_update(u, *time);
+                }
+                self.upsert_evals(evals);
+            }
+            Command::AllocUpdateDesiredTransition {
+                allocs,
+                transition,
+                evals,
+                time,
+            } => {
+                for id in allocs {
+                    self.desired_transition(id, transition, *time);
+                }
+                self.upsert_evals(evals);
+            }
+            Command::NodeUpdateEligibility {
+                node_id,
+                eligibility,
+                evals,
+            } => {
+                self.update_node(node_id, |n| n.scheduling_eligibility = eligibility.clone());
+                self.upsert_evals(evals);
+            }
+            Command::NodeUpdateDrainStrategy {
+                node_id,
+                drain_strategy,
+                mark_eligible,
+                migrate,
+                evals,
+                time,
+            } => {
+                self.update_node(node_id, |n| {
+                    n.drain = drain_strategy.is_some();
+                    n.drain_strategy = drain_strategy.clone();
+                    if drain_strategy.is_some() {
+                        n.scheduling_eligibility = NODE_INELIGIBLE.to_string();
+                    } else if *mark_eligible {
+                        n.scheduling_eligibility = NODE_ELIGIBLE.to_string();
+                    }
+                });
+                let ask = DesiredTransition {
+                    migrate: Some(true),
+                    ..DesiredTransition::default()
+                };
+                for id in migrate {
+                    self.desired_transition(id, &ask, *time);
                 }
                 self.upsert_evals(evals);
             }
@@ -1111,6 +1171,29 @@ impl Tx<'_> {
         }
     }
 
+    /// Merges `t` into an allocation's `DesiredTransition` (the fields it
+    /// sets; the others stay).
+    fn desired_transition(&mut self, id: &str, t: &DesiredTransition, time: i64) {
+        let Some(old) = self.state.allocs.get(id) else {
+            return;
+        };
+        let mut a = (**old).clone();
+        let d = &mut a.desired_transition;
+        for (to, from) in [
+            (&mut d.migrate, t.migrate),
+            (&mut d.reschedule, t.reschedule),
+            (&mut d.force_reschedule, t.force_reschedule),
+            (&mut d.no_shutdown_delay, t.no_shutdown_delay),
+        ] {
+            if from.is_some() {
+                *to = from;
+            }
+        }
+        a.modify_index = self.index;
+        a.modify_time = time;
+        self.put_alloc(a);
+    }
+
     fn client_update(&mut self, u: &AllocClientUpdate, time: i64) {
         let Some(old) = self.state.allocs.get(&u.id) else {
             return;
@@ -1141,7 +1224,12 @@ impl Tx<'_> {
         let mut n = node.clone();
         if let Some(old) = self.state.nodes.get(&n.id) {
             n.create_index = old.create_index;
+            // Server-owned: a client's re-registration keeps them.
             n.drain = old.drain;
+            n.drain_strategy = old.drain_strategy.clone();
+            if !old.scheduling_eligibility.is_empty() {
+                n.scheduling_eligibility = old.scheduling_eligibility.clone();
+            }
         } else {
             n.create_index = self.index;
         }

@@ -44,6 +44,43 @@ impl Store {
         Ok(applied.index)
     }
 
+    /// Stops an allocation as Nomad 1.x does: one entry marks it to migrate
+    /// (`DesiredTransition.Migrate`) and creates an `alloc-stop` evaluation
+    /// of its job, whose scheduler run stops it and, while the job still
+    /// wants it, places a replacement (elsewhere if its node takes no new
+    /// work; a system job's is placed again on the same node). An unknown
+    /// allocation is [`Error::NotFound`] with `what` `allocation`
+    /// (`Unknown allocation "<id>"`).
+    pub fn stop_allocation(&self, id: &str, opts: &WriteOptions) -> Result<AllocStopResponse> {
+        self.check_region(opts.region.as_deref())?;
+        let not_found = |index| Error::NotFound {
+            what: "allocation",
+            id: id.to_string(),
+            index,
+        };
+        let a = self
+            .with_state(|s| s.alloc(id).cloned().ok_or(s.allocs_index()))
+            .map_err(not_found)?;
+        // The allocation's own job, as Nomad's: it may be a later version
+        // than the stored one, or the job may be gone.
+        let eval = self.new_eval(&a.job, TRIGGER_ALLOC_STOP);
+        let eval_id = eval.id.clone();
+        let applied = self.commit(Command::AllocUpdateDesiredTransition {
+            allocs: vec![id.to_string()],
+            transition: DesiredTransition {
+                migrate: Some(true),
+                ..DesiredTransition::default()
+            },
+            evals: vec![eval],
+            time: self.clock.now(),
+        })?;
+        self.run_inline();
+        Ok(AllocStopResponse {
+            eval_id,
+            index: applied.index,
+        })
+    }
+
     // ---- garbage collection ----
 
     /// Removes terminal evaluations last modified before `older_than` (unix ns)

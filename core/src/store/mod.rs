@@ -28,6 +28,10 @@ use crate::structs::{
     NodeUpdateResponse, Plan, JOB_TYPE_SYSTEM, TRIGGER_ALLOC_FAILURE, TRIGGER_JOB_DEREGISTER,
     TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN, TRIGGER_NODE_UPDATE,
 };
+use crate::structs::{
+    AllocStopResponse, DesiredTransition, DrainSpec, DrainStrategy, NODE_ELIGIBLE, NODE_INELIGIBLE,
+    TRIGGER_ALLOC_STOP,
+};
 use crate::watch::{Key, Watch};
 
 mod allocs;
@@ -196,6 +200,9 @@ fn command_evals(cmd: &Command) -> Box<dyn Iterator<Item = &str> + '_> {
         | Command::NodeDeregister { evals, .. }
         | Command::NodeUpdateStatus { evals, .. }
         | Command::NodeUpdateDrain { evals, .. }
+        | Command::NodeUpdateEligibility { evals, .. }
+        | Command::NodeUpdateDrainStrategy { evals, .. }
+        | Command::AllocUpdateDesiredTransition { evals, .. }
         | Command::AllocClientUpdate { evals, .. } => Box::new(evals.iter().map(|e| e.id.as_str())),
         Command::PlanApply { .. } | Command::GarbageCollect { .. } => Box::new(std::iter::empty()),
     }

@@ -8,8 +8,12 @@ impl Store {
     /// Registers or updates a node (its `CreateIndex` and `Drain` are kept).
     /// Capacity that appears unblocks blocked evaluations, and system jobs get
     /// an evaluation to place on it.
-    pub fn register_node(&self, node: Node) -> Result<NodeUpdateResponse> {
+    pub fn register_node(&self, mut node: Node) -> Result<NodeUpdateResponse> {
         validate_node(&node)?;
+        if node.scheduling_eligibility.is_empty() {
+            // A new node takes work; a known one keeps what the server set.
+            node.scheduling_eligibility = NODE_ELIGIBLE.to_string();
+        }
         let evals = self.with_state(|s| {
             let mut out = Vec::new();
             if node.status == NodeStatus::Ready {
@@ -74,27 +78,162 @@ impl Store {
         )
     }
 
-    /// Sets or clears a node's drain flag. Draining migrates its allocations.
+    /// Sets or clears a node's drain flag, as v0.2's
+    /// `PUT /v1/node/<id>/drain?enable=` does and as Nomad 1.x still takes it:
+    /// enabling is a forced drain (`Deadline` -1 s), disabling ends the drain
+    /// and makes the node eligible again. See [`Store::drain_node`].
     pub fn update_node_drain(&self, id: &str, drain: bool) -> Result<NodeUpdateResponse> {
-        let evals = self.with_state(|s| {
-            let mut out = Vec::new();
-            if s.node(id).is_some_and(|n| n.drain != drain) {
-                if drain {
-                    self.node_job_evals(s, id, TRIGGER_NODE_DRAIN, &mut out);
-                } else {
-                    self.system_job_evals(s, id, &mut out);
+        let spec = drain.then_some(DrainSpec {
+            deadline: -1_000_000_000,
+            ignore_system_jobs: false,
+        });
+        self.drain_node(id, spec.as_ref(), !drain)
+    }
+
+    /// Starts, changes or ends a node's drain (Nomad's `Node.UpdateDrain`).
+    ///
+    /// With a spec, the node gets a `DrainStrategy` (its `ForceDeadline` and
+    /// `StartedAt` stamped now from the store's clock), `Drain: true` and
+    /// `SchedulingEligibility: ineligible`; without one the drain ends, and
+    /// `mark_eligible` makes the node eligible again.
+    ///
+    /// Migration is not Nomad's gradual drainer: the same entry marks every
+    /// live allocation on the node to migrate (those of system jobs too,
+    /// unless `IgnoreSystemJobs`) and creates a `node-drain` evaluation per
+    /// job concerned, so the schedulers move them at once, each job's no more
+    /// than its `Update.MaxParallel` at a time, like a forced drain. The
+    /// deadline is recorded, not waited for, and the drain stays on the node
+    /// until it is ended (Nomad ends it by itself once the node is empty).
+    /// Ending a drain evaluates the node's jobs and the system jobs, as
+    /// capacity that appears.
+    pub fn drain_node(
+        &self,
+        id: &str,
+        spec: Option<&DrainSpec>,
+        mark_eligible: bool,
+    ) -> Result<NodeUpdateResponse> {
+        let now = self.clock.now();
+        let (migrate, evals, strategy) = self.with_state(|s| {
+            let mut migrate = Vec::new();
+            let mut evals = Vec::new();
+            let Some(node) = s.node(id) else {
+                return (migrate, evals, None);
+            };
+            let Some(spec) = spec else {
+                if mark_eligible {
+                    self.node_evals(s, id, &mut evals);
                 }
+                return (migrate, evals, None);
+            };
+            // A drain already under way keeps when it started.
+            let mut strategy = DrainStrategy::new(spec, now);
+            if let Some(old) = &node.drain_strategy {
+                strategy.started_at = old.started_at.clone();
             }
-            out
+            let mut jobs: Vec<&str> = Vec::new();
+            for a in s.allocs_by_node(id) {
+                if a.is_terminal() || (spec.ignore_system_jobs && a.job.job_type == JOB_TYPE_SYSTEM)
+                {
+                    continue;
+                }
+                if !jobs.contains(&a.job_id.as_str()) {
+                    if let Some(job) = s.job(&a.job_id) {
+                        jobs.push(&job.id);
+                        let mut e = self.new_eval(job, TRIGGER_NODE_DRAIN);
+                        e.node_id = id.to_string();
+                        e.node_modify_index = s.node_index(id);
+                        evals.push(e);
+                    }
+                }
+                migrate.push(a.id.clone());
+            }
+            (migrate, evals, Some(strategy))
         });
         self.node_write(
-            Command::NodeUpdateDrain {
+            Command::NodeUpdateDrainStrategy {
                 node_id: id.to_string(),
-                drain,
+                drain_strategy: strategy,
+                mark_eligible,
+                migrate,
+                evals,
+                time: now,
+            },
+            id,
+        )
+    }
+
+    /// Sets a node's scheduling eligibility (`eligible` or `ineligible`;
+    /// Nomad's `Node.UpdateEligibility`). An ineligible node takes no new
+    /// placements and keeps what runs there; made eligible again, its jobs
+    /// and the system jobs are evaluated and blocked evaluations retried, as
+    /// for capacity that appears. A draining node cannot be made eligible
+    /// (an invalid error, as Nomad refuses it).
+    pub fn update_node_eligibility(
+        &self,
+        id: &str,
+        eligibility: &str,
+    ) -> Result<NodeUpdateResponse> {
+        if eligibility != NODE_ELIGIBLE && eligibility != NODE_INELIGIBLE {
+            return Err(Error::invalid_field(
+                "Eligibility",
+                format!("invalid scheduling eligibility {eligibility:?}"),
+            ));
+        }
+        let evals = self.with_state(|s| {
+            let mut out = Vec::new();
+            if let Some(n) = s.node(id) {
+                if eligibility == NODE_ELIGIBLE && n.drain {
+                    return Err(Error::invalid_field(
+                        "Eligibility",
+                        "can not set node's scheduling eligibility to eligible while it is draining",
+                    ));
+                }
+                if eligibility == NODE_ELIGIBLE && !n.is_eligible() {
+                    self.node_evals(s, id, &mut out);
+                }
+            }
+            Ok(out)
+        })?;
+        self.node_write(
+            Command::NodeUpdateEligibility {
+                node_id: id.to_string(),
+                eligibility: eligibility.to_string(),
                 evals,
             },
             id,
         )
+    }
+
+    /// Creates a `node-update` evaluation for every job with live
+    /// allocations on the node and for every system job (Nomad's
+    /// `Node.Evaluate`). Nothing is written when there is none to create
+    /// (`EvalIDs` empty, index 0). An unknown node is not found.
+    pub fn evaluate_node(&self, id: &str) -> Result<NodeUpdateResponse> {
+        let (evals, node_index) = self.with_state(|s| {
+            let node = s.node(id).ok_or_else(|| Error::NotFound {
+                what: "node",
+                id: id.to_string(),
+                index: s.nodes_index(),
+            })?;
+            let mut out = Vec::new();
+            self.node_evals(s, id, &mut out);
+            Ok((out, node.modify_index))
+        })?;
+        if evals.is_empty() {
+            return Ok(NodeUpdateResponse {
+                node_modify_index: node_index,
+                ..NodeUpdateResponse::default()
+            });
+        }
+        let eval_ids: Vec<String> = evals.iter().map(|e| e.id.clone()).collect();
+        let applied = self.commit(Command::EvalUpsert { evals })?;
+        self.run_inline();
+        Ok(NodeUpdateResponse {
+            eval_ids,
+            eval_create_index: applied.index,
+            node_modify_index: node_index,
+            index: applied.index,
+        })
     }
 
     /// Applies a node change. Any node change may let a blocked evaluation
@@ -131,6 +270,19 @@ impl Store {
                 let mut e = self.new_eval(job, trigger);
                 e.node_id = node_id.to_string();
                 e.node_modify_index = s.node_index(node_id);
+                out.push(e);
+            }
+        }
+    }
+
+    /// Nomad's node evaluations: one `node-update` evaluation per job with
+    /// live allocations on the node, and one per other system job.
+    fn node_evals(&self, s: &State, node_id: &str, out: &mut Vec<Evaluation>) {
+        self.node_job_evals(s, node_id, TRIGGER_NODE_UPDATE, out);
+        let mut system = Vec::new();
+        self.system_job_evals(s, node_id, &mut system);
+        for e in system {
+            if !out.iter().any(|o| o.job_id == e.job_id) {
                 out.push(e);
             }
         }

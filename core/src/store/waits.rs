@@ -171,11 +171,23 @@ pub mod reads {
             keys: vec![keys::node(&id)],
             read: Box::new(move |s| {
                 let index = floor(s.node_index(&id), s);
-                let v = s.node(&id).cloned().ok_or_else(|| Error::NotFound {
-                    what: "node",
-                    id: id.clone(),
-                    index,
-                });
+                let v = s
+                    .node(&id)
+                    .map(|n| {
+                        if n.scheduling_eligibility.is_empty() {
+                            // Written before ordu modelled it: eligible.
+                            let mut n = (**n).clone();
+                            n.scheduling_eligibility = n.eligibility().to_string();
+                            Arc::new(n)
+                        } else {
+                            n.clone()
+                        }
+                    })
+                    .ok_or_else(|| Error::NotFound {
+                        what: "node",
+                        id: id.clone(),
+                        index,
+                    });
                 (v, index)
             }),
         }

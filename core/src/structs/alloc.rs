@@ -53,6 +53,11 @@ pub struct Allocation {
     pub desired_status: AllocDesiredStatus,
     #[serde(default)]
     pub desired_description: String,
+    /// What the server asks of the allocation beyond its desired status
+    /// (`Migrate`: move it, set by a stop or a drain). Left out of the JSON
+    /// when nothing is asked.
+    #[serde(default, skip_serializing_if = "DesiredTransition::is_empty")]
+    pub desired_transition: DesiredTransition,
     #[serde(default)]
     pub client_status: AllocClientStatus,
     #[serde(default)]
@@ -77,6 +82,37 @@ pub struct Allocation {
     pub create_time: i64,
     #[serde(default)]
     pub modify_time: i64,
+}
+
+/// What the server asks of an allocation besides its desired status
+/// (Nomad's `DesiredTransition`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DesiredTransition {
+    /// Move it: the scheduler stops it and places a replacement where it can.
+    #[serde(default)]
+    pub migrate: Option<bool>,
+    /// Reschedule it (kept as a client sent it; ordu does not act on it).
+    #[serde(default)]
+    pub reschedule: Option<bool>,
+    /// Reschedule it now (kept; ordu does not act on it).
+    #[serde(default)]
+    pub force_reschedule: Option<bool>,
+    /// Stop it without the group's shutdown delay.
+    #[serde(default)]
+    pub no_shutdown_delay: Option<bool>,
+}
+
+impl DesiredTransition {
+    /// Nothing asked.
+    pub fn is_empty(&self) -> bool {
+        *self == DesiredTransition::default()
+    }
+
+    /// Marked to migrate.
+    pub fn should_migrate(&self) -> bool {
+        self.migrate == Some(true)
+    }
 }
 
 impl Allocation {

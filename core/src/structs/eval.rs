@@ -21,6 +21,8 @@ pub const TRIGGER_ROLLING_UPDATE: &str = "rolling-update";
 pub const TRIGGER_QUEUED_ALLOCS: &str = "queued-allocs";
 /// An allocation stopped by the client and needs a look.
 pub const TRIGGER_ALLOC_FAILURE: &str = "alloc-failure";
+/// An operator stopped an allocation (it is moved).
+pub const TRIGGER_ALLOC_STOP: &str = "alloc-stop";
 
 /// An evaluation: one request to reconcile a job with the cluster.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -139,6 +139,44 @@ pub struct NodeUpdateResponse {
     pub index: u64,
 }
 
+/// The answer to an allocation stop (Nomad's `AllocStopResponse`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocStopResponse {
+    /// The `alloc-stop` evaluation that moves it.
+    #[serde(rename = "EvalID")]
+    pub eval_id: String,
+    /// Index of the write.
+    pub index: u64,
+}
+
+/// The body of `POST /v1/node/<id>/eligibility`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeEligibilityRequest {
+    /// The node (the path's wins, as Nomad's).
+    #[serde(rename = "NodeID", default)]
+    pub node_id: String,
+    /// `eligible` or `ineligible`.
+    #[serde(default)]
+    pub eligibility: String,
+}
+
+/// The body of `POST /v1/node/<id>/drain` (Nomad 1.x).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeDrainRequest {
+    /// The node (the path's wins, as Nomad's).
+    #[serde(rename = "NodeID", default)]
+    pub node_id: String,
+    /// The drain; absent or null ends the node's drain.
+    #[serde(default)]
+    pub drain_spec: Option<DrainSpec>,
+    /// When ending the drain: make the node eligible again.
+    #[serde(default)]
+    pub mark_eligible: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

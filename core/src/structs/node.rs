@@ -39,9 +39,19 @@ pub struct Node {
     /// Operator metadata (`${meta.X}`).
     #[serde(default)]
     pub meta: Option<BTreeMap<String, String>>,
-    /// Set by the server: no new work, existing work migrates.
+    /// Set by the server: no new work, existing work migrates. True while
+    /// [`Node::drain_strategy`] is set (and for the v0.2 drain flag).
     #[serde(default)]
     pub drain: bool,
+    /// Set by the server: the drain in progress, if any (Nomad's
+    /// `DrainStrategy`). Left out of the JSON when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_strategy: Option<DrainStrategy>,
+    /// Set by the server: `eligible` or `ineligible` for new placements
+    /// (Nomad's `SchedulingEligibility`). Empty, on nodes written before ordu
+    /// modelled it, means eligible; reads answer `eligible` then.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scheduling_eligibility: String,
     /// `initializing`, `ready` or `down` ([`NodeStatus`]). Kept as the client
     /// sent it, so that a bad one is named with the node's other field
     /// errors rather than failing the decode; compared as a [`NodeStatus`].
@@ -61,10 +71,112 @@ pub struct Node {
     pub extra: Extra,
 }
 
+/// `SchedulingEligibility` of a node that takes new placements.
+pub const NODE_ELIGIBLE: &str = "eligible";
+/// `SchedulingEligibility` of a node that takes no new placements.
+pub const NODE_INELIGIBLE: &str = "ineligible";
+
+/// What an operator asks of a drain (Nomad's `DrainSpec`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DrainSpec {
+    /// Nanoseconds the drain may take: above 0 a deadline, 0 none, below 0
+    /// "force" (everything at once).
+    #[serde(default)]
+    pub deadline: i64,
+    /// Leave the allocations of system jobs on the node.
+    #[serde(default)]
+    pub ignore_system_jobs: bool,
+}
+
+/// A drain in progress, as the node's JSON shows it (Nomad's
+/// `DrainStrategy`: the spec, with times stamped when it was proposed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DrainStrategy {
+    /// Nanoseconds (see [`DrainSpec::deadline`]).
+    #[serde(default)]
+    pub deadline: i64,
+    /// Leave the allocations of system jobs on the node.
+    #[serde(default)]
+    pub ignore_system_jobs: bool,
+    /// RFC 3339: when the deadline passes (start + `Deadline` when that is
+    /// above 0; else the zero time `0001-01-01T00:00:00Z`).
+    #[serde(default)]
+    pub force_deadline: String,
+    /// RFC 3339: when the drain started.
+    #[serde(default)]
+    pub started_at: String,
+}
+
+/// Unix nanoseconds as RFC 3339 in UTC, as Go writes a `time.Time`
+/// (`2024-05-01T12:00:00.5Z`: trailing zeros of the fraction dropped).
+pub fn rfc3339(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let frac = ns.rem_euclid(1_000_000_000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    );
+    if frac > 0 {
+        let digits = format!("{frac:09}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+/// Go's zero `time.Time` in JSON.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+impl DrainStrategy {
+    /// The strategy of `spec` started at `now` (unix ns).
+    pub fn new(spec: &DrainSpec, now: i64) -> Self {
+        DrainStrategy {
+            deadline: spec.deadline,
+            ignore_system_jobs: spec.ignore_system_jobs,
+            force_deadline: if spec.deadline > 0 {
+                rfc3339(now.saturating_add(spec.deadline))
+            } else {
+                ZERO_TIME.to_string()
+            },
+            started_at: rfc3339(now),
+        }
+    }
+}
+
 impl Node {
-    /// Ready and not draining: may take new allocations.
+    /// Ready, not draining and eligible: may take new allocations.
     pub fn is_schedulable(&self) -> bool {
-        self.status == NodeStatus::Ready && !self.drain
+        self.status == NodeStatus::Ready && !self.drain && self.is_eligible()
+    }
+
+    /// Not marked ineligible for new placements.
+    pub fn is_eligible(&self) -> bool {
+        self.scheduling_eligibility != NODE_INELIGIBLE
+    }
+
+    /// `eligible` or `ineligible`, as reads answer it.
+    pub fn eligibility(&self) -> &str {
+        if self.is_eligible() {
+            NODE_ELIGIBLE
+        } else {
+            NODE_INELIGIBLE
+        }
     }
 
     /// The short form listed by `/v1/nodes`.
@@ -75,6 +187,7 @@ impl Node {
             name: self.name.clone(),
             node_class: self.node_class.clone(),
             drain: self.drain,
+            scheduling_eligibility: self.eligibility().to_string(),
             status: self.status.clone(),
             status_description: self.status_description.clone(),
             create_index: self.create_index,
@@ -94,8 +207,26 @@ pub struct NodeListStub {
     pub name: String,
     pub node_class: String,
     pub drain: bool,
+    #[serde(default)]
+    pub scheduling_eligibility: String,
     pub status: String,
     pub status_description: String,
     pub create_index: u64,
     pub modify_index: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_go_writes_them() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000_500_000_000), "2023-11-14T22:13:20.5Z");
+        assert_eq!(
+            rfc3339(951_782_400_000_000_001),
+            "2000-02-29T00:00:00.000000001Z"
+        );
+        assert_eq!(rfc3339(-1_000_000_000), "1969-12-31T23:59:59Z");
+    }
 }

@@ -501,6 +501,18 @@ pub fn validate_node(node: &Node) -> Result<(), Error> {
             format!("invalid node status {:?}", node.status),
         ));
     }
+    if !matches!(
+        node.scheduling_eligibility.as_str(),
+        "" | super::NODE_ELIGIBLE | super::NODE_INELIGIBLE
+    ) {
+        errs.push(FieldError::new(
+            "SchedulingEligibility",
+            format!(
+                "invalid scheduling eligibility {:?}",
+                node.scheduling_eligibility
+            ),
+        ));
+    }
     resources_rules(At::root("Resources"), &node.resources, &mut errs);
     if let Some(r) = &node.reserved {
         resources_rules(At::root("Reserved"), r, &mut errs);

@@ -33,6 +33,10 @@ pub enum Op {
     NodeStatus(String),
     /// `PUT|POST /v1/node/<id>/drain`
     NodeDrain(String),
+    /// `PUT|POST /v1/node/<id>/eligibility`
+    NodeEligibility(String),
+    /// `PUT|POST /v1/node/<id>/evaluate`
+    NodeEvaluate(String),
     /// `GET /v1/node/<id>/allocations`
     NodeAllocations(String),
     /// `GET /v1/evaluations`
@@ -47,6 +51,8 @@ pub enum Op {
     GetAllocation(String),
     /// `PUT|POST /v1/allocation/<id>/status`
     UpdateAllocation(String),
+    /// `PUT|POST /v1/allocation/<id>/stop`
+    StopAllocation(String),
     /// `GET /v1/agent/self`
     AgentSelf,
     /// `GET /v1/agent/members`
@@ -196,6 +202,10 @@ pub fn route(method: &Method, path: &str) -> Route {
                 pick(write, Op::NodeStatus(id))
             } else if let Some(id) = suffixed("/drain") {
                 pick(write, Op::NodeDrain(id))
+            } else if let Some(id) = suffixed("/eligibility") {
+                pick(write, Op::NodeEligibility(id))
+            } else if let Some(id) = suffixed("/evaluate") {
+                pick(write, Op::NodeEvaluate(id))
             } else if let Some(id) = suffixed("/allocations") {
                 pick(read, Op::NodeAllocations(id))
             } else if rest.contains('/') {
@@ -216,6 +226,12 @@ pub fn route(method: &Method, path: &str) -> Route {
             }
         }
         // Evaluation and allocation IDs are UUIDs: a `/` is a sub-path.
+        "allocation" if rest.ends_with("/stop") => {
+            match suffixed("/stop").filter(|id| !id.contains('/')) {
+                Some(id) => pick(write, Op::StopAllocation(id)),
+                None => Route::NotFound,
+            }
+        }
         _ if rest.contains('/') && !(kind == "allocation" && rest.ends_with("/status")) => {
             Route::NotFound
         }
@@ -405,12 +421,12 @@ mod tests {
             "/v1/jobsx",
             "/v1/job",
             "/v1/evaluationz/x",
-            "/v1/node/n1/eligibility",
-            "/v1/node/n1%2Feligibility",
+            "/v1/node/n1/purge",
             "/v1/job/web/plan",
             "/v1/job/a/b/summary",
             "/v1/evaluation/e1/nope",
-            "/v1/allocation/a1/stop",
+            "/v1/allocation/a1/restart",
+            "/v1/allocation/a/b/stop",
         ] {
             assert_eq!(r(Method::GET, p), Route::NotFound, "{p}");
             assert_eq!(r(Method::POST, p), Route::NotFound, "{p}");
@@ -419,6 +435,28 @@ mod tests {
         assert_eq!(r(Method::GET, "/v1/job/%ff"), Route::BadPath);
         assert_eq!(r(Method::GET, "/v1/job/abc%"), Route::BadPath);
         assert_eq!(percent_decode("%C3%A9t%c3%a9").as_deref(), Some("été"));
+    }
+
+    #[test]
+    fn the_node_and_allocation_writes_of_nomad_1() {
+        for m in [Method::PUT, Method::POST] {
+            assert_eq!(
+                r(m.clone(), "/v1/node/n1/eligibility"),
+                op(Op::NodeEligibility(s("n1")))
+            );
+            assert_eq!(
+                r(m.clone(), "/v1/node/n1/evaluate"),
+                op(Op::NodeEvaluate(s("n1")))
+            );
+            assert_eq!(
+                r(m.clone(), "/v1/allocation/a1/stop"),
+                op(Op::StopAllocation(s("a1")))
+            );
+        }
+        assert_eq!(
+            r(Method::GET, "/v1/allocation/a1/stop"),
+            Route::MethodNotAllowed
+        );
     }
 
     #[test]

@@ -659,6 +659,13 @@ impl App {
             Op::UpdateAllocation(id) => {
                 Box::new(move |s: &Store| host::update_alloc_client(s, Some(&id), &body))
             }
+            Op::NodeEligibility(id) => {
+                Box::new(move |s: &Store| host::update_node_eligibility(s, &id, &body))
+            }
+            Op::NodeEvaluate(id) => Box::new(move |s: &Store| host::evaluate_node(s, &id)),
+            Op::StopAllocation(id) => {
+                Box::new(move |s: &Store| host::stop_allocation(s, &id, region.as_deref()))
+            }
             _ => return text(StatusCode::INTERNAL_SERVER_ERROR, "not a write"),
         };
         // Writes run inline on this serving thread, one at a time across

@@ -1104,6 +1104,90 @@ static void test_trailing_garbage_is_refused(void) {
   ordu_store_free(s);
 }
 
+/* ---- Nomad 1.x's node and allocation writes ---- */
+
+static void test_node_eligibility_drain_evaluate_and_alloc_stop(void) {
+  ordu_store *s = new_store();
+  register_node(s);
+  register_job(s, JOB);
+  ordu_string *out = NULL;
+  uint64_t index = 0, w = 0;
+
+  /* Node evaluate: one node-update evaluation for the job on it. */
+  CHECK_RC(ordu_node_evaluate(s, "node-1", &out, &w), ORDU_OK);
+  CHECK(w > 0);
+  CHECK(has(out, "\"EvalIDs\":[\""));
+  CHECK(has(out, "\"NodeModifyIndex\":1"));
+  ordu_string_free(out);
+
+  /* Stop an allocation: it is replaced. */
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, 0, 0, &out, NULL), ORDU_OK);
+  char alloc_id[64] = "";
+  int placed = json_string_field(ordu_string_ptr(out), "ID", alloc_id, sizeof alloc_id);
+  CHECK(placed);
+  ordu_string_free(out);
+  if (placed) {
+    CHECK_RC(ordu_allocation_stop(s, alloc_id, NULL, &out, &w), ORDU_OK);
+    CHECK(has(out, "\"EvalID\":\""));
+    ordu_string_free(out);
+    CHECK_RC(ordu_allocation_get(s, alloc_id, NULL, 0, 0, &out, NULL), ORDU_OK);
+    CHECK(has(out, "\"DesiredStatus\":\"stop\""));
+    CHECK(has(out, "\"Migrate\":true"));
+    ordu_string_free(out);
+  }
+  out = SENTINEL;
+  CHECK_RC(ordu_allocation_stop(s, "no-such-alloc", NULL, &out, NULL), ORDU_NOT_FOUND);
+  CHECK(error_has("Unknown allocation"));
+  CHECK_RC(ordu_allocation_stop(s, NULL, NULL, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_allocation_stop(s, "a", "mars", &out, NULL), ORDU_REGION);
+  CHECK(out == SENTINEL);
+
+  /* Eligibility. */
+  const char inel[] = "{\"NodeID\":\"node-1\",\"Eligibility\":\"ineligible\"}";
+  CHECK_RC(ordu_node_update_eligibility(s, "node-1", inel, strlen(inel), &out, &w), ORDU_OK);
+  CHECK(has(out, "\"NodeModifyIndex\":"));
+  ordu_string_free(out);
+  CHECK_RC(ordu_node_get(s, "node-1", NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(has(out, "\"SchedulingEligibility\":\"ineligible\""));
+  CHECK(index == w);
+  ordu_string_free(out);
+  out = SENTINEL;
+  const char bad[] = "{\"Eligibility\":\"maybe\"}";
+  CHECK_RC(ordu_node_update_eligibility(s, "node-1", bad, strlen(bad), &out, NULL),
+           ORDU_INVALID);
+  CHECK(error_has("\"path\":\"Eligibility\""));
+  CHECK_RC(ordu_node_update_eligibility(s, "gone", inel, strlen(inel), &out, NULL),
+           ORDU_NOT_FOUND);
+  CHECK_RC(ordu_node_update_eligibility(s, "node-1", "{", 1, &out, NULL), ORDU_INVALID_JSON);
+  CHECK(out == SENTINEL);
+
+  /* Drain with a DrainSpec, then end it with MarkEligible. */
+  const char drain[] = "{\"DrainSpec\":{\"Deadline\":60000000000,\"IgnoreSystemJobs\":true}}";
+  CHECK_RC(ordu_node_drain(s, "node-1", drain, strlen(drain), &out, &w), ORDU_OK);
+  ordu_string_free(out);
+  CHECK_RC(ordu_node_get(s, "node-1", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Drain\":true"));
+  CHECK(has(out, "\"DrainStrategy\":{\"Deadline\":60000000000,\"IgnoreSystemJobs\":true"));
+  ordu_string_free(out);
+  const char undrain[] = "{\"DrainSpec\":null,\"MarkEligible\":true}";
+  CHECK_RC(ordu_node_drain(s, "node-1", undrain, strlen(undrain), &out, &w), ORDU_OK);
+  ordu_string_free(out);
+  CHECK_RC(ordu_node_get(s, "node-1", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Drain\":false"));
+  CHECK(has(out, "\"SchedulingEligibility\":\"eligible\""));
+  ordu_string_free(out);
+  out = SENTINEL;
+  const char bad_spec[] = "{\"DrainSpec\":{\"Deadline\":\"soon\"}}";
+  CHECK_RC(ordu_node_drain(s, "node-1", bad_spec, strlen(bad_spec), &out, NULL),
+           ORDU_INVALID_JSON);
+  CHECK(error_has("\"path\":\"DrainSpec.Deadline\""));
+  CHECK_RC(ordu_node_drain(s, "gone", undrain, strlen(undrain), &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_node_evaluate(s, "gone", &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_node_evaluate(s, NULL, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK(out == SENTINEL);
+  ordu_store_free(s);
+}
+
 /* ---- main ---- */
 
 /* ---- lists with paging ---- */
@@ -1251,6 +1335,7 @@ static const struct test tests[] = {
     T(test_trailing_garbage_is_refused),
     T(test_nodes),
     T(test_node_errors),
+    T(test_node_eligibility_drain_evaluate_and_alloc_stop),
     T(test_limits),
     T(test_garbage_collect),
     T(test_manual_mode_process),

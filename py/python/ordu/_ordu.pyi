@@ -202,6 +202,17 @@ class Store:
     ) -> Obj:
         """Sets a node's drain flag from ``{"Drain": bool}``, or from ``enable``
         (the text of ``?enable=``) with no body."""
+    def drain_node(self, node_id: str, update: Body, *, region: Optional[str] = None) -> Obj:
+        """Drains a node from ``{"DrainSpec": {"Deadline", "IgnoreSystemJobs"} | None,
+        "MarkEligible": bool}``; ``DrainSpec`` None ends the drain."""
+    def update_node_eligibility(
+        self, node_id: str, update: Body, *, region: Optional[str] = None
+    ) -> Obj:
+        """Sets a node's scheduling eligibility from ``{"Eligibility": ...}``."""
+    def evaluate_node(self, node_id: str, *, region: Optional[str] = None) -> Obj:
+        """Creates node-update evaluations for the node's jobs and the system jobs."""
+    def stop_allocation(self, alloc_id: str, *, region: Optional[str] = None) -> Obj:
+        """Stops an allocation (it is replaced): ``{"EvalID", "Index"}``."""
     def node(
         self, node_id: str, *, index: int = 0, wait: Optional[float] = None,
         region: Optional[str] = None,

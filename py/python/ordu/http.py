@@ -2,9 +2,10 @@
 
 Serves ``/v1/jobs``, ``/v1/job/<id>`` (``/allocations``, ``/evaluations``,
 ``/evaluate``, ``DELETE``), ``/v1/nodes``, ``/v1/node/<id>`` (``/status``,
-``/drain``, ``/allocations``), ``/v1/evaluations``, ``/v1/evaluation/<id>``
-(``/allocations``), ``/v1/allocations``, ``/v1/allocation/<id>``
-(``/status``), and the agent and status endpoints
+``/drain``, ``/eligibility``, ``/evaluate``, ``/allocations``),
+``/v1/evaluations``, ``/v1/evaluation/<id>`` (``/allocations``),
+``/v1/allocations``, ``/v1/allocation/<id>`` (``/status``, ``/stop``), and
+the agent and status endpoints
 (``/v1/agent/self``, ``/v1/agent/members``, ``/v1/status/leader``,
 ``/v1/status/peers``, ``/v1/regions``) with Nomad's status codes, plain-text
 error bodies, the ``X-Nomad-*`` headers and ``?index=&wait=`` blocking
@@ -352,6 +353,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._writes(method)
                 return self._write(q, lambda region: self.store.update_alloc_client(
                     alloc_id, self.body(), region=region))
+            if rest.endswith("/stop") and "/" not in rest[: -len("/stop")]:
+                alloc_id = rest[: -len("/stop")]
+                self._writes(method)
+                return self._write(q, lambda region: self.store.stop_allocation(
+                    alloc_id, region=region))
             if "/" in rest:
                 raise NotFound  # allocation IDs are UUIDs: a sub-path not served
             if method != "GET":
@@ -401,7 +407,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _node(self, method: str, rest: str, q: Query) -> Answer:
         tail = rest.rsplit("/", 1)[-1] if "/" in rest else ""
-        if "/" in rest and tail not in ("status", "drain", "allocations"):
+        if "/" in rest and tail not in ("status", "drain", "eligibility", "evaluate", "allocations"):
             raise NotFound  # node IDs have no "/": a sub-path not served
         if rest.endswith("/status"):
             node_id = rest[: -len("/status")]
@@ -413,6 +419,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._writes(method)
             return self._write(q, lambda region: self.store.update_node_drain(
                 node_id, self.body(), enable=q.get("enable"), region=region))
+        if rest.endswith("/eligibility"):
+            node_id = rest[: -len("/eligibility")]
+            self._writes(method)
+            return self._write(q, lambda region: self.store.update_node_eligibility(
+                node_id, self.body(), region=region))
+        if rest.endswith("/evaluate"):
+            node_id = rest[: -len("/evaluate")]
+            self._writes(method)
+            return self._write(q, lambda region: self.store.evaluate_node(node_id, region=region))
         if rest.endswith("/allocations"):
             node_id = rest[: -len("/allocations")]
             if method != "GET":
