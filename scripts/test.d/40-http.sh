@@ -66,3 +66,9 @@ if [ "$status" -ne 0 ]; then
   exit 1
 fi
 echo "ordu-http shut down cleanly"
+
+# Deregister as Nomad 1.x (--deregister stop): the stop tests, against a
+# second server so configured (the suite above expects the seed's purge).
+start_server ordu-http target/release/ordu-http --addr 127.0.0.1:0 --demo-nodes 3 --deregister stop
+ORDU_HTTP_ADDR=$addr ORDU_HTTP_REQUIRED=1 ORDU_HTTP_DEREGISTER=stop \
+  "$venv/bin/python" -m pytest tests/http/test_stop.py -q -p no:cacheprovider

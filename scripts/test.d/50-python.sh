@@ -23,3 +23,11 @@ make_venv "$venv" "maturin>=1.5,<2" "pytest>=7.4" "requests>=2.31" "python-nomad
 . scripts/lib/serve.sh
 start_server ordu.http "$py" -m ordu.http --addr 127.0.0.1:0 --demo-nodes 3
 PYTHON=$py tests/http/run.sh "$addr" -q -p no:cacheprovider
+
+# Deregister as Nomad 1.x: the stop tests, against a second server
+# configured to stop (the suite above expects the seed's purge).
+kill -TERM "$pid"
+wait "$pid" || true
+start_server ordu.http "$py" -m ordu.http --addr 127.0.0.1:0 --demo-nodes 3 --config '{"deregister": "stop"}'
+ORDU_HTTP_ADDR=$addr ORDU_HTTP_REQUIRED=1 ORDU_HTTP_DEREGISTER=stop \
+  "$py" -m pytest tests/http/test_stop.py -q -p no:cacheprovider

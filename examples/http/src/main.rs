@@ -78,7 +78,7 @@ static ALLOCATOR_CONF: Option<&u8> =
 
 const USAGE: &str = "\
 usage: ordu-http [--addr HOST:PORT] [--region NAME] [--datacenter NAME] [--demo-nodes N]
-                 [--gc-after DURATION] [--threads N] [--spin DURATION]
+                 [--deregister purge|stop] [--gc-after DURATION] [--threads N] [--spin DURATION]
                  [--read-timeout DURATION] [--max-body-bytes-in-flight BYTES]
                  [--max-conns N] [--log-requests] [--data-dir DIR [--snapshot-every N] [--snapshot-bytes BYTES] [--commit-delay DURATION]]
                  [--server-id ID --raft-addr HOST:PORT --server ID=RAFT_ADDR=HTTP_ADDR ...]
@@ -88,6 +88,11 @@ usage: ordu-http [--addr HOST:PORT] [--region NAME] [--datacenter NAME] [--demo-
   --datacenter NAME  the datacenter /v1/agent/self reports this server in (default dc1)
   --demo-nodes N     register N ready nodes in datacenter dc1, and one each in us2
                      and eu1, with the docker, exec and java drivers (default 0)
+  --deregister purge|stop
+                     what DELETE /v1/job/<id> does: purge removes the job at once
+                     (the seed's endpoint; the default); stop keeps it, stopped
+                     (Stop: true, a new version), until ?purge=true or collection,
+                     as Nomad 1.x does
   --gc-after DURATION
                      collect terminal evaluations and allocations this much older
                      than now, once a minute (Go duration, default 1h; 0: never)
@@ -169,6 +174,8 @@ struct Args {
     snapshot_every: u64,
     snapshot_bytes: u64,
     commit_delay: Duration,
+    /// What a deregister without `purge` does.
+    deregister: ordu::DeregisterMode,
     /// A cluster server's ID, Raft address and the cluster's servers.
     server_id: Option<u64>,
     raft_addr: Option<SocketAddr>,
@@ -197,6 +204,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         snapshot_every: ordu_durable::Options::default().snapshot_every,
         snapshot_bytes: ordu_durable::Options::default().snapshot_bytes,
         commit_delay: ordu_durable::DEFAULT_COMMIT_DELAY,
+        deregister: ordu::DeregisterMode::Purge,
         server_id: None,
         raft_addr: None,
         servers: std::collections::BTreeMap::new(),
@@ -231,6 +239,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 if a.region.is_empty() {
                     return Err("--region must not be empty".into());
                 }
+            }
+            "--deregister" => {
+                let v = value()?;
+                a.deregister = match v.as_str() {
+                    "purge" => ordu::DeregisterMode::Purge,
+                    "stop" => ordu::DeregisterMode::Stop,
+                    _ => return Err(format!("--deregister {v:?}: want purge or stop")),
+                };
             }
             "--datacenter" => {
                 a.datacenter = value()?;
@@ -648,6 +664,7 @@ async fn run(args: Args) -> Result<(), String> {
     let config = Config {
         region: args.region.clone(),
         mode: SchedulingMode::Queued,
+        deregister: args.deregister,
         // With a durable log each plan waits for a sync: plans made side by
         // side share one (in memory, one thread plans faster than several).
         scheduler_workers: if args.data_dir.is_some() {
@@ -1198,6 +1215,10 @@ mod tests {
         assert!(parse(&["--threads", "0"]).is_err());
         assert!(parse(&["--threads", "100000"]).is_err());
         assert_eq!(a.spin, Duration::from_micros(100));
+        let dereg = |v: &str| parse(&["--deregister", v]).map(|a| a.unwrap().deregister);
+        assert_eq!(dereg("stop"), Ok(ordu::DeregisterMode::Stop));
+        assert_eq!(dereg("purge"), Ok(ordu::DeregisterMode::Purge));
+        assert!(dereg("soft").unwrap_err().contains("--deregister \"soft\""));
         let delay = |v: &str| parse(&["--commit-delay", v]).map(|a| a.unwrap().commit_delay);
         assert_eq!(delay("0"), Ok(Duration::ZERO));
         assert_eq!(delay("1ms"), Ok(Duration::from_millis(1)));
