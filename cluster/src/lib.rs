@@ -150,6 +150,10 @@ impl Default for Confirmations {
     }
 }
 
+/// How long the leader waits for a follower to receive and restore a
+/// snapshot before it sends it again.
+const SNAPSHOT_INSTALL_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// How long a confirmation of leadership may take before the request is
 /// refused: a leader cut off from a quorum does not hold it for ever.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
@@ -238,6 +242,12 @@ impl Cluster {
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(opts.snapshot_every.max(1)),
             // A server behind by more than this gets the snapshot instead.
             max_in_snapshot_log_to_keep: opts.snapshot_every.clamp(1, 1000),
+            // Sending a snapshot and restoring it on the follower: openraft's
+            // 200 ms default is shorter than a restore takes on a busy
+            // machine (seconds for a state of a million allocations), and a
+            // follower whose install times out is sent it again and again,
+            // never catching up.
+            install_snapshot_timeout: SNAPSHOT_INSTALL_TIMEOUT.as_millis() as u64,
             ..Default::default()
         };
         let config = Arc::new(config.validate().map_err(|e| e.to_string())?);
