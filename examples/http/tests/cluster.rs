@@ -39,11 +39,14 @@ impl Cluster {
         }
     }
 
-    /// No job has more than one running allocation of a name on any live
-    /// member (each job asks for one): nothing placed twice.
+    /// The scheduler's invariants on every live member's final state: no
+    /// job has more than one running allocation of a name (each job asks
+    /// for one), so nothing is placed twice and names are unique, and no
+    /// node is over-committed.
     fn placed_once(&self) {
         for i in self.live() {
             let api = self.members[i].api;
+            common::cluster::no_node_overcommitted(api);
             let mut s = TcpStream::connect(api).unwrap();
             s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             for id in jobs_on(api) {

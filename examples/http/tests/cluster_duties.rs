@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::cluster::Cluster;
+use common::cluster::{no_node_overcommitted, Cluster};
 use common::{eventually, request_on};
 
 /// One request on a new connection, with bounded waits.
@@ -93,25 +93,6 @@ fn runs_exactly(api: SocketAddr, job: &str, count: usize, since: u64) -> Result<
         ));
     }
     Ok(())
-}
-
-/// No node of `api`'s state runs more CPU than it has.
-fn no_node_overcommitted(api: SocketAddr) {
-    let nodes = json(api, "/v1/nodes?stale").unwrap();
-    for n in nodes.as_array().unwrap() {
-        let id = n["ID"].as_str().unwrap();
-        let node = json(api, &format!("/v1/node/{id}?stale")).unwrap();
-        let cpu = node["Resources"]["CPU"].as_i64().unwrap();
-        let allocs = json(api, &format!("/v1/node/{id}/allocations?stale")).unwrap();
-        let used: i64 = allocs
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|a| a["DesiredStatus"] == "run")
-            .map(|a| a["Resources"]["CPU"].as_i64().unwrap_or(0))
-            .sum();
-        assert!(used <= cpu, "node {id}: {used} MHz placed on {cpu}");
-    }
 }
 
 #[test]

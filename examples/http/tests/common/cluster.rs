@@ -140,6 +140,39 @@ impl Cluster {
     }
 }
 
+/// A server's own state read as JSON (`?stale`), on a new connection.
+fn stale_json(api: SocketAddr, path: &str) -> serde_json::Value {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (status, body) = get(api, &format!("{path}{sep}stale")).expect("the server answers");
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// No node of `api`'s own state runs more CPU or memory than it has: the
+/// scheduler's fit held through whatever the test did to the cluster.
+pub fn no_node_overcommitted(api: SocketAddr) {
+    let nodes = stale_json(api, "/v1/nodes");
+    for n in nodes.as_array().unwrap() {
+        let id = n["ID"].as_str().unwrap();
+        let node = stale_json(api, &format!("/v1/node/{id}"));
+        let allocs = stale_json(api, &format!("/v1/node/{id}/allocations"));
+        let live: Vec<&serde_json::Value> = allocs
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["DesiredStatus"] == "run")
+            .collect();
+        for dim in ["CPU", "MemoryMB"] {
+            let has = node["Resources"][dim].as_i64().unwrap();
+            let used: i64 = live
+                .iter()
+                .map(|a| a["Resources"][dim].as_i64().unwrap_or(0))
+                .sum();
+            assert!(used <= has, "node {id}: {used} {dim} placed on {has}");
+        }
+    }
+}
+
 /// A GET on a new connection, with bounded waits; `None` if unanswered.
 pub fn get(api: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&api, Duration::from_secs(1)).ok()?;
