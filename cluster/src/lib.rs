@@ -302,16 +302,38 @@ impl Cluster {
         }
         // Every request counted so far arrived before this round began.
         let covers = c.asked.load(Ordering::SeqCst);
-        let outcome =
-            match tokio::time::timeout(CONFIRM_TIMEOUT, self.raft.ensure_linearizable()).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(format!("this server no longer leads: {e}")),
-                Err(_) => Err(format!(
-                    "this server could not confirm that it leads within {CONFIRM_TIMEOUT:?}"
-                )),
-            };
+        let outcome = match tokio::time::timeout(CONFIRM_TIMEOUT, self.confirm_round()).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!(
+                "this server could not confirm that it leads within {CONFIRM_TIMEOUT:?}"
+            )),
+        };
         *last = (covers, outcome.clone());
         outcome
+    }
+
+    /// One confirmation: asked again while the answers of a quorum were
+    /// only late (a busy machine) and this server is still Raft's leader;
+    /// refused as soon as another leads or this one stepped down.
+    async fn confirm_round(&self) -> Result<(), String> {
+        use openraft::error::{CheckIsLeaderError, RaftError};
+        loop {
+            match self.raft.ensure_linearizable().await {
+                Ok(_) => return Ok(()),
+                Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_)))
+                    if self.leads() =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(format!("this server no longer leads: {e}")),
+            }
+        }
+    }
+
+    /// Whether Raft has this server in its leader state now.
+    fn leads(&self) -> bool {
+        let m = self.raft.metrics().borrow().clone();
+        m.current_leader == Some(self.id) && m.state == openraft::ServerState::Leader
     }
 
     /// The leader as this server knows it, with its addresses. A server
