@@ -107,8 +107,10 @@ impl Store {
     /// the register would store it (the same version and indexes) and a
     /// throwaway evaluation, with the seed the next real scheduler run will
     /// use: so, as long as nothing else is written in between, the plan is
-    /// what a register then does. Nothing is written: no table, no index,
-    /// no ID or seed drawn, no broker or waiter touched, so a plan may run
+    /// what a register then does. Nothing is written for the plan: no
+    /// table, no index, no ID or seed drawn, no broker or waiter touched
+    /// (in grouped and queued modes it first waits, as a read does, for the
+    /// evaluations of writes answered before it), so a plan may run
     /// on any store (on a replicated follower it sees that replica's state;
     /// a front end forwards it to the leader like a write).
     ///
@@ -117,6 +119,10 @@ impl Store {
     /// check-and-set register, and with `req.diff` the [`JobDiff`] to the
     /// stored job.
     pub fn plan_job(&self, req: JobPlanRequest, opts: &WriteOptions) -> Result<JobPlanResponse> {
+        // As a read: the evaluations of writes answered before are
+        // processed first (grouped and queued modes), so the plan sees
+        // their results and the seed the next run really takes.
+        self.read_barrier();
         let checked = self.check_register(
             JobRegisterRequest {
                 job: req.job,
