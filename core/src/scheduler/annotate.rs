@@ -24,15 +24,11 @@ pub(crate) fn desired_updates(
         .iter()
         .map(|g| (g.name.clone(), DesiredUpdates::default()))
         .collect();
-    let live: HashMap<&str, &str> = state
-        .allocs_by_job(&job.id)
+    let allocs = state.allocs_by_job(&job.id);
+    let live: HashMap<&str, &str> = allocs
         .iter()
         .filter(|a| !a.is_terminal())
-        .map(|a| {
-            // Borrowed from the state, which outlives this call.
-            let a = state.alloc(&a.id).expect("listed by the state");
-            (a.id.as_str(), a.task_group.as_str())
-        })
+        .map(|a| (a.id.as_str(), a.task_group.as_str()))
         .collect();
     let mut touched: HashSet<&str> = HashSet::new();
     let mut replaced: HashSet<&str> = HashSet::new();
