@@ -18,7 +18,8 @@ use crate::store::{
     WriteOptions, DEFAULT_WAIT, MAX_WAIT,
 };
 use crate::structs::{
-    decode, AllocClientUpdate, JobRegisterRequest, Limits, NodeDrainRequest, NodeEligibilityRequest,
+    decode, AllocClientUpdate, JobPlanRequest, JobRegisterRequest, Limits, NodeDrainRequest,
+    NodeEligibilityRequest,
 };
 
 /// A JSON answer and its index.
@@ -638,6 +639,24 @@ pub fn check_register_job_at(
 /// [`Store::commit_register`]) and answers as the endpoint does.
 pub fn commit_register(store: &Store, checked: CheckedRegister) -> Result<Reply> {
     let r = store.commit_register(checked)?;
+    reply(&r, r.index)
+}
+
+/// Plans a job as `PUT /v1/job/<id>/plan` does (see [`Store::plan_job`]):
+/// the body is `{"Job": {...}, "Diff": bool, "PolicyOverride": bool}`, the
+/// job must have the path's ID (else a decode error,
+/// `Job ID does not match`, HTTP 400), and the answer is Nomad's
+/// `JobPlanResponse` at the stored job's `JobModifyIndex`. Writes nothing.
+/// The region is checked first.
+pub fn plan_job(store: &Store, id: &str, body: &[u8], region: Option<&str>) -> Result<Reply> {
+    check_region(store, region)?;
+    let req: JobPlanRequest = decode(body, &store.config().limits)?;
+    if let Some(job) = req.job.as_ref() {
+        if job.id != id {
+            return Err(path_mismatch("Job ID does not match"));
+        }
+    }
+    let r = store.plan_job(req, &write_opts(region))?;
     reply(&r, r.index)
 }
 

@@ -276,6 +276,24 @@ enum ordu_result ordu_job_register(const struct ordu_store *store,
                                    uint64_t *index_out);
 
 /**
+ * Plans a job (Nomad's `PUT /v1/job/<id>/plan`): a scheduler dry run that
+ * writes nothing. `body_json` (`body_len` bytes, not NUL-terminated) is
+ * `{"Job": {...}, "Diff": true}`; the job's ID must be `job_id` (else
+ * `ORDU_INVALID_JSON`, `Job ID does not match`). `region` may be NULL. On
+ * `ORDU_OK` writes Nomad's plan answer (`{"Annotations": {"DesiredTGUpdates":
+ * ...}, "FailedTGAllocs", "JobModifyIndex", "Diff", "Index", ...}`) and the
+ * stored job's `JobModifyIndex` (0 for a new job) as the index. A job a
+ * register would refuse is refused the same way (`ORDU_INVALID`).
+ */
+enum ordu_result ordu_job_plan(const struct ordu_store *store,
+                               const char *job_id,
+                               const char *body_json,
+                               size_t body_len,
+                               const char *region,
+                               struct ordu_string **json_out,
+                               uint64_t *index_out);
+
+/**
  * Creates an evaluation of a job (Nomad's `PUT /v1/job/<id>/evaluate`).
  * `region` may be NULL. On `ORDU_OK` writes `{"EvalID", "Index", ...}` and
  * the write's index. A missing job is `ORDU_NOT_FOUND`.

@@ -567,6 +567,33 @@ pub unsafe extern "C" fn ordu_job_register(
     })
 }
 
+/// Plans a job (Nomad's `PUT /v1/job/<id>/plan`): a scheduler dry run that
+/// writes nothing. `body_json` (`body_len` bytes, not NUL-terminated) is
+/// `{"Job": {...}, "Diff": true}`; the job's ID must be `job_id` (else
+/// `ORDU_INVALID_JSON`, `Job ID does not match`). `region` may be NULL. On
+/// `ORDU_OK` writes Nomad's plan answer (`{"Annotations": {"DesiredTGUpdates":
+/// ...}, "FailedTGAllocs", "JobModifyIndex", "Diff", "Index", ...}`) and the
+/// stored job's `JobModifyIndex` (0 for a new job) as the index. A job a
+/// register would refuse is refused the same way (`ORDU_INVALID`).
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_plan(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    body_json: *const c_char,
+    body_len: usize,
+    region: *const c_char,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_plan";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let b = body(F, "body_json", body_json, body_len)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(host::plan_job(s, id, b, region)?)
+    })
+}
+
 /// Creates an evaluation of a job (Nomad's `PUT /v1/job/<id>/evaluate`).
 /// `region` may be NULL. On `ORDU_OK` writes `{"EvalID", "Index", ...}` and
 /// the write's index. A missing job is `ORDU_NOT_FOUND`.

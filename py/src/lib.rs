@@ -584,6 +584,25 @@ impl Store {
         })
     }
 
+    /// A scheduler dry run of `PUT /v1/job/<job_id>/plan`: what registering
+    /// the job would do, without writing anything. `request` is Nomad's plan
+    /// body, `{"Job": {...}, "Diff": True}`; the job's ID must be `job_id`.
+    /// Returns Nomad's plan answer: `{"Annotations": {"DesiredTGUpdates":
+    /// {...}}, "FailedTGAllocs", "JobModifyIndex", "Diff", "Index", ...}`.
+    /// Raises InvalidError (a job register would refuse, or another ID),
+    /// RegionError, LimitError.
+    #[pyo3(signature = (job_id, request, *, region=None))]
+    fn plan_job<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        request: &Bound<'py, PyAny>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let body = body_bytes(request)?;
+        self.write(py, |s| host::plan_job(s, &job_id, &body, region.as_deref()))
+    }
+
     /// Creates a `job-register` evaluation for an existing job.
     /// Returns `{"EvalID", "EvalCreateIndex", "JobModifyIndex", "Index", ...}`;
     /// raises NotFoundError for a missing job.

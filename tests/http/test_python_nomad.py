@@ -247,3 +247,38 @@ def test_node_and_allocation_writes_through_python_nomad(api, h, client):
     with pytest.raises(nomad_exc.BaseNomadException) as err:
         client.allocation.stop_allocation("00000000-0000-0000-0000-000000000000")
     assert "Unknown allocation" in err.value.nomad_resp.text
+
+
+def test_plan_job_through_python_nomad(api, h, client):
+    """job.plan_job(id, {"Job": job}, diff=True) as python-nomad 2.1.0 sends
+    it: the dry run's annotations, failures, index and diff; nothing written."""
+    dc = api.dc()
+    api.add_node(dc)
+    job = api.fitting_job(dc, count=2)
+    job_id = job["ID"]
+    group = job["TaskGroups"][0]["Name"]
+
+    got = client.job.plan_job(job_id, {"Job": copy.deepcopy(job)}, diff=True)
+    assert got["Annotations"]["DesiredTGUpdates"][group]["Place"] == 2
+    assert got["FailedTGAllocs"] is None
+    assert got["JobModifyIndex"] == 0
+    assert got["Diff"]["Type"] == "Added" and got["Diff"]["ID"] == job_id
+    assert job_id not in client.job
+
+    reply = client.job.register_job(job_id, {"Job": copy.deepcopy(job)})
+    api.track_job(job_id)
+    assert len(h.running(client.job.get_allocations(job_id))) == 2
+
+    job["TaskGroups"][0]["Count"] = 3
+    got = client.job.plan_job(job_id, {"Job": copy.deepcopy(job)}, diff=True)
+    assert got["JobModifyIndex"] == reply["JobModifyIndex"]
+    u = got["Annotations"]["DesiredTGUpdates"][group]
+    assert (u["Place"], u["InPlaceUpdate"], u["Stop"]) == (1, 2, 0)
+    tg = got["Diff"]["TaskGroups"][0]
+    assert tg["Type"] == "Edited" and tg["Updates"] == {"create": 1, "in-place update": 2}
+    assert client.job.get_job(job_id)["TaskGroups"][0]["Count"] == 2
+    assert len(client.job.get_evaluations(job_id)) == 1
+
+    with pytest.raises(nomad_exc.BadRequestNomadException) as err:
+        client.job.plan_job(job_id + "-other", {"Job": copy.deepcopy(job)})
+    assert "Job ID does not match" in err.value.nomad_resp.text

@@ -12,7 +12,7 @@ use super::reconcile::{self, Placement};
 use super::{nodes_available, Builder, Context, GroupPlan, DESC_MIGRATING, DESC_UPDATING};
 use crate::state::State;
 use crate::structs::regexp::Regexes;
-use crate::structs::{AllocMetric, Evaluation, Node, Plan, JOB_TYPE_BATCH};
+use crate::structs::{AllocMetric, Evaluation, Job, Node, Plan, JOB_TYPE_BATCH};
 
 /// The shuffled candidate nodes of one evaluation and the cursor that carries
 /// over from one placement to the next (Nomad's round-robin effect).
@@ -22,8 +22,13 @@ struct Candidates<'s> {
     limit: usize,
 }
 
-pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -> Plan {
-    let job = state.job(&eval.job_id).filter(|j| !j.stop).cloned();
+pub(super) fn process(
+    state: &State,
+    eval: &Evaluation,
+    job: Option<Arc<Job>>,
+    ctx: &mut Context<'_>,
+) -> Plan {
+    let job = job.filter(|j| !j.stop);
     let allocs = state.allocs_by_job(&eval.job_id);
     let live: Vec<_> = allocs
         .iter()

@@ -35,6 +35,7 @@
 //! - Bandwidth asked is accounted on the node (SEED's offers forgot it), and
 //!   a node's CIDR is walked for at most 256 addresses.
 
+pub(crate) mod annotate;
 pub mod broker;
 pub(crate) mod feasible;
 mod generic;
@@ -98,6 +99,18 @@ const TRIGGERS: [&str; 8] = [
 /// one. Deterministic: the same state, evaluation, seed and IDs give the same
 /// plan.
 pub fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -> Plan {
+    process_job(state, eval, state.job(&eval.job_id).cloned(), ctx)
+}
+
+/// [`process`] with `job` standing for the state's job of the evaluation
+/// (`None`: no such job): a dry run schedules a job that is not registered
+/// without writing it into a copy of the state.
+pub(crate) fn process_job(
+    state: &State,
+    eval: &Evaluation,
+    job: Option<Arc<Job>>,
+    ctx: &mut Context<'_>,
+) -> Plan {
     if !TRIGGERS.contains(&eval.triggered_by.as_str()) {
         let why = format!(
             "scheduler cannot handle '{}' evaluation reason",
@@ -108,14 +121,14 @@ pub fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -> Plan 
     }
     // The job as stored decides the scheduler: a deregister evaluation of a
     // system job is typed `service` by Nomad, but must still stop per node.
-    let system = match state.job(&eval.job_id) {
+    let system = match &job {
         Some(j) => j.job_type == JOB_TYPE_SYSTEM,
         None => eval.eval_type == JOB_TYPE_SYSTEM,
     };
     if system {
-        system::process(state, eval, ctx)
+        system::process(state, eval, job, ctx)
     } else {
-        generic::process(state, eval, ctx)
+        generic::process(state, eval, job, ctx)
     }
 }
 

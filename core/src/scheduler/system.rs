@@ -17,11 +17,16 @@ use super::{
 use crate::state::State;
 use crate::structs::regexp::Regexes;
 use crate::structs::{
-    alloc_name, AllocClientStatus, AllocMetric, Allocation, Evaluation, Node, Plan,
+    alloc_name, AllocClientStatus, AllocMetric, Allocation, Evaluation, Job, Node, Plan,
 };
 
-pub(super) fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -> Plan {
-    let job = state.job(&eval.job_id).filter(|j| !j.stop).cloned();
+pub(super) fn process(
+    state: &State,
+    eval: &Evaluation,
+    job: Option<Arc<Job>>,
+    ctx: &mut Context<'_>,
+) -> Plan {
+    let job = job.filter(|j| !j.stop);
     let allocs = state.allocs_by_job(&eval.job_id);
     let live: Vec<Arc<Allocation>> = allocs
         .iter()

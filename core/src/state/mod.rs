@@ -237,6 +237,17 @@ impl State {
         self.jobs.get(id)
     }
 
+    /// The job as a register of `job` at `index` would store it, without
+    /// storing it: the stored job when the spec is the same, else `job` with
+    /// the indexes, version and status [`State::apply`] gives it.
+    pub fn job_as_registered(&self, job: Job, index: u64) -> Arc<Job> {
+        let existing = self.jobs.get(&job.id);
+        match as_registered(existing, Cow::Owned(job), index) {
+            Some(j) => Arc::new(j),
+            None => existing.expect("only a stored job is the same").clone(),
+        }
+    }
+
     /// Jobs in ID order whose ID starts with `prefix`.
     pub fn jobs_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a Arc<Job>> {
         self.jobs
@@ -690,6 +701,24 @@ fn plan_conflict(node_id: &str, why: &str) -> Error {
     }
 }
 
+/// The job a register of `job` at `index` stores over `existing`: `None`
+/// when the spec is the same (the stored job stays as it is), else the job
+/// with the indexes, version and status the register gives it. One rule for
+/// apply and for a dry run ([`State::job_as_registered`]).
+fn as_registered(existing: Option<&Arc<Job>>, job: Cow<'_, Job>, index: u64) -> Option<Job> {
+    if existing.is_some_and(|old| old.same_spec(&job)) {
+        return None;
+    }
+    let mut j = job.into_owned();
+    j.create_index = existing.map_or(index, |o| o.create_index);
+    j.modify_index = index;
+    j.job_modify_index = index;
+    j.version = existing.map_or(0, |o| o.version + 1);
+    j.status = existing.map_or(JOB_STATUS_PENDING.to_string(), |o| o.status.clone());
+    j.status_description.clear();
+    Some(j)
+}
+
 /// One command being applied: every mutation goes through here so that the
 /// indexes and watch keys stay in step with the tables.
 struct Tx<'a> {
@@ -900,23 +929,14 @@ impl Tx<'_> {
 
     fn job_register(&mut self, job: Cow<'_, Job>, mut eval: Evaluation) {
         let existing = self.state.jobs.get(&job.id).cloned();
-        let changed = existing.as_ref().is_none_or(|old| !old.same_spec(&job));
-        let job_modify_index = if changed {
-            let mut j = job.into_owned();
-            j.create_index = existing.as_ref().map_or(self.index, |o| o.create_index);
-            j.modify_index = self.index;
-            j.job_modify_index = self.index;
-            j.version = existing.as_ref().map_or(0, |o| o.version + 1);
-            j.status = existing
-                .as_ref()
-                .map_or(JOB_STATUS_PENDING.to_string(), |o| o.status.clone());
-            j.status_description.clear();
-            let id = j.id.clone();
-            self.state.jobs.insert(id.clone(), Arc::new(j));
-            self.touch_job(&id);
-            self.index
-        } else {
-            existing.as_ref().map_or(0, |o| o.job_modify_index)
+        let job_modify_index = match as_registered(existing.as_ref(), job, self.index) {
+            Some(j) => {
+                let id = j.id.clone();
+                self.state.jobs.insert(id.clone(), Arc::new(j));
+                self.touch_job(&id);
+                self.index
+            }
+            None => existing.as_ref().map_or(0, |o| o.job_modify_index),
         };
         self.applied.job_modify_index = job_modify_index;
         eval.job_modify_index = job_modify_index;

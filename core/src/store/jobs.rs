@@ -17,6 +17,15 @@ impl CheckedRegister {
     }
 }
 
+/// The ID of a plan's throwaway evaluation (never stored).
+const PLAN_EVAL_ID: &str = "00000000-0000-0000-0000-000000000000";
+/// IDs a plan mints for allocations and evaluations it never stores: out of
+/// the way of the store's random (v4) IDs.
+const PLAN_ID_PREFIX: &str = "ffffffff-ffff-0000-0000-";
+/// How Go writes its zero time, as Nomad answers `NextPeriodicLaunch` for a
+/// job that is not periodic.
+const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
 impl Store {
     // ---- jobs ----
 
@@ -87,6 +96,100 @@ impl Store {
             index: applied.index,
             ..JobWriteResponse::default()
         })
+    }
+
+    /// A scheduler dry run (Nomad's job plan): what registering `req.job`
+    /// now would do, without doing any of it.
+    ///
+    /// The job gets the defaults and checks of [`Store::check_register`]
+    /// (a job register would refuse is refused the same way), then the
+    /// scheduler of its type runs against the current state with the job as
+    /// the register would store it (the same version and indexes) and a
+    /// throwaway evaluation, with the seed the next real scheduler run will
+    /// use: so, as long as nothing else is written in between, the plan is
+    /// what a register then does. Nothing is written for the plan: no
+    /// table, no index, no ID or seed drawn, no broker or waiter touched
+    /// (in grouped and queued modes it first waits, as a read does, for the
+    /// evaluations of writes answered before it), so a plan may run
+    /// on any store (on a replicated follower it sees that replica's state;
+    /// a front end forwards it to the leader like a write).
+    ///
+    /// The answer has the annotations per group, `FailedTGAllocs` of the
+    /// run, the stored job's `JobModifyIndex` (0 for a new job) for a later
+    /// check-and-set register, and with `req.diff` the [`JobDiff`] to the
+    /// stored job.
+    pub fn plan_job(&self, req: JobPlanRequest, opts: &WriteOptions) -> Result<JobPlanResponse> {
+        // As a read: the evaluations of writes answered before are
+        // processed first (grouped and queued modes), so the plan sees
+        // their results and the seed the next run really takes.
+        self.read_barrier();
+        let checked = self.check_register(
+            JobRegisterRequest {
+                job: req.job,
+                ..JobRegisterRequest::default()
+            },
+            opts,
+        )?;
+        let mut job = checked.job;
+        job.submit_time = self.clock.now();
+        // Read while the state is held, so that the seed and the state
+        // belong together as far as a dry run can tell.
+        let st = self.state.read();
+        let stored = st.job(&job.id).cloned();
+        let candidate = st.job_as_registered(job, st.index() + 1);
+        let eval = Evaluation {
+            id: PLAN_EVAL_ID.to_string(),
+            namespace: candidate.namespace.clone(),
+            priority: candidate.priority,
+            eval_type: candidate.job_type.clone(),
+            triggered_by: TRIGGER_JOB_REGISTER.to_string(),
+            job_id: candidate.id.clone(),
+            job_modify_index: candidate.job_modify_index,
+            status: EvalStatus::Pending,
+            ..Evaluation::default()
+        };
+        // The seed the next real run takes; `runs` is not advanced.
+        let run = self.runs.load(Ordering::Relaxed);
+        let mut minted = 0u64;
+        let mut new_id = || {
+            minted += 1;
+            format!("{PLAN_ID_PREFIX}{minted:012x}")
+        };
+        let mut ctx = Context {
+            now: self.clock.now(),
+            seed: self.config.seed ^ run.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            new_id: &mut new_id,
+        };
+        let plan = scheduler::process_job(&st, &eval, Some(candidate.clone()), &mut ctx);
+        let updates = scheduler::annotate::desired_updates(&st, &candidate, &plan);
+        let failed = plan
+            .evals
+            .first()
+            .map(|e| e.failed_tg_allocs.clone())
+            .filter(|f| !f.is_empty());
+        let diff = req
+            .diff
+            .then(|| crate::structs::job_diff(stored.as_deref(), &candidate, &updates));
+        let job_modify_index = stored.as_ref().map_or(0, |j| j.job_modify_index);
+        Ok(JobPlanResponse {
+            annotations: PlanAnnotations {
+                desired_tg_updates: updates,
+                preempted_allocs: None,
+            },
+            failed_tg_allocs: failed,
+            job_modify_index,
+            created_evals: None,
+            diff,
+            next_periodic_launch: GO_ZERO_TIME.to_string(),
+            warnings: String::new(),
+            index: job_modify_index,
+        })
+    }
+
+    /// [`Store::plan_job`] from the JSON body of `PUT /v1/job/<id>/plan`.
+    pub fn plan_job_json(&self, body: &[u8], opts: &WriteOptions) -> Result<JobPlanResponse> {
+        let req = crate::structs::decode::<JobPlanRequest>(body, &self.config.limits)?;
+        self.plan_job(req, opts)
     }
 
     /// Registers a job from the JSON body of `PUT /v1/jobs`.

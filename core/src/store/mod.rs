@@ -24,9 +24,10 @@ use crate::state::{keys, Applied, ListOptions, Page, State};
 use crate::structs::{
     validate_alloc_update, validate_job, validate_node, validate_node_status, AllocClientStatus,
     AllocClientUpdate, AllocListStub, Allocation, EvalStatus, Evaluation, Job, JobListStub,
-    JobRegisterRequest, JobWriteResponse, Limits, Node, NodeListStub, NodeStatus,
-    NodeUpdateResponse, Plan, JOB_TYPE_SYSTEM, TRIGGER_ALLOC_FAILURE, TRIGGER_JOB_DEREGISTER,
-    TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN, TRIGGER_NODE_UPDATE,
+    JobPlanRequest, JobPlanResponse, JobRegisterRequest, JobWriteResponse, Limits, Node,
+    NodeListStub, NodeStatus, NodeUpdateResponse, Plan, PlanAnnotations, JOB_TYPE_SYSTEM,
+    TRIGGER_ALLOC_FAILURE, TRIGGER_JOB_DEREGISTER, TRIGGER_JOB_REGISTER, TRIGGER_NODE_DRAIN,
+    TRIGGER_NODE_UPDATE,
 };
 use crate::structs::{
     AllocStopResponse, DesiredTransition, DrainSpec, DrainStrategy, NODE_ELIGIBLE, NODE_INELIGIBLE,

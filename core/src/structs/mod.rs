@@ -2,6 +2,7 @@
 //! validation.
 
 mod alloc;
+mod diff;
 mod eval;
 mod job;
 mod node;
@@ -13,6 +14,7 @@ mod validate;
 pub mod version;
 
 pub use alloc::*;
+pub use diff::*;
 pub use eval::*;
 pub use job::*;
 pub use node::*;

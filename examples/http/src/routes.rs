@@ -21,6 +21,9 @@ pub enum Op {
     JobEvaluations(String),
     /// `PUT|POST /v1/job/<id>/evaluate`
     EvaluateJob(String),
+    /// `PUT|POST /v1/job/<id>/plan`: a dry run; served as a write (a
+    /// follower forwards it to the leader) that writes nothing
+    PlanJob(String),
     /// `GET /v1/nodes`
     ListNodes,
     /// `GET /v1/node/<id>`
@@ -181,6 +184,8 @@ pub fn route(method: &Method, path: &str) -> Route {
         "job" => {
             if let Some(id) = suffixed("/evaluate") {
                 pick(write, Op::EvaluateJob(id))
+            } else if let Some(id) = suffixed("/plan") {
+                pick(write, Op::PlanJob(id))
             } else if let Some(id) = suffixed("/allocations") {
                 pick(read, Op::JobAllocations(id))
             } else if let Some(id) = suffixed("/evaluations") {
@@ -308,6 +313,11 @@ mod tests {
             op(Op::EvaluateJob(s("a/b")))
         );
         assert_eq!(
+            r(Method::PUT, "/v1/job/a/b/plan"),
+            op(Op::PlanJob(s("a/b")))
+        );
+        assert_eq!(r(Method::GET, "/v1/job/a/plan"), Route::MethodNotAllowed);
+        assert_eq!(
             r(Method::GET, "/v1/job/a/b/evaluate"),
             Route::MethodNotAllowed
         );
@@ -422,7 +432,7 @@ mod tests {
             "/v1/job",
             "/v1/evaluationz/x",
             "/v1/node/n1/purge",
-            "/v1/job/web/plan",
+            "/v1/job/web/dispatch",
             "/v1/job/a/b/summary",
             "/v1/evaluation/e1/nope",
             "/v1/allocation/a1/restart",

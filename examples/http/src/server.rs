@@ -607,6 +607,7 @@ impl App {
 
     async fn write(self: &Arc<Self>, op: Op, body: Vec<u8>, params: &Params) -> Response {
         let region = params.region().map(str::to_string);
+        let dry_run = matches!(op, Op::PlanJob(_));
         let call: WriteCall = match op {
             Op::RegisterJob(id) => {
                 // Decoding and checking need no turn: done here, in parallel
@@ -629,6 +630,9 @@ impl App {
                     Ok(c) => Box::new(move |s: &Store| host::commit_register(s, c)),
                     Err(refused) => return refused,
                 }
+            }
+            Op::PlanJob(id) => {
+                Box::new(move |s: &Store| host::plan_job(s, &id, &body, region.as_deref()))
             }
             Op::EvaluateJob(id) => {
                 if let Err(fail) = check_evaluate_body(&self.store, &id, &body) {
@@ -678,6 +682,17 @@ impl App {
         // write to the blocking pool measured slower (two thread wake-ups
         // per write; docs/benchmarks.md).
         let done = match &self.synced_writes {
+            // A plan writes nothing: no write turn, nothing to process
+            // after it; on the blocking pool, as a scheduler run over a
+            // large cluster takes a while.
+            _ if dry_run => {
+                let store = self.store.clone();
+                tokio::task::spawn_blocking(move || {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&store)))
+                })
+                .await
+                .unwrap_or_else(|_| Err(Box::new("the plan's task failed")))
+            }
             None => {
                 let Some(turn) = self.write_turn().await else {
                     return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down");

@@ -324,3 +324,49 @@ fn status_and_agent_endpoints_tell_the_truth() {
     assert_eq!(status, 500, "a default read needs the leader: {body}");
     assert_eq!(json(api, "/v1/status/leader").unwrap(), "");
 }
+
+/// A plan asked of a follower is forwarded to the leader, like a write, and
+/// answers the leader's dry run; no server's state moves.
+#[test]
+fn a_plan_on_a_follower_is_the_leaders_and_writes_nothing() {
+    let c = Cluster::start(3, 10_000);
+    let all = c.live();
+    let lead = c.leader(&all, Duration::from_secs(20));
+    write(&c, "PUT", "/v1/node/plan-n1", &small_node("plan-n1", "dcp"));
+    let reg = write(
+        &c,
+        "PUT",
+        "/v1/job/planned",
+        &job("planned", "dcp", 1, "{}", "a"),
+    );
+    let jmi = reg["JobModifyIndex"].as_u64().unwrap();
+    let follower = *all.iter().find(|&&i| i != lead).unwrap();
+    let indexes = || -> Vec<String> {
+        all.iter()
+            .map(|&i| {
+                let (_, head, _) = get_with_head(c.members[i].api, "/v1/jobs?stale");
+                header(&head, "x-nomad-index").unwrap_or("").to_string()
+            })
+            .collect()
+    };
+    // Placed, and every member caught up.
+    assert!(eventually(Duration::from_secs(15), || {
+        all.iter()
+            .all(|&i| running(c.members[i].api, "planned").is_some_and(|r| r.len() == 1))
+            && indexes().windows(2).all(|w| w[0] == w[1])
+    }));
+    let before = indexes();
+    let body = job("planned", "dcp", 2, "{}", "a").replace(r#"{"Job""#, r#"{"Diff":true,"Job""#);
+    let mut answers = Vec::new();
+    for i in [follower, lead] {
+        let (status, text) = call(c.members[i].api, "PUT", "/v1/job/planned/plan", &body).unwrap();
+        assert_eq!(status, 200, "server {i}: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["JobModifyIndex"], jmi, "{v}");
+        assert_eq!(v["Annotations"]["DesiredTGUpdates"]["g"]["Place"], 1, "{v}");
+        assert_eq!(v["Diff"]["Type"], "Edited", "{v}");
+        answers.push(v["Annotations"].clone());
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(before, indexes(), "a plan moved an index");
+}

@@ -308,6 +308,52 @@ static void test_job_evaluate_and_evaluations(void) {
   ordu_store_free(s);
 }
 
+static void test_job_plan(void) {
+  ordu_store *s = new_store();
+  register_node(s);
+  uint64_t w = register_job(s, JOB);
+  uint64_t before = 0, after = 0;
+  CHECK_RC(ordu_store_index(s, &before), ORDU_OK);
+
+  /* Count 2 -> 3: one to place, two updated in place; with the diff. */
+  static const char PLAN[] =
+      "{\"Diff\":true,\"Job\":{\"ID\":\"web\",\"Datacenters\":[\"dc1\"],\"TaskGroups\":"
+      "[{\"Name\":\"g\",\"Count\":3,\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"exec\","
+      "\"Resources\":{\"CPU\":100,\"MemoryMB\":64}}]}]}}";
+  ordu_string *out = NULL;
+  uint64_t index = SENTINEL_INDEX;
+  CHECK_RC(ordu_job_plan(s, "web", PLAN, strlen(PLAN), NULL, &out, &index), ORDU_OK);
+  CHECK(index == w); /* the stored job's JobModifyIndex */
+  CHECK(has(out, "\"DesiredTGUpdates\":{\"g\":{"));
+  CHECK(has(out, "\"Place\":1"));
+  CHECK(has(out, "\"InPlaceUpdate\":2"));
+  CHECK(has(out, "\"FailedTGAllocs\":null"));
+  CHECK(has(out, "\"Type\":\"Edited\""));
+  CHECK(has(out, "\"Name\":\"Count\""));
+  ordu_string_free(out);
+
+  /* Nothing was written. */
+  CHECK_RC(ordu_store_index(s, &after), ORDU_OK);
+  CHECK(after == before);
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(strstr(ordu_string_ptr(out), "web.g[2]") == NULL);
+  ordu_string_free(out);
+
+  /* The path's ID must be the job's; a job a register refuses is refused. */
+  out = SENTINEL;
+  CHECK_RC(ordu_job_plan(s, "other", PLAN, strlen(PLAN), NULL, &out, &index), ORDU_INVALID_JSON);
+  CHECK(error_has("Job ID does not match"));
+  static const char BAD[] = "{\"Job\":{\"ID\":\"web\",\"TaskGroups\":[]}}";
+  CHECK_RC(ordu_job_plan(s, "web", BAD, strlen(BAD), NULL, &out, &index), ORDU_INVALID);
+  CHECK_RC(ordu_job_plan(s, NULL, PLAN, strlen(PLAN), NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_plan(s, "web", NULL, 0, NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_plan(s, "web", PLAN, strlen(PLAN), NULL, NULL, &index), ORDU_NULL_PARAMETER);
+  CHECK(out == SENTINEL);
+  CHECK_RC(ordu_store_index(s, &after), ORDU_OK);
+  CHECK(after == before);
+  ordu_store_free(s);
+}
+
 static void test_job_deregister(void) {
   ordu_store *s = new_store();
   uint64_t w = register_job(s, JOB);
@@ -1327,6 +1373,7 @@ static const struct test tests[] = {
     T(test_job_get_errors),
     T(test_job_list),
     T(test_job_evaluate_and_evaluations),
+    T(test_job_plan),
     T(test_job_deregister),
     T(test_job_stop_and_purge),
     T(test_allocations),

@@ -124,6 +124,12 @@ class Store:
         self, request: Body, *, job_id: Optional[str] = None, region: Optional[str] = None
     ) -> Obj:
         """Registers ``{"Job": {...}}``; returns ``{"EvalID", "Index", ...}``."""
+    def plan_job(
+        self, job_id: str, request: Body, *, region: Optional[str] = None
+    ) -> Obj:
+        """A dry run of registering ``{"Job": {...}, "Diff": bool}``: Nomad's
+        plan answer (``Annotations``, ``FailedTGAllocs``, ``JobModifyIndex``,
+        ``Diff``); writes nothing."""
     def evaluate_job(self, job_id: str, *, region: Optional[str] = None) -> Obj:
         """Creates a job-register evaluation for an existing job."""
     def deregister_job(

@@ -1,7 +1,7 @@
 """Nomad's HTTP API over an ordu :class:`~ordu.Store` (docs/http-api.md).
 
 Serves ``/v1/jobs``, ``/v1/job/<id>`` (``/allocations``, ``/evaluations``,
-``/evaluate``, ``DELETE``), ``/v1/nodes``, ``/v1/node/<id>`` (``/status``,
+``/evaluate``, ``/plan``, ``DELETE``), ``/v1/nodes``, ``/v1/node/<id>`` (``/status``,
 ``/drain``, ``/eligibility``, ``/evaluate``, ``/allocations``),
 ``/v1/evaluations``, ``/v1/evaluation/<id>`` (``/allocations``),
 ``/v1/allocations``, ``/v1/allocation/<id>`` (``/status``, ``/stop``), and
@@ -381,6 +381,11 @@ class _Handler(BaseHTTPRequestHandler):
             job_id = rest[: -len("/evaluate")]
             self._writes(method)
             return self._write(q, lambda region: self.store.evaluate_job(job_id, region=region))
+        if rest.endswith("/plan"):
+            job_id = rest[: -len("/plan")]
+            self._writes(method)
+            return self._write(q, lambda region: self.store.plan_job(
+                job_id, self.body(), region=region))
         if rest.endswith("/allocations"):
             job_id = rest[: -len("/allocations")]
             if method != "GET":
