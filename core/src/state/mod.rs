@@ -12,7 +12,7 @@ mod snapshot;
 mod usage;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -180,7 +180,22 @@ pub struct State {
     job_indexes: BTreeMap<String, JobIndexes>,
     node_indexes: BTreeMap<String, NodeIndexes>,
     tables: TableIndexes,
+    /// The versions each job replaced, newest first: at most
+    /// `tracked_versions - 1` of them (the current version is the job).
+    job_versions: BTreeMap<String, VecDeque<Arc<Job>>>,
+    tracked_versions: TrackedVersions,
     derived: Derived,
+}
+
+/// How many versions of a job apply keeps, the current one included: a
+/// setting of the replica, never written to a snapshot.
+#[derive(Clone, Copy, Debug)]
+struct TrackedVersions(usize);
+
+impl Default for TrackedVersions {
+    fn default() -> Self {
+        TrackedVersions(crate::store::DEFAULT_JOB_TRACKED_VERSIONS)
+    }
 }
 
 impl State {
@@ -230,7 +245,39 @@ impl State {
         self.derived = d;
     }
 
+    /// Sets how many versions of each job apply keeps, the current one
+    /// included (0 counts as 1); [`crate::Store`] sets it from
+    /// [`crate::Config::job_tracked_versions`]. Versions already kept beyond
+    /// it go at the job's next spec change.
+    pub fn set_job_tracked_versions(&mut self, n: usize) {
+        self.tracked_versions = TrackedVersions(n.max(1));
+    }
+
     // ---- reads ----
+
+    /// Every version kept of a job, newest (the job itself) first; empty
+    /// when the job does not exist.
+    pub fn job_versions(&self, id: &str) -> Vec<Arc<Job>> {
+        let Some(job) = self.jobs.get(id) else {
+            return Vec::new();
+        };
+        let mut out = vec![job.clone()];
+        out.extend(self.job_versions.get(id).into_iter().flatten().cloned());
+        out
+    }
+
+    /// One version of a job, the current one or a kept one.
+    pub fn job_version(&self, id: &str, version: u64) -> Option<Arc<Job>> {
+        let job = self.jobs.get(id)?;
+        if job.version == version {
+            return Some(job.clone());
+        }
+        self.job_versions
+            .get(id)?
+            .iter()
+            .find(|j| j.version == version)
+            .cloned()
+    }
 
     /// A job by ID.
     pub fn job(&self, id: &str) -> Option<&Arc<Job>> {
@@ -445,6 +492,19 @@ impl State {
                 ..
             } => self.check_enforce_index(&job.id, *want),
             Command::JobDeregister { job_id, .. } => self.require_job(job_id),
+            Command::JobStability {
+                job_id, version, ..
+            } => {
+                self.require_job(job_id)?;
+                match self.job_version(job_id, *version) {
+                    Some(_) => Ok(()),
+                    None => Err(Error::NotFound {
+                        what: "job version",
+                        id: job_version_id(job_id, *version),
+                        index: self.job_index(job_id),
+                    }),
+                }
+            }
             Command::PlanApply { plan } => self.check_plan(plan),
             Command::NodeDeregister { node_id, .. }
             | Command::NodeUpdateStatus { node_id, .. }
@@ -600,6 +660,11 @@ impl State {
     }
 }
 
+/// The `id` of a [`Error::NotFound`] of a job version: `<job>@v<version>`.
+pub(crate) fn job_version_id(job_id: &str, version: u64) -> String {
+    format!("{job_id}@v{version}")
+}
+
 /// The value at `key`, inserted empty if absent, without allocating a key
 /// when it is already there (this runs for every allocation written).
 /// Allocations from which [`State::rebuild`] uses a second thread.
@@ -707,6 +772,7 @@ impl Tx<'_> {
             }
             Command::JobDeregister { job_id, eval } => {
                 self.state.jobs.remove(job_id);
+                self.state.job_versions.remove(job_id);
                 self.touch_job(job_id);
                 self.upsert_eval(eval.clone());
             }
@@ -792,6 +858,11 @@ impl Tx<'_> {
                 }
                 self.upsert_evals(evals);
             }
+            Command::JobStability {
+                job_id,
+                version,
+                stable,
+            } => self.job_stability(job_id, *version, *stable),
             Command::GarbageCollect {
                 evals,
                 allocs,
@@ -807,6 +878,7 @@ impl Tx<'_> {
                     // Registered again since it was chosen: it lives on.
                     if self.state.jobs.get(id).is_some_and(|j| j.stop) {
                         self.state.jobs.remove(id);
+                        self.state.job_versions.remove(id);
                         self.touch_job(id);
                     }
                 }
@@ -912,7 +984,15 @@ impl Tx<'_> {
                 .map_or(JOB_STATUS_PENDING.to_string(), |o| o.status.clone());
             j.status_description.clear();
             let id = j.id.clone();
-            self.state.jobs.insert(id.clone(), Arc::new(j));
+            if let Some(old) = self.state.jobs.insert(id.clone(), Arc::new(j)) {
+                let keep = self.state.tracked_versions.0 - 1;
+                let kept = self.state.job_versions.entry(id.clone()).or_default();
+                kept.push_front(old);
+                kept.truncate(keep);
+                if kept.is_empty() {
+                    self.state.job_versions.remove(&id);
+                }
+            }
             self.touch_job(&id);
             self.index
         } else {
@@ -921,6 +1001,31 @@ impl Tx<'_> {
         self.applied.job_modify_index = job_modify_index;
         eval.job_modify_index = job_modify_index;
         self.upsert_eval(eval);
+    }
+
+    /// Marks a version stable or not: the job itself (its `ModifyIndex`
+    /// moves, its `JobModifyIndex` and `Version` stay, as Nomad's) or a kept
+    /// version. Checked: the version exists.
+    fn job_stability(&mut self, id: &str, version: u64, stable: bool) {
+        let Some(job) = self.state.jobs.get(id) else {
+            return;
+        };
+        if job.version == version {
+            let mut j = (**job).clone();
+            j.stable = stable;
+            j.modify_index = self.index;
+            self.state.jobs.insert(id.to_string(), Arc::new(j));
+        } else if let Some(old) = self
+            .state
+            .job_versions
+            .get_mut(id)
+            .and_then(|kept| kept.iter_mut().find(|j| j.version == version))
+        {
+            Arc::make_mut(old).stable = stable;
+        } else {
+            return;
+        }
+        self.touch_job(id);
     }
 
     /// Job status as Nomad derives it: system jobs run unless stopped; any live

@@ -119,6 +119,73 @@ impl Store {
         })
     }
 
+    /// Reverts a job to a version it keeps: that version's spec is
+    /// registered as a new version, with a `job-register` evaluation (the
+    /// answer is a register's). With `enforce_prior_version`, only if the
+    /// job is still at that version when the write applies (a check-and-set
+    /// on its `JobModifyIndex`). Errors as Nomad's: a missing job is
+    /// [`Error::NotFound`]; the current version, or another current version
+    /// than the one enforced, [`Error::Conflict`]; a version not kept,
+    /// [`Error::NotFound`] of a `job version`.
+    pub fn revert_job(
+        &self,
+        req: JobRevertRequest,
+        opts: &WriteOptions,
+    ) -> Result<JobWriteResponse> {
+        self.check_region(opts.region.as_deref())?;
+        let id = req.job_id.as_str();
+        let (cur, old) =
+            self.with_state(|s| (s.job(id).cloned(), s.job_version(id, req.job_version)));
+        let cur = cur.ok_or_else(|| Error::NotFound {
+            what: "job",
+            id: id.to_string(),
+            index: 0,
+        })?;
+        if req.job_version == cur.version {
+            return Err(conflict("can't revert to current version".into()));
+        }
+        let Some(old) = old else {
+            return Err(Error::NotFound {
+                what: "job version",
+                id: crate::state::job_version_id(id, req.job_version),
+                index: 0,
+            });
+        };
+        if let Some(want) = req.enforce_prior_version {
+            if cur.version != want {
+                return Err(conflict(format!(
+                    "Current job has version {}; enforcing version {want}",
+                    cur.version
+                )));
+            }
+        }
+        let mut job = (*old).clone();
+        job.stable = false;
+        self.commit_register(CheckedRegister {
+            job,
+            enforce_index: req.enforce_prior_version.map(|_| cur.job_modify_index),
+        })
+    }
+
+    /// Marks a version of a job stable (or not), as Nomad's job stability
+    /// update: the version's `Stable` changes, nothing else (no evaluation,
+    /// no new version). A missing job or version is [`Error::NotFound`].
+    pub fn set_job_stability(
+        &self,
+        req: JobStabilityRequest,
+        opts: &WriteOptions,
+    ) -> Result<JobStabilityResponse> {
+        self.check_region(opts.region.as_deref())?;
+        let applied = self.commit(Command::JobStability {
+            job_id: req.job_id,
+            version: req.job_version,
+            stable: req.stable,
+        })?;
+        Ok(JobStabilityResponse {
+            index: applied.index,
+        })
+    }
+
     /// Deregisters a job as [`Config::deregister`] says, without a purge:
     /// see [`Store::deregister_job_with`].
     pub fn deregister_job(&self, id: &str, opts: &WriteOptions) -> Result<JobWriteResponse> {

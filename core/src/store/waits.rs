@@ -39,6 +39,33 @@ pub mod reads {
         }
     }
 
+    /// Every version a job keeps, newest (the job itself) first, as the
+    /// versions endpoint answers them; a missing job is [`Error::NotFound`].
+    /// The index is the job's: a register or a stability change wakes it.
+    pub fn job_versions(id: &str) -> Reader<JobVersionsResponse> {
+        let id = id.to_string();
+        Reader {
+            keys: vec![keys::job(&id)],
+            read: Box::new(move |s| {
+                let index = floor(s.job_index(&id), s);
+                let versions = s.job_versions(&id);
+                let v = if versions.is_empty() {
+                    Err(Error::NotFound {
+                        what: "job",
+                        id: id.clone(),
+                        index,
+                    })
+                } else {
+                    Ok(JobVersionsResponse {
+                        versions: versions.into_iter().map(JobVersion::new).collect(),
+                        diffs: None,
+                    })
+                };
+                (v, index)
+            }),
+        }
+    }
+
     /// Job list stubs in ID order, of the jobs whose ID starts with `prefix`.
     pub fn jobs(prefix: &str) -> Reader<Vec<JobListStub>> {
         let prefix = prefix.to_string();
@@ -339,6 +366,15 @@ impl Store {
     /// A job.
     pub fn job(&self, id: &str, opts: &QueryOptions) -> Result<Query<Arc<Job>>> {
         self.wait(reads::job(id), opts)
+    }
+
+    /// Every version a job keeps (see [`reads::job_versions`]).
+    pub fn job_versions(
+        &self,
+        id: &str,
+        opts: &QueryOptions,
+    ) -> Result<Query<JobVersionsResponse>> {
+        self.wait(reads::job_versions(id), opts)
     }
 
     /// The job list, sorted by ID, filtered by ID prefix.
