@@ -730,6 +730,80 @@ pub unsafe extern "C" fn ordu_job_evaluations(
     })
 }
 
+/// Lists the versions a job keeps (Nomad's `GET /v1/job/<id>/versions`):
+/// `{"Versions": [newest first], "Diffs": null}`. Blocks as `ordu_job_get`
+/// does; the index is the job's. A missing job is `ORDU_NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_versions(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    region: *const c_char,
+    min_index: u64,
+    wait_ms: u64,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_versions";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(host::job_versions(
+            s,
+            id,
+            &host::query(min_index, wait_ms, region),
+        )?)
+    })
+}
+
+/// Reverts a job to a version it keeps (Nomad's `POST /v1/job/<id>/revert`)
+/// from `{"JobID", "JobVersion", "EnforcePriorVersion"}`; `JobID` must be
+/// `job_id`. `region` may be NULL. On `ORDU_OK` writes a register's answer
+/// (`{"EvalID", "JobModifyIndex", "Index", ...}`) and the write's index. The
+/// current version, or another current version than `EnforcePriorVersion`,
+/// is `ORDU_CONFLICT`; a missing job or version `ORDU_NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_revert(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    body_json: *const c_char,
+    body_len: usize,
+    region: *const c_char,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_revert";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let b = body(F, "body_json", body_json, body_len)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(host::revert_job(s, id, b, region)?)
+    })
+}
+
+/// Marks a version of a job stable or not (Nomad's
+/// `POST /v1/job/<id>/stable`) from `{"JobID", "JobVersion", "Stable"}`;
+/// `JobID` must be `job_id`. `region` may be NULL. On `ORDU_OK` writes
+/// `{"Index"}` and the write's index. A missing job or version is
+/// `ORDU_NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_stable(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    body_json: *const c_char,
+    body_len: usize,
+    region: *const c_char,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_stable";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let b = body(F, "body_json", body_json, body_len)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(host::set_job_stability(s, id, b, region)?)
+    })
+}
+
 // ---- evaluations and allocations ----
 
 /// Reads an evaluation by ID (Nomad's `GET /v1/evaluation/<id>`). Blocks as

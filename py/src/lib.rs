@@ -597,6 +597,44 @@ impl Store {
         self.write(py, |s| host::evaluate_job(s, &job_id, region.as_deref()))
     }
 
+    /// Reverts a job to a version it keeps, from `{"JobID", "JobVersion",
+    /// "EnforcePriorVersion"}` (`JobID` must be `job_id`): the old spec is
+    /// registered as a new version, with an evaluation. Answers as a
+    /// register; ConflictError for the current version or another prior
+    /// version than enforced, NotFoundError for a missing job or version.
+    #[pyo3(signature = (job_id, request, *, region=None))]
+    fn revert_job<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        request: &Bound<'py, PyAny>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.check_region(py, region.as_deref())?;
+        let body = body_bytes(request)?;
+        self.write(py, |s| {
+            host::revert_job(s, &job_id, &body, region.as_deref())
+        })
+    }
+
+    /// Marks a version of a job stable or not, from `{"JobID", "JobVersion",
+    /// "Stable"}` (`JobID` must be `job_id`): `{"Index"}`. NotFoundError for
+    /// a missing job or version.
+    #[pyo3(signature = (job_id, request, *, region=None))]
+    fn set_job_stability<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        request: &Bound<'py, PyAny>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.check_region(py, region.as_deref())?;
+        let body = body_bytes(request)?;
+        self.write(py, |s| {
+            host::set_job_stability(s, &job_id, &body, region.as_deref())
+        })
+    }
+
     /// Deregisters a job, with the `job-deregister` evaluation that stops its
     /// allocations: removes it, or with a store configured
     /// `"deregister": "stop"` keeps it stopped unless `purge`. A missing job
@@ -752,6 +790,20 @@ impl Store {
         self.read(py, index, wait, region, |s, q| {
             s.job_allocations(&job_id, all, q)
         })
+    }
+
+    /// The versions a job keeps, newest first: `({"Versions": [...],
+    /// "Diffs": None}, index)`; NotFoundError for a missing job.
+    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
+    fn job_versions<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| s.job_versions(&job_id, q))
     }
 
     /// A job's evaluations (full objects): `(evaluations, index)`.

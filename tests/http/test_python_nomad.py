@@ -247,3 +247,29 @@ def test_node_and_allocation_writes_through_python_nomad(api, h, client):
     with pytest.raises(nomad_exc.BaseNomadException) as err:
         client.allocation.stop_allocation("00000000-0000-0000-0000-000000000000")
     assert "Unknown allocation" in err.value.nomad_resp.text
+
+
+def test_versions_revert_and_stable_through_python_nomad(api, client):
+    job = api.sparse_job()
+    api.track_job(job["ID"])
+    for n in (1, 2):
+        job["TaskGroups"][0]["Count"] = n
+        client.job.register_job(job["ID"], {"Job": copy.deepcopy(job)})
+
+    versions = client.job.get_versions(job["ID"])
+    assert versions["Diffs"] is None
+    assert [v["Version"] for v in versions["Versions"]] == [1, 0]
+
+    reply = client.job.revert_job(job["ID"], 0)
+    assert reply["EvalID"] and reply["JobModifyIndex"] == reply["Index"]
+    assert client.job.get_job(job["ID"])["TaskGroups"][0]["Count"] == 1
+    with pytest.raises(nomad_exc.BaseNomadException):
+        client.job.revert_job(job["ID"], 0, enforce_prior_version=1)
+    reply = client.job.revert_job(job["ID"], 1, enforce_prior_version=2)
+    assert client.job.get_job(job["ID"])["Version"] == 3
+
+    reply = client.job.stable_job(job["ID"], 3, True)
+    assert reply["Index"] > 0
+    assert client.job.get_job(job["ID"])["Stable"] is True
+    stable = [(v["Version"], v["Stable"]) for v in client.job.get_versions(job["ID"])["Versions"]]
+    assert stable == [(3, True), (2, False), (1, False), (0, False)]

@@ -21,6 +21,12 @@ pub enum Op {
     JobEvaluations(String),
     /// `PUT|POST /v1/job/<id>/evaluate`
     EvaluateJob(String),
+    /// `GET /v1/job/<id>/versions`
+    JobVersions(String),
+    /// `PUT|POST /v1/job/<id>/revert`
+    RevertJob(String),
+    /// `PUT|POST /v1/job/<id>/stable`
+    JobStability(String),
     /// `GET /v1/nodes`
     ListNodes,
     /// `GET /v1/node/<id>`
@@ -81,6 +87,7 @@ impl Op {
                 | Op::GetJob(_)
                 | Op::JobAllocations(_)
                 | Op::JobEvaluations(_)
+                | Op::JobVersions(_)
                 | Op::ListNodes
                 | Op::ListEvaluations
                 | Op::ListAllocations
@@ -185,6 +192,12 @@ pub fn route(method: &Method, path: &str) -> Route {
                 pick(read, Op::JobAllocations(id))
             } else if let Some(id) = suffixed("/evaluations") {
                 pick(read, Op::JobEvaluations(id))
+            } else if let Some(id) = suffixed("/versions") {
+                pick(read, Op::JobVersions(id))
+            } else if let Some(id) = suffixed("/revert") {
+                pick(write, Op::RevertJob(id))
+            } else if let Some(id) = suffixed("/stable") {
+                pick(write, Op::JobStability(id))
             } else if ordu::structs::routed_suffix(&rest).is_some() {
                 // Nomad serves it; ordu does not yet. Never a job ID (register
                 // refuses such IDs), so not `job not found`.
@@ -334,6 +347,28 @@ mod tests {
         );
         // `+` is literal in a path.
         assert_eq!(r(Method::GET, "/v1/job/a+b"), op(Op::GetJob(s("a+b"))));
+    }
+
+    #[test]
+    fn job_versions_revert_and_stable() {
+        assert_eq!(
+            r(Method::GET, "/v1/job/a/b/versions"),
+            op(Op::JobVersions(s("a/b")))
+        );
+        assert!(Op::JobVersions(s("w")).is_read());
+        assert_eq!(
+            r(Method::PUT, "/v1/job/w/versions"),
+            Route::MethodNotAllowed
+        );
+        for m in [Method::PUT, Method::POST] {
+            assert_eq!(r(m.clone(), "/v1/job/w/revert"), op(Op::RevertJob(s("w"))));
+            assert_eq!(
+                r(m.clone(), "/v1/job/w/stable"),
+                op(Op::JobStability(s("w")))
+            );
+        }
+        assert_eq!(r(Method::GET, "/v1/job/w/revert"), Route::MethodNotAllowed);
+        assert_eq!(r(Method::GET, "/v1/job/w/stable"), Route::MethodNotAllowed);
     }
 
     #[test]

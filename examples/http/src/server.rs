@@ -414,6 +414,10 @@ impl App {
                 self.wait(|| reads::job_evaluations(id), b, region, pretty, false)
                     .await
             }
+            Op::JobVersions(id) => {
+                self.wait(|| reads::job_versions(id), b, region, pretty, true)
+                    .await
+            }
             Op::GetNode(id) => self.wait(|| reads::node(id), b, region, pretty, true).await,
             Op::NodeAllocations(id) => {
                 self.wait(|| reads::node_allocations(id), b, region, pretty, false)
@@ -635,6 +639,12 @@ impl App {
                     return fail.response();
                 }
                 Box::new(move |s: &Store| host::evaluate_job(s, &id, region.as_deref()))
+            }
+            Op::RevertJob(id) => {
+                Box::new(move |s: &Store| host::revert_job(s, &id, &body, region.as_deref()))
+            }
+            Op::JobStability(id) => {
+                Box::new(move |s: &Store| host::set_job_stability(s, &id, &body, region.as_deref()))
             }
             Op::DeregisterJob(id) => {
                 let purge = match params.purge() {

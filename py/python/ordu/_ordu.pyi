@@ -126,6 +126,16 @@ class Store:
         """Registers ``{"Job": {...}}``; returns ``{"EvalID", "Index", ...}``."""
     def evaluate_job(self, job_id: str, *, region: Optional[str] = None) -> Obj:
         """Creates a job-register evaluation for an existing job."""
+    def revert_job(
+        self, job_id: str, request: Body, *, region: Optional[str] = None
+    ) -> Obj:
+        """Registers a kept version's spec as a new version, from
+        ``{"JobID", "JobVersion", "EnforcePriorVersion"}``; answers as a register."""
+    def set_job_stability(
+        self, job_id: str, request: Body, *, region: Optional[str] = None
+    ) -> Obj:
+        """Marks a version stable or not, from ``{"JobID", "JobVersion", "Stable"}``:
+        ``{"Index"}``."""
     def deregister_job(
         self, job_id: str, *, purge: bool = False, region: Optional[str] = None
     ) -> Obj:
@@ -170,6 +180,11 @@ class Store:
         wait: Optional[float] = None, region: Optional[str] = None,
     ) -> Tuple[List[Obj], int]:
         """A job's allocation stubs."""
+    def job_versions(
+        self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[Obj, int]:
+        """``{"Versions": [newest first], "Diffs": None}``."""
     def job_evaluations(
         self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
         region: Optional[str] = None,

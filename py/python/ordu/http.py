@@ -392,6 +392,22 @@ class _Handler(BaseHTTPRequestHandler):
             if method != "GET":
                 raise MethodNotAllowed
             return self._read(q, lambda **kw: self.store.job_evaluations(job_id, **kw))
+        if rest.endswith("/versions"):
+            job_id = rest[: -len("/versions")]
+            if method != "GET":
+                raise MethodNotAllowed
+            return self._read(q, lambda **kw: self.store.job_versions(job_id, **kw),
+                              lookup=True)
+        if rest.endswith("/revert"):
+            job_id = rest[: -len("/revert")]
+            self._writes(method)
+            return self._write(q, lambda region: self.store.revert_job(
+                job_id, self.body(), region=region))
+        if rest.endswith("/stable"):
+            job_id = rest[: -len("/stable")]
+            self._writes(method)
+            return self._write(q, lambda region: self.store.set_job_stability(
+                job_id, self.body(), region=region))
         if _routed_suffix(rest):
             raise NotFound  # a sub-path Nomad serves and ordu does not (yet)
         if method == "GET":
