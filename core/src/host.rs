@@ -359,6 +359,50 @@ pub fn set_job_stability(
     reply(&r, r.index)
 }
 
+/// A job's summary (Nomad's `GET /v1/job/<id>/summary`).
+pub fn job_summary(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
+    read(store.job_summary(id, q))
+}
+
+/// A job's scale status (Nomad's `GET /v1/job/<id>/scale`).
+pub fn job_scale_status(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
+    read(store.job_scale_status(id, q))
+}
+
+/// Scales a task group as `POST /v1/job/<id>/scale` does, from
+/// `{"Count", "Target": {"Group"}, "Message", "PolicyOverride",
+/// "JobModifyIndex"}`; answers as a register (see [`Store::scale_job`]).
+pub fn scale_job(store: &Store, id: &str, body: &[u8], region: Option<&str>) -> Result<Reply> {
+    check_region(store, region)?;
+    let req: crate::structs::JobScaleRequest = decode(body, &store.config().limits)?;
+    let r = store.scale_job(id, req, &write_opts(region))?;
+    reply(&r, r.index)
+}
+
+/// A job's deployments: always `[]` (ordu has no deployments).
+pub fn job_deployments(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
+    read(store.wait(crate::store::reads::job_deployments(id), q))
+}
+
+/// A job's latest deployment: always `null`.
+pub fn job_deployment(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
+    read(store.wait(crate::store::reads::job_deployment(id), q))
+}
+
+/// `POST /v1/job/<id>/periodic/force`: Nomad's error for a job that is not
+/// periodic (see [`Store::force_periodic_job`]).
+pub fn force_periodic_job(store: &Store, id: &str, region: Option<&str>) -> Result<Reply> {
+    let r = store.force_periodic_job(id, &write_opts(region))?;
+    reply(&r, r.index)
+}
+
+/// `POST /v1/job/<id>/dispatch`: Nomad's error for a job that is not
+/// parameterized (see [`Store::dispatch_job`]).
+pub fn dispatch_job(store: &Store, id: &str, region: Option<&str>) -> Result<Reply> {
+    let r = store.dispatch_job(id, &write_opts(region))?;
+    reply(&r, r.index)
+}
+
 /// Nomad's checks of a job sub-resource body's `JobID` against the path.
 fn check_path_job(path_id: &str, body_id: &str) -> Result<()> {
     if body_id.is_empty() {

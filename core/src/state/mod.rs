@@ -25,6 +25,7 @@ use crate::structs::{
     NodeStatus, Plan, JOB_STATUS_DEAD, JOB_STATUS_PENDING, JOB_STATUS_RUNNING, JOB_TYPE_SYSTEM,
     NODE_ELIGIBLE, NODE_INELIGIBLE,
 };
+use crate::structs::{JobScaleStatus, JobSummary, TaskGroupScaleStatus, TaskGroupSummary};
 pub use key::Key;
 pub use lists::{ListOptions, Page};
 pub use snapshot::{OLDEST_SNAPSHOT_VERSION, SNAPSHOT_VERSION};
@@ -127,6 +128,60 @@ struct Derived {
     evals_by_create: BTreeSet<(u64, String)>,
     /// Every allocation as `(CreateIndex, ID)`, as `evals_by_create`.
     allocs_by_create: BTreeSet<(u64, String)>,
+    /// Per job, per task group: its allocations by client status (the
+    /// counts of the job summary), kept by apply.
+    summaries: HashMap<String, BTreeMap<String, TaskGroupSummary>>,
+    /// Per job, per task group: the `QueuedAllocations` of every
+    /// evaluation that names the group, by `(ModifyIndex, ID)`; the last is
+    /// the summary's `Queued`. Kept by apply for every evaluation (not only
+    /// the latest), so that collecting or rewriting one never needs a scan.
+    queued: HashMap<String, BTreeMap<String, QueuedBy>>,
+}
+
+/// A group's `QueuedAllocations` by evaluation `(ModifyIndex, ID)`.
+type QueuedBy = BTreeMap<(u64, String), i64>;
+
+impl Derived {
+    fn count_alloc(&mut self, a: &Allocation, up: bool) {
+        let groups = entry_mut(&mut self.summaries, &a.job_id);
+        entry_mut_b(groups, &a.task_group).count(a.client_status, up);
+        if !up {
+            if groups.get(&a.task_group).is_some_and(|g| g.is_empty()) {
+                groups.remove(&a.task_group);
+            }
+            if groups.is_empty() {
+                self.summaries.remove(&a.job_id);
+            }
+        }
+    }
+
+    fn queue_eval(&mut self, e: &Evaluation, up: bool) {
+        if e.queued_allocations.is_empty() {
+            return;
+        }
+        let key = (e.modify_index, e.id.clone());
+        let groups = entry_mut(&mut self.queued, &e.job_id);
+        for (g, n) in &e.queued_allocations {
+            if up {
+                entry_mut_b(groups, g).insert(key.clone(), *n);
+            } else if let Some(set) = groups.get_mut(g) {
+                set.remove(&key);
+                if set.is_empty() {
+                    groups.remove(g);
+                }
+            }
+        }
+        if groups.is_empty() {
+            self.queued.remove(&e.job_id);
+        }
+    }
+}
+
+fn entry_mut_b<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("just inserted")
 }
 
 /// Pending or blocked: the job still has work queued.
@@ -215,6 +270,7 @@ impl State {
             ..Derived::default()
         };
         for (id, e) in &self.evals {
+            d.queue_eval(e, true);
             entry_mut(&mut d.evals_by_job, &e.job_id).insert(id.clone());
             if is_open(e) {
                 count(&mut d.open_evals, &e.job_id, true);
@@ -242,6 +298,9 @@ impl State {
         d.allocs_by_create = allocs_by_create;
         d.allocs_by_node = by_node;
         d.usage = usage;
+        for a in self.allocs.values() {
+            d.count_alloc(a, true);
+        }
         self.derived = d;
     }
 
@@ -277,6 +336,83 @@ impl State {
             .iter()
             .find(|j| j.version == version)
             .cloned()
+    }
+
+    /// A job's summary (Nomad's `JobSummary`): per task group of the job
+    /// (and any other group its allocations or evaluations name), its
+    /// allocations by client status, of every incarnation of the job ID,
+    /// and `Queued` from the evaluation written last that names the group.
+    /// `ModifyIndex` is [`State::job_summary_index`]. None without the job.
+    pub fn job_summary(&self, id: &str) -> Option<JobSummary> {
+        let job = self.jobs.get(id)?;
+        let mut summary: BTreeMap<String, TaskGroupSummary> = job
+            .task_groups
+            .iter()
+            .map(|g| (g.name.clone(), TaskGroupSummary::default()))
+            .collect();
+        for (g, counts) in self.derived.summaries.get(id).into_iter().flatten() {
+            let queued = summary.get(g).map_or(0, |s| s.queued);
+            summary.insert(g.clone(), TaskGroupSummary { queued, ..*counts });
+        }
+        for (g, by_eval) in self.derived.queued.get(id).into_iter().flatten() {
+            if let Some((_, n)) = by_eval.last_key_value() {
+                entry_mut_b(&mut summary, g).queued = *n;
+            }
+        }
+        Some(JobSummary {
+            job_id: job.id.clone(),
+            namespace: job.namespace.clone(),
+            summary,
+            children: Default::default(),
+            create_index: job.create_index,
+            modify_index: self.job_summary_index(id),
+        })
+    }
+
+    /// The index of a job summary: the last change to the job, its
+    /// allocations or its evaluations.
+    pub fn job_summary_index(&self, id: &str) -> u64 {
+        self.job_indexes
+            .get(id)
+            .map_or(0, |i| i.job.max(i.allocs).max(i.evals))
+    }
+
+    /// A job's scale status (Nomad's `JobScaleStatus`): per task group, its
+    /// `Count` and its allocations of the current incarnation that are
+    /// neither terminal nor unknown (`Placed`), and of those the running.
+    /// None without the job.
+    pub fn job_scale_status(&self, id: &str) -> Option<JobScaleStatus> {
+        let job = self.jobs.get(id)?;
+        let mut groups: BTreeMap<String, TaskGroupScaleStatus> = job
+            .task_groups
+            .iter()
+            .map(|g| {
+                let status = TaskGroupScaleStatus {
+                    desired: g.count,
+                    ..TaskGroupScaleStatus::default()
+                };
+                (g.name.clone(), status)
+            })
+            .collect();
+        for a in self.allocs_by_job(id) {
+            if a.job.create_index != job.create_index || a.is_terminal() {
+                continue;
+            }
+            if let Some(g) = groups.get_mut(&a.task_group) {
+                g.placed += 1;
+                if a.client_status == AllocClientStatus::Running {
+                    g.running += 1;
+                }
+            }
+        }
+        Some(JobScaleStatus {
+            job_id: job.id.clone(),
+            namespace: job.namespace.clone(),
+            job_create_index: job.create_index,
+            job_modify_index: job.modify_index,
+            job_stopped: job.stop,
+            task_groups: groups,
+        })
     }
 
     /// A job by ID.
@@ -1090,6 +1226,11 @@ impl Tx<'_> {
             return;
         }
         e.create_index = existing.map_or(self.index, |o| o.create_index);
+        if let Some(old) = existing {
+            let old = old.clone();
+            self.state.derived.queue_eval(&old, false);
+        }
+        let existing = self.state.evals.get(&e.id);
         match existing {
             Some(old) => {
                 e.create_time = old.create_time;
@@ -1123,6 +1264,7 @@ impl Tx<'_> {
             count(&mut self.state.derived.open_evals, &e.job_id, true);
         }
         e.modify_index = self.index;
+        self.state.derived.queue_eval(&e, true);
         self.applied.keys.push(keys::eval(&e.id));
         self.touch_job_evals(&e.job_id);
         if !self.jobs_to_status.contains(&e.job_id) {
@@ -1133,6 +1275,7 @@ impl Tx<'_> {
 
     fn delete_eval(&mut self, id: &str) {
         if let Some(e) = self.state.evals.remove(id) {
+            self.state.derived.queue_eval(&e, false);
             self.state
                 .derived
                 .evals_by_create
@@ -1161,6 +1304,10 @@ impl Tx<'_> {
         let a = Arc::new(a);
         let old = self.state.allocs.insert(a.id.clone(), a.clone());
         let d = &mut self.state.derived;
+        if let Some(o) = &old {
+            d.count_alloc(o, false);
+        }
+        d.count_alloc(&a, true);
         if old
             .as_ref()
             .is_none_or(|o| o.create_index != a.create_index)
@@ -1204,6 +1351,7 @@ impl Tx<'_> {
             return;
         };
         let d = &mut self.state.derived;
+        d.count_alloc(&a, false);
         d.allocs_by_create.remove(&(a.create_index, a.id.clone()));
         if !a.is_terminal() {
             d.usage.entry(a.node_id.clone()).or_default().remove(&a);

@@ -35,6 +35,7 @@ use crate::structs::{
 use crate::structs::{
     JobRevertRequest, JobStabilityRequest, JobStabilityResponse, JobVersion, JobVersionsResponse,
 };
+use crate::structs::{JobScaleRequest, JobScaleStatus, JobSummary, TRIGGER_SCALING};
 use crate::watch::{Key, Watch};
 
 mod allocs;
