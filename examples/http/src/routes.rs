@@ -27,6 +27,22 @@ pub enum Op {
     RevertJob(String),
     /// `PUT|POST /v1/job/<id>/stable`
     JobStability(String),
+    /// `GET /v1/job/<id>/summary`
+    JobSummary(String),
+    /// `GET /v1/job/<id>/scale`
+    JobScaleStatus(String),
+    /// `PUT|POST /v1/job/<id>/scale`
+    ScaleJob(String),
+    /// `GET /v1/job/<id>/deployments`: always `[]`
+    JobDeployments(String),
+    /// `GET /v1/job/<id>/deployment`: always `null`
+    JobDeployment(String),
+    /// `PUT|POST /v1/job/<id>/periodic/force`: Nomad's error for a job that
+    /// is not periodic
+    PeriodicForce(String),
+    /// `PUT|POST /v1/job/<id>/dispatch`: Nomad's error for a job that is not
+    /// parameterized
+    DispatchJob(String),
     /// `GET /v1/nodes`
     ListNodes,
     /// `GET /v1/node/<id>`
@@ -88,6 +104,10 @@ impl Op {
                 | Op::JobAllocations(_)
                 | Op::JobEvaluations(_)
                 | Op::JobVersions(_)
+                | Op::JobSummary(_)
+                | Op::JobScaleStatus(_)
+                | Op::JobDeployments(_)
+                | Op::JobDeployment(_)
                 | Op::ListNodes
                 | Op::ListEvaluations
                 | Op::ListAllocations
@@ -198,6 +218,22 @@ pub fn route(method: &Method, path: &str) -> Route {
                 pick(write, Op::RevertJob(id))
             } else if let Some(id) = suffixed("/stable") {
                 pick(write, Op::JobStability(id))
+            } else if let Some(id) = suffixed("/summary") {
+                pick(read, Op::JobSummary(id))
+            } else if let Some(id) = suffixed("/scale") {
+                if read {
+                    Route::Op(Op::JobScaleStatus(id))
+                } else {
+                    pick(write, Op::ScaleJob(id))
+                }
+            } else if let Some(id) = suffixed("/deployments") {
+                pick(read, Op::JobDeployments(id))
+            } else if let Some(id) = suffixed("/deployment") {
+                pick(read, Op::JobDeployment(id))
+            } else if let Some(id) = suffixed("/periodic/force") {
+                pick(write, Op::PeriodicForce(id))
+            } else if let Some(id) = suffixed("/dispatch") {
+                pick(write, Op::DispatchJob(id))
             } else if ordu::structs::routed_suffix(&rest).is_some() {
                 // Nomad serves it; ordu does not yet. Never a job ID (register
                 // refuses such IDs), so not `job not found`.
@@ -372,6 +408,42 @@ mod tests {
     }
 
     #[test]
+    fn job_summary_scale_and_the_sub_resources_ordu_lacks() {
+        assert_eq!(
+            r(Method::GET, "/v1/job/a/b/summary"),
+            op(Op::JobSummary(s("a/b")))
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/job/w/scale"),
+            op(Op::JobScaleStatus(s("w")))
+        );
+        assert_eq!(r(Method::POST, "/v1/job/w/scale"), op(Op::ScaleJob(s("w"))));
+        assert_eq!(r(Method::PUT, "/v1/job/w/scale"), op(Op::ScaleJob(s("w"))));
+        assert_eq!(
+            r(Method::DELETE, "/v1/job/w/scale"),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/job/w/deployments"),
+            op(Op::JobDeployments(s("w")))
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/job/w/deployment"),
+            op(Op::JobDeployment(s("w")))
+        );
+        assert_eq!(
+            r(Method::POST, "/v1/job/w/periodic/force"),
+            op(Op::PeriodicForce(s("w")))
+        );
+        assert_eq!(
+            r(Method::POST, "/v1/job/w/dispatch"),
+            op(Op::DispatchJob(s("w")))
+        );
+        assert!(Op::JobSummary(s("w")).is_read());
+        assert!(!Op::ScaleJob(s("w")).is_read());
+    }
+
+    #[test]
     fn nodes_evaluations_allocations() {
         assert_eq!(r(Method::GET, "/v1/nodes"), op(Op::ListNodes));
         assert_eq!(r(Method::PUT, "/v1/nodes"), Route::MethodNotAllowed);
@@ -458,7 +530,7 @@ mod tests {
             "/v1/evaluationz/x",
             "/v1/node/n1/purge",
             "/v1/job/web/plan",
-            "/v1/job/a/b/summary",
+            "/v1/job/a/b/submission",
             "/v1/evaluation/e1/nope",
             "/v1/allocation/a1/restart",
             "/v1/allocation/a/b/stop",

@@ -414,9 +414,22 @@ impl App {
                 self.wait(|| reads::job_evaluations(id), b, region, pretty, false)
                     .await
             }
+            // Boxed, the reads issue 15 added: the future of every request
+            // (an open long-poll's included) holds room for its largest arm.
             Op::JobVersions(id) => {
-                self.wait(|| reads::job_versions(id), b, region, pretty, true)
-                    .await
+                Box::pin(self.wait(|| reads::job_versions(id), b, region, pretty, true)).await
+            }
+            Op::JobSummary(id) => {
+                Box::pin(self.wait(|| reads::job_summary(id), b, region, pretty, true)).await
+            }
+            Op::JobScaleStatus(id) => {
+                Box::pin(self.wait(|| reads::job_scale_status(id), b, region, pretty, true)).await
+            }
+            Op::JobDeployments(id) => {
+                Box::pin(self.wait(|| reads::job_deployments(id), b, region, pretty, false)).await
+            }
+            Op::JobDeployment(id) => {
+                Box::pin(self.wait(|| reads::job_deployment(id), b, region, pretty, false)).await
             }
             Op::GetNode(id) => self.wait(|| reads::node(id), b, region, pretty, true).await,
             Op::NodeAllocations(id) => {
@@ -645,6 +658,15 @@ impl App {
             }
             Op::JobStability(id) => {
                 Box::new(move |s: &Store| host::set_job_stability(s, &id, &body, region.as_deref()))
+            }
+            Op::ScaleJob(id) => {
+                Box::new(move |s: &Store| host::scale_job(s, &id, &body, region.as_deref()))
+            }
+            Op::PeriodicForce(id) => {
+                Box::new(move |s: &Store| host::force_periodic_job(s, &id, region.as_deref()))
+            }
+            Op::DispatchJob(id) => {
+                Box::new(move |s: &Store| host::dispatch_job(s, &id, region.as_deref()))
             }
             Op::DeregisterJob(id) => {
                 let purge = match params.purge() {

@@ -414,6 +414,47 @@ static void test_job_versions_revert_and_stable(void) {
   ordu_store_free(s);
 }
 
+/* The summary counts the allocations per group; a scale is a new version. */
+static void test_job_summary_and_scale(void) {
+  ordu_store *s = new_store();
+  register_node(s);
+  register_job(s, JOB_COUNT_3);
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_job_summary(s, "web", NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(has(out, "\"JobID\":\"web\""));
+  CHECK(has(out, "\"Children\":{\"Pending\":0,\"Running\":0,\"Dead\":0}"));
+  CHECK(has(out, "\"Starting\":3"));
+  CHECK(index > 0);
+  ordu_string_free(out);
+
+  const char *up = "{\"Count\":4,\"Target\":{\"Group\":\"g\"},\"Message\":\"more\"}";
+  uint64_t w = 0;
+  CHECK_RC(ordu_job_scale(s, "web", up, strlen(up), NULL, &out, &w), ORDU_OK);
+  CHECK(has(out, "\"EvalID\":\""));
+  CHECK(w > index);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_scale_status(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Desired\":4"));
+  CHECK(has(out, "\"Placed\":4"));
+  CHECK(has(out, "\"JobStopped\":false"));
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_summary(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Starting\":4"));
+  ordu_string_free(out);
+
+  out = SENTINEL;
+  const char *bad = "{\"Count\":1,\"Target\":{\"Group\":\"zz\"}}";
+  CHECK_RC(ordu_job_scale(s, "web", bad, strlen(bad), NULL, &out, NULL), ORDU_INVALID_JSON);
+  CHECK(error_has("does not exist in job"));
+  CHECK_RC(ordu_job_scale(s, "nope", up, strlen(up), NULL, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_summary(s, "nope", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_scale_status(s, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_scale(s, "web", NULL, 0, NULL, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK(out == SENTINEL);
+  ordu_store_free(s);
+}
+
 /* ---- allocations ---- */
 
 static void test_allocations(void) {
@@ -1391,6 +1432,7 @@ static const struct test tests[] = {
     T(test_job_deregister),
     T(test_job_stop_and_purge),
     T(test_job_versions_revert_and_stable),
+    T(test_job_summary_and_scale),
     T(test_allocations),
     T(test_evaluation_allocations),
     T(test_lists),

@@ -136,6 +136,15 @@ class Store:
     ) -> Obj:
         """Marks a version stable or not, from ``{"JobID", "JobVersion", "Stable"}``:
         ``{"Index"}``."""
+    def scale_job(
+        self, job_id: str, request: Body, *, region: Optional[str] = None
+    ) -> Obj:
+        """Scales a group from ``{"Count", "Target": {"Group"}, ...}``; answers as a
+        register."""
+    def force_periodic_job(self, job_id: str, *, region: Optional[str] = None) -> Obj:
+        """Always raises: ordu has no periodic jobs (ConflictError, as Nomad's error)."""
+    def dispatch_job(self, job_id: str, *, region: Optional[str] = None) -> Obj:
+        """Always raises: ordu has no parameterized jobs (ConflictError)."""
     def deregister_job(
         self, job_id: str, *, purge: bool = False, region: Optional[str] = None
     ) -> Obj:
@@ -185,6 +194,26 @@ class Store:
         region: Optional[str] = None,
     ) -> Tuple[Obj, int]:
         """``{"Versions": [newest first], "Diffs": None}``."""
+    def job_summary(
+        self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[Obj, int]:
+        """Nomad's ``JobSummary``: per group, allocations by client status and queued."""
+    def job_scale_status(
+        self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[Obj, int]:
+        """Nomad's ``JobScaleStatus``."""
+    def job_deployments(
+        self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[List[Obj], int]:
+        """Always ``[]``: ordu has no deployments."""
+    def job_deployment(
+        self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[None, int]:
+        """Always ``None``: ordu has no deployments."""
     def job_evaluations(
         self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
         region: Optional[str] = None,
