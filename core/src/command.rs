@@ -135,4 +135,15 @@ pub enum Command {
         /// Unix nanoseconds.
         time: i64,
     },
+    /// Mark one version of a job stable or not (Nomad's job stability
+    /// update): the job itself when it is the current version, else the kept
+    /// version. The version is not bumped.
+    JobStability {
+        /// The job.
+        job_id: String,
+        /// The version; the job must still keep it.
+        version: u64,
+        /// Stable or not.
+        stable: bool,
+    },
 }

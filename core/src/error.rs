@@ -298,6 +298,16 @@ impl fmt::Display for Error {
                 id,
                 ..
             } => write!(f, "Unknown allocation {id:?}"),
+            // Nomad's text for a version a job does not keep; the ID is
+            // `<job>@v<version>`.
+            Error::NotFound {
+                what: "job version",
+                id,
+                ..
+            } => match id.rsplit_once("@v") {
+                Some((job, v)) => write!(f, "job {job:?} at version {v} not found"),
+                None => write!(f, "job {id:?} version not found"),
+            },
             Error::NotFound { what, .. } => write!(f, "{what} not found"),
             Error::Invalid { errors, .. } => {
                 // The multi-error text Nomad's API answers with.

@@ -115,6 +115,7 @@ fn read<T: Serialize>(r: Result<Query<T>>) -> Result<Reply> {
 /// The options of a store created from JSON. Every key is optional:
 /// `{"region": "global", "mode": "inline" | "grouped" | "queued" | "manual", "delivery_limit": 3,
 ///   "nack_timeout": "60s", "seed": 1, "deregister": "purge" | "stop",
+///   "job_tracked_versions": 6,
 ///   "limits": {"max_group_count": 10000,
 ///   "max_job_count": 100000, "max_request_bytes": 8388608,
 ///   "max_constraints": 1000}}`
@@ -132,6 +133,7 @@ pub struct ConfigJson {
     data_dir: Option<String>,
     snapshot_every: Option<u64>,
     deregister: Option<String>,
+    job_tracked_versions: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -143,6 +145,8 @@ struct LimitsJson {
     max_constraints: Option<i64>,
 }
 
+/// The most versions of a job a config may keep.
+const MAX_JOB_TRACKED_VERSIONS: i64 = 1_000;
 /// The largest count limit a config may set (allocations per group or job).
 const MAX_COUNT_LIMIT: i64 = 10_000_000;
 /// The largest request size a config may allow: 1 GiB.
@@ -249,6 +253,10 @@ fn config_of(j: ConfigJson) -> Result<Config> {
             ))
         }
     }
+    if let Some(n) = j.job_tracked_versions {
+        c.job_tracked_versions =
+            limit_in("job_tracked_versions", n, MAX_JOB_TRACKED_VERSIONS)? as usize;
+    }
     if let Some(d) = j.delivery_limit {
         c.delivery_limit = d;
     }
@@ -318,6 +326,93 @@ pub fn evaluate_job(store: &Store, id: &str, region: Option<&str>) -> Result<Rep
 pub fn deregister_job(store: &Store, id: &str, purge: bool, region: Option<&str>) -> Result<Reply> {
     let r = store.deregister_job_with(id, purge, &write_opts(region))?;
     reply(&r, r.index)
+}
+
+/// The versions a job keeps: `{"Versions": [newest first], "Diffs": null}`.
+pub fn job_versions(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
+    read(store.job_versions(id, q))
+}
+
+/// Reverts a job as `POST /v1/job/<id>/revert` does, from
+/// `{"JobID", "JobVersion", "EnforcePriorVersion"}`: the body's `JobID` must
+/// be `id` (else a decode error, HTTP 400). Answers as a register.
+pub fn revert_job(store: &Store, id: &str, body: &[u8], region: Option<&str>) -> Result<Reply> {
+    check_region(store, region)?;
+    let req: crate::structs::JobRevertRequest = decode(body, &store.config().limits)?;
+    check_path_job(id, &req.job_id)?;
+    let r = store.revert_job(req, &write_opts(region))?;
+    reply(&r, r.index)
+}
+
+/// Marks a job version stable as `POST /v1/job/<id>/stable` does, from
+/// `{"JobID", "JobVersion", "Stable"}` (the `JobID` must be `id`); answers
+/// `{"Index": N}`.
+pub fn set_job_stability(
+    store: &Store,
+    id: &str,
+    body: &[u8],
+    region: Option<&str>,
+) -> Result<Reply> {
+    check_region(store, region)?;
+    let req: crate::structs::JobStabilityRequest = decode(body, &store.config().limits)?;
+    check_path_job(id, &req.job_id)?;
+    let r = store.set_job_stability(req, &write_opts(region))?;
+    reply(&r, r.index)
+}
+
+/// A job's summary (Nomad's `GET /v1/job/<id>/summary`).
+pub fn job_summary(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
+    read(store.job_summary(id, q))
+}
+
+/// A job's scale status (Nomad's `GET /v1/job/<id>/scale`).
+pub fn job_scale_status(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
+    read(store.job_scale_status(id, q))
+}
+
+/// Scales a task group as `POST /v1/job/<id>/scale` does, from
+/// `{"Count", "Target": {"Group"}, "Message", "PolicyOverride",
+/// "JobModifyIndex"}`; answers as a register (see [`Store::scale_job`]).
+pub fn scale_job(store: &Store, id: &str, body: &[u8], region: Option<&str>) -> Result<Reply> {
+    check_region(store, region)?;
+    let req: crate::structs::JobScaleRequest = decode(body, &store.config().limits)?;
+    let r = store.scale_job(id, req, &write_opts(region))?;
+    reply(&r, r.index)
+}
+
+/// A job's deployments: always `[]` (ordu has no deployments).
+pub fn job_deployments(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
+    read(store.wait(crate::store::reads::job_deployments(id), q))
+}
+
+/// A job's latest deployment: always `null`.
+pub fn job_deployment(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
+    read(store.wait(crate::store::reads::job_deployment(id), q))
+}
+
+/// `POST /v1/job/<id>/periodic/force`: Nomad's error for a job that is not
+/// periodic (see [`Store::force_periodic_job`]).
+pub fn force_periodic_job(store: &Store, id: &str, region: Option<&str>) -> Result<Reply> {
+    let r = store.force_periodic_job(id, &write_opts(region))?;
+    reply(&r, r.index)
+}
+
+/// `POST /v1/job/<id>/dispatch`: Nomad's error for a job that is not
+/// parameterized (see [`Store::dispatch_job`]).
+pub fn dispatch_job(store: &Store, id: &str, region: Option<&str>) -> Result<Reply> {
+    let r = store.dispatch_job(id, &write_opts(region))?;
+    reply(&r, r.index)
+}
+
+/// Nomad's checks of a job sub-resource body's `JobID` against the path.
+fn check_path_job(path_id: &str, body_id: &str) -> Result<()> {
+    if body_id.is_empty() {
+        return Err(path_mismatch("JobID must be specified"));
+    }
+    if body_id != path_id {
+        return Err(path_mismatch("Job ID does not match"));
+    }
+    Ok(())
 }
 
 /// A job.

@@ -8,7 +8,10 @@
 //! - `log-v1-lifted.txt` and `snapshot-v2.json`: entry format 1 as written
 //!   now (a plan's placements without their job, which the plan holds once;
 //!   older readers take it from the plan, so the version stayed) and snapshot
-//!   format 2 (each job once).
+//!   format 2 (each job once);
+//! - `snapshot-v3.json`: snapshot format 3 (format 2 and the versions each
+//!   job keeps), which `log-v1-lifted.txt` replays to; a format 2 snapshot
+//!   restores to the same state without the kept versions.
 //!
 //! `ORDU_BLESS=1` writes the current pair again; do that only with a new
 //! format version, under new names, keeping the old files and their test.
@@ -55,13 +58,6 @@ fn write_log() -> (Entries, Vec<u8>) {
     (entries, store.snapshot())
 }
 
-fn log_text(entries: &[(u64, Vec<u8>)]) -> String {
-    entries
-        .iter()
-        .map(|(i, e)| format!("{i} {}\n", std::str::from_utf8(e).unwrap()))
-        .collect()
-}
-
 fn parse_log(text: &str) -> Entries {
     text.lines()
         .map(|l| {
@@ -99,13 +95,13 @@ fn assert_jobs_shared(store: &Store) {
 #[test]
 fn golden_log_and_snapshot_read_back() {
     if std::env::var_os("ORDU_BLESS").is_some() {
-        let (entries, snap) = write_log();
-        std::fs::create_dir_all(golden("")).unwrap();
-        std::fs::write(golden("log-v1-lifted.txt"), log_text(&entries)).unwrap();
-        std::fs::write(golden("snapshot-v2.json"), snap).unwrap();
+        // The log stays as written (its format did not change): the
+        // current snapshot format is written from its replay.
+        let replica = replay(&read_golden_log("log-v1-lifted.txt"));
+        std::fs::write(golden("snapshot-v3.json"), replica.snapshot()).unwrap();
     }
     let log = read_golden_log("log-v1-lifted.txt");
-    let snap = std::fs::read(golden("snapshot-v2.json")).unwrap();
+    let snap = std::fs::read(golden("snapshot-v3.json")).unwrap();
     assert!(log.len() >= 8, "{} entries", log.len());
 
     // The log replays into the snapshot's state, sharing jobs as the
@@ -132,7 +128,7 @@ fn golden_log_and_snapshot_read_back() {
 fn first_format_files_read_back_to_what_this_version_writes() {
     let old_log = read_golden_log("log-v1.txt");
     let old_snap = std::fs::read(golden("snapshot-v1.json")).unwrap();
-    let snap = std::fs::read(golden("snapshot-v2.json")).unwrap();
+    let snap = std::fs::read(golden("snapshot-v3.json")).unwrap();
     assert!(old_snap.starts_with(br#"{"version":1,"#));
 
     // Entries with a job in every placement replay to the state the
@@ -143,13 +139,52 @@ fn first_format_files_read_back_to_what_this_version_writes() {
         "log-v1 replays to another state"
     );
     assert_jobs_shared(&replica);
+    // Format 1 kept no versions: it restores to what format 2 does.
     let store = manual_store();
     store.restore_snapshot(&old_snap).unwrap();
+    let v2 = manual_store();
+    v2.restore_snapshot(&std::fs::read(golden("snapshot-v2.json")).unwrap())
+        .unwrap();
     assert!(
-        store.snapshot() == snap,
+        store.snapshot() == v2.snapshot(),
         "snapshot-v1 restores to another state"
     );
     assert_jobs_shared(&store);
+}
+
+#[test]
+fn a_format_2_snapshot_restores_without_the_kept_versions() {
+    let v2 = std::fs::read(golden("snapshot-v2.json")).unwrap();
+    let v3 = std::fs::read(golden("snapshot-v3.json")).unwrap();
+    assert!(v2.starts_with(br#"{"version":2,"#));
+    assert!(v3.starts_with(br#"{"version":3,"#));
+    let old = manual_store();
+    old.restore_snapshot(&v2).unwrap();
+    let new = manual_store();
+    new.restore_snapshot(&v3).unwrap();
+    // The same tables; only the versions `web` replaced are missing.
+    let versions = |s: &Store| {
+        s.job_versions("web", &now())
+            .unwrap()
+            .value
+            .versions
+            .iter()
+            .map(|v| v.job.version)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(versions(&old), vec![1]);
+    assert_eq!(versions(&new), vec![1, 0]);
+    assert_eq!(old.index(), new.index());
+    assert_eq!(
+        *old.job("web", &now()).unwrap().value,
+        *new.job("web", &now()).unwrap().value
+    );
+    let mut a: serde_json::Value = serde_json::from_slice(&old.snapshot()).unwrap();
+    let mut b: serde_json::Value = serde_json::from_slice(&new.snapshot()).unwrap();
+    a["state"]["job_versions"] = serde_json::json!({});
+    b["state"]["job_versions"] = serde_json::json!({});
+    assert_eq!(a, b);
+    assert_jobs_shared(&old);
 }
 
 #[test]
@@ -257,12 +292,12 @@ fn a_snapshot_of_another_version_is_refused_and_changes_nothing() {
     register(&store, &job("web", 1)).unwrap();
     let before = store.snapshot();
     let mut other: serde_json::Value = serde_json::from_slice(&before).unwrap();
-    other["version"] = 3.into();
+    other["version"] = 4.into();
     let err = store
         .restore_snapshot(other.to_string().as_bytes())
         .unwrap_err();
     assert!(
-        err.to_string().contains("snapshot: format version 3"),
+        err.to_string().contains("snapshot: format version 4"),
         "{err}"
     );
     let err = store.restore_snapshot(b"[1,2").unwrap_err();

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ordu::structs::{AllocClientUpdate, Allocation, Evaluation, Job, Plan};
+use ordu::structs::{JobRevertRequest, JobScaleRequest, JobStabilityRequest};
 use ordu::{Command, Config, Error, ManualClock, SequentialIds, State, Store};
 use proptest::prelude::*;
 use serde_json::json;
@@ -58,6 +59,16 @@ enum Op {
     },
     Collect,
     Tick(u64),
+    /// Mark a version stable, or revert to it.
+    Version {
+        job: usize,
+        version: u64,
+        revert: bool,
+    },
+    Scale {
+        job: usize,
+        count: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -82,6 +93,9 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(alloc, status)| Op::Client { alloc, status }),
         1 => Just(Op::Collect),
         1 => (1u64..3600).prop_map(Op::Tick),
+        2 => (0..JOBS.len(), 0u64..4, any::<bool>())
+            .prop_map(|(job, version, revert)| Op::Version { job, version, revert }),
+        1 => (0..JOBS.len(), 0i64..4).prop_map(|(job, count)| Op::Scale { job, count }),
     ]
 }
 
@@ -179,6 +193,36 @@ fn run(store: &Store, clock: &ManualClock, op: &Op) -> Result<(), Error> {
             store.process_ready();
             Ok(())
         }
+        Op::Version {
+            job,
+            version,
+            revert,
+        } => {
+            let job_id = JOBS[*job].to_string();
+            if *revert {
+                let req = JobRevertRequest {
+                    job_id,
+                    job_version: *version,
+                    enforce_prior_version: None,
+                };
+                store.revert_job(req, &w).map(drop)
+            } else {
+                let req = JobStabilityRequest {
+                    job_id,
+                    job_version: *version,
+                    stable: true,
+                };
+                store.set_job_stability(req, &w).map(drop)
+            }
+        }
+        Op::Scale { job, count } => {
+            let req = JobScaleRequest {
+                count: Some(*count),
+                target: [("Group".to_string(), "g".to_string())].into(),
+                ..JobScaleRequest::default()
+            };
+            store.scale_job(JOBS[*job], req, &w).map(drop)
+        }
     }
 }
 
@@ -223,6 +267,11 @@ fn refused() -> Vec<Command> {
             node_id: "ghost".into(),
             status: "ready".into(),
             evals: vec![],
+        },
+        Command::JobStability {
+            job_id: "ghost".into(),
+            version: 0,
+            stable: true,
         },
         Command::PlanApply {
             plan: Plan {

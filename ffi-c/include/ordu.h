@@ -388,6 +388,95 @@ enum ordu_result ordu_job_evaluations(const struct ordu_store *store,
                                       uint64_t *index_out);
 
 /**
+ * Lists the versions a job keeps (Nomad's `GET /v1/job/<id>/versions`):
+ * `{"Versions": [newest first], "Diffs": null}`. Blocks as `ordu_job_get`
+ * does; the index is the job's. A missing job is `ORDU_NOT_FOUND`.
+ */
+enum ordu_result ordu_job_versions(const struct ordu_store *store,
+                                   const char *job_id,
+                                   const char *region,
+                                   uint64_t min_index,
+                                   uint64_t wait_ms,
+                                   struct ordu_string **json_out,
+                                   uint64_t *index_out);
+
+/**
+ * Reverts a job to a version it keeps (Nomad's `POST /v1/job/<id>/revert`)
+ * from `{"JobID", "JobVersion", "EnforcePriorVersion"}`; `JobID` must be
+ * `job_id`. `region` may be NULL. On `ORDU_OK` writes a register's answer
+ * (`{"EvalID", "JobModifyIndex", "Index", ...}`) and the write's index. The
+ * current version, or another current version than `EnforcePriorVersion`,
+ * is `ORDU_CONFLICT`; a missing job or version `ORDU_NOT_FOUND`.
+ */
+enum ordu_result ordu_job_revert(const struct ordu_store *store,
+                                 const char *job_id,
+                                 const char *body_json,
+                                 size_t body_len,
+                                 const char *region,
+                                 struct ordu_string **json_out,
+                                 uint64_t *index_out);
+
+/**
+ * Marks a version of a job stable or not (Nomad's
+ * `POST /v1/job/<id>/stable`) from `{"JobID", "JobVersion", "Stable"}`;
+ * `JobID` must be `job_id`. `region` may be NULL. On `ORDU_OK` writes
+ * `{"Index"}` and the write's index. A missing job or version is
+ * `ORDU_NOT_FOUND`.
+ */
+enum ordu_result ordu_job_stable(const struct ordu_store *store,
+                                 const char *job_id,
+                                 const char *body_json,
+                                 size_t body_len,
+                                 const char *region,
+                                 struct ordu_string **json_out,
+                                 uint64_t *index_out);
+
+/**
+ * Reads a job's summary (Nomad's `GET /v1/job/<id>/summary`): `{"JobID",
+ * "Namespace", "Summary": {"<group>": {"Queued", "Complete", "Failed",
+ * "Running", "Starting", "Lost", "Unknown"}}, "Children", "CreateIndex",
+ * "ModifyIndex"}`. Blocks as `ordu_job_get` does; woken by changes to the
+ * job, its allocations or its evaluations. A missing job is
+ * `ORDU_NOT_FOUND`.
+ */
+enum ordu_result ordu_job_summary(const struct ordu_store *store,
+                                  const char *job_id,
+                                  const char *region,
+                                  uint64_t min_index,
+                                  uint64_t wait_ms,
+                                  struct ordu_string **json_out,
+                                  uint64_t *index_out);
+
+/**
+ * Reads a job's scale status (Nomad's `GET /v1/job/<id>/scale`). Blocks as
+ * `ordu_job_get` does. A missing job is `ORDU_NOT_FOUND`.
+ */
+enum ordu_result ordu_job_scale_status(const struct ordu_store *store,
+                                       const char *job_id,
+                                       const char *region,
+                                       uint64_t min_index,
+                                       uint64_t wait_ms,
+                                       struct ordu_string **json_out,
+                                       uint64_t *index_out);
+
+/**
+ * Scales a task group (Nomad's `POST /v1/job/<id>/scale`) from `{"Count",
+ * "Target": {"Group": "<g>"}, "Message", "PolicyOverride",
+ * "JobModifyIndex"}`: a new version with a `job-scaling` evaluation.
+ * `region` may be NULL. On `ORDU_OK` writes a register's answer and the
+ * write's index (0, nothing written, without a `Count`). An unknown group or
+ * a bad count is `ORDU_INVALID_JSON` (Nomad's 400), a count over the
+ * store's limits `ORDU_LIMIT`, a missing job `ORDU_NOT_FOUND`.
+ */
+enum ordu_result ordu_job_scale(const struct ordu_store *store,
+                                const char *job_id,
+                                const char *body_json,
+                                size_t body_len,
+                                const char *region,
+                                struct ordu_string **json_out,
+                                uint64_t *index_out);
+
+/**
  * Reads an evaluation by ID (Nomad's `GET /v1/evaluation/<id>`). Blocks as
  * `ordu_job_get` does. A missing evaluation is `ORDU_NOT_FOUND`.
  */

@@ -757,6 +757,158 @@ pub unsafe extern "C" fn ordu_job_evaluations(
     })
 }
 
+/// Lists the versions a job keeps (Nomad's `GET /v1/job/<id>/versions`):
+/// `{"Versions": [newest first], "Diffs": null}`. Blocks as `ordu_job_get`
+/// does; the index is the job's. A missing job is `ORDU_NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_versions(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    region: *const c_char,
+    min_index: u64,
+    wait_ms: u64,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_versions";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(host::job_versions(
+            s,
+            id,
+            &host::query(min_index, wait_ms, region),
+        )?)
+    })
+}
+
+/// Reverts a job to a version it keeps (Nomad's `POST /v1/job/<id>/revert`)
+/// from `{"JobID", "JobVersion", "EnforcePriorVersion"}`; `JobID` must be
+/// `job_id`. `region` may be NULL. On `ORDU_OK` writes a register's answer
+/// (`{"EvalID", "JobModifyIndex", "Index", ...}`) and the write's index. The
+/// current version, or another current version than `EnforcePriorVersion`,
+/// is `ORDU_CONFLICT`; a missing job or version `ORDU_NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_revert(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    body_json: *const c_char,
+    body_len: usize,
+    region: *const c_char,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_revert";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let b = body(F, "body_json", body_json, body_len)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(host::revert_job(s, id, b, region)?)
+    })
+}
+
+/// Marks a version of a job stable or not (Nomad's
+/// `POST /v1/job/<id>/stable`) from `{"JobID", "JobVersion", "Stable"}`;
+/// `JobID` must be `job_id`. `region` may be NULL. On `ORDU_OK` writes
+/// `{"Index"}` and the write's index. A missing job or version is
+/// `ORDU_NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_stable(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    body_json: *const c_char,
+    body_len: usize,
+    region: *const c_char,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_stable";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let b = body(F, "body_json", body_json, body_len)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(host::set_job_stability(s, id, b, region)?)
+    })
+}
+
+/// Reads a job's summary (Nomad's `GET /v1/job/<id>/summary`): `{"JobID",
+/// "Namespace", "Summary": {"<group>": {"Queued", "Complete", "Failed",
+/// "Running", "Starting", "Lost", "Unknown"}}, "Children", "CreateIndex",
+/// "ModifyIndex"}`. Blocks as `ordu_job_get` does; woken by changes to the
+/// job, its allocations or its evaluations. A missing job is
+/// `ORDU_NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_summary(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    region: *const c_char,
+    min_index: u64,
+    wait_ms: u64,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_summary";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(host::job_summary(
+            s,
+            id,
+            &host::query(min_index, wait_ms, region),
+        )?)
+    })
+}
+
+/// Reads a job's scale status (Nomad's `GET /v1/job/<id>/scale`). Blocks as
+/// `ordu_job_get` does. A missing job is `ORDU_NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_scale_status(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    region: *const c_char,
+    min_index: u64,
+    wait_ms: u64,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_scale_status";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(host::job_scale_status(
+            s,
+            id,
+            &host::query(min_index, wait_ms, region),
+        )?)
+    })
+}
+
+/// Scales a task group (Nomad's `POST /v1/job/<id>/scale`) from `{"Count",
+/// "Target": {"Group": "<g>"}, "Message", "PolicyOverride",
+/// "JobModifyIndex"}`: a new version with a `job-scaling` evaluation.
+/// `region` may be NULL. On `ORDU_OK` writes a register's answer and the
+/// write's index (0, nothing written, without a `Count`). An unknown group or
+/// a bad count is `ORDU_INVALID_JSON` (Nomad's 400), a count over the
+/// store's limits `ORDU_LIMIT`, a missing job `ORDU_NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn ordu_job_scale(
+    store: *const ordu_store,
+    job_id: *const c_char,
+    body_json: *const c_char,
+    body_len: usize,
+    region: *const c_char,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_job_scale";
+    run(F, store, json_out, index_out, |s| {
+        let id = cstr(F, "job_id", job_id)?;
+        let b = body(F, "body_json", body_json, body_len)?;
+        let region = opt_cstr(F, "region", region)?;
+        Ok(host::scale_job(s, id, b, region)?)
+    })
+}
+
 // ---- evaluations and allocations ----
 
 /// Reads an evaluation by ID (Nomad's `GET /v1/evaluation/<id>`). Blocks as

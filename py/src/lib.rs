@@ -616,6 +616,91 @@ impl Store {
         self.write(py, |s| host::evaluate_job(s, &job_id, region.as_deref()))
     }
 
+    /// Reverts a job to a version it keeps, from `{"JobID", "JobVersion",
+    /// "EnforcePriorVersion"}` (`JobID` must be `job_id`): the old spec is
+    /// registered as a new version, with an evaluation. Answers as a
+    /// register; ConflictError for the current version or another prior
+    /// version than enforced, NotFoundError for a missing job or version.
+    #[pyo3(signature = (job_id, request, *, region=None))]
+    fn revert_job<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        request: &Bound<'py, PyAny>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.check_region(py, region.as_deref())?;
+        let body = body_bytes(request)?;
+        self.write(py, |s| {
+            host::revert_job(s, &job_id, &body, region.as_deref())
+        })
+    }
+
+    /// Marks a version of a job stable or not, from `{"JobID", "JobVersion",
+    /// "Stable"}` (`JobID` must be `job_id`): `{"Index"}`. NotFoundError for
+    /// a missing job or version.
+    #[pyo3(signature = (job_id, request, *, region=None))]
+    fn set_job_stability<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        request: &Bound<'py, PyAny>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.check_region(py, region.as_deref())?;
+        let body = body_bytes(request)?;
+        self.write(py, |s| {
+            host::set_job_stability(s, &job_id, &body, region.as_deref())
+        })
+    }
+
+    /// Scales a task group from `{"Count", "Target": {"Group"}, "Message",
+    /// "PolicyOverride", "JobModifyIndex"}`: a new version with a
+    /// `job-scaling` evaluation; answers as a register (without a `Count`
+    /// nothing is written). InvalidError for an unknown group or a bad count.
+    #[pyo3(signature = (job_id, request, *, region=None))]
+    fn scale_job<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        request: &Bound<'py, PyAny>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.check_region(py, region.as_deref())?;
+        let body = body_bytes(request)?;
+        self.write(py, |s| {
+            host::scale_job(s, &job_id, &body, region.as_deref())
+        })
+    }
+
+    /// Nomad's periodic force launch: ordu has no periodic jobs, so this
+    /// raises ConflictError (`can't force launch non-periodic job`), or
+    /// NotFoundError for a missing job.
+    #[pyo3(signature = (job_id, *, region=None))]
+    fn force_periodic_job<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.write(py, |s| {
+            host::force_periodic_job(s, &job_id, region.as_deref())
+        })
+    }
+
+    /// Nomad's dispatch: ordu has no parameterized jobs, so this raises
+    /// ConflictError (`Specified job ... is not a parameterized job`), or
+    /// NotFoundError for a missing job.
+    #[pyo3(signature = (job_id, *, region=None))]
+    fn dispatch_job<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.write(py, |s| host::dispatch_job(s, &job_id, region.as_deref()))
+    }
+
     /// Deregisters a job, with the `job-deregister` evaluation that stops its
     /// allocations: removes it, or with a store configured
     /// `"deregister": "stop"` keeps it stopped unless `purge`. A missing job
@@ -770,6 +855,80 @@ impl Store {
     ) -> PyResult<Bound<'py, PyTuple>> {
         self.read(py, index, wait, region, |s, q| {
             s.job_allocations(&job_id, all, q)
+        })
+    }
+
+    /// The versions a job keeps, newest first: `({"Versions": [...],
+    /// "Diffs": None}, index)`; NotFoundError for a missing job.
+    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
+    fn job_versions<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| s.job_versions(&job_id, q))
+    }
+
+    /// A job's summary (Nomad's `JobSummary`): `(summary, index)`;
+    /// NotFoundError for a missing job.
+    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
+    fn job_summary<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| s.job_summary(&job_id, q))
+    }
+
+    /// A job's scale status (Nomad's `JobScaleStatus`): `(status, index)`;
+    /// NotFoundError for a missing job.
+    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
+    fn job_scale_status<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| {
+            s.job_scale_status(&job_id, q)
+        })
+    }
+
+    /// A job's deployments: `([], index)` (ordu has none).
+    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
+    fn job_deployments<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| {
+            s.wait(ordu::reads::job_deployments(&job_id), q)
+        })
+    }
+
+    /// A job's latest deployment: `(None, index)` (ordu has none).
+    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
+    fn job_deployment<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, region, |s, q| {
+            s.wait(ordu::reads::job_deployment(&job_id), q)
         })
     }
 

@@ -57,7 +57,7 @@ def test_a_node_sub_path_never_becomes_a_node_id(api):
     assert not any("purge" in i for i in ids)
 
 
-@pytest.mark.parametrize("suffix", ["/summary", "/versions", "/scale"])
+@pytest.mark.parametrize("suffix", ["/submission"])
 def test_unserved_job_sub_paths_are_page_not_found(api, suffix):
     job = api.sparse_job()
     api.register(job)

@@ -54,6 +54,7 @@ use crate::structs::{
     Evaluation, Job, NetworkResource, Node, Plan, Resources, TaskGroup, JOB_TYPE_SYSTEM,
     TRIGGER_ALLOC_FAILURE, TRIGGER_ALLOC_STOP, TRIGGER_JOB_DEREGISTER, TRIGGER_JOB_REGISTER,
     TRIGGER_NODE_DRAIN, TRIGGER_NODE_UPDATE, TRIGGER_QUEUED_ALLOCS, TRIGGER_ROLLING_UPDATE,
+    TRIGGER_SCALING,
 };
 
 use feasible::{GroupChecker, Verdict, DISTINCT_HOSTS};
@@ -83,7 +84,7 @@ pub const DESC_LOST: &str = "alloc is lost since its node is down";
 pub const DESC_BLOCKED: &str = "created to place remaining allocations";
 
 /// The triggers the schedulers handle.
-const TRIGGERS: [&str; 8] = [
+const TRIGGERS: [&str; 9] = [
     TRIGGER_JOB_REGISTER,
     TRIGGER_JOB_DEREGISTER,
     TRIGGER_NODE_UPDATE,
@@ -92,6 +93,7 @@ const TRIGGERS: [&str; 8] = [
     TRIGGER_QUEUED_ALLOCS,
     TRIGGER_ALLOC_FAILURE,
     TRIGGER_ALLOC_STOP,
+    TRIGGER_SCALING,
 ];
 
 /// Runs the scheduler of the evaluation's type for `eval` against `state`:

@@ -12,7 +12,7 @@ mod snapshot;
 mod usage;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,7 @@ use crate::structs::{
     NodeStatus, Plan, JOB_STATUS_DEAD, JOB_STATUS_PENDING, JOB_STATUS_RUNNING, JOB_TYPE_SYSTEM,
     NODE_ELIGIBLE, NODE_INELIGIBLE,
 };
+use crate::structs::{JobScaleStatus, JobSummary, TaskGroupScaleStatus, TaskGroupSummary};
 pub use key::Key;
 pub use lists::{ListOptions, Page};
 pub use snapshot::{OLDEST_SNAPSHOT_VERSION, SNAPSHOT_VERSION};
@@ -127,6 +128,60 @@ struct Derived {
     evals_by_create: BTreeSet<(u64, String)>,
     /// Every allocation as `(CreateIndex, ID)`, as `evals_by_create`.
     allocs_by_create: BTreeSet<(u64, String)>,
+    /// Per job, per task group: its allocations by client status (the
+    /// counts of the job summary), kept by apply.
+    summaries: HashMap<String, BTreeMap<String, TaskGroupSummary>>,
+    /// Per job, per task group: the `QueuedAllocations` of every
+    /// evaluation that names the group, by `(ModifyIndex, ID)`; the last is
+    /// the summary's `Queued`. Kept by apply for every evaluation (not only
+    /// the latest), so that collecting or rewriting one never needs a scan.
+    queued: HashMap<String, BTreeMap<String, QueuedBy>>,
+}
+
+/// A group's `QueuedAllocations` by evaluation `(ModifyIndex, ID)`.
+type QueuedBy = BTreeMap<(u64, String), i64>;
+
+impl Derived {
+    fn count_alloc(&mut self, a: &Allocation, up: bool) {
+        let groups = entry_mut(&mut self.summaries, &a.job_id);
+        entry_mut_b(groups, &a.task_group).count(a.client_status, up);
+        if !up {
+            if groups.get(&a.task_group).is_some_and(|g| g.is_empty()) {
+                groups.remove(&a.task_group);
+            }
+            if groups.is_empty() {
+                self.summaries.remove(&a.job_id);
+            }
+        }
+    }
+
+    fn queue_eval(&mut self, e: &Evaluation, up: bool) {
+        if e.queued_allocations.is_empty() {
+            return;
+        }
+        let key = (e.modify_index, e.id.clone());
+        let groups = entry_mut(&mut self.queued, &e.job_id);
+        for (g, n) in &e.queued_allocations {
+            if up {
+                entry_mut_b(groups, g).insert(key.clone(), *n);
+            } else if let Some(set) = groups.get_mut(g) {
+                set.remove(&key);
+                if set.is_empty() {
+                    groups.remove(g);
+                }
+            }
+        }
+        if groups.is_empty() {
+            self.queued.remove(&e.job_id);
+        }
+    }
+}
+
+fn entry_mut_b<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("just inserted")
 }
 
 /// Pending or blocked: the job still has work queued.
@@ -180,7 +235,22 @@ pub struct State {
     job_indexes: BTreeMap<String, JobIndexes>,
     node_indexes: BTreeMap<String, NodeIndexes>,
     tables: TableIndexes,
+    /// The versions each job replaced, newest first: at most
+    /// `tracked_versions - 1` of them (the current version is the job).
+    job_versions: BTreeMap<String, VecDeque<Arc<Job>>>,
+    tracked_versions: TrackedVersions,
     derived: Derived,
+}
+
+/// How many versions of a job apply keeps, the current one included: a
+/// setting of the replica, never written to a snapshot.
+#[derive(Clone, Copy, Debug)]
+struct TrackedVersions(usize);
+
+impl Default for TrackedVersions {
+    fn default() -> Self {
+        TrackedVersions(crate::store::DEFAULT_JOB_TRACKED_VERSIONS)
+    }
 }
 
 impl State {
@@ -200,6 +270,7 @@ impl State {
             ..Derived::default()
         };
         for (id, e) in &self.evals {
+            d.queue_eval(e, true);
             entry_mut(&mut d.evals_by_job, &e.job_id).insert(id.clone());
             if is_open(e) {
                 count(&mut d.open_evals, &e.job_id, true);
@@ -227,10 +298,122 @@ impl State {
         d.allocs_by_create = allocs_by_create;
         d.allocs_by_node = by_node;
         d.usage = usage;
+        for a in self.allocs.values() {
+            d.count_alloc(a, true);
+        }
         self.derived = d;
     }
 
+    /// Sets how many versions of each job apply keeps, the current one
+    /// included (0 counts as 1); [`crate::Store`] sets it from
+    /// [`crate::Config::job_tracked_versions`]. Versions already kept beyond
+    /// it go at the job's next spec change.
+    pub fn set_job_tracked_versions(&mut self, n: usize) {
+        self.tracked_versions = TrackedVersions(n.max(1));
+    }
+
     // ---- reads ----
+
+    /// Every version kept of a job, newest (the job itself) first; empty
+    /// when the job does not exist.
+    pub fn job_versions(&self, id: &str) -> Vec<Arc<Job>> {
+        let Some(job) = self.jobs.get(id) else {
+            return Vec::new();
+        };
+        let mut out = vec![job.clone()];
+        out.extend(self.job_versions.get(id).into_iter().flatten().cloned());
+        out
+    }
+
+    /// One version of a job, the current one or a kept one.
+    pub fn job_version(&self, id: &str, version: u64) -> Option<Arc<Job>> {
+        let job = self.jobs.get(id)?;
+        if job.version == version {
+            return Some(job.clone());
+        }
+        self.job_versions
+            .get(id)?
+            .iter()
+            .find(|j| j.version == version)
+            .cloned()
+    }
+
+    /// A job's summary (Nomad's `JobSummary`): per task group of the job
+    /// (and any other group its allocations or evaluations name), its
+    /// allocations by client status, of every incarnation of the job ID,
+    /// and `Queued` from the evaluation written last that names the group.
+    /// `ModifyIndex` is [`State::job_summary_index`]. None without the job.
+    pub fn job_summary(&self, id: &str) -> Option<JobSummary> {
+        let job = self.jobs.get(id)?;
+        let mut summary: BTreeMap<String, TaskGroupSummary> = job
+            .task_groups
+            .iter()
+            .map(|g| (g.name.clone(), TaskGroupSummary::default()))
+            .collect();
+        for (g, counts) in self.derived.summaries.get(id).into_iter().flatten() {
+            let queued = summary.get(g).map_or(0, |s| s.queued);
+            summary.insert(g.clone(), TaskGroupSummary { queued, ..*counts });
+        }
+        for (g, by_eval) in self.derived.queued.get(id).into_iter().flatten() {
+            if let Some((_, n)) = by_eval.last_key_value() {
+                entry_mut_b(&mut summary, g).queued = *n;
+            }
+        }
+        Some(JobSummary {
+            job_id: job.id.clone(),
+            namespace: job.namespace.clone(),
+            summary,
+            children: Default::default(),
+            create_index: job.create_index,
+            modify_index: self.job_summary_index(id),
+        })
+    }
+
+    /// The index of a job summary: the last change to the job, its
+    /// allocations or its evaluations.
+    pub fn job_summary_index(&self, id: &str) -> u64 {
+        self.job_indexes
+            .get(id)
+            .map_or(0, |i| i.job.max(i.allocs).max(i.evals))
+    }
+
+    /// A job's scale status (Nomad's `JobScaleStatus`): per task group, its
+    /// `Count` and its allocations of the current incarnation that are
+    /// neither terminal nor unknown (`Placed`), and of those the running.
+    /// None without the job.
+    pub fn job_scale_status(&self, id: &str) -> Option<JobScaleStatus> {
+        let job = self.jobs.get(id)?;
+        let mut groups: BTreeMap<String, TaskGroupScaleStatus> = job
+            .task_groups
+            .iter()
+            .map(|g| {
+                let status = TaskGroupScaleStatus {
+                    desired: g.count,
+                    ..TaskGroupScaleStatus::default()
+                };
+                (g.name.clone(), status)
+            })
+            .collect();
+        for a in self.allocs_by_job(id) {
+            if a.job.create_index != job.create_index || a.is_terminal() {
+                continue;
+            }
+            if let Some(g) = groups.get_mut(&a.task_group) {
+                g.placed += 1;
+                if a.client_status == AllocClientStatus::Running {
+                    g.running += 1;
+                }
+            }
+        }
+        Some(JobScaleStatus {
+            job_id: job.id.clone(),
+            namespace: job.namespace.clone(),
+            job_create_index: job.create_index,
+            job_modify_index: job.modify_index,
+            job_stopped: job.stop,
+            task_groups: groups,
+        })
+    }
 
     /// A job by ID.
     pub fn job(&self, id: &str) -> Option<&Arc<Job>> {
@@ -456,6 +639,19 @@ impl State {
                 ..
             } => self.check_enforce_index(&job.id, *want),
             Command::JobDeregister { job_id, .. } => self.require_job(job_id),
+            Command::JobStability {
+                job_id, version, ..
+            } => {
+                self.require_job(job_id)?;
+                match self.job_version(job_id, *version) {
+                    Some(_) => Ok(()),
+                    None => Err(Error::NotFound {
+                        what: "job version",
+                        id: job_version_id(job_id, *version),
+                        index: self.job_index(job_id),
+                    }),
+                }
+            }
             Command::PlanApply { plan } => self.check_plan(plan),
             Command::NodeDeregister { node_id, .. }
             | Command::NodeUpdateStatus { node_id, .. }
@@ -611,6 +807,11 @@ impl State {
     }
 }
 
+/// The `id` of a [`Error::NotFound`] of a job version: `<job>@v<version>`.
+pub(crate) fn job_version_id(job_id: &str, version: u64) -> String {
+    format!("{job_id}@v{version}")
+}
+
 /// The value at `key`, inserted empty if absent, without allocating a key
 /// when it is already there (this runs for every allocation written).
 /// Allocations from which [`State::rebuild`] uses a second thread.
@@ -736,6 +937,7 @@ impl Tx<'_> {
             }
             Command::JobDeregister { job_id, eval } => {
                 self.state.jobs.remove(job_id);
+                self.state.job_versions.remove(job_id);
                 self.touch_job(job_id);
                 self.upsert_eval(eval.clone());
             }
@@ -821,6 +1023,11 @@ impl Tx<'_> {
                 }
                 self.upsert_evals(evals);
             }
+            Command::JobStability {
+                job_id,
+                version,
+                stable,
+            } => self.job_stability(job_id, *version, *stable),
             Command::GarbageCollect {
                 evals,
                 allocs,
@@ -836,6 +1043,7 @@ impl Tx<'_> {
                     // Registered again since it was chosen: it lives on.
                     if self.state.jobs.get(id).is_some_and(|j| j.stop) {
                         self.state.jobs.remove(id);
+                        self.state.job_versions.remove(id);
                         self.touch_job(id);
                     }
                 }
@@ -932,7 +1140,15 @@ impl Tx<'_> {
         let job_modify_index = match as_registered(existing.as_ref(), job, self.index) {
             Some(j) => {
                 let id = j.id.clone();
-                self.state.jobs.insert(id.clone(), Arc::new(j));
+                if let Some(old) = self.state.jobs.insert(id.clone(), Arc::new(j)) {
+                    let keep = self.state.tracked_versions.0 - 1;
+                    let kept = self.state.job_versions.entry(id.clone()).or_default();
+                    kept.push_front(old);
+                    kept.truncate(keep);
+                    if kept.is_empty() {
+                        self.state.job_versions.remove(&id);
+                    }
+                }
                 self.touch_job(&id);
                 self.index
             }
@@ -941,6 +1157,31 @@ impl Tx<'_> {
         self.applied.job_modify_index = job_modify_index;
         eval.job_modify_index = job_modify_index;
         self.upsert_eval(eval);
+    }
+
+    /// Marks a version stable or not: the job itself (its `ModifyIndex`
+    /// moves, its `JobModifyIndex` and `Version` stay, as Nomad's) or a kept
+    /// version. Checked: the version exists.
+    fn job_stability(&mut self, id: &str, version: u64, stable: bool) {
+        let Some(job) = self.state.jobs.get(id) else {
+            return;
+        };
+        if job.version == version {
+            let mut j = (**job).clone();
+            j.stable = stable;
+            j.modify_index = self.index;
+            self.state.jobs.insert(id.to_string(), Arc::new(j));
+        } else if let Some(old) = self
+            .state
+            .job_versions
+            .get_mut(id)
+            .and_then(|kept| kept.iter_mut().find(|j| j.version == version))
+        {
+            Arc::make_mut(old).stable = stable;
+        } else {
+            return;
+        }
+        self.touch_job(id);
     }
 
     /// Job status as Nomad derives it: system jobs run unless stopped; any live
@@ -1005,6 +1246,11 @@ impl Tx<'_> {
             return;
         }
         e.create_index = existing.map_or(self.index, |o| o.create_index);
+        if let Some(old) = existing {
+            let old = old.clone();
+            self.state.derived.queue_eval(&old, false);
+        }
+        let existing = self.state.evals.get(&e.id);
         match existing {
             Some(old) => {
                 e.create_time = old.create_time;
@@ -1038,6 +1284,7 @@ impl Tx<'_> {
             count(&mut self.state.derived.open_evals, &e.job_id, true);
         }
         e.modify_index = self.index;
+        self.state.derived.queue_eval(&e, true);
         self.applied.keys.push(keys::eval(&e.id));
         self.touch_job_evals(&e.job_id);
         if !self.jobs_to_status.contains(&e.job_id) {
@@ -1048,6 +1295,7 @@ impl Tx<'_> {
 
     fn delete_eval(&mut self, id: &str) {
         if let Some(e) = self.state.evals.remove(id) {
+            self.state.derived.queue_eval(&e, false);
             self.state
                 .derived
                 .evals_by_create
@@ -1076,6 +1324,10 @@ impl Tx<'_> {
         let a = Arc::new(a);
         let old = self.state.allocs.insert(a.id.clone(), a.clone());
         let d = &mut self.state.derived;
+        if let Some(o) = &old {
+            d.count_alloc(o, false);
+        }
+        d.count_alloc(&a, true);
         if old
             .as_ref()
             .is_none_or(|o| o.create_index != a.create_index)
@@ -1119,6 +1371,7 @@ impl Tx<'_> {
             return;
         };
         let d = &mut self.state.derived;
+        d.count_alloc(&a, false);
         d.allocs_by_create.remove(&(a.create_index, a.id.clone()));
         if !a.is_terminal() {
             d.usage.entry(a.node_id.clone()).or_default().remove(&a);

@@ -10,6 +10,10 @@
 //! one copy per distinct job, and the job table's copy when it is the same
 //! job, so a restored state takes the memory the original did.
 //!
+//! Format 3 (written) is format 2 with `job_versions` last: the versions
+//! each job replaced and still keeps, newest first. Format 2 (read) has
+//! none, so a state restored from it keeps only each job's current version.
+//!
 //! The layout is written out here rather than derived on [`State`], so that a
 //! field added to the state cannot change a format silently.
 
@@ -23,7 +27,7 @@ mod read2;
 
 /// The format version of [`State::snapshot`]; a change to the format that
 /// older code could not read takes the next number.
-pub const SNAPSHOT_VERSION: u32 = 2;
+pub const SNAPSHOT_VERSION: u32 = 3;
 
 /// The oldest format [`State::restore`] still reads.
 pub const OLDEST_SNAPSHOT_VERSION: u32 = 1;
@@ -47,6 +51,7 @@ struct StateOut<'a> {
     job_indexes: &'a BTreeMap<String, JobIndexes>,
     node_indexes: &'a BTreeMap<String, NodeIndexes>,
     tables: &'a TableIndexes,
+    job_versions: &'a BTreeMap<String, VecDeque<Arc<Job>>>,
 }
 
 /// Format 1: the allocations a map by ID, each with its job.
@@ -101,6 +106,7 @@ impl State {
                 job_indexes: &self.job_indexes,
                 node_indexes: &self.node_indexes,
                 tables: &self.tables,
+                job_versions: &self.job_versions,
             },
         };
         serde_json::to_writer(w, &out).map_err(std::io::Error::from)
@@ -115,7 +121,9 @@ impl State {
                 let Versioned { state }: Versioned<In1> = decode(bytes)?;
                 from_v1(state)
             }
-            2 => from_v2(read2::read(bytes, read2::PARALLEL_BYTES)?),
+            // Format 3 is format 2 and `job_versions`, which the same
+            // reader takes (a format 2 snapshot has none).
+            2 | 3 => from_v2(read2::read(bytes, read2::PARALLEL_BYTES)?),
             v => {
                 return Err(bad(format!(
                     "format version {v} is not one this ordu reads \
@@ -213,6 +221,8 @@ fn from_v2(s: read2::In2) -> State {
         job_indexes: s.job_indexes,
         node_indexes: s.node_indexes,
         tables: s.tables,
+        job_versions: s.job_versions,
+        tracked_versions: TrackedVersions::default(),
         derived: Derived::default(),
     }
 }
@@ -245,6 +255,8 @@ fn from_v1(mut s: In1) -> State {
         job_indexes: s.job_indexes,
         node_indexes: s.node_indexes,
         tables: s.tables,
+        job_versions: BTreeMap::new(),
+        tracked_versions: TrackedVersions::default(),
         derived: Derived::default(),
     }
 }

@@ -222,6 +222,210 @@ impl Store {
         })
     }
 
+    /// Reverts a job to a version it keeps: that version's spec is
+    /// registered as a new version, with a `job-register` evaluation (the
+    /// answer is a register's). With `enforce_prior_version`, only if the
+    /// job is still at that version when the write applies (a check-and-set
+    /// on its `JobModifyIndex`). Errors as Nomad's: a missing job is
+    /// [`Error::NotFound`]; the current version, or another current version
+    /// than the one enforced, [`Error::Conflict`]; a version not kept,
+    /// [`Error::NotFound`] of a `job version`.
+    pub fn revert_job(
+        &self,
+        req: JobRevertRequest,
+        opts: &WriteOptions,
+    ) -> Result<JobWriteResponse> {
+        self.check_region(opts.region.as_deref())?;
+        let id = req.job_id.as_str();
+        let (cur, old) =
+            self.with_state(|s| (s.job(id).cloned(), s.job_version(id, req.job_version)));
+        let cur = cur.ok_or_else(|| Error::NotFound {
+            what: "job",
+            id: id.to_string(),
+            index: 0,
+        })?;
+        if req.job_version == cur.version {
+            return Err(conflict("can't revert to current version".into()));
+        }
+        let Some(old) = old else {
+            return Err(Error::NotFound {
+                what: "job version",
+                id: crate::state::job_version_id(id, req.job_version),
+                index: 0,
+            });
+        };
+        if let Some(want) = req.enforce_prior_version {
+            if cur.version != want {
+                return Err(conflict(format!(
+                    "Current job has version {}; enforcing version {want}",
+                    cur.version
+                )));
+            }
+        }
+        let mut job = (*old).clone();
+        job.stable = false;
+        self.commit_register(CheckedRegister {
+            job,
+            enforce_index: req.enforce_prior_version.map(|_| cur.job_modify_index),
+        })
+    }
+
+    /// Marks a version of a job stable (or not), as Nomad's job stability
+    /// update: the version's `Stable` changes, nothing else (no evaluation,
+    /// no new version). A missing job or version is [`Error::NotFound`].
+    pub fn set_job_stability(
+        &self,
+        req: JobStabilityRequest,
+        opts: &WriteOptions,
+    ) -> Result<JobStabilityResponse> {
+        self.check_region(opts.region.as_deref())?;
+        let applied = self.commit(Command::JobStability {
+            job_id: req.job_id,
+            version: req.job_version,
+            stable: req.stable,
+        })?;
+        Ok(JobStabilityResponse {
+            index: applied.index,
+        })
+    }
+
+    /// Scales a task group as Nomad's `POST /v1/job/<id>/scale`: the job
+    /// with the group's new `Count` is registered as a new version, with a
+    /// `job-scaling` evaluation, in one command; the answer is a register's.
+    /// Without a `Count` (a scaling event only, which ordu does not keep)
+    /// nothing is written: `EvalID` empty, `Index` 0. Errors as Nomad's: a
+    /// missing group name, a negative count, a count with `Error`, an
+    /// unknown group or a system job above 1 are [`Error::Invalid`] at the
+    /// decode stage (HTTP 400); a missing job [`Error::NotFound`]; a count
+    /// the store's limits refuse, as a register; a `JobModifyIndex` (above
+    /// 0) that is not the job's, [`Error::Conflict`].
+    pub fn scale_job(
+        &self,
+        id: &str,
+        req: JobScaleRequest,
+        opts: &WriteOptions,
+    ) -> Result<JobWriteResponse> {
+        self.check_region(opts.region.as_deref())?;
+        let bad = |m: String| Error::Invalid {
+            stage: crate::error::Stage::Decode,
+            errors: vec![crate::error::FieldError::new("", m)],
+        };
+        if req.target.get("Job").is_some_and(|j| j != id) {
+            return Err(Error::invalid_field(
+                "Target.Job",
+                "job ID in payload did not match URL",
+            ));
+        }
+        let group = req.target.get("Group").cloned().unwrap_or_default();
+        if group.is_empty() {
+            return Err(bad("missing task group name for scaling action".into()));
+        }
+        if let Some(n) = req.count {
+            if n < 0 {
+                return Err(bad("scaling action count can't be negative".into()));
+            }
+            if req.error {
+                return Err(bad(
+                    "scaling action should not contain count if error is true".into(),
+                ));
+            }
+        }
+        let mut tries = 0;
+        loop {
+            let job = self
+                .with_state(|s| s.job(id).cloned())
+                .ok_or_else(|| Error::NotFound {
+                    what: "job",
+                    id: id.to_string(),
+                    index: 0,
+                })?;
+            if job.job_type == JOB_TYPE_SYSTEM && req.count.is_some_and(|n| n > 1) {
+                return Err(bad(
+                    r#"jobs of type "system" can only be scaled to 1 or 0"#.into()
+                ));
+            }
+            let Some(at) = job.task_groups.iter().position(|g| g.name == group) else {
+                return Err(bad(format!(
+                    "task group {group:?} specified for scaling does not exist in job"
+                )));
+            };
+            let Some(count) = req.count else {
+                return Ok(JobWriteResponse {
+                    job_modify_index: job.modify_index,
+                    ..JobWriteResponse::default()
+                });
+            };
+            if req.job_modify_index > 0 && req.job_modify_index != job.job_modify_index {
+                return Err(conflict(format!(
+                    "Enforcing job modify index {}: job exists with conflicting job modify index: {}",
+                    req.job_modify_index, job.job_modify_index
+                )));
+            }
+            let mut scaled = (*job).clone();
+            scaled.task_groups[at].count = count;
+            validate_job(&scaled, &self.config.limits)?;
+            scaled.submit_time = self.clock.now();
+            let eval = self.new_eval(&scaled, TRIGGER_SCALING);
+            let eval_id = eval.id.clone();
+            match self.commit(Command::JobRegister {
+                job: scaled,
+                eval,
+                enforce_index: Some(job.job_modify_index),
+            }) {
+                Ok(applied) => {
+                    self.run_inline();
+                    return Ok(JobWriteResponse {
+                        eval_id,
+                        eval_create_index: applied.index,
+                        job_modify_index: applied.job_modify_index,
+                        index: applied.index,
+                        ..JobWriteResponse::default()
+                    });
+                }
+                // Changed by another write in between: scale the job as it
+                // is now, unless the caller named the version it scales.
+                Err(Error::Conflict { .. }) if req.job_modify_index == 0 && tries < 8 => tries += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Nomad's periodic force launch (`POST /v1/job/<id>/periodic/force`):
+    /// ordu has no periodic jobs, so this always answers what Nomad does
+    /// for a job that is not one ([`Error::Conflict`], `can't force launch
+    /// non-periodic job`), or [`Error::NotFound`] for a missing job.
+    /// Nothing is written.
+    pub fn force_periodic_job(&self, id: &str, opts: &WriteOptions) -> Result<JobWriteResponse> {
+        self.check_region(opts.region.as_deref())?;
+        self.require_job(id)?;
+        Err(conflict("can't force launch non-periodic job".into()))
+    }
+
+    /// Nomad's dispatch (`POST /v1/job/<id>/dispatch`): ordu has no
+    /// parameterized jobs, so this always answers what Nomad does for a job
+    /// that is not one ([`Error::Conflict`], `Specified job "<id>" is not a
+    /// parameterized job`), or [`Error::NotFound`] for a missing job (Nomad:
+    /// `parameterized job not found`). Nothing is written.
+    pub fn dispatch_job(&self, id: &str, opts: &WriteOptions) -> Result<JobWriteResponse> {
+        self.check_region(opts.region.as_deref())?;
+        self.require_job(id)?;
+        Err(conflict(format!(
+            "Specified job {id:?} is not a parameterized job"
+        )))
+    }
+
+    fn require_job(&self, id: &str) -> Result<()> {
+        if self.with_state(|s| s.job(id).is_some()) {
+            Ok(())
+        } else {
+            Err(Error::NotFound {
+                what: "job",
+                id: id.to_string(),
+                index: 0,
+            })
+        }
+    }
+
     /// Deregisters a job as [`Config::deregister`] says, without a purge:
     /// see [`Store::deregister_job_with`].
     pub fn deregister_job(&self, id: &str, opts: &WriteOptions) -> Result<JobWriteResponse> {

@@ -33,6 +33,10 @@ use crate::structs::{
     AllocStopResponse, DesiredTransition, DrainSpec, DrainStrategy, NODE_ELIGIBLE, NODE_INELIGIBLE,
     TRIGGER_ALLOC_STOP,
 };
+use crate::structs::{
+    JobRevertRequest, JobStabilityRequest, JobStabilityResponse, JobVersion, JobVersionsResponse,
+};
+use crate::structs::{JobScaleRequest, JobScaleStatus, JobSummary, TRIGGER_SCALING};
 use crate::watch::{Key, Watch};
 
 mod allocs;
@@ -109,11 +113,13 @@ impl Store {
 
     /// A store with the given clock and ID source (deterministic in tests).
     pub fn with_sources(config: Config, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
+        let mut state = State::new();
+        state.set_job_tracked_versions(config.job_tracked_versions);
         Store {
             broker: Mutex::new(Broker::new(config.delivery_limit)),
             superseded: Mutex::new(Vec::new()),
             config,
-            state: RwLock::new(State::new()),
+            state: RwLock::new(state),
             scheduling: Mutex::new(()),
             watch: Arc::new(Watch::new()),
             clock,
@@ -205,6 +211,8 @@ fn command_evals(cmd: &Command) -> Box<dyn Iterator<Item = &str> + '_> {
         | Command::NodeUpdateDrainStrategy { evals, .. }
         | Command::AllocUpdateDesiredTransition { evals, .. }
         | Command::AllocClientUpdate { evals, .. } => Box::new(evals.iter().map(|e| e.id.as_str())),
-        Command::PlanApply { .. } | Command::GarbageCollect { .. } => Box::new(std::iter::empty()),
+        Command::PlanApply { .. }
+        | Command::GarbageCollect { .. }
+        | Command::JobStability { .. } => Box::new(std::iter::empty()),
     }
 }

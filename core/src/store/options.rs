@@ -86,6 +86,11 @@ pub struct Config {
     pub scheduler_workers: usize,
     /// What a deregister without `purge` does.
     pub deregister: DeregisterMode,
+    /// Versions of each job kept, the current one included (Nomad's
+    /// `job_tracked_versions`, 6 by default; 0 counts as 1): a spec change
+    /// keeps the job it replaces, and the oldest kept goes. Every replica
+    /// of a log must use the same number, as it decides what apply keeps.
+    pub job_tracked_versions: usize,
 }
 
 impl Default for Config {
@@ -100,9 +105,13 @@ impl Default for Config {
             canceled_evals_kept: 16,
             scheduler_workers: 1,
             deregister: DeregisterMode::Purge,
+            job_tracked_versions: DEFAULT_JOB_TRACKED_VERSIONS,
         }
     }
 }
+
+/// [`Config::job_tracked_versions`] by default, as Nomad's.
+pub const DEFAULT_JOB_TRACKED_VERSIONS: usize = 6;
 
 /// Default wait of a blocking read.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);

@@ -7,7 +7,8 @@ use super::*;
 impl Store {
     /// Replaces the state (a snapshot restored or replayed), re-queues its
     /// pending and blocked evaluations, and wakes every waiter.
-    pub fn restore(&self, state: State) {
+    pub fn restore(&self, mut state: State) {
+        state.set_job_tracked_versions(self.config.job_tracked_versions);
         let canceled = {
             // No append in flight while the state is swapped; the log's last
             // index stays (indexes never go back).

@@ -39,6 +39,92 @@ pub mod reads {
         }
     }
 
+    /// Every version a job keeps, newest (the job itself) first, as the
+    /// versions endpoint answers them; a missing job is [`Error::NotFound`].
+    /// The index is the job's: a register or a stability change wakes it.
+    pub fn job_versions(id: &str) -> Reader<JobVersionsResponse> {
+        let id = id.to_string();
+        Reader {
+            keys: vec![keys::job(&id)],
+            read: Box::new(move |s| {
+                let index = floor(s.job_index(&id), s);
+                let versions = s.job_versions(&id);
+                let v = if versions.is_empty() {
+                    Err(Error::NotFound {
+                        what: "job",
+                        id: id.clone(),
+                        index,
+                    })
+                } else {
+                    Ok(JobVersionsResponse {
+                        versions: versions.into_iter().map(JobVersion::new).collect(),
+                        diffs: None,
+                    })
+                };
+                (v, index)
+            }),
+        }
+    }
+
+    /// A job's summary (see [`State::job_summary`]); a missing job is
+    /// [`Error::NotFound`]. Woken by any change to the job, its allocations
+    /// or its evaluations; the index is the last of those.
+    pub fn job_summary(id: &str) -> Reader<JobSummary> {
+        let id = id.to_string();
+        Reader {
+            keys: vec![keys::job(&id), keys::job_allocs(&id), keys::job_evals(&id)],
+            read: Box::new(move |s| {
+                let index = floor(s.job_summary_index(&id), s);
+                let v = s.job_summary(&id).ok_or_else(|| Error::NotFound {
+                    what: "job",
+                    id: id.clone(),
+                    index,
+                });
+                (v, index)
+            }),
+        }
+    }
+
+    /// A job's scale status (see [`State::job_scale_status`]); a missing
+    /// job is [`Error::NotFound`]. Woken by any change to the job or its
+    /// allocations; the index is the last of those.
+    pub fn job_scale_status(id: &str) -> Reader<JobScaleStatus> {
+        let id = id.to_string();
+        Reader {
+            keys: vec![keys::job(&id), keys::job_allocs(&id)],
+            read: Box::new(move |s| {
+                let index = floor(s.job_index(&id).max(s.job_allocs_index(&id)), s);
+                let v = s.job_scale_status(&id).ok_or_else(|| Error::NotFound {
+                    what: "job",
+                    id: id.clone(),
+                    index,
+                });
+                (v, index)
+            }),
+        }
+    }
+
+    /// A job's deployments (Nomad's `GET /v1/job/<id>/deployments`): ordu
+    /// has none, so always `[]`, as Nomad answers for a job without any
+    /// (or no job); the index is the job's.
+    pub fn job_deployments(id: &str) -> Reader<Vec<serde_json::Value>> {
+        let id = id.to_string();
+        Reader {
+            keys: vec![keys::job(&id)],
+            read: Box::new(move |s| (Ok(Vec::new()), floor(s.job_index(&id), s))),
+        }
+    }
+
+    /// A job's latest deployment (Nomad's `GET /v1/job/<id>/deployment`):
+    /// always none (`null`); the index is the job's.
+    pub fn job_deployment(id: &str) -> Reader<Option<serde_json::Value>> {
+        let id = id.to_string();
+        Reader {
+            keys: vec![keys::job(&id)],
+            read: Box::new(move |s| (Ok(None), floor(s.job_index(&id), s))),
+        }
+    }
+
     /// Job list stubs in ID order, of the jobs whose ID starts with `prefix`.
     pub fn jobs(prefix: &str) -> Reader<Vec<JobListStub>> {
         let prefix = prefix.to_string();
@@ -339,6 +425,25 @@ impl Store {
     /// A job.
     pub fn job(&self, id: &str, opts: &QueryOptions) -> Result<Query<Arc<Job>>> {
         self.wait(reads::job(id), opts)
+    }
+
+    /// Every version a job keeps (see [`reads::job_versions`]).
+    pub fn job_versions(
+        &self,
+        id: &str,
+        opts: &QueryOptions,
+    ) -> Result<Query<JobVersionsResponse>> {
+        self.wait(reads::job_versions(id), opts)
+    }
+
+    /// A job's summary (see [`reads::job_summary`]).
+    pub fn job_summary(&self, id: &str, opts: &QueryOptions) -> Result<Query<JobSummary>> {
+        self.wait(reads::job_summary(id), opts)
+    }
+
+    /// A job's scale status (see [`reads::job_scale_status`]).
+    pub fn job_scale_status(&self, id: &str, opts: &QueryOptions) -> Result<Query<JobScaleStatus>> {
+        self.wait(reads::job_scale_status(id), opts)
     }
 
     /// The job list, sorted by ID, filtered by ID prefix.

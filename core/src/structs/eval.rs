@@ -23,6 +23,8 @@ pub const TRIGGER_QUEUED_ALLOCS: &str = "queued-allocs";
 pub const TRIGGER_ALLOC_FAILURE: &str = "alloc-failure";
 /// An operator stopped an allocation (it is moved).
 pub const TRIGGER_ALLOC_STOP: &str = "alloc-stop";
+/// A job scaled (`POST /v1/job/<id>/scale`).
+pub const TRIGGER_SCALING: &str = "job-scaling";
 
 /// An evaluation: one request to reconcile a job with the cluster.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

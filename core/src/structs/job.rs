@@ -2,6 +2,7 @@
 //! constraints, update and restart policies.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -200,6 +201,16 @@ pub struct Job {
     /// Spec version: 0 at first register, +1 for every spec change.
     #[serde(default, deserialize_with = "null_default")]
     pub version: u64,
+    /// Marked stable ([`crate::Store::set_job_stability`]); not part of the
+    /// spec. Written only when set, so that the encodings of jobs (log
+    /// entries, snapshots) from before it existed stay byte for byte;
+    /// [`JobVersion`] writes it either way.
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "is_false"
+    )]
+    pub stable: bool,
     /// Unix nanoseconds of the last register that changed the spec.
     #[serde(default, deserialize_with = "null_default")]
     pub submit_time: i64,
@@ -234,6 +245,84 @@ fn datacenters<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
     Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_else(default_datacenters))
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One version of a job as the versions endpoint answers it: the job, with
+/// `Stable` written even when false (as Nomad writes every job).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JobVersion {
+    /// The job at that version.
+    #[serde(flatten)]
+    pub job: Arc<Job>,
+    /// The job's `Stable`, written here only when false (which the job
+    /// leaves out); true the job writes itself.
+    #[serde(rename = "Stable", skip_serializing_if = "is_true")]
+    stable: bool,
+}
+
+impl JobVersion {
+    /// The version `job`.
+    pub fn new(job: Arc<Job>) -> Self {
+        JobVersion {
+            stable: job.stable,
+            job,
+        }
+    }
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// The answer of `GET /v1/job/<id>/versions`: `{"Versions": [newest
+/// first], "Diffs": null}` (ordu computes no diffs).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobVersionsResponse {
+    /// Every version kept, newest (the current job) first.
+    pub versions: Vec<JobVersion>,
+    /// Always null: ordu does not diff versions, `?diffs=true` or not.
+    pub diffs: Option<Vec<serde_json::Value>>,
+}
+
+/// The body of `POST /v1/job/<id>/revert`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobRevertRequest {
+    /// The job; must match the path's.
+    #[serde(rename = "JobID", default)]
+    pub job_id: String,
+    /// The version whose spec becomes the job's again.
+    #[serde(rename = "JobVersion", default)]
+    pub job_version: u64,
+    /// Check-and-set: revert only if the current version is this one.
+    #[serde(rename = "EnforcePriorVersion", default)]
+    pub enforce_prior_version: Option<u64>,
+}
+
+/// The body of `POST /v1/job/<id>/stable`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobStabilityRequest {
+    /// The job; must match the path's.
+    #[serde(rename = "JobID", default)]
+    pub job_id: String,
+    /// The version to mark.
+    #[serde(rename = "JobVersion", default)]
+    pub job_version: u64,
+    /// Stable or not.
+    #[serde(rename = "Stable", default)]
+    pub stable: bool,
+}
+
+/// The answer of a stability update: `{"Index": N}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobStabilityResponse {
+    /// Index of the write.
+    pub index: u64,
+}
+
 impl Default for Job {
     /// An empty job with the same defaults a JSON job without those keys gets.
     fn default() -> Self {
@@ -254,6 +343,7 @@ impl Default for Job {
             status_description: String::new(),
             stop: false,
             version: 0,
+            stable: false,
             submit_time: 0,
             create_index: 0,
             modify_index: 0,
@@ -309,6 +399,7 @@ impl Job {
             status: _,
             status_description: _,
             version: _,
+            stable: _,
             submit_time: _,
             create_index: _,
             modify_index: _,

@@ -10,6 +10,7 @@ mod plan;
 pub(crate) mod regexp;
 mod serde_util;
 mod status;
+mod summary;
 mod validate;
 pub mod version;
 
@@ -21,6 +22,7 @@ pub use node::*;
 pub use plan::*;
 pub use regexp::{JOB_REGEX_BUDGET, MAX_PATTERN_BYTES, PATTERN_SIZE_LIMIT};
 pub use status::{AllocClientStatus, AllocDesiredStatus, EvalStatus, NodeStatus};
+pub use summary::*;
 pub use validate::{
     check_constraint, validate_alloc_update, validate_job, validate_node, validate_node_status,
     Limits, MAX_RESOURCE, OPERANDS,

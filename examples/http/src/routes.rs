@@ -24,6 +24,28 @@ pub enum Op {
     /// `PUT|POST /v1/job/<id>/plan`: a dry run; served as a write (a
     /// follower forwards it to the leader) that writes nothing
     PlanJob(String),
+    /// `GET /v1/job/<id>/versions`
+    JobVersions(String),
+    /// `PUT|POST /v1/job/<id>/revert`
+    RevertJob(String),
+    /// `PUT|POST /v1/job/<id>/stable`
+    JobStability(String),
+    /// `GET /v1/job/<id>/summary`
+    JobSummary(String),
+    /// `GET /v1/job/<id>/scale`
+    JobScaleStatus(String),
+    /// `PUT|POST /v1/job/<id>/scale`
+    ScaleJob(String),
+    /// `GET /v1/job/<id>/deployments`: always `[]`
+    JobDeployments(String),
+    /// `GET /v1/job/<id>/deployment`: always `null`
+    JobDeployment(String),
+    /// `PUT|POST /v1/job/<id>/periodic/force`: Nomad's error for a job that
+    /// is not periodic
+    PeriodicForce(String),
+    /// `PUT|POST /v1/job/<id>/dispatch`: Nomad's error for a job that is not
+    /// parameterized
+    DispatchJob(String),
     /// `GET /v1/nodes`
     ListNodes,
     /// `GET /v1/node/<id>`
@@ -84,6 +106,11 @@ impl Op {
                 | Op::GetJob(_)
                 | Op::JobAllocations(_)
                 | Op::JobEvaluations(_)
+                | Op::JobVersions(_)
+                | Op::JobSummary(_)
+                | Op::JobScaleStatus(_)
+                | Op::JobDeployments(_)
+                | Op::JobDeployment(_)
                 | Op::ListNodes
                 | Op::ListEvaluations
                 | Op::ListAllocations
@@ -190,6 +217,28 @@ pub fn route(method: &Method, path: &str) -> Route {
                 pick(read, Op::JobAllocations(id))
             } else if let Some(id) = suffixed("/evaluations") {
                 pick(read, Op::JobEvaluations(id))
+            } else if let Some(id) = suffixed("/versions") {
+                pick(read, Op::JobVersions(id))
+            } else if let Some(id) = suffixed("/revert") {
+                pick(write, Op::RevertJob(id))
+            } else if let Some(id) = suffixed("/stable") {
+                pick(write, Op::JobStability(id))
+            } else if let Some(id) = suffixed("/summary") {
+                pick(read, Op::JobSummary(id))
+            } else if let Some(id) = suffixed("/scale") {
+                if read {
+                    Route::Op(Op::JobScaleStatus(id))
+                } else {
+                    pick(write, Op::ScaleJob(id))
+                }
+            } else if let Some(id) = suffixed("/deployments") {
+                pick(read, Op::JobDeployments(id))
+            } else if let Some(id) = suffixed("/deployment") {
+                pick(read, Op::JobDeployment(id))
+            } else if let Some(id) = suffixed("/periodic/force") {
+                pick(write, Op::PeriodicForce(id))
+            } else if let Some(id) = suffixed("/dispatch") {
+                pick(write, Op::DispatchJob(id))
             } else if ordu::structs::routed_suffix(&rest).is_some() {
                 // Nomad serves it; ordu does not yet. Never a job ID (register
                 // refuses such IDs), so not `job not found`.
@@ -347,6 +396,64 @@ mod tests {
     }
 
     #[test]
+    fn job_versions_revert_and_stable() {
+        assert_eq!(
+            r(Method::GET, "/v1/job/a/b/versions"),
+            op(Op::JobVersions(s("a/b")))
+        );
+        assert!(Op::JobVersions(s("w")).is_read());
+        assert_eq!(
+            r(Method::PUT, "/v1/job/w/versions"),
+            Route::MethodNotAllowed
+        );
+        for m in [Method::PUT, Method::POST] {
+            assert_eq!(r(m.clone(), "/v1/job/w/revert"), op(Op::RevertJob(s("w"))));
+            assert_eq!(
+                r(m.clone(), "/v1/job/w/stable"),
+                op(Op::JobStability(s("w")))
+            );
+        }
+        assert_eq!(r(Method::GET, "/v1/job/w/revert"), Route::MethodNotAllowed);
+        assert_eq!(r(Method::GET, "/v1/job/w/stable"), Route::MethodNotAllowed);
+    }
+
+    #[test]
+    fn job_summary_scale_and_the_sub_resources_ordu_lacks() {
+        assert_eq!(
+            r(Method::GET, "/v1/job/a/b/summary"),
+            op(Op::JobSummary(s("a/b")))
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/job/w/scale"),
+            op(Op::JobScaleStatus(s("w")))
+        );
+        assert_eq!(r(Method::POST, "/v1/job/w/scale"), op(Op::ScaleJob(s("w"))));
+        assert_eq!(r(Method::PUT, "/v1/job/w/scale"), op(Op::ScaleJob(s("w"))));
+        assert_eq!(
+            r(Method::DELETE, "/v1/job/w/scale"),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/job/w/deployments"),
+            op(Op::JobDeployments(s("w")))
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/job/w/deployment"),
+            op(Op::JobDeployment(s("w")))
+        );
+        assert_eq!(
+            r(Method::POST, "/v1/job/w/periodic/force"),
+            op(Op::PeriodicForce(s("w")))
+        );
+        assert_eq!(
+            r(Method::POST, "/v1/job/w/dispatch"),
+            op(Op::DispatchJob(s("w")))
+        );
+        assert!(Op::JobSummary(s("w")).is_read());
+        assert!(!Op::ScaleJob(s("w")).is_read());
+    }
+
+    #[test]
     fn nodes_evaluations_allocations() {
         assert_eq!(r(Method::GET, "/v1/nodes"), op(Op::ListNodes));
         assert_eq!(r(Method::PUT, "/v1/nodes"), Route::MethodNotAllowed);
@@ -432,8 +539,7 @@ mod tests {
             "/v1/job",
             "/v1/evaluationz/x",
             "/v1/node/n1/purge",
-            "/v1/job/web/dispatch",
-            "/v1/job/a/b/summary",
+            "/v1/job/a/b/submission",
             "/v1/evaluation/e1/nope",
             "/v1/allocation/a1/restart",
             "/v1/allocation/a/b/stop",

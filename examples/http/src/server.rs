@@ -414,6 +414,23 @@ impl App {
                 self.wait(|| reads::job_evaluations(id), b, region, pretty, false)
                     .await
             }
+            // Boxed, the reads issue 15 added: the future of every request
+            // (an open long-poll's included) holds room for its largest arm.
+            Op::JobVersions(id) => {
+                Box::pin(self.wait(|| reads::job_versions(id), b, region, pretty, true)).await
+            }
+            Op::JobSummary(id) => {
+                Box::pin(self.wait(|| reads::job_summary(id), b, region, pretty, true)).await
+            }
+            Op::JobScaleStatus(id) => {
+                Box::pin(self.wait(|| reads::job_scale_status(id), b, region, pretty, true)).await
+            }
+            Op::JobDeployments(id) => {
+                Box::pin(self.wait(|| reads::job_deployments(id), b, region, pretty, false)).await
+            }
+            Op::JobDeployment(id) => {
+                Box::pin(self.wait(|| reads::job_deployment(id), b, region, pretty, false)).await
+            }
             Op::GetNode(id) => self.wait(|| reads::node(id), b, region, pretty, true).await,
             Op::NodeAllocations(id) => {
                 self.wait(|| reads::node_allocations(id), b, region, pretty, false)
@@ -639,6 +656,21 @@ impl App {
                     return fail.response();
                 }
                 Box::new(move |s: &Store| host::evaluate_job(s, &id, region.as_deref()))
+            }
+            Op::RevertJob(id) => {
+                Box::new(move |s: &Store| host::revert_job(s, &id, &body, region.as_deref()))
+            }
+            Op::JobStability(id) => {
+                Box::new(move |s: &Store| host::set_job_stability(s, &id, &body, region.as_deref()))
+            }
+            Op::ScaleJob(id) => {
+                Box::new(move |s: &Store| host::scale_job(s, &id, &body, region.as_deref()))
+            }
+            Op::PeriodicForce(id) => {
+                Box::new(move |s: &Store| host::force_periodic_job(s, &id, region.as_deref()))
+            }
+            Op::DispatchJob(id) => {
+                Box::new(move |s: &Store| host::dispatch_job(s, &id, region.as_deref()))
             }
             Op::DeregisterJob(id) => {
                 let purge = match params.purge() {

@@ -157,7 +157,7 @@ static void test_snapshot_and_leadership(void) {
   ordu_string *snap = NULL;
   uint64_t snap_index = 0;
   CHECK_RC(ordu_store_snapshot(s, &snap, &snap_index), ORDU_OK);
-  CHECK(strstr(ordu_string_ptr(snap), "\"version\":2") != NULL);
+  CHECK(strstr(ordu_string_ptr(snap), "\"version\":3") != NULL);
 
   ordu_store *r = NULL;
   CHECK_RC(ordu_store_new(NULL, 0, &r), ORDU_OK);

@@ -399,6 +399,108 @@ static void test_job_stop_and_purge(void) {
   ordu_store_free(s);
 }
 
+/* Versions: each spec change keeps the one it replaces; a revert registers
+   a kept version again; a version is marked stable. */
+static void test_job_versions_revert_and_stable(void) {
+  const char *cfg = "{\"job_tracked_versions\": 2}";
+  ordu_store *s = NULL;
+  CHECK_RC(ordu_store_new(cfg, strlen(cfg), &s), ORDU_OK);
+  register_job(s, JOB);
+  register_job(s, JOB_COUNT_3);
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_job_versions(s, "web", NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(has(out, "\"Diffs\":null"));
+  CHECK(has(out, "\"Version\":1"));
+  CHECK(has(out, "\"Version\":0"));
+  CHECK(has(out, "\"Stable\":false"));
+  CHECK(index > 0);
+  ordu_string_free(out);
+
+  const char *rev = "{\"JobID\":\"web\",\"JobVersion\":0,\"EnforcePriorVersion\":1}";
+  CHECK_RC(ordu_job_revert(s, "web", rev, strlen(rev), NULL, &out, &index), ORDU_OK);
+  CHECK(has(out, "\"EvalID\":\""));
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Version\":2"));
+  ordu_string_free(out);
+  /* Two versions kept: 2 and 1; 0 went. */
+  CHECK_RC(ordu_job_versions(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(!has(out, "\"Version\":0"));
+  ordu_string_free(out);
+
+  const char *st = "{\"JobID\":\"web\",\"JobVersion\":1,\"Stable\":true}";
+  uint64_t st_index = 0;
+  CHECK_RC(ordu_job_stable(s, "web", st, strlen(st), NULL, &out, &st_index), ORDU_OK);
+  CHECK(has(out, "\"Index\":"));
+  CHECK(st_index > index);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_versions(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Stable\":true"));
+  ordu_string_free(out);
+
+  out = SENTINEL;
+  const char *cur = "{\"JobID\":\"web\",\"JobVersion\":2}";
+  CHECK_RC(ordu_job_revert(s, "web", cur, strlen(cur), NULL, &out, NULL), ORDU_CONFLICT);
+  CHECK(error_has("can't revert to current version"));
+  const char *gone = "{\"JobID\":\"web\",\"JobVersion\":0}";
+  CHECK_RC(ordu_job_revert(s, "web", gone, strlen(gone), NULL, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_stable(s, "web", gone, strlen(gone), NULL, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_revert(s, "other", cur, strlen(cur), NULL, &out, NULL),
+           ORDU_INVALID_JSON);
+  CHECK_RC(ordu_job_versions(s, "nope", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_versions(s, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_revert(s, "web", NULL, 0, NULL, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_stable(NULL, "web", st, strlen(st), NULL, &out, NULL),
+           ORDU_NULL_PARAMETER);
+  CHECK(out == SENTINEL);
+  const char *bad = "{\"job_tracked_versions\": 0}";
+  ordu_store *t = NULL;
+  CHECK_RC(ordu_store_new(bad, strlen(bad), &t), ORDU_INVALID);
+  ordu_store_free(s);
+}
+
+/* The summary counts the allocations per group; a scale is a new version. */
+static void test_job_summary_and_scale(void) {
+  ordu_store *s = new_store();
+  register_node(s);
+  register_job(s, JOB_COUNT_3);
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+  CHECK_RC(ordu_job_summary(s, "web", NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(has(out, "\"JobID\":\"web\""));
+  CHECK(has(out, "\"Children\":{\"Pending\":0,\"Running\":0,\"Dead\":0}"));
+  CHECK(has(out, "\"Starting\":3"));
+  CHECK(index > 0);
+  ordu_string_free(out);
+
+  const char *up = "{\"Count\":4,\"Target\":{\"Group\":\"g\"},\"Message\":\"more\"}";
+  uint64_t w = 0;
+  CHECK_RC(ordu_job_scale(s, "web", up, strlen(up), NULL, &out, &w), ORDU_OK);
+  CHECK(has(out, "\"EvalID\":\""));
+  CHECK(w > index);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_scale_status(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Desired\":4"));
+  CHECK(has(out, "\"Placed\":4"));
+  CHECK(has(out, "\"JobStopped\":false"));
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_summary(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Starting\":4"));
+  ordu_string_free(out);
+
+  out = SENTINEL;
+  const char *bad = "{\"Count\":1,\"Target\":{\"Group\":\"zz\"}}";
+  CHECK_RC(ordu_job_scale(s, "web", bad, strlen(bad), NULL, &out, NULL), ORDU_INVALID_JSON);
+  CHECK(error_has("does not exist in job"));
+  CHECK_RC(ordu_job_scale(s, "nope", up, strlen(up), NULL, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_summary(s, "nope", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_scale_status(s, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_scale(s, "web", NULL, 0, NULL, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK(out == SENTINEL);
+  ordu_store_free(s);
+}
+
 /* ---- allocations ---- */
 
 static void test_allocations(void) {
@@ -1376,6 +1478,8 @@ static const struct test tests[] = {
     T(test_job_plan),
     T(test_job_deregister),
     T(test_job_stop_and_purge),
+    T(test_job_versions_revert_and_stable),
+    T(test_job_summary_and_scale),
     T(test_allocations),
     T(test_evaluation_allocations),
     T(test_lists),

@@ -132,6 +132,25 @@ class Store:
         ``Diff``); writes nothing."""
     def evaluate_job(self, job_id: str, *, region: Optional[str] = None) -> Obj:
         """Creates a job-register evaluation for an existing job."""
+    def revert_job(
+        self, job_id: str, request: Body, *, region: Optional[str] = None
+    ) -> Obj:
+        """Registers a kept version's spec as a new version, from
+        ``{"JobID", "JobVersion", "EnforcePriorVersion"}``; answers as a register."""
+    def set_job_stability(
+        self, job_id: str, request: Body, *, region: Optional[str] = None
+    ) -> Obj:
+        """Marks a version stable or not, from ``{"JobID", "JobVersion", "Stable"}``:
+        ``{"Index"}``."""
+    def scale_job(
+        self, job_id: str, request: Body, *, region: Optional[str] = None
+    ) -> Obj:
+        """Scales a group from ``{"Count", "Target": {"Group"}, ...}``; answers as a
+        register."""
+    def force_periodic_job(self, job_id: str, *, region: Optional[str] = None) -> Obj:
+        """Always raises: ordu has no periodic jobs (ConflictError, as Nomad's error)."""
+    def dispatch_job(self, job_id: str, *, region: Optional[str] = None) -> Obj:
+        """Always raises: ordu has no parameterized jobs (ConflictError)."""
     def deregister_job(
         self, job_id: str, *, purge: bool = False, region: Optional[str] = None
     ) -> Obj:
@@ -176,6 +195,31 @@ class Store:
         wait: Optional[float] = None, region: Optional[str] = None,
     ) -> Tuple[List[Obj], int]:
         """A job's allocation stubs."""
+    def job_versions(
+        self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[Obj, int]:
+        """``{"Versions": [newest first], "Diffs": None}``."""
+    def job_summary(
+        self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[Obj, int]:
+        """Nomad's ``JobSummary``: per group, allocations by client status and queued."""
+    def job_scale_status(
+        self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[Obj, int]:
+        """Nomad's ``JobScaleStatus``."""
+    def job_deployments(
+        self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[List[Obj], int]:
+        """Always ``[]``: ordu has no deployments."""
+    def job_deployment(
+        self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[None, int]:
+        """Always ``None``: ordu has no deployments."""
     def job_evaluations(
         self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
         region: Optional[str] = None,

@@ -397,6 +397,55 @@ class _Handler(BaseHTTPRequestHandler):
             if method != "GET":
                 raise MethodNotAllowed
             return self._read(q, lambda **kw: self.store.job_evaluations(job_id, **kw))
+        if rest.endswith("/versions"):
+            job_id = rest[: -len("/versions")]
+            if method != "GET":
+                raise MethodNotAllowed
+            return self._read(q, lambda **kw: self.store.job_versions(job_id, **kw),
+                              lookup=True)
+        if rest.endswith("/revert"):
+            job_id = rest[: -len("/revert")]
+            self._writes(method)
+            return self._write(q, lambda region: self.store.revert_job(
+                job_id, self.body(), region=region))
+        if rest.endswith("/stable"):
+            job_id = rest[: -len("/stable")]
+            self._writes(method)
+            return self._write(q, lambda region: self.store.set_job_stability(
+                job_id, self.body(), region=region))
+        if rest.endswith("/summary"):
+            job_id = rest[: -len("/summary")]
+            if method != "GET":
+                raise MethodNotAllowed
+            return self._read(q, lambda **kw: self.store.job_summary(job_id, **kw),
+                              lookup=True)
+        if rest.endswith("/scale"):
+            job_id = rest[: -len("/scale")]
+            if method == "GET":
+                return self._read(q, lambda **kw: self.store.job_scale_status(job_id, **kw),
+                                  lookup=True)
+            self._writes(method)
+            return self._write(q, lambda region: self.store.scale_job(
+                job_id, self.body(), region=region))
+        if rest.endswith("/deployments"):
+            job_id = rest[: -len("/deployments")]
+            if method != "GET":
+                raise MethodNotAllowed
+            return self._read(q, lambda **kw: self.store.job_deployments(job_id, **kw))
+        if rest.endswith("/deployment"):
+            job_id = rest[: -len("/deployment")]
+            if method != "GET":
+                raise MethodNotAllowed
+            return self._read(q, lambda **kw: self.store.job_deployment(job_id, **kw))
+        if rest.endswith("/periodic/force"):
+            job_id = rest[: -len("/periodic/force")]
+            self._writes(method)
+            return self._write(q, lambda region: self.store.force_periodic_job(
+                job_id, region=region))
+        if rest.endswith("/dispatch"):
+            job_id = rest[: -len("/dispatch")]
+            self._writes(method)
+            return self._write(q, lambda region: self.store.dispatch_job(job_id, region=region))
         if _routed_suffix(rest):
             raise NotFound  # a sub-path Nomad serves and ordu does not (yet)
         if method == "GET":

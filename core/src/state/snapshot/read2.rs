@@ -38,6 +38,8 @@ pub(super) struct In2 {
     pub job_indexes: BTreeMap<String, JobIndexes>,
     pub node_indexes: BTreeMap<String, NodeIndexes>,
     pub tables: TableIndexes,
+    /// Format 3's kept job versions (none in format 2).
+    pub job_versions: BTreeMap<String, VecDeque<Arc<Job>>>,
     /// The second thread read the allocations from the split on.
     pub split_used: bool,
 }
@@ -211,6 +213,7 @@ enum Field2 {
     JobIndexes,
     NodeIndexes,
     Tables,
+    JobVersions,
     #[serde(other)]
     Other,
 }
@@ -246,6 +249,7 @@ impl<'de> Visitor<'de> for In2Seed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<In2, A::Error> {
         let (mut index, mut jobs, mut evals, mut nodes) = (None, None, None, None);
         let (mut job_indexes, mut node_indexes, mut tables) = (None, None, None);
+        let mut job_versions = None;
         let mut alloc_jobs: Option<Vec<Job>> = None;
         let mut shared: Option<Vec<Arc<Job>>> = None;
         // Placed as read, or held (in another order) until the jobs are in.
@@ -290,6 +294,7 @@ impl<'de> Visitor<'de> for In2Seed {
                 Field2::JobIndexes => once(&mut job_indexes, map.next_value()?, "job_indexes")?,
                 Field2::NodeIndexes => once(&mut node_indexes, map.next_value()?, "node_indexes")?,
                 Field2::Tables => once(&mut tables, map.next_value()?, "tables")?,
+                Field2::JobVersions => once(&mut job_versions, map.next_value()?, "job_versions")?,
                 Field2::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -319,6 +324,7 @@ impl<'de> Visitor<'de> for In2Seed {
             job_indexes: job_indexes.ok_or_else(|| missing("job_indexes"))?,
             node_indexes: node_indexes.ok_or_else(|| missing("node_indexes"))?,
             tables: tables.ok_or_else(|| missing("tables"))?,
+            job_versions: job_versions.unwrap_or_default(),
             split_used,
         })
     }
