@@ -161,6 +161,83 @@ pub struct Applied {
     pub keys: Vec<Key>,
     /// The job's `JobModifyIndex` after a register (for the reply).
     pub job_modify_index: u64,
+    /// The objects the command wrote, each once and as stored after it (a
+    /// removed job or node as it was), in the order it last wrote them: the
+    /// source of the event stream ([`crate::events`]). Evaluations and
+    /// allocations collected are not in it, as Nomad's stream has no event
+    /// for them.
+    pub changes: Vec<Change>,
+    /// Nomad's event type of the command ([`crate::events`]): every event
+    /// of one command has it, as in Nomad, where the type is the log
+    /// message's.
+    pub event_type: &'static str,
+}
+
+/// An object a command wrote (see [`Applied::changes`]).
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// A job written, or removed (then as it was).
+    Job(Arc<Job>),
+    /// An evaluation written.
+    Eval(Arc<Evaluation>),
+    /// An allocation written.
+    Alloc(Arc<Allocation>),
+    /// A node written, or removed (then as it was).
+    Node(Arc<Node>),
+}
+
+impl Change {
+    /// The object's kind (0 job, 1 evaluation, 2 allocation, 3 node) and ID.
+    fn identity(&self) -> (u8, &str) {
+        match self {
+            Change::Job(j) => (0, &j.id),
+            Change::Eval(e) => (1, &e.id),
+            Change::Alloc(a) => (2, &a.id),
+            Change::Node(n) => (3, &n.id),
+        }
+    }
+}
+
+/// Keeps the last change of each object: an object written twice by one
+/// command (a job registered, then its status derived) is one event.
+fn dedup_changes(changes: &mut Vec<Change>) {
+    if changes.len() < 2 {
+        return;
+    }
+    let keep: Vec<bool> = {
+        let mut seen = HashSet::with_capacity(changes.len());
+        let mut keep: Vec<bool> = changes
+            .iter()
+            .rev()
+            .map(|c| seen.insert(c.identity()))
+            .collect();
+        keep.reverse();
+        keep
+    };
+    let mut i = 0;
+    changes.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+}
+
+/// Nomad's event type of a command: its log message's.
+fn event_type(cmd: &Command) -> &'static str {
+    match cmd {
+        Command::JobRegister { .. } => "JobRegistered",
+        Command::JobDeregister { .. } => "JobDeregistered",
+        Command::EvalUpsert { .. } => "EvaluationUpdated",
+        Command::PlanApply { .. } => "PlanResult",
+        Command::NodeRegister { .. } => "NodeRegistration",
+        Command::NodeDeregister { .. } => "NodeDeregistration",
+        Command::NodeUpdateStatus { .. } => "NodeEvent",
+        Command::NodeUpdateDrain { .. }
+        | Command::NodeUpdateDrainStrategy { .. }
+        | Command::NodeUpdateEligibility { .. } => "NodeDrain",
+        Command::AllocClientUpdate { .. } => "AllocationUpdated",
+        Command::AllocUpdateDesiredTransition { .. } => "AllocationUpdateDesiredStatus",
+        Command::GarbageCollect { .. } => "JobBatchDeregistered",
+    }
 }
 
 /// The tables and their indexes. Written and read as bytes by
@@ -388,7 +465,10 @@ impl State {
         self.check_index(index);
         // Checks first, so that a rejected command changes nothing.
         self.check(cmd)?;
-        Ok(self.transact(index, |tx| tx.run(cmd)))
+        Ok(self.transact(index, |tx| {
+            tx.applied.event_type = event_type(cmd);
+            tx.run(cmd)
+        }))
     }
 
     /// [`State::apply`] for a command the caller gives up: a job, its
@@ -397,7 +477,10 @@ impl State {
     pub fn apply_owned(&mut self, index: u64, cmd: Command) -> Result<Applied> {
         self.check_index(index);
         self.check(&cmd)?;
-        Ok(self.transact(index, |tx| tx.run_owned(cmd)))
+        Ok(self.transact(index, |tx| {
+            tx.applied.event_type = event_type(&cmd);
+            tx.run_owned(cmd)
+        }))
     }
 
     /// [`State::apply_owned`] for a command [`State::check`]ed at this very
@@ -405,7 +488,10 @@ impl State {
     /// the entry applies, so checking again would find the same.
     pub(crate) fn apply_checked_owned(&mut self, index: u64, cmd: Command) -> Applied {
         self.check_index(index);
-        self.transact(index, |tx| tx.run_owned(cmd))
+        self.transact(index, |tx| {
+            tx.applied.event_type = event_type(&cmd);
+            tx.run_owned(cmd)
+        })
     }
 
     fn check_index(&self, index: u64) {
@@ -706,7 +792,9 @@ impl Tx<'_> {
                 self.job_register(Cow::Borrowed(job), eval.clone())
             }
             Command::JobDeregister { job_id, eval } => {
-                self.state.jobs.remove(job_id);
+                if let Some(old) = self.state.jobs.remove(job_id) {
+                    self.applied.changes.push(Change::Job(old));
+                }
                 self.touch_job(job_id);
                 self.upsert_eval(eval.clone());
             }
@@ -717,7 +805,9 @@ impl Tx<'_> {
                 self.upsert_evals(evals);
             }
             Command::NodeDeregister { node_id, evals } => {
-                self.state.nodes.remove(node_id);
+                if let Some(old) = self.state.nodes.remove(node_id) {
+                    self.applied.changes.push(Change::Node(old));
+                }
                 self.touch_node(node_id);
                 self.upsert_evals(evals);
             }
@@ -806,7 +896,9 @@ impl Tx<'_> {
                 for id in jobs {
                     // Registered again since it was chosen: it lives on.
                     if self.state.jobs.get(id).is_some_and(|j| j.stop) {
-                        self.state.jobs.remove(id);
+                        if let Some(old) = self.state.jobs.remove(id) {
+                            self.applied.changes.push(Change::Job(old));
+                        }
                         self.touch_job(id);
                     }
                 }
@@ -844,6 +936,7 @@ impl Tx<'_> {
         }
         self.applied.keys.sort_unstable();
         self.applied.keys.dedup();
+        dedup_changes(&mut self.applied.changes);
         self.applied
     }
 
@@ -912,7 +1005,9 @@ impl Tx<'_> {
                 .map_or(JOB_STATUS_PENDING.to_string(), |o| o.status.clone());
             j.status_description.clear();
             let id = j.id.clone();
-            self.state.jobs.insert(id.clone(), Arc::new(j));
+            let j = Arc::new(j);
+            self.applied.changes.push(Change::Job(j.clone()));
+            self.state.jobs.insert(id.clone(), j);
             self.touch_job(&id);
             self.index
         } else {
@@ -964,7 +1059,9 @@ impl Tx<'_> {
             let mut j = (**job).clone();
             j.status = status.to_string();
             j.modify_index = self.index;
-            self.state.jobs.insert(id.to_string(), Arc::new(j));
+            let j = Arc::new(j);
+            self.applied.changes.push(Change::Job(j.clone()));
+            self.state.jobs.insert(id.to_string(), j);
             self.touch_job(id);
         }
     }
@@ -1023,7 +1120,9 @@ impl Tx<'_> {
         if !self.jobs_to_status.contains(&e.job_id) {
             self.jobs_to_status.insert(e.job_id.clone());
         }
-        self.state.evals.insert(e.id.clone(), Arc::new(e));
+        let e = Arc::new(e);
+        self.applied.changes.push(Change::Eval(e.clone()));
+        self.state.evals.insert(e.id.clone(), e);
     }
 
     fn delete_eval(&mut self, id: &str) {
@@ -1054,6 +1153,7 @@ impl Tx<'_> {
         // One walk of the (large) allocation table: insert, and get the old
         // value back.
         let a = Arc::new(a);
+        self.applied.changes.push(Change::Alloc(a.clone()));
         let old = self.state.allocs.insert(a.id.clone(), a.clone());
         let d = &mut self.state.derived;
         if old
@@ -1237,7 +1337,9 @@ impl Tx<'_> {
             n.status = NodeStatus::Initializing.to_string();
         }
         n.modify_index = self.index;
-        self.state.nodes.insert(n.id.clone(), Arc::new(n));
+        let n = Arc::new(n);
+        self.applied.changes.push(Change::Node(n.clone()));
+        self.state.nodes.insert(n.id.clone(), n);
         self.touch_node(&node.id);
     }
 
@@ -1248,7 +1350,9 @@ impl Tx<'_> {
         let mut n = (**old).clone();
         f(&mut n);
         n.modify_index = self.index;
-        self.state.nodes.insert(id.to_string(), Arc::new(n));
+        let n = Arc::new(n);
+        self.applied.changes.push(Change::Node(n.clone()));
+        self.state.nodes.insert(id.to_string(), n);
         self.touch_node(id);
     }
 }

@@ -66,6 +66,8 @@ pub struct Store {
     /// knows when it ended.
     scheduling: Mutex<()>,
     watch: Arc<Watch>,
+    /// The last batches of the event stream ([`crate::events`]).
+    events: Arc<crate::events::EventBuffer>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
     log: Box<dyn Log>,
@@ -111,10 +113,10 @@ impl Store {
         Store {
             broker: Mutex::new(Broker::new(config.delivery_limit)),
             superseded: Mutex::new(Vec::new()),
-            config,
             state: RwLock::new(State::new()),
             scheduling: Mutex::new(()),
             watch: Arc::new(Watch::new()),
+            events: Arc::new(crate::events::EventBuffer::new(config.event_buffer_size)),
             clock,
             ids,
             log: Box::new(MemoryLog),
@@ -127,6 +129,7 @@ impl Store {
             processed_upto: AtomicU64::new(0),
             runs: AtomicU64::new(0),
             capacity_index: AtomicU64::new(0),
+            config,
         }
     }
 
@@ -150,6 +153,29 @@ impl Store {
     /// Runs `f` on a consistent view of the whole state.
     pub fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&self.state.read())
+    }
+
+    /// Subscribes to the event stream ([`crate::events`]): the batches from
+    /// index `start` on (0: from the next write) that pass `filter`. A
+    /// `start` older than the buffer holds is [`Error::Limit`] naming the
+    /// oldest index it holds (Nomad would silently start there).
+    pub fn subscribe_events(
+        &self,
+        filter: crate::events::TopicFilter,
+        start: u64,
+    ) -> Result<crate::events::EventSubscription> {
+        crate::events::EventSubscription::new(
+            self.events.clone(),
+            self.watch.clone(),
+            filter,
+            start,
+            self.index(),
+        )
+    }
+
+    /// The oldest index an event subscription may start from.
+    pub fn oldest_event_index(&self) -> u64 {
+        self.events.oldest()
     }
 
     /// Checks that `region`, when given and not empty, is the store's region;

@@ -86,6 +86,14 @@ pub struct Config {
     pub scheduler_workers: usize,
     /// What a deregister without `purge` does.
     pub deregister: DeregisterMode,
+    /// Batches (one per write that changed an object) the event stream
+    /// keeps for subscribers that start from an earlier index or fall
+    /// behind ([`crate::events`]). Nomad keeps 100; ordu keeps 1,024 by
+    /// default: a batch holds only shared references to objects (it costs
+    /// the old versions it keeps alive, a few MB for typical jobs), and a
+    /// second of writes at the rates of docs/benchmarks.md would overrun 100
+    /// before a subscriber over HTTP is scheduled.
+    pub event_buffer_size: usize,
 }
 
 impl Default for Config {
@@ -100,9 +108,13 @@ impl Default for Config {
             canceled_evals_kept: 16,
             scheduler_workers: 1,
             deregister: DeregisterMode::Purge,
+            event_buffer_size: DEFAULT_EVENT_BUFFER_SIZE,
         }
     }
 }
+
+/// Default of [`Config::event_buffer_size`].
+pub const DEFAULT_EVENT_BUFFER_SIZE: usize = 1024;
 
 /// Default wait of a blocking read.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);

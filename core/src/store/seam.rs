@@ -152,6 +152,14 @@ impl Store {
                 .collect();
             (applied, evals)
         };
+        let mut applied = applied;
+        // Published before waking, under the log turn: in index order.
+        if let Some(batch) = crate::events::EventBatch::from_applied(&applied) {
+            self.events.publish(batch);
+            applied.keys.push(crate::events::key());
+        }
+        // The buffer holds them now; the write's answer need not.
+        applied.changes = Vec::new();
         self.watch.notify(applied.keys.iter().copied());
         // A follower keeps no broker: a leader it becomes rebuilds one.
         if !evals.is_empty() && self.is_leader() {
