@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldError, Result, Stage};
 use crate::state::{Applied, Change, Key};
 use crate::structs::{Allocation, Evaluation, Job, Node};
 use crate::watch::Watch;
@@ -185,10 +185,15 @@ impl TopicFilter {
                 None => (f, "*"),
             };
             if topic.is_empty() || key.is_empty() {
-                return Err(Error::invalid_field(
-                    "topic",
-                    format!("Invalid topic format: {f:?}, want Topic:Key"),
-                ));
+                // A request that does not parse, as a body that does not
+                // decode: HTTP 400.
+                return Err(Error::Invalid {
+                    stage: Stage::Decode,
+                    errors: vec![FieldError::new(
+                        "topic",
+                        format!("Invalid topic format: {f:?}, want Topic:Key"),
+                    )],
+                });
             }
             topics
                 .entry(topic.to_string())
