@@ -16,10 +16,11 @@
 //! index the buffer no longer holds: Nomad starts it from the oldest it has.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex, RwLock};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
@@ -240,9 +241,22 @@ impl TopicFilter {
 }
 
 /// The last batches, oldest first; see the module's doc.
+///
+/// Blocking subscribers sleep on one condition variable rather than on
+/// the store's watch keys: a write wakes all of them with one call, and a
+/// thousand subscribers re-arming after each batch do not queue on the
+/// watch's lock that every write takes. Async subscribers use the watch
+/// (their wakers are per task).
 pub(crate) struct EventBuffer {
-    ring: Mutex<Ring>,
+    /// Read-locked by subscribers, which read side by side.
+    ring: RwLock<Ring>,
     capacity: usize,
+    /// Batches published so far: a sleeper that saw it unchanged sleeps.
+    epoch: AtomicU64,
+    /// Blocking subscribers asleep or about to be.
+    sleepers: AtomicUsize,
+    sleep: Mutex<()>,
+    wake: Condvar,
 }
 
 struct Ring {
@@ -254,29 +268,54 @@ struct Ring {
 impl EventBuffer {
     pub(crate) fn new(capacity: usize) -> Self {
         EventBuffer {
-            ring: Mutex::new(Ring {
+            ring: RwLock::new(Ring {
                 batches: VecDeque::with_capacity(capacity.min(1024)),
                 dropped_upto: 0,
             }),
             capacity: capacity.max(1),
+            epoch: AtomicU64::new(0),
+            sleepers: AtomicUsize::new(0),
+            sleep: Mutex::new(()),
+            wake: Condvar::new(),
         }
     }
 
     /// Adds the batch of an applied command (in index order: the store
     /// holds its log turn).
     pub(crate) fn publish(&self, batch: EventBatch) {
-        let mut r = self.ring.lock();
-        if r.batches.len() >= self.capacity {
-            if let Some(old) = r.batches.pop_front() {
-                r.dropped_upto = old.index;
+        {
+            let mut r = self.ring.write();
+            if r.batches.len() >= self.capacity {
+                if let Some(old) = r.batches.pop_front() {
+                    r.dropped_upto = old.index;
+                }
+            }
+            r.batches.push_back(Arc::new(batch));
+        }
+        // SeqCst with the sleeper's count and look (see `sleep_until`):
+        // either it sees the new epoch, or this sees it counted.
+        self.epoch.fetch_add(1, SeqCst);
+        if self.sleepers.load(SeqCst) > 0 {
+            let _g = self.sleep.lock();
+            self.wake.notify_all();
+        }
+    }
+
+    /// Sleeps while nothing was published since `seen`, until `deadline`.
+    fn sleep_until(&self, seen: u64, deadline: Instant) {
+        let mut g = self.sleep.lock();
+        self.sleepers.fetch_add(1, SeqCst);
+        while self.epoch.load(SeqCst) == seen {
+            if self.wake.wait_until(&mut g, deadline).timed_out() {
+                break;
             }
         }
-        r.batches.push_back(Arc::new(batch));
+        self.sleepers.fetch_sub(1, SeqCst);
     }
 
     /// The oldest index a subscription may start from.
     pub(crate) fn oldest(&self) -> u64 {
-        self.ring.lock().dropped_upto + 1
+        self.ring.read().dropped_upto + 1
     }
 
     fn lost(&self, after: u64, r: &Ring, what: &str) -> Error {
@@ -318,7 +357,7 @@ impl EventSubscription {
     ) -> Result<Self> {
         let after = if start == 0 { current } else { start - 1 };
         {
-            let r = buffer.ring.lock();
+            let r = buffer.ring.read();
             if after < r.dropped_upto {
                 return Err(buffer.lost(after, &r, "index too old"));
             }
@@ -341,7 +380,7 @@ impl EventSubscription {
     /// yet; [`Error::Limit`] when the ones after this subscription's place
     /// were dropped (it fell behind by more than the buffer holds).
     pub fn try_next(&mut self) -> Result<Option<Arc<EventBatch>>> {
-        let r = self.buffer.ring.lock();
+        let r = self.buffer.ring.read();
         if self.after < r.dropped_upto {
             return Err(self
                 .buffer
@@ -375,15 +414,16 @@ impl EventSubscription {
     /// Blocks until the next batch, or `deadline` (then `Ok(None)`).
     pub fn next(&mut self, deadline: Instant) -> Result<Option<Arc<EventBatch>>> {
         loop {
-            // Subscribed before looking: a batch published in between
-            // still wakes it.
-            let sub = self.watch.subscribe(&[key()]);
+            // Read before looking: a batch published in between changes
+            // it, and the sleep below does not begin.
+            let seen = self.buffer.epoch.load(SeqCst);
             if let Some(b) = self.try_next()? {
                 return Ok(Some(b));
             }
-            if !sub.wait_until(deadline) {
-                return self.try_next();
+            if Instant::now() >= deadline {
+                return Ok(None);
             }
+            self.buffer.sleep_until(seen, deadline);
         }
     }
 

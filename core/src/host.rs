@@ -115,7 +115,7 @@ fn read<T: Serialize>(r: Result<Query<T>>) -> Result<Reply> {
 /// The options of a store created from JSON. Every key is optional:
 /// `{"region": "global", "mode": "inline" | "grouped" | "queued" | "manual", "delivery_limit": 3,
 ///   "nack_timeout": "60s", "seed": 1, "deregister": "purge" | "stop",
-///   "event_buffer_size": 1024,
+///   "event_buffer_size": 1024 (0: no event stream),
 ///   "limits": {"max_group_count": 10000,
 ///   "max_job_count": 100000, "max_request_bytes": 8388608,
 ///   "max_constraints": 1000}}`
@@ -270,7 +270,12 @@ fn config_of(j: ConfigJson) -> Result<Config> {
         c.seed = s;
     }
     if let Some(n) = j.event_buffer_size {
-        c.event_buffer_size = limit_in("event_buffer_size", n, MAX_EVENT_BUFFER_SIZE)? as usize;
+        // 0 turns the stream off.
+        c.event_buffer_size = if n == 0 {
+            0
+        } else {
+            limit_in("event_buffer_size", n, MAX_EVENT_BUFFER_SIZE)? as usize
+        };
     }
     if let Some(l) = j.limits {
         // A limit of 0 or below would refuse everything or nothing sensibly, and a

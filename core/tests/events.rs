@@ -285,3 +285,14 @@ fn both_ways_to_wait() {
     let (none, _) = block_on(sub.next_async(soon()));
     assert!(none.unwrap().is_none());
 }
+
+#[test]
+fn a_buffer_size_of_zero_turns_the_stream_off() {
+    let store = store_with(Config {
+        event_buffer_size: 0,
+        ..Config::default()
+    });
+    add_node(&store, "n1");
+    let err = store.subscribe_events(TopicFilter::all(), 0).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Limit);
+}

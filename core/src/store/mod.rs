@@ -158,12 +158,20 @@ impl Store {
     /// Subscribes to the event stream ([`crate::events`]): the batches from
     /// index `start` on (0: from the next write) that pass `filter`. A
     /// `start` older than the buffer holds is [`Error::Limit`] naming the
-    /// oldest index it holds (Nomad would silently start there).
+    /// oldest index it holds (Nomad would silently start there). With
+    /// [`Config::event_buffer_size`] 0 the stream is off: a limit error.
     pub fn subscribe_events(
         &self,
         filter: crate::events::TopicFilter,
         start: u64,
     ) -> Result<crate::events::EventSubscription> {
+        if self.config.event_buffer_size == 0 {
+            return Err(Error::Limit {
+                path: "event_buffer_size".into(),
+                limit: 0,
+                message: "the event stream is off (event_buffer_size 0)".into(),
+            });
+        }
         crate::events::EventSubscription::new(
             self.events.clone(),
             self.watch.clone(),

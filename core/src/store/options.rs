@@ -92,7 +92,8 @@ pub struct Config {
     /// default: a batch holds only shared references to objects (it costs
     /// the old versions it keeps alive, a few MB for typical jobs), and a
     /// second of writes at the rates of docs/benchmarks.md would overrun 100
-    /// before a subscriber over HTTP is scheduled.
+    /// before a subscriber over HTTP is scheduled. 0 turns the stream off
+    /// (as Nomad's `enable_event_broker = false`): no batch is made.
     pub event_buffer_size: usize,
 }
 

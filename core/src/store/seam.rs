@@ -154,7 +154,12 @@ impl Store {
         };
         let mut applied = applied;
         // Published before waking, under the log turn: in index order.
-        if let Some(batch) = crate::events::EventBatch::from_applied(&applied) {
+        let batch = if self.config.event_buffer_size > 0 {
+            crate::events::EventBatch::from_applied(&applied)
+        } else {
+            None
+        };
+        if let Some(batch) = batch {
             self.events.publish(batch);
             applied.keys.push(crate::events::key());
         }
