@@ -301,6 +301,22 @@ impl EventBuffer {
         }
     }
 
+    /// The state was replaced at `index` (a snapshot restored): the writes
+    /// up to it have no events here, so a subscriber before it is told, as
+    /// one that fell behind.
+    pub(crate) fn restored(&self, index: u64) {
+        {
+            let mut r = self.ring.write();
+            r.batches.retain(|b| b.index > index);
+            r.dropped_upto = r.dropped_upto.max(index);
+        }
+        self.epoch.fetch_add(1, SeqCst);
+        if self.sleepers.load(SeqCst) > 0 {
+            let _g = self.sleep.lock();
+            self.wake.notify_all();
+        }
+    }
+
     /// Sleeps while nothing was published since `seen`, until `deadline`.
     fn sleep_until(&self, seen: u64, deadline: Instant) {
         let mut g = self.sleep.lock();

@@ -296,3 +296,19 @@ fn a_buffer_size_of_zero_turns_the_stream_off() {
     let err = store.subscribe_events(TopicFilter::all(), 0).err().unwrap();
     assert_eq!(err.kind(), ErrorKind::Limit);
 }
+
+#[test]
+fn a_restore_tells_subscribers_what_they_missed() {
+    let source = inline_store();
+    workload(&source);
+    let bytes = source.snapshot();
+    let replica = inline_store();
+    let mut before = replica.subscribe_events(TopicFilter::all(), 0).unwrap();
+    replica.restore_snapshot(&bytes).unwrap();
+    let err = before.try_next().err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Limit);
+    // From the restored index on, all is well.
+    let mut after = replica.subscribe_events(TopicFilter::all(), 0).unwrap();
+    add_node(&replica, "n9");
+    assert_eq!(drain(&mut after).len(), 1);
+}

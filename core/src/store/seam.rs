@@ -6,12 +6,16 @@ use super::*;
 
 impl Store {
     /// Replaces the state (a snapshot restored or replayed), re-queues its
-    /// pending and blocked evaluations, and wakes every waiter.
+    /// pending and blocked evaluations, and wakes every waiter. The writes
+    /// a snapshot holds have no events: an event subscriber from before its
+    /// index is told it fell behind ([`crate::events`]).
     pub fn restore(&self, state: State) {
         let canceled = {
             // No append in flight while the state is swapped; the log's last
             // index stays (indexes never go back).
             let _turn = self.log_turn.lock();
+            // Subscribers before the restored index miss writes: told so.
+            self.events.restored(state.index());
             *self.state.write() = state;
             self.rebuild_broker()
         };
