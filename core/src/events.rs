@@ -150,6 +150,26 @@ impl EventBatch {
         })
     }
 
+    /// [`EventBatch::from_applied`], taking the changes out of `applied`
+    /// rather than sharing them again (what the store does).
+    pub fn take_from(applied: &mut Applied) -> Option<EventBatch> {
+        if applied.changes.is_empty() {
+            return None;
+        }
+        let (event_type, index) = (applied.event_type, applied.index);
+        Some(EventBatch {
+            index,
+            events: std::mem::take(&mut applied.changes)
+                .into_iter()
+                .map(|payload| Event {
+                    event_type,
+                    index,
+                    payload,
+                })
+                .collect(),
+        })
+    }
+
     /// The frame as one line of JSON (without its newline).
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("events serialise")

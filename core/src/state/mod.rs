@@ -204,6 +204,20 @@ fn dedup_changes(changes: &mut Vec<Change>) {
     if changes.len() < 2 {
         return;
     }
+    // A few (a register: the job, its evaluation, the job again): pairwise
+    // is cheaper than hashing.
+    if changes.len() <= 8 {
+        let mut i = 0;
+        while i < changes.len() {
+            let id = changes[i].identity();
+            if changes[i + 1..].iter().any(|c| c.identity() == id) {
+                changes.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        return;
+    }
     let keep: Vec<bool> = {
         let mut seen = HashSet::with_capacity(changes.len());
         let mut keep: Vec<bool> = changes

@@ -158,17 +158,13 @@ impl Store {
         };
         let mut applied = applied;
         // Published before waking, under the log turn: in index order.
-        let batch = if self.config.event_buffer_size > 0 {
-            crate::events::EventBatch::from_applied(&applied)
-        } else {
-            None
-        };
-        if let Some(batch) = batch {
+        // The buffer takes them; the write's answer need not hold them.
+        if self.config.event_buffer_size == 0 {
+            applied.changes = Vec::new();
+        } else if let Some(batch) = crate::events::EventBatch::take_from(&mut applied) {
             self.events.publish(batch);
             applied.keys.push(crate::events::key());
         }
-        // The buffer holds them now; the write's answer need not.
-        applied.changes = Vec::new();
         self.watch.notify(applied.keys.iter().copied());
         // A follower keeps no broker: a leader it becomes rebuilds one.
         if !evals.is_empty() && self.is_leader() {
