@@ -128,6 +128,10 @@ pub struct EventBatch {
     pub index: u64,
     /// Its events, in the order apply last wrote each object.
     pub events: Vec<Event>,
+    /// The frame's JSON, made by the first subscriber that asks for it and
+    /// shared by the others: a thousand streams serialise a write once.
+    #[serde(skip)]
+    json: std::sync::OnceLock<Box<str>>,
 }
 
 impl EventBatch {
@@ -137,6 +141,7 @@ impl EventBatch {
             return None;
         }
         Some(EventBatch {
+            json: Default::default(),
             index: applied.index,
             events: applied
                 .changes
@@ -158,6 +163,7 @@ impl EventBatch {
         }
         let (event_type, index) = (applied.event_type, applied.index);
         Some(EventBatch {
+            json: Default::default(),
             index,
             events: std::mem::take(&mut applied.changes)
                 .into_iter()
@@ -170,9 +176,28 @@ impl EventBatch {
         })
     }
 
-    /// The frame as one line of JSON (without its newline).
+    /// The events of one batch that passed a filter.
+    fn filtered(index: u64, events: Vec<Event>) -> EventBatch {
+        EventBatch {
+            index,
+            events,
+            json: Default::default(),
+        }
+    }
+
+    /// The frame as one line of JSON (without its newline), made once per
+    /// batch however many subscribers ask.
+    pub fn json(&self) -> &str {
+        self.json.get_or_init(|| {
+            serde_json::to_string(self)
+                .expect("events serialise")
+                .into()
+        })
+    }
+
+    /// [`EventBatch::json`], owned.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("events serialise")
+        self.json().to_string()
     }
 }
 
@@ -438,10 +463,7 @@ impl EventSubscription {
                 return Ok(Some(b.clone()));
             }
             if !events.is_empty() {
-                return Ok(Some(Arc::new(EventBatch {
-                    index: b.index,
-                    events,
-                })));
+                return Ok(Some(Arc::new(EventBatch::filtered(b.index, events))));
             }
         }
         Ok(None)

@@ -130,7 +130,10 @@ impl hyper::body::Body for EventBody {
         };
         let line = match step {
             Step::Batch(b) => {
-                let mut line = b.to_json();
+                // The batch's JSON is shared by every stream; one copy here.
+                let json = b.json();
+                let mut line = String::with_capacity(json.len() + 1);
+                line.push_str(json);
                 line.push('\n');
                 line
             }
