@@ -316,12 +316,16 @@ impl EventStream {
     /// The index of the last frame handed out or passed over: resume from
     /// the one after it.
     #[getter]
-    fn index(&self) -> u64 {
-        self.sub.lock().unwrap_or_else(|e| e.into_inner()).index()
+    fn index(&self, py: Python<'_>) -> u64 {
+        // Another thread may hold the subscription while it waits, and take
+        // the GIL between slices: wait for it without the GIL.
+        exit::detach(py, || {
+            self.sub.lock().unwrap_or_else(|e| e.into_inner()).index()
+        })
     }
 
-    fn __repr__(&self) -> String {
-        format!("<ordu.EventStream index={}>", self.index())
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("<ordu.EventStream index={}>", self.index(py))
     }
 }
 

@@ -97,3 +97,14 @@ def test_ctrl_c_ends_a_waiting_iteration(store):
     with pytest.raises(KeyboardInterrupt):
         next(events)
     assert time.monotonic() - started < 2
+
+
+def test_index_while_another_thread_waits(store):
+    events = store.events()
+    t = threading.Thread(target=events.next, kwargs={"timeout": 0.5}, daemon=True)
+    t.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    assert events.index == store.index
+    assert time.monotonic() - started < 1.0
+    t.join()
