@@ -358,11 +358,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
         quiet_since = time.monotonic()
+        self.server.stream_started()
         try:
             while not self.server.closing:
                 # Short waits, so a stopping server ends the stream soon.
                 try:
-                    frame = events.next(timeout=1.0)
+                    frame = events.next(timeout=0.25)
                 except OrduError as exc:
                     chunk(json.dumps({"Error": str(exc)}).encode() + b"\n")
                     break
@@ -375,6 +376,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         except OSError:
             pass  # the client went away
+        finally:
+            self.server.stream_ended()
 
     # ---- routes
 
@@ -669,6 +672,8 @@ class _HTTPServer(HTTPServer):
         self._lock = threading.Lock()
         self._connections: set = set()
         self._closing = False
+        # Event streams open: `stop` lets them end cleanly first.
+        self._streams = 0
         self._serving = threading.Lock()
         self._wake_r, self._wake_w = socket.socketpair()
         self.socket.setblocking(False)
@@ -677,6 +682,14 @@ class _HTTPServer(HTTPServer):
     def closing(self) -> bool:
         """The server is stopping: open event streams end."""
         return self._closing
+
+    def stream_started(self) -> None:
+        with self._lock:
+            self._streams += 1
+
+    def stream_ended(self) -> None:
+        with self._lock:
+            self._streams -= 1
 
     @property
     def connections(self) -> int:
@@ -752,7 +765,8 @@ class _HTTPServer(HTTPServer):
     def stop(self) -> None:
         """Ends the accept loop, closes the listening socket and shuts down
         every connection (a thread waiting for its client's next request ends
-        at once; one in a long poll ends when the poll does, its answer lost)."""
+        at once; one in a long poll ends when the poll does, its answer lost;
+        an event stream ends its body first, within about 0.25 s)."""
         self._closing = True
         try:
             self._wake_w.send(b"x")
@@ -762,6 +776,14 @@ class _HTTPServer(HTTPServer):
         if self._serving.acquire(timeout=1.0):
             self._serving.release()
         self.server_close()
+        # Open event streams notice within a wait (0.25 s) and end their
+        # body; then the connections are shut down.
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._streams == 0:
+                    break
+            time.sleep(0.02)
         with self._lock:
             for sock in self._connections:
                 try:
