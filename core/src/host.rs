@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, Stage};
+use crate::events::{EventSubscription, TopicFilter};
 use crate::state::{ListOptions, Page};
 use crate::store::{
     CheckedRegister, Config, DeregisterMode, Query, QueryOptions, SchedulingMode, Store,
@@ -116,6 +117,7 @@ fn read<T: Serialize>(r: Result<Query<T>>) -> Result<Reply> {
 /// `{"region": "global", "mode": "inline" | "grouped" | "queued" | "manual", "delivery_limit": 3,
 ///   "nack_timeout": "60s", "seed": 1, "deregister": "purge" | "stop",
 ///   "job_tracked_versions": 6,
+///   "event_buffer_size": 1024 (0: no event stream),
 ///   "limits": {"max_group_count": 10000,
 ///   "max_job_count": 100000, "max_request_bytes": 8388608,
 ///   "max_constraints": 1000}}`
@@ -134,6 +136,7 @@ pub struct ConfigJson {
     snapshot_every: Option<u64>,
     deregister: Option<String>,
     job_tracked_versions: Option<i64>,
+    event_buffer_size: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -151,6 +154,8 @@ const MAX_JOB_TRACKED_VERSIONS: i64 = 1_000;
 const MAX_COUNT_LIMIT: i64 = 10_000_000;
 /// The largest request size a config may allow: 1 GiB.
 const MAX_REQUEST_BYTES_LIMIT: i64 = 1 << 30;
+/// The most event batches a config may keep.
+const MAX_EVENT_BUFFER_SIZE: i64 = 1_000_000;
 /// The most constraints per job a config may allow.
 const MAX_CONSTRAINTS_LIMIT: i64 = 100_000;
 
@@ -272,6 +277,14 @@ fn config_of(j: ConfigJson) -> Result<Config> {
     }
     if let Some(s) = j.seed {
         c.seed = s;
+    }
+    if let Some(n) = j.event_buffer_size {
+        // 0 turns the stream off.
+        c.event_buffer_size = if n == 0 {
+            0
+        } else {
+            limit_in("event_buffer_size", n, MAX_EVENT_BUFFER_SIZE)? as usize
+        };
     }
     if let Some(l) = j.limits {
         // A limit of 0 or below would refuse everything or nothing sensibly, and a
@@ -848,6 +861,66 @@ pub fn read_in_slices<R: Indexed, E>(
         }
         if between()?.is_break() {
             return Ok(answer);
+        }
+    }
+}
+
+/// Subscribes to the event stream ([`crate::events`]) with `Topic:Key`
+/// filters (none: every event), events of `namespace` only (None or `*`:
+/// every namespace; the HTTP front ends pass Nomad's default, `default`),
+/// from index `index` on (0: from the next write). A filter that does not
+/// parse is a decode error naming `topic`; an index older than the buffer
+/// holds is a limit error whose `limit` is the oldest index it holds.
+pub fn subscribe_events<S: AsRef<str>>(
+    store: &Store,
+    topics: &[S],
+    namespace: Option<&str>,
+    index: u64,
+) -> Result<EventSubscription> {
+    let mut filter = TopicFilter::parse(topics)?;
+    if let Some(ns) = namespace {
+        filter = filter.namespace(ns);
+    }
+    store.subscribe_events(filter, index)
+}
+
+/// The subscription's next frame as JSON (`{"Index": n, "Events": [...]}`),
+/// waiting up to `timeout_ms` milliseconds (0: not at all; capped at
+/// [`MAX_WAIT`]); `None` when none came. A subscriber that fell behind the
+/// buffer gets a limit error naming the oldest index held.
+pub fn next_event(sub: &mut EventSubscription, timeout_ms: u64) -> Result<Option<String>> {
+    if timeout_ms == 0 {
+        return Ok(sub.try_next()?.map(|b| b.to_json()));
+    }
+    let wait = Duration::from_millis(timeout_ms).min(MAX_WAIT);
+    Ok(sub.next(Instant::now() + wait)?.map(|b| b.to_json()))
+}
+
+/// [`next_event`] waited for in slices of at most `slice`, running
+/// `between` before each further slice (a Python binding checks for
+/// signals there): `Break` ends the wait with `None`, an error ends it with
+/// that error. `timeout_ms` `None`: no end but `between`'s.
+pub fn next_event_in_slices<E>(
+    sub: &mut EventSubscription,
+    timeout_ms: Option<u64>,
+    slice: Duration,
+    mut between: impl FnMut() -> std::result::Result<ControlFlow<()>, E>,
+) -> std::result::Result<Result<Option<String>>, E> {
+    let slice = slice.max(Duration::from_millis(1));
+    let deadline = timeout_ms.map(|t| Instant::now() + Duration::from_millis(t));
+    loop {
+        let end = Instant::now() + slice;
+        let end = deadline.map_or(end, |d| d.min(end));
+        match sub.next(end) {
+            Ok(Some(b)) => return Ok(Ok(Some(b.to_json()))),
+            Err(e) => return Ok(Err(e)),
+            Ok(None) => {}
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(Ok(None));
+        }
+        if between()?.is_break() {
+            return Ok(Ok(None));
         }
     }
 }

@@ -70,6 +70,7 @@
 pub mod agent;
 pub mod command;
 pub mod error;
+pub mod events;
 pub mod host;
 pub mod log;
 pub mod params;

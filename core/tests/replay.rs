@@ -3,7 +3,8 @@
 //! `Store`, recorded by its log (`Store::with_log`). Replaying the recorded
 //! commands into a fresh `State` gives byte-identical `snapshot()`s; a
 //! rejected request or command leaves the snapshot unchanged; indexes only
-//! grow, the global one and every per-key one.
+//! grow, the global one and every per-key one; the event stream of the run
+//! is the one a replay gives.
 
 mod support;
 
@@ -306,6 +307,9 @@ proptest! {
         )
         .with_log(ordu::log::Observed::new(ordu::MemoryLog, move |i, c| sink.lock().unwrap().push((i, c.clone()))));
 
+        let mut events = store
+            .subscribe_events(ordu::events::TopicFilter::all(), 1)
+            .unwrap();
         let mut last = read_indexes(&store);
         for op in &ops {
             let before = snapshot(&store);
@@ -326,6 +330,13 @@ proptest! {
         for (n, (i, _)) in log.iter().enumerate() {
             prop_assert_eq!(*i, n as u64 + 1, "one index per command, no gaps");
         }
+        // The event stream: one frame per command that wrote an object, in
+        // index order, and the same frames from a replay.
+        let mut live = Vec::new();
+        while let Some(b) = events.try_next().unwrap() {
+            live.push(b.to_json());
+        }
+        let mut replayed = Vec::new();
         let mut replica = State::new();
         let bad = refused();
         for (n, (i, cmd)) in log.iter().enumerate() {
@@ -333,17 +344,22 @@ proptest! {
             let before = replica.snapshot();
             prop_assert!(replica.apply(*i, cmd_bad).is_err(), "{cmd_bad:?} accepted");
             prop_assert!(replica.snapshot() == before, "a refused command changed the state");
-            replica.apply(*i, cmd).unwrap();
+            let applied = replica.apply(*i, cmd).unwrap();
+            replayed.extend(ordu::events::EventBatch::from_applied(&applied).map(|b| b.to_json()));
         }
+        prop_assert!(live == replayed, "a replay gives other events");
         let want = snapshot(&store);
         prop_assert!(replica.snapshot() == want, "replay differs from the store");
         // Applying owned commands (what a store without an observer does)
         // gives the same state.
         let mut owned = State::new();
+        let mut owned_events = Vec::new();
         for (i, cmd) in log.iter() {
-            owned.apply_owned(*i, cmd.clone()).unwrap();
+            let applied = owned.apply_owned(*i, cmd.clone()).unwrap();
+            owned_events.extend(ordu::events::EventBatch::from_applied(&applied).map(|b| b.to_json()));
         }
         prop_assert!(owned.snapshot() == want, "owned replay differs from the store");
+        prop_assert!(owned_events == live, "an owned replay gives other events");
         let restored = State::restore(&want).unwrap();
         prop_assert!(restored.snapshot() == want, "restore is not the identity");
     }

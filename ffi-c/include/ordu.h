@@ -107,6 +107,14 @@ typedef enum ordu_result {
 typedef struct ordu_delivery ordu_delivery;
 
 /**
+ * A place in a store's event stream, made by `ordu_event_subscribe` and
+ * freed by `ordu_event_unsubscribe`. It may be used from any thread (one
+ * call at a time is served, the others wait), and it may outlive its
+ * store: it then only sees what was published before the store went.
+ */
+typedef struct ordu_event_subscription ordu_event_subscription;
+
+/**
  * A store: jobs, evaluations, allocations and nodes, with blocking reads.
  * Created by `ordu_store_new`, freed by `ordu_store_free`. It is internally
  * synchronised: every function takes `const ordu_store *` and may be called
@@ -847,6 +855,45 @@ enum ordu_result ordu_store_recovery(const struct ordu_store *store,
  */
 enum ordu_result ordu_store_snapshot_now(const struct ordu_store *store,
                                          uint64_t *index_out);
+
+/**
+ * Subscribes to the store's event stream (Nomad's `/v1/event/stream`):
+ * the writes from index `index` on (0: from the next write) whose events
+ * pass `topics`, an array of `topics_len` filters `"Topic:Key"` (`"Job:web"`,
+ * `"Allocation:*"`, `"*"`; NULL or empty: every event), of `namespace`
+ * only (NULL or "*": every namespace; nodes have none and always pass).
+ *
+ * On `ORDU_OK` writes a new subscription to `*sub_out`. A filter that does
+ * not parse is `ORDU_INVALID_JSON` naming `topic`; an `index` older than
+ * the store's event buffer holds is `ORDU_LIMIT`, the error JSON's `limit`
+ * being the oldest index it holds (start there, and re-read the state:
+ * events before it are lost).
+ */
+enum ordu_result ordu_event_subscribe(const struct ordu_store *store,
+                                      const char *const *topics,
+                                      size_t topics_len,
+                                      const char *namespace_,
+                                      uint64_t index,
+                                      struct ordu_event_subscription **sub_out);
+
+/**
+ * The subscription's next frame, `{"Index": n, "Events": [{"Topic",
+ * "Type", "Key", "Namespace", "FilterKeys", "Index", "Payload"}, ...]}`,
+ * waiting up to `timeout_ms` milliseconds for it (0: not at all; capped at
+ * 10 minutes). On `ORDU_OK` writes the frame to `*json_out`, or NULL when
+ * none came in time. Frames come in index order, each write once. A
+ * subscriber that fell behind the buffer (it holds the last
+ * `event_buffer_size` writes) gets `ORDU_LIMIT`, the error JSON's `limit`
+ * being the oldest index held.
+ */
+enum ordu_result ordu_event_next(const struct ordu_event_subscription *sub,
+                                 uint64_t timeout_ms,
+                                 struct ordu_string **json_out);
+
+/**
+ * Frees a subscription. NULL is allowed and does nothing.
+ */
+void ordu_event_unsubscribe(struct ordu_event_subscription *sub);
 
 /**
  * Creates a store as `ordu_store_new` does, whose every write first goes

@@ -33,8 +33,10 @@ use ordu_core::host::{self, Reply};
 use ordu_core::{Delivery, Error, ErrorKind, Store};
 
 mod durable;
+mod events;
 mod log;
 pub use durable::*;
+pub use events::*;
 pub use log::*;
 
 /// The result of every fallible function. The values are stable and a

@@ -248,6 +248,87 @@ impl Delivery {
     }
 }
 
+/// The store's event stream from a place in it (`Store.events`): each item
+/// is a frame, `{"Index": n, "Events": [{"Topic", "Type", "Key",
+/// "Namespace", "FilterKeys", "Index", "Payload"}, ...]}`, one per write, in
+/// index order. Iterating blocks until the next write with the GIL released
+/// (Ctrl-C raises KeyboardInterrupt within 0.1 s); `next(timeout=...)` waits
+/// at most that long. A subscriber that fell behind the store's buffer
+/// (`event_buffer_size` writes) gets LimitError naming the oldest index held.
+/// At interpreter exit a waiting iteration ends (StopIteration).
+#[pyclass(frozen, module = "ordu._ordu", name = "EventStream")]
+struct EventStream {
+    sub: std::sync::Mutex<ordu::events::EventSubscription>,
+}
+
+impl EventStream {
+    /// The next frame's JSON, waiting up to `timeout_ms` (None: no end), in
+    /// slices with signals checked between them.
+    fn next_json(&self, py: Python<'_>, timeout_ms: Option<u64>) -> PyResult<Option<String>> {
+        let answer = exit::detach(py, || {
+            let mut sub = self.sub.lock().unwrap_or_else(|e| e.into_inner());
+            if exit::closing() {
+                return Ok(host::next_event(&mut sub, 0));
+            }
+            host::next_event_in_slices(&mut sub, timeout_ms, SLICE, between_slices)
+        })?;
+        answer.map_err(|e| to_py_err(py, e))
+    }
+}
+
+#[pymethods]
+impl EventStream {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        // None from __next__ is StopIteration: only at interpreter exit.
+        match self.next_json(py, None)? {
+            Some(frame) => Ok(Some(loads(py, &frame)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The next frame, waiting up to `timeout` seconds (None: until one
+    /// comes; 0: not at all); None when none came in time.
+    #[pyo3(signature = (timeout=None))]
+    fn next<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let timeout_ms = match timeout {
+            None => None,
+            Some(t) if !t.is_finite() || t < 0.0 => {
+                return Err(PyValueError::new_err(format!(
+                    "timeout must be a finite number of seconds >= 0, not {t}"
+                )))
+            }
+            Some(t) => Some((t * 1000.0).ceil() as u64),
+        };
+        match self.next_json(py, timeout_ms)? {
+            Some(frame) => Ok(Some(loads(py, &frame)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The index of the last frame handed out or passed over: resume from
+    /// the one after it.
+    #[getter]
+    fn index(&self, py: Python<'_>) -> u64 {
+        // Another thread may hold the subscription while it waits, and take
+        // the GIL between slices: wait for it without the GIL.
+        exit::detach(py, || {
+            self.sub.lock().unwrap_or_else(|e| e.into_inner()).index()
+        })
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("<ordu.EventStream index={}>", self.index(py))
+    }
+}
+
 /// An embedded ordu store: Nomad's jobs, evaluations, allocations and nodes,
 /// with blocking reads.
 ///
@@ -1236,6 +1317,31 @@ impl Store {
         self.inner.processing_behind()
     }
 
+    // ---- the event stream
+
+    /// Subscribes to the event stream: an EventStream (an iterator of
+    /// frames) of the writes from index `index` on (0: from the next
+    /// write), with `topics` filters "Topic:Key" ("Job:web",
+    /// "Allocation:*", "*"; None or empty: every event) and of `namespace`
+    /// only (None or "*": every namespace). A filter that does not parse is
+    /// InvalidError; an index older than the store's buffer holds is
+    /// LimitError whose `limit` is the oldest index it holds.
+    #[pyo3(signature = (topics=None, index=0, namespace=None))]
+    fn events(
+        &self,
+        py: Python<'_>,
+        topics: Option<Vec<String>>,
+        index: u64,
+        namespace: Option<String>,
+    ) -> PyResult<EventStream> {
+        let topics = topics.unwrap_or_default();
+        host::subscribe_events(&self.inner, &topics, namespace.as_deref(), index)
+            .map(|sub| EventStream {
+                sub: std::sync::Mutex::new(sub),
+            })
+            .map_err(|e| to_py_err(py, e))
+    }
+
     // ---- manual scheduling mode
 
     /// Manual mode (`Store({"mode": "manual"})`): the next ready evaluation
@@ -1372,6 +1478,7 @@ fn _ordu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Store>()?;
     m.add_class::<Delivery>()?;
+    m.add_class::<EventStream>()?;
     m.add_function(wrap_pyfunction!(parse_duration, m)?)?;
     m.add_function(wrap_pyfunction!(parse_index, m)?)?;
     m.add_function(wrap_pyfunction!(parse_bool, m)?)?;

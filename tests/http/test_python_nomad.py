@@ -343,3 +343,41 @@ def test_summary_scale_and_missing_sub_resources_through_python_nomad(api, clien
     with pytest.raises(nomad_exc.BaseNomadException) as err:
         client.job.dispatch_job(job_id)
     assert "not a parameterized job" in str(err.value.nomad_resp.text)
+
+
+def test_event_stream_through_python_nomad(api, client):
+    """`event.stream.get_stream`: a thread that puts each frame on a queue and
+    checks its exit event after each one; the test reads the queue with a
+    timeout, then sets the event and makes one more matching write so the
+    thread sees it and ends."""
+    import queue
+
+    dc = api.dc()
+    node = api.add_node(dc)["ID"]
+    path = api.node_path(node, "/eligibility")
+    thread, exit_event, frames = client.event.stream.get_stream(
+        topic=f"Node:{node}", timeout=(3, 45))
+    thread.daemon = True
+    thread.start()
+    try:
+        # The stream starts at the next write (index 0); make writes until
+        # one arrives, the subscription being made by the thread meanwhile.
+        got = None
+        for eligibility in ["ineligible", "eligible"] * 10:
+            api.request("POST", path, body={"NodeID": node, "Eligibility": eligibility}).ok()
+            try:
+                got = frames.get(timeout=0.5)
+                break
+            except queue.Empty:
+                continue
+        assert got is not None, "no frame through python-nomad"
+        assert got["Index"] > 0
+        events = got["Events"]
+        assert [(e["Topic"], e["Key"], e["Type"]) for e in events] == [("Node", node, "NodeDrain")]
+        assert events[0]["Payload"]["Node"]["ID"] == node
+    finally:
+        exit_event.set()
+        api.request("POST", path, body={"NodeID": node, "Eligibility": "eligible"})
+        api.request("POST", path, body={"NodeID": node, "Eligibility": "ineligible"})
+        thread.join(10)
+    assert not thread.is_alive()

@@ -216,6 +216,98 @@ pub struct Applied {
     pub keys: Vec<Key>,
     /// The job's `JobModifyIndex` after a register (for the reply).
     pub job_modify_index: u64,
+    /// The objects the command wrote, each once and as stored after it (a
+    /// removed job or node as it was), in the order it last wrote them: the
+    /// source of the event stream ([`crate::events`]). Evaluations and
+    /// allocations collected are not in it, as Nomad's stream has no event
+    /// for them.
+    pub changes: Vec<Change>,
+    /// Nomad's event type of the command ([`crate::events`]): every event
+    /// of one command has it, as in Nomad, where the type is the log
+    /// message's.
+    pub event_type: &'static str,
+}
+
+/// An object a command wrote (see [`Applied::changes`]).
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// A job written, or removed (then as it was).
+    Job(Arc<Job>),
+    /// An evaluation written.
+    Eval(Arc<Evaluation>),
+    /// An allocation written.
+    Alloc(Arc<Allocation>),
+    /// A node written, or removed (then as it was).
+    Node(Arc<Node>),
+}
+
+impl Change {
+    /// The object's kind (0 job, 1 evaluation, 2 allocation, 3 node) and ID.
+    fn identity(&self) -> (u8, &str) {
+        match self {
+            Change::Job(j) => (0, &j.id),
+            Change::Eval(e) => (1, &e.id),
+            Change::Alloc(a) => (2, &a.id),
+            Change::Node(n) => (3, &n.id),
+        }
+    }
+}
+
+/// Keeps the last change of each object: an object written twice by one
+/// command (a job registered, then its status derived) is one event.
+fn dedup_changes(changes: &mut Vec<Change>) {
+    if changes.len() < 2 {
+        return;
+    }
+    // A few (a register: the job, its evaluation, the job again): pairwise
+    // is cheaper than hashing.
+    if changes.len() <= 8 {
+        let mut i = 0;
+        while i < changes.len() {
+            let id = changes[i].identity();
+            if changes[i + 1..].iter().any(|c| c.identity() == id) {
+                changes.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        return;
+    }
+    let keep: Vec<bool> = {
+        let mut seen = HashSet::with_capacity(changes.len());
+        let mut keep: Vec<bool> = changes
+            .iter()
+            .rev()
+            .map(|c| seen.insert(c.identity()))
+            .collect();
+        keep.reverse();
+        keep
+    };
+    let mut i = 0;
+    changes.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+}
+
+/// Nomad's event type of a command: its log message's.
+fn event_type(cmd: &Command) -> &'static str {
+    match cmd {
+        // A stability mark rewrites the job as a register does.
+        Command::JobRegister { .. } | Command::JobStability { .. } => "JobRegistered",
+        Command::JobDeregister { .. } => "JobDeregistered",
+        Command::EvalUpsert { .. } => "EvaluationUpdated",
+        Command::PlanApply { .. } => "PlanResult",
+        Command::NodeRegister { .. } => "NodeRegistration",
+        Command::NodeDeregister { .. } => "NodeDeregistration",
+        Command::NodeUpdateStatus { .. } => "NodeEvent",
+        Command::NodeUpdateDrain { .. }
+        | Command::NodeUpdateDrainStrategy { .. }
+        | Command::NodeUpdateEligibility { .. } => "NodeDrain",
+        Command::AllocClientUpdate { .. } => "AllocationUpdated",
+        Command::AllocUpdateDesiredTransition { .. } => "AllocationUpdateDesiredStatus",
+        Command::GarbageCollect { .. } => "JobBatchDeregistered",
+    }
 }
 
 /// The tables and their indexes. Written and read as bytes by
@@ -582,7 +674,10 @@ impl State {
         self.check_index(index);
         // Checks first, so that a rejected command changes nothing.
         self.check(cmd)?;
-        Ok(self.transact(index, |tx| tx.run(cmd)))
+        Ok(self.transact(index, |tx| {
+            tx.applied.event_type = event_type(cmd);
+            tx.run(cmd)
+        }))
     }
 
     /// [`State::apply`] for a command the caller gives up: a job, its
@@ -591,7 +686,10 @@ impl State {
     pub fn apply_owned(&mut self, index: u64, cmd: Command) -> Result<Applied> {
         self.check_index(index);
         self.check(&cmd)?;
-        Ok(self.transact(index, |tx| tx.run_owned(cmd)))
+        Ok(self.transact(index, |tx| {
+            tx.applied.event_type = event_type(&cmd);
+            tx.run_owned(cmd)
+        }))
     }
 
     /// [`State::apply_owned`] for a command [`State::check`]ed at this very
@@ -599,7 +697,10 @@ impl State {
     /// the entry applies, so checking again would find the same.
     pub(crate) fn apply_checked_owned(&mut self, index: u64, cmd: Command) -> Applied {
         self.check_index(index);
-        self.transact(index, |tx| tx.run_owned(cmd))
+        self.transact(index, |tx| {
+            tx.applied.event_type = event_type(&cmd);
+            tx.run_owned(cmd)
+        })
     }
 
     fn check_index(&self, index: u64) {
@@ -936,7 +1037,9 @@ impl Tx<'_> {
                 self.job_register(Cow::Borrowed(job), eval.clone())
             }
             Command::JobDeregister { job_id, eval } => {
-                self.state.jobs.remove(job_id);
+                if let Some(old) = self.state.jobs.remove(job_id) {
+                    self.applied.changes.push(Change::Job(old));
+                }
                 self.state.job_versions.remove(job_id);
                 self.touch_job(job_id);
                 self.upsert_eval(eval.clone());
@@ -948,7 +1051,9 @@ impl Tx<'_> {
                 self.upsert_evals(evals);
             }
             Command::NodeDeregister { node_id, evals } => {
-                self.state.nodes.remove(node_id);
+                if let Some(old) = self.state.nodes.remove(node_id) {
+                    self.applied.changes.push(Change::Node(old));
+                }
                 self.touch_node(node_id);
                 self.upsert_evals(evals);
             }
@@ -1042,7 +1147,9 @@ impl Tx<'_> {
                 for id in jobs {
                     // Registered again since it was chosen: it lives on.
                     if self.state.jobs.get(id).is_some_and(|j| j.stop) {
-                        self.state.jobs.remove(id);
+                        if let Some(old) = self.state.jobs.remove(id) {
+                            self.applied.changes.push(Change::Job(old));
+                        }
                         self.state.job_versions.remove(id);
                         self.touch_job(id);
                     }
@@ -1081,6 +1188,7 @@ impl Tx<'_> {
         }
         self.applied.keys.sort_unstable();
         self.applied.keys.dedup();
+        dedup_changes(&mut self.applied.changes);
         self.applied
     }
 
@@ -1140,7 +1248,9 @@ impl Tx<'_> {
         let job_modify_index = match as_registered(existing.as_ref(), job, self.index) {
             Some(j) => {
                 let id = j.id.clone();
-                if let Some(old) = self.state.jobs.insert(id.clone(), Arc::new(j)) {
+                let j = Arc::new(j);
+                self.applied.changes.push(Change::Job(j.clone()));
+                if let Some(old) = self.state.jobs.insert(id.clone(), j) {
                     let keep = self.state.tracked_versions.0 - 1;
                     let kept = self.state.job_versions.entry(id.clone()).or_default();
                     kept.push_front(old);
@@ -1170,7 +1280,9 @@ impl Tx<'_> {
             let mut j = (**job).clone();
             j.stable = stable;
             j.modify_index = self.index;
-            self.state.jobs.insert(id.to_string(), Arc::new(j));
+            let j = Arc::new(j);
+            self.applied.changes.push(Change::Job(j.clone()));
+            self.state.jobs.insert(id.to_string(), j);
         } else if let Some(old) = self
             .state
             .job_versions
@@ -1225,7 +1337,9 @@ impl Tx<'_> {
             let mut j = (**job).clone();
             j.status = status.to_string();
             j.modify_index = self.index;
-            self.state.jobs.insert(id.to_string(), Arc::new(j));
+            let j = Arc::new(j);
+            self.applied.changes.push(Change::Job(j.clone()));
+            self.state.jobs.insert(id.to_string(), j);
             self.touch_job(id);
         }
     }
@@ -1290,7 +1404,9 @@ impl Tx<'_> {
         if !self.jobs_to_status.contains(&e.job_id) {
             self.jobs_to_status.insert(e.job_id.clone());
         }
-        self.state.evals.insert(e.id.clone(), Arc::new(e));
+        let e = Arc::new(e);
+        self.applied.changes.push(Change::Eval(e.clone()));
+        self.state.evals.insert(e.id.clone(), e);
     }
 
     fn delete_eval(&mut self, id: &str) {
@@ -1322,6 +1438,7 @@ impl Tx<'_> {
         // One walk of the (large) allocation table: insert, and get the old
         // value back.
         let a = Arc::new(a);
+        self.applied.changes.push(Change::Alloc(a.clone()));
         let old = self.state.allocs.insert(a.id.clone(), a.clone());
         let d = &mut self.state.derived;
         if let Some(o) = &old {
@@ -1510,7 +1627,9 @@ impl Tx<'_> {
             n.status = NodeStatus::Initializing.to_string();
         }
         n.modify_index = self.index;
-        self.state.nodes.insert(n.id.clone(), Arc::new(n));
+        let n = Arc::new(n);
+        self.applied.changes.push(Change::Node(n.clone()));
+        self.state.nodes.insert(n.id.clone(), n);
         self.touch_node(&node.id);
     }
 
@@ -1521,7 +1640,9 @@ impl Tx<'_> {
         let mut n = (**old).clone();
         f(&mut n);
         n.modify_index = self.index;
-        self.state.nodes.insert(id.to_string(), Arc::new(n));
+        let n = Arc::new(n);
+        self.applied.changes.push(Change::Node(n.clone()));
+        self.state.nodes.insert(id.to_string(), n);
         self.touch_node(id);
     }
 }

@@ -71,6 +71,8 @@ pub struct Store {
     /// knows when it ended.
     scheduling: Mutex<()>,
     watch: Arc<Watch>,
+    /// The last batches of the event stream ([`crate::events`]).
+    events: Arc<crate::events::EventBuffer>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
     log: Box<dyn Log>,
@@ -118,10 +120,10 @@ impl Store {
         Store {
             broker: Mutex::new(Broker::new(config.delivery_limit)),
             superseded: Mutex::new(Vec::new()),
-            config,
             state: RwLock::new(state),
             scheduling: Mutex::new(()),
             watch: Arc::new(Watch::new()),
+            events: Arc::new(crate::events::EventBuffer::new(config.event_buffer_size)),
             clock,
             ids,
             log: Box::new(MemoryLog),
@@ -134,6 +136,7 @@ impl Store {
             processed_upto: AtomicU64::new(0),
             runs: AtomicU64::new(0),
             capacity_index: AtomicU64::new(0),
+            config,
         }
     }
 
@@ -157,6 +160,37 @@ impl Store {
     /// Runs `f` on a consistent view of the whole state.
     pub fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&self.state.read())
+    }
+
+    /// Subscribes to the event stream ([`crate::events`]): the batches from
+    /// index `start` on (0: from the next write) that pass `filter`. A
+    /// `start` older than the buffer holds is [`Error::Limit`] naming the
+    /// oldest index it holds (Nomad would silently start there). With
+    /// [`Config::event_buffer_size`] 0 the stream is off: a limit error.
+    pub fn subscribe_events(
+        &self,
+        filter: crate::events::TopicFilter,
+        start: u64,
+    ) -> Result<crate::events::EventSubscription> {
+        if self.config.event_buffer_size == 0 {
+            return Err(Error::Limit {
+                path: "event_buffer_size".into(),
+                limit: 0,
+                message: "the event stream is off (event_buffer_size 0)".into(),
+            });
+        }
+        crate::events::EventSubscription::new(
+            self.events.clone(),
+            self.watch.clone(),
+            filter,
+            start,
+            self.index(),
+        )
+    }
+
+    /// The oldest index an event subscription may start from.
+    pub fn oldest_event_index(&self) -> u64 {
+        self.events.oldest()
     }
 
     /// Checks that `region`, when given and not empty, is the store's region;

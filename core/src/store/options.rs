@@ -91,6 +91,15 @@ pub struct Config {
     /// keeps the job it replaces, and the oldest kept goes. Every replica
     /// of a log must use the same number, as it decides what apply keeps.
     pub job_tracked_versions: usize,
+    /// Batches (one per write that changed an object) the event stream
+    /// keeps for subscribers that start from an earlier index or fall
+    /// behind ([`crate::events`]). Nomad keeps 100; ordu keeps 1,024 by
+    /// default: a batch holds only shared references to objects (it costs
+    /// the old versions it keeps alive, a few MB for typical jobs), and a
+    /// second of writes at the rates of docs/benchmarks.md would overrun 100
+    /// before a subscriber over HTTP is scheduled. 0 turns the stream off
+    /// (as Nomad's `enable_event_broker = false`): no batch is made.
+    pub event_buffer_size: usize,
 }
 
 impl Default for Config {
@@ -106,12 +115,16 @@ impl Default for Config {
             scheduler_workers: 1,
             deregister: DeregisterMode::Purge,
             job_tracked_versions: DEFAULT_JOB_TRACKED_VERSIONS,
+            event_buffer_size: DEFAULT_EVENT_BUFFER_SIZE,
         }
     }
 }
 
 /// [`Config::job_tracked_versions`] by default, as Nomad's.
 pub const DEFAULT_JOB_TRACKED_VERSIONS: usize = 6;
+
+/// Default of [`Config::event_buffer_size`].
+pub const DEFAULT_EVENT_BUFFER_SIZE: usize = 1024;
 
 /// Default wait of a blocking read.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);

@@ -6,13 +6,17 @@ use super::*;
 
 impl Store {
     /// Replaces the state (a snapshot restored or replayed), re-queues its
-    /// pending and blocked evaluations, and wakes every waiter.
+    /// pending and blocked evaluations, and wakes every waiter. The writes
+    /// a snapshot holds have no events: an event subscriber from before its
+    /// index is told it fell behind ([`crate::events`]).
     pub fn restore(&self, mut state: State) {
         state.set_job_tracked_versions(self.config.job_tracked_versions);
         let canceled = {
             // No append in flight while the state is swapped; the log's last
             // index stays (indexes never go back).
             let _turn = self.log_turn.lock();
+            // Subscribers before the restored index miss writes: told so.
+            self.events.restored(state.index());
             *self.state.write() = state;
             self.rebuild_broker()
         };
@@ -153,6 +157,15 @@ impl Store {
                 .collect();
             (applied, evals)
         };
+        let mut applied = applied;
+        // Published before waking, under the log turn: in index order.
+        // The buffer takes them; the write's answer need not hold them.
+        if self.config.event_buffer_size == 0 {
+            applied.changes = Vec::new();
+        } else if let Some(batch) = crate::events::EventBatch::take_from(&mut applied) {
+            self.events.publish(batch);
+            applied.keys.push(crate::events::key());
+        }
         self.watch.notify(applied.keys.iter().copied());
         // A follower keeps no broker: a leader it becomes rebuilds one.
         if !evals.is_empty() && self.is_leader() {

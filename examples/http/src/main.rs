@@ -24,6 +24,7 @@
 //! (`--spin`, [`spin`]).
 
 mod cluster;
+mod events;
 mod limits;
 mod log;
 mod params;

@@ -95,6 +95,8 @@ pub enum Op {
     RaftAddPeer,
     /// `DELETE /v1/operator/raft/peer?id=`
     RaftRemovePeer,
+    /// `GET /v1/event/stream`
+    EventStream,
 }
 
 impl Op {
@@ -182,6 +184,7 @@ pub fn route(method: &Method, path: &str) -> Route {
         "/v1/status/leader" => return pick(read, Op::StatusLeader),
         "/v1/status/peers" => return pick(read, Op::StatusPeers),
         "/v1/regions" => return pick(read, Op::Regions),
+        "/v1/event/stream" => return pick(read, Op::EventStream),
         "/v1/operator/raft/configuration" => return pick(read, Op::RaftConfiguration),
         "/v1/operator/raft/peer" => {
             return if delete {

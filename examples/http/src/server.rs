@@ -318,6 +318,20 @@ fn check(app: &App, req: Request) -> Checked {
     if op.is_agent() {
         return Checked::Answer(app.agent_answer(&op, params.pretty()));
     }
+    if op == Op::EventStream {
+        // Served here, leader or not: every server applies the same
+        // commands, so it has the same events.
+        let p = match crate::events::StreamParams::parse(parts.uri.query()) {
+            Ok(p) => p,
+            Err(bad) => return Checked::Answer(text(StatusCode::BAD_REQUEST, &bad)),
+        };
+        return Checked::Answer(
+            match crate::events::stream(&app.store, p, app.shutdown.clone()) {
+                Ok(resp) => resp,
+                Err(e) => error(&e, false),
+            },
+        );
+    }
     let forwarded = parts.headers.contains_key(crate::cluster::FORWARDED);
     if op.is_operator() {
         return Checked::Operator(Box::new((op, parts, body, forwarded)));
@@ -1646,5 +1660,61 @@ mod tests {
             assert_eq!((s, i), (200, index));
             assert!(body.contains("\"web\""), "{body}");
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_event_stream_sends_each_write_and_ends_on_shutdown() {
+        let (app, _, tx) = app();
+        let req = Request::builder()
+            .uri("/v1/event/stream?topic=Job:web")
+            .body(Body::empty())
+            .unwrap();
+        let resp = app.call(req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let mut body = resp.into_body();
+        call(&app, Method::PUT, "/v1/job/web", JOB).await;
+        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .expect("a frame for the write")
+            .unwrap()
+            .unwrap();
+        let line = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
+        assert!(line.ends_with('\n'), "{line}");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["Events"][0]["Type"], "JobRegistered");
+        assert_eq!(v["Events"][0]["Key"], "web");
+        // Shutdown ends the open stream: no more frames.
+        tx.send(true).unwrap();
+        let mut more = 0;
+        let end = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Some(f) = body.frame().await {
+                f.unwrap();
+                more += 1;
+            }
+        })
+        .await;
+        assert!(end.is_ok(), "the stream did not end on shutdown");
+        // Frames of the write's scheduling may have come before it ended.
+        assert!(more < 10);
+    }
+
+    #[tokio::test]
+    async fn an_event_stream_from_an_index_the_buffer_dropped_is_400() {
+        let store = Arc::new(Store::new(ordu::Config {
+            event_buffer_size: 2,
+            ..ordu::Config::default()
+        }));
+        let (_tx, rx) = watch::channel(false);
+        let app = service(store, rx, test_agent(), BodyLimits::default());
+        for i in 0..4 {
+            let node = format!(
+                r#"{{"Node":{{"ID":"n{i}","Name":"n{i}","Datacenter":"dc1","Status":"ready"}}}}"#
+            );
+            let (s, body, _) = call(&app, Method::PUT, &format!("/v1/node/n{i}"), &node).await;
+            assert_eq!(s, 200, "{body}");
+        }
+        let (s, body, _) = call(&app, Method::GET, "/v1/event/stream?index=1", "").await;
+        assert_eq!(s, 400);
+        assert!(body.contains("oldest index it holds is 3"), "{body}");
     }
 }

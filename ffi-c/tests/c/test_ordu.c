@@ -1464,6 +1464,99 @@ static void test_lists(void) {
   ordu_store_free(s);
 }
 
+/* ---- the event stream ---- */
+
+static void test_event_stream(void) {
+  ordu_store *s = new_store();
+  ordu_event_subscription *all = NULL, *jobs = NULL;
+  CHECK_RC(ordu_event_subscribe(s, NULL, 0, NULL, 0, &all), ORDU_OK);
+  const char *topics[] = {"Job:web"};
+  CHECK_RC(ordu_event_subscribe(s, topics, 1, "default", 0, &jobs), ORDU_OK);
+  uint64_t node_index = register_node(s);
+  uint64_t job_index = register_job(s, JOB);
+
+  ordu_string *frame = NULL;
+  CHECK_RC(ordu_event_next(all, 1000, &frame), ORDU_OK);
+  CHECK(has(frame, "\"Topic\":\"Node\""));
+  CHECK(has(frame, "\"Type\":\"NodeRegistration\""));
+  char want[64];
+  snprintf(want, sizeof want, "{\"Index\":%llu,", (unsigned long long)node_index);
+  CHECK(frame != NULL && strncmp(ordu_string_ptr(frame), want, strlen(want)) == 0);
+  ordu_string_free(frame);
+  CHECK_RC(ordu_event_next(all, 1000, &frame), ORDU_OK);
+  CHECK(has(frame, "\"Type\":\"JobRegistered\""));
+  CHECK(has(frame, "\"Payload\":{\"Job\":{"));
+  ordu_string_free(frame);
+
+  /* The filter: job web's own events only, the register's first. */
+  CHECK_RC(ordu_event_next(jobs, 1000, &frame), ORDU_OK);
+  snprintf(want, sizeof want, "{\"Index\":%llu,", (unsigned long long)job_index);
+  CHECK(frame != NULL && strncmp(ordu_string_ptr(frame), want, strlen(want)) == 0);
+  CHECK(frame != NULL && strstr(ordu_string_ptr(frame), "\"Topic\":\"Evaluation\"") == NULL);
+  ordu_string_free(frame);
+
+  /* Drained: no frame within the timeout, and none without waiting. */
+  frame = SENTINEL;
+  ordu_event_subscription *late = NULL;
+  CHECK_RC(ordu_event_subscribe(s, NULL, 0, NULL, 0, &late), ORDU_OK);
+  double started = now_ms();
+  CHECK_RC(ordu_event_next(late, 50, &frame), ORDU_OK);
+  CHECK(frame == NULL);
+  CHECK(now_ms() - started >= 45);
+  CHECK_RC(ordu_event_next(late, 0, &frame), ORDU_OK);
+  CHECK(frame == NULL);
+
+  /* From a past index. */
+  ordu_event_subscription *past = NULL;
+  CHECK_RC(ordu_event_subscribe(s, NULL, 0, NULL, job_index, &past), ORDU_OK);
+  CHECK_RC(ordu_event_next(past, 0, &frame), ORDU_OK);
+  CHECK(has(frame, "\"Type\":\"JobRegistered\""));
+  ordu_string_free(frame);
+
+  /* Errors: a bad filter, NULL arguments; outputs untouched. */
+  ordu_event_subscription *bad = (ordu_event_subscription *)(void *)SENTINEL;
+  const char *bad_topics[] = {"Job:"};
+  CHECK_RC(ordu_event_subscribe(s, bad_topics, 1, NULL, 0, &bad), ORDU_INVALID_JSON);
+  CHECK(error_has("\"path\":\"topic\""));
+  CHECK_RC(ordu_event_subscribe(s, NULL, 1, NULL, 0, &bad), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_event_subscribe(NULL, NULL, 0, NULL, 0, &bad), ORDU_NULL_PARAMETER);
+  CHECK(bad == (ordu_event_subscription *)(void *)SENTINEL);
+  CHECK_RC(ordu_event_next(NULL, 0, &frame), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_event_next(all, 0, NULL), ORDU_NULL_PARAMETER);
+
+  ordu_event_unsubscribe(all);
+  ordu_event_unsubscribe(jobs);
+  ordu_event_unsubscribe(late);
+  ordu_event_unsubscribe(NULL);
+  /* A subscription may outlive its store. */
+  ordu_store_free(s);
+  CHECK_RC(ordu_event_next(past, 0, &frame), ORDU_OK);
+  ordu_string_free(frame);
+  ordu_event_unsubscribe(past);
+}
+
+static void test_event_stream_buffer_bound(void) {
+  const char config[] = "{\"event_buffer_size\":2}";
+  ordu_store *s = NULL;
+  CHECK_RC(ordu_store_new(config, strlen(config), &s), ORDU_OK);
+  ordu_event_subscription *slow = NULL;
+  CHECK_RC(ordu_event_subscribe(s, NULL, 0, NULL, 0, &slow), ORDU_OK);
+  register_node(s);
+  register_job(s, JOB);
+  register_job(s, "{\"Job\":{\"ID\":\"api\",\"Datacenters\":[\"dc1\"],\"TaskGroups\":"
+                  "[{\"Name\":\"g\",\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"exec\"}]}]}}");
+  ordu_string *frame = SENTINEL;
+  CHECK_RC(ordu_event_next(slow, 0, &frame), ORDU_LIMIT);
+  CHECK(frame == SENTINEL);
+  CHECK(error_has("oldest index"));
+  ordu_event_subscription *old = NULL;
+  CHECK_RC(ordu_event_subscribe(s, NULL, 0, NULL, 1, &old), ORDU_LIMIT);
+  CHECK(old == NULL);
+  CHECK(error_has("\"path\":\"index\""));
+  ordu_event_unsubscribe(slow);
+  ordu_store_free(s);
+}
+
 static const struct test tests[] = {
     T(test_version_and_names),
     T(test_string_accessors_accept_null),
@@ -1500,6 +1593,8 @@ static const struct test tests[] = {
     T(test_blocking_read_on_missing_job),
     T(test_waiters_follow_every_change),
     T(test_concurrent_writers_and_readers),
+    T(test_event_stream),
+    T(test_event_stream_buffer_bound),
 };
 
 int main(int argc, char **argv) {

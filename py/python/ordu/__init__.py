@@ -39,6 +39,7 @@ plugin whose ``ordu_server`` fixture starts such a server for a test.
 from ordu._ordu import (
     ConflictError,
     Delivery,
+    EventStream,
     InvalidError,
     LimitError,
     NotFoundError,
@@ -52,6 +53,7 @@ from ordu._ordu import (
 __all__ = [
     "Store",
     "Delivery",
+    "EventStream",
     "OrduError",
     "NotFoundError",
     "InvalidError",

@@ -308,6 +308,15 @@ class Store:
         as one group; returns the index up to which writes are processed."""
     def processing_behind(self) -> bool:
         """Whether answered writes left evaluations no group has processed."""
+    # the event stream
+    def events(
+        self,
+        topics: Optional[List[str]] = None,
+        index: int = 0,
+        namespace: Optional[str] = None,
+    ) -> EventStream:
+        """The event stream from index (0: the next write), filtered by
+        "Topic:Key" topics and namespace: an iterator of frames."""
     # manual scheduling mode
     def dequeue_evaluation(
         self, types: List[str] = ..., *, wait: float = 0.0
@@ -316,6 +325,18 @@ class Store:
         One not processed within the store's nack_timeout is handed out again."""
     def process_evaluation(self, delivery: Delivery) -> Obj:
         """Schedules a dequeued evaluation, submits its plan and acks it."""
+
+class EventStream:
+    """Frames {"Index": n, "Events": [...]} of the store's event stream, one
+    per write, in index order; iterating blocks (GIL released)."""
+    def __iter__(self) -> "EventStream": ...
+    def __next__(self) -> Obj: ...
+    def next(self, timeout: Optional[float] = None) -> Optional[Obj]:
+        """The next frame, waiting up to timeout seconds (None: until one
+        comes); None when none came in time."""
+    @property
+    def index(self) -> int:
+        """The index of the last frame handed out or passed over."""
 
 def parse_duration(text: str) -> float:
     """Seconds of a Go duration (``1s``, ``1m30s``, ``0``); negative is 0. ValueError otherwise."""

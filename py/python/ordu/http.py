@@ -11,7 +11,9 @@ the agent and status endpoints
 error bodies, the ``X-Nomad-*`` headers and ``?index=&wait=`` blocking
 queries; the lists (jobs, nodes, evaluations, allocations) take
 ``?per_page=&next_token=&reverse=`` and answer ``X-Nomad-NextToken`` when
-there is a next page. Every connection has a thread of its own (at most
+there is a next page. ``/v1/event/stream`` streams NDJSON frames (chunked)
+with ``?topic=&index=&namespace=``, a ``{}`` heartbeat every 30 s; an open
+stream holds its connection's thread. Every connection has a thread of its own (at most
 ``max_connections`` at once, 1,024 by default) and a blocked read holds no
 lock, so hundreds of long polls do not hold up other requests.
 
@@ -128,6 +130,9 @@ class Query:
 
 Answer = Tuple[int, Dict[str, str], bytes, str]
 
+#: Seconds without events after which the event stream sends ``{}``, as Nomad.
+EVENT_HEARTBEAT = 30.0
+
 
 class NotFound(Exception):
     """No route for the path (404)."""
@@ -209,6 +214,13 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urllib.parse.urlsplit(self.path)
         query = Query(parts.query)
         try:
+            if parts.path == "/v1/event/stream":
+                if method != "GET":
+                    raise MethodNotAllowed
+                events = self._subscribe(parts.query)
+                self._discard_body()
+                self._stream(events)
+                return
             status, headers, body, ctype = self._route(method, parts.path, query)
         except NotFound:
             status, headers, body, ctype = 404, {}, b"404 page not found", "text/plain"
@@ -310,6 +322,62 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif n:
             self._drain(n)
+
+    # ---- the event stream
+
+    def _subscribe(self, raw_query: str) -> Any:
+        """``GET /v1/event/stream``'s subscription: ``topic`` (repeated),
+        ``index``, ``namespace`` (default ``default``, as Nomad's)."""
+        params = urllib.parse.parse_qsl(raw_query, keep_blank_values=True)
+        topics = [v for k, v in params if k == "topic"]
+        first = {}
+        for k, v in params:
+            first.setdefault(k, v)
+        try:
+            index = parse_index(first["index"]) if first.get("index") else 0
+        except ValueError:
+            raise BadRequest("Invalid index") from None
+        self.store.check_region(first.get("region") or None)
+        return self.store.events(topics=topics, index=index,
+                                 namespace=first.get("namespace", "default"))
+
+    def _stream(self, events: Any) -> None:
+        """NDJSON frames as chunks, one per write, ``{}`` after
+        ``EVENT_HEARTBEAT`` seconds without one; this connection's thread
+        serves the stream until the client goes, the server stops, or the
+        subscriber falls behind the store's buffer (then one line
+        ``{"Error": ...}``, as ordu-http). One frame is held at a time."""
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.connection.settimeout(self.server.timeout)
+
+        def chunk(data: bytes) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+        quiet_since = time.monotonic()
+        self.server.stream_started()
+        try:
+            while not self.server.closing:
+                # Short waits, so a stopping server ends the stream soon.
+                try:
+                    frame = events.next(timeout=0.25)
+                except OrduError as exc:
+                    chunk(json.dumps({"Error": str(exc)}).encode() + b"\n")
+                    break
+                if frame is not None:
+                    chunk(json.dumps(frame, separators=(",", ":")).encode() + b"\n")
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since >= EVENT_HEARTBEAT:
+                    chunk(b"{}\n")
+                    quiet_since = time.monotonic()
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass  # the client went away
+        finally:
+            self.server.stream_ended()
 
     # ---- routes
 
@@ -658,9 +726,24 @@ class _HTTPServer(HTTPServer):
         self._lock = threading.Lock()
         self._connections: set = set()
         self._closing = False
+        # Event streams open: `stop` lets them end cleanly first.
+        self._streams = 0
         self._serving = threading.Lock()
         self._wake_r, self._wake_w = socket.socketpair()
         self.socket.setblocking(False)
+
+    @property
+    def closing(self) -> bool:
+        """The server is stopping: open event streams end."""
+        return self._closing
+
+    def stream_started(self) -> None:
+        with self._lock:
+            self._streams += 1
+
+    def stream_ended(self) -> None:
+        with self._lock:
+            self._streams -= 1
 
     @property
     def connections(self) -> int:
@@ -736,7 +819,8 @@ class _HTTPServer(HTTPServer):
     def stop(self) -> None:
         """Ends the accept loop, closes the listening socket and shuts down
         every connection (a thread waiting for its client's next request ends
-        at once; one in a long poll ends when the poll does, its answer lost)."""
+        at once; one in a long poll ends when the poll does, its answer lost;
+        an event stream ends its body first, within about 0.25 s)."""
         self._closing = True
         try:
             self._wake_w.send(b"x")
@@ -746,6 +830,14 @@ class _HTTPServer(HTTPServer):
         if self._serving.acquire(timeout=1.0):
             self._serving.release()
         self.server_close()
+        # Open event streams notice within a wait (0.25 s) and end their
+        # body; then the connections are shut down.
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._streams == 0:
+                    break
+            time.sleep(0.02)
         with self._lock:
             for sock in self._connections:
                 try:
