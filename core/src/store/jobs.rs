@@ -202,13 +202,7 @@ impl Store {
     /// [`Error::NotFound`].
     pub fn evaluate_job(&self, id: &str, opts: &WriteOptions) -> Result<JobWriteResponse> {
         self.check_region(opts.region.as_deref())?;
-        let job = self
-            .with_state(|s| s.job(id).cloned())
-            .ok_or_else(|| Error::NotFound {
-                what: "job",
-                id: id.to_string(),
-                index: 0,
-            })?;
+        let job = self.existing_job(id)?;
         let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER);
         let eval_id = eval.id.clone();
         let applied = self.commit(Command::EvalUpsert { evals: vec![eval] })?;
@@ -239,11 +233,7 @@ impl Store {
         let id = req.job_id.as_str();
         let (cur, old) =
             self.with_state(|s| (s.job(id).cloned(), s.job_version(id, req.job_version)));
-        let cur = cur.ok_or_else(|| Error::NotFound {
-            what: "job",
-            id: id.to_string(),
-            index: 0,
-        })?;
+        let cur = cur.ok_or_else(|| job_not_found(id))?;
         if req.job_version == cur.version {
             return Err(conflict("can't revert to current version".into()));
         }
@@ -332,13 +322,7 @@ impl Store {
         }
         let mut tries = 0;
         loop {
-            let job = self
-                .with_state(|s| s.job(id).cloned())
-                .ok_or_else(|| Error::NotFound {
-                    what: "job",
-                    id: id.to_string(),
-                    index: 0,
-                })?;
+            let job = self.existing_job(id)?;
             if job.job_type == JOB_TYPE_SYSTEM && req.count.is_some_and(|n| n > 1) {
                 return Err(bad(
                     r#"jobs of type "system" can only be scaled to 1 or 0"#.into()
@@ -415,15 +399,13 @@ impl Store {
     }
 
     fn require_job(&self, id: &str) -> Result<()> {
-        if self.with_state(|s| s.job(id).is_some()) {
-            Ok(())
-        } else {
-            Err(Error::NotFound {
-                what: "job",
-                id: id.to_string(),
-                index: 0,
-            })
-        }
+        self.existing_job(id).map(drop)
+    }
+
+    /// The job `id` as it is now; not found is the write's error.
+    fn existing_job(&self, id: &str) -> Result<Arc<Job>> {
+        self.with_state(|s| s.job(id).cloned())
+            .ok_or_else(|| job_not_found(id))
     }
 
     /// Deregisters a job as [`Config::deregister`] says, without a purge:
@@ -493,5 +475,14 @@ impl Store {
             index: applied.index,
             ..JobWriteResponse::default()
         })
+    }
+}
+
+/// A write's error for a job that does not exist.
+fn job_not_found(id: &str) -> Error {
+    Error::NotFound {
+        what: "job",
+        id: id.to_string(),
+        index: 0,
     }
 }
