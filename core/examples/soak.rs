@@ -85,7 +85,13 @@ fn big() {
              "TaskGroups": [{{"Name": "g", "Tasks": [{{"Name": "t", "Driver": "exec"}}]}}]}}}}"#
         );
         let before = rss();
-        ordu::host::register_job_at(&s, None, body.as_bytes(), None).unwrap();
+        ordu::host::register_job_at(
+            &s,
+            None,
+            body.as_bytes(),
+            &ordu::host::write_options(None, None),
+        )
+        .unwrap();
         s.process_ready();
         let after = rss();
         println!(

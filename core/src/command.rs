@@ -8,7 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::structs::{
-    AllocClientUpdate, DesiredTransition, DrainStrategy, Evaluation, Job, Node, Plan,
+    job_key, AllocClientUpdate, DesiredTransition, DrainStrategy, Evaluation, Job, Namespace, Node,
+    Plan, DEFAULT_NAMESPACE,
 };
 
 /// One mutation. Applying the same commands at the same indexes gives the same
@@ -30,7 +31,7 @@ pub enum Command {
     },
     /// Remove a job, with the evaluation that stops its allocations.
     JobDeregister {
-        /// The job.
+        /// The job, in the evaluation's namespace.
         job_id: String,
         /// The `job-deregister` evaluation.
         eval: Evaluation,
@@ -96,7 +97,7 @@ pub enum Command {
         /// applies (registered again since) stays. Absent from entries
         /// that collect none, so older entries read the same.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        jobs: Vec<String>,
+        jobs: Vec<JobRef>,
     },
     /// Ask allocations for a transition (an allocation stop marks one to
     /// migrate), with the evaluations that carry it out, in one entry.
@@ -139,6 +140,10 @@ pub enum Command {
     /// update): the job itself when it is the current version, else the kept
     /// version. The version is not bumped.
     JobStability {
+        /// The job's namespace (absent from entries written before
+        /// namespaces: `default`).
+        #[serde(default = "default_namespace")]
+        namespace: String,
         /// The job.
         job_id: String,
         /// The version; the job must still keep it.
@@ -146,4 +151,55 @@ pub enum Command {
         /// Stable or not.
         stable: bool,
     },
+    /// Create or update namespaces (an update keeps `CreateIndex`).
+    NamespaceUpsert {
+        /// The namespaces, validated.
+        namespaces: Vec<Namespace>,
+    },
+    /// Remove namespaces; refused while one holds a job. `default` cannot
+    /// be removed.
+    NamespaceDelete {
+        /// The names.
+        names: Vec<String>,
+    },
+}
+
+fn default_namespace() -> String {
+    DEFAULT_NAMESPACE.to_string()
+}
+
+/// A job named in a command: a bare ID (the `default` namespace, as every
+/// entry written before namespaces names it) or `[namespace, ID]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum JobRef {
+    /// A job of the `default` namespace.
+    Default(String),
+    /// A job of another namespace.
+    In(String, String),
+}
+
+impl JobRef {
+    /// The job `id` of `namespace`.
+    pub fn new(namespace: &str, id: &str) -> JobRef {
+        if namespace == DEFAULT_NAMESPACE {
+            JobRef::Default(id.to_string())
+        } else {
+            JobRef::In(namespace.to_string(), id.to_string())
+        }
+    }
+
+    /// Its namespace and ID.
+    pub fn parts(&self) -> (&str, &str) {
+        match self {
+            JobRef::Default(id) => (DEFAULT_NAMESPACE, id),
+            JobRef::In(ns, id) => (ns, id),
+        }
+    }
+
+    /// The job's key in the state's tables.
+    pub fn key(&self) -> String {
+        let (ns, id) = self.parts();
+        job_key(ns, id)
+    }
 }

@@ -308,36 +308,51 @@ fn config_of(j: ConfigJson) -> Result<Config> {
 }
 
 /// Read options as the bindings pass them: a minimum index, a wait in
-/// milliseconds (0: the default wait), and an optional region.
-pub fn query(min_index: u64, wait_ms: u64, region: Option<&str>) -> QueryOptions {
+/// milliseconds (0: the default wait), an optional region, and an optional
+/// namespace (`default` when absent; `*` for every one, on lists).
+pub fn query(
+    min_index: u64,
+    wait_ms: u64,
+    region: Option<&str>,
+    namespace: Option<&str>,
+) -> QueryOptions {
     QueryOptions {
         min_index,
         wait: (wait_ms > 0).then(|| Duration::from_millis(wait_ms)),
         region: region.map(str::to_string),
+        namespace: namespace.map(str::to_string),
     }
 }
 
-fn write_opts(region: Option<&str>) -> WriteOptions {
+/// Write options as the bindings pass them: an optional region and an
+/// optional namespace (of the job the write names; `default` when absent).
+pub fn write_options(region: Option<&str>, namespace: Option<&str>) -> WriteOptions {
     WriteOptions {
         region: region.map(str::to_string),
+        namespace: namespace.map(str::to_string),
     }
+}
+
+/// Writes that name no job: only the region.
+fn write_opts(region: Option<&str>) -> WriteOptions {
+    write_options(region, None)
 }
 
 /// Registers a job from `{"Job": {...}, "EnforceIndex": .., "JobModifyIndex": ..}`.
-pub fn register_job(store: &Store, body: &[u8], region: Option<&str>) -> Result<Reply> {
-    let r = store.register_job_json(body, &write_opts(region))?;
+pub fn register_job(store: &Store, body: &[u8], w: &WriteOptions) -> Result<Reply> {
+    let r = store.register_job_json(body, w)?;
     reply(&r, r.index)
 }
 
 /// Creates an evaluation for a job.
-pub fn evaluate_job(store: &Store, id: &str, region: Option<&str>) -> Result<Reply> {
-    let r = store.evaluate_job(id, &write_opts(region))?;
+pub fn evaluate_job(store: &Store, id: &str, w: &WriteOptions) -> Result<Reply> {
+    let r = store.evaluate_job(id, w)?;
     reply(&r, r.index)
 }
 
 /// Deregisters a job.
-pub fn deregister_job(store: &Store, id: &str, purge: bool, region: Option<&str>) -> Result<Reply> {
-    let r = store.deregister_job_with(id, purge, &write_opts(region))?;
+pub fn deregister_job(store: &Store, id: &str, purge: bool, w: &WriteOptions) -> Result<Reply> {
+    let r = store.deregister_job_with(id, purge, w)?;
     reply(&r, r.index)
 }
 
@@ -349,27 +364,22 @@ pub fn job_versions(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> 
 /// Reverts a job as `POST /v1/job/<id>/revert` does, from
 /// `{"JobID", "JobVersion", "EnforcePriorVersion"}`: the body's `JobID` must
 /// be `id` (else a decode error, HTTP 400). Answers as a register.
-pub fn revert_job(store: &Store, id: &str, body: &[u8], region: Option<&str>) -> Result<Reply> {
-    check_region(store, region)?;
+pub fn revert_job(store: &Store, id: &str, body: &[u8], w: &WriteOptions) -> Result<Reply> {
+    check_region(store, w.region.as_deref())?;
     let req: crate::structs::JobRevertRequest = decode(body, &store.config().limits)?;
     check_path_job(id, &req.job_id)?;
-    let r = store.revert_job(req, &write_opts(region))?;
+    let r = store.revert_job(req, w)?;
     reply(&r, r.index)
 }
 
 /// Marks a job version stable as `POST /v1/job/<id>/stable` does, from
 /// `{"JobID", "JobVersion", "Stable"}` (the `JobID` must be `id`); answers
 /// `{"Index": N}`.
-pub fn set_job_stability(
-    store: &Store,
-    id: &str,
-    body: &[u8],
-    region: Option<&str>,
-) -> Result<Reply> {
-    check_region(store, region)?;
+pub fn set_job_stability(store: &Store, id: &str, body: &[u8], w: &WriteOptions) -> Result<Reply> {
+    check_region(store, w.region.as_deref())?;
     let req: crate::structs::JobStabilityRequest = decode(body, &store.config().limits)?;
     check_path_job(id, &req.job_id)?;
-    let r = store.set_job_stability(req, &write_opts(region))?;
+    let r = store.set_job_stability(req, w)?;
     reply(&r, r.index)
 }
 
@@ -386,34 +396,34 @@ pub fn job_scale_status(store: &Store, id: &str, q: &QueryOptions) -> Result<Rep
 /// Scales a task group as `POST /v1/job/<id>/scale` does, from
 /// `{"Count", "Target": {"Group"}, "Message", "PolicyOverride",
 /// "JobModifyIndex"}`; answers as a register (see [`Store::scale_job`]).
-pub fn scale_job(store: &Store, id: &str, body: &[u8], region: Option<&str>) -> Result<Reply> {
-    check_region(store, region)?;
+pub fn scale_job(store: &Store, id: &str, body: &[u8], w: &WriteOptions) -> Result<Reply> {
+    check_region(store, w.region.as_deref())?;
     let req: crate::structs::JobScaleRequest = decode(body, &store.config().limits)?;
-    let r = store.scale_job(id, req, &write_opts(region))?;
+    let r = store.scale_job(id, req, w)?;
     reply(&r, r.index)
 }
 
 /// A job's deployments: always `[]` (ordu has no deployments).
 pub fn job_deployments(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    read(store.wait(crate::store::reads::job_deployments(id), q))
+    read(store.wait(crate::store::reads::job_deployments(q.namespace(), id), q))
 }
 
 /// A job's latest deployment: always `null`.
 pub fn job_deployment(store: &Store, id: &str, q: &QueryOptions) -> Result<Reply> {
-    read(store.wait(crate::store::reads::job_deployment(id), q))
+    read(store.wait(crate::store::reads::job_deployment(q.namespace(), id), q))
 }
 
 /// `POST /v1/job/<id>/periodic/force`: Nomad's error for a job that is not
 /// periodic (see [`Store::force_periodic_job`]).
-pub fn force_periodic_job(store: &Store, id: &str, region: Option<&str>) -> Result<Reply> {
-    let r = store.force_periodic_job(id, &write_opts(region))?;
+pub fn force_periodic_job(store: &Store, id: &str, w: &WriteOptions) -> Result<Reply> {
+    let r = store.force_periodic_job(id, w)?;
     reply(&r, r.index)
 }
 
 /// `POST /v1/job/<id>/dispatch`: Nomad's error for a job that is not
 /// parameterized (see [`Store::dispatch_job`]).
-pub fn dispatch_job(store: &Store, id: &str, region: Option<&str>) -> Result<Reply> {
-    let r = store.dispatch_job(id, &write_opts(region))?;
+pub fn dispatch_job(store: &Store, id: &str, w: &WriteOptions) -> Result<Reply> {
+    let r = store.dispatch_job(id, w)?;
     reply(&r, r.index)
 }
 
@@ -426,6 +436,38 @@ fn check_path_job(path_id: &str, body_id: &str) -> Result<()> {
         return Err(path_mismatch("Job ID does not match"));
     }
     Ok(())
+}
+
+/// Every namespace whose name starts with `prefix` (`GET /v1/namespaces`).
+pub fn namespaces(store: &Store, prefix: &str, q: &QueryOptions) -> Result<Reply> {
+    read(store.namespaces(prefix, q))
+}
+
+/// A namespace (`GET /v1/namespace/<name>`).
+pub fn namespace(store: &Store, name: &str, q: &QueryOptions) -> Result<Reply> {
+    read(store.namespace(name, q))
+}
+
+/// Creates or updates a namespace (`PUT /v1/namespace[/<name>]`) from its
+/// JSON (`{"Name", "Description", "Meta", "Quota"}`); `name` is the
+/// path's, empty without one. Answers `null` at the write's index, as Nomad
+/// answers nothing.
+pub fn upsert_namespace(
+    store: &Store,
+    name: &str,
+    body: &[u8],
+    region: Option<&str>,
+) -> Result<Reply> {
+    check_region(store, region)?;
+    let index = store.upsert_namespace_json(name, body, &write_opts(region))?;
+    reply(&(), index)
+}
+
+/// Deletes a namespace (`DELETE /v1/namespace/<name>`; see
+/// [`Store::delete_namespace`]). Answers `null` at the write's index.
+pub fn delete_namespace(store: &Store, name: &str, region: Option<&str>) -> Result<Reply> {
+    let index = store.delete_namespace(name, &write_opts(region))?;
+    reply(&(), index)
 }
 
 /// A job.
@@ -718,9 +760,9 @@ pub fn register_job_at(
     store: &Store,
     id: Option<&str>,
     body: &[u8],
-    region: Option<&str>,
+    w: &WriteOptions,
 ) -> Result<Reply> {
-    let checked = check_register_job_at(store, id, body, region)?;
+    let checked = check_register_job_at(store, id, body, w)?;
     commit_register(store, checked)
 }
 
@@ -731,16 +773,16 @@ pub fn check_register_job_at(
     store: &Store,
     id: Option<&str>,
     body: &[u8],
-    region: Option<&str>,
+    w: &WriteOptions,
 ) -> Result<CheckedRegister> {
-    check_region(store, region)?;
+    check_region(store, w.region.as_deref())?;
     let req: JobRegisterRequest = decode(body, &store.config().limits)?;
     if let (Some(id), Some(job)) = (id, req.job.as_ref()) {
         if job.id != id {
             return Err(path_mismatch("Job ID does not match name"));
         }
     }
-    store.check_register(req, &write_opts(region))
+    store.check_register(req, w)
 }
 
 /// The second half of [`register_job_at`]: writes a checked register (see
@@ -756,15 +798,15 @@ pub fn commit_register(store: &Store, checked: CheckedRegister) -> Result<Reply>
 /// `Job ID does not match`, HTTP 400), and the answer is Nomad's
 /// `JobPlanResponse` at the stored job's `JobModifyIndex`. Writes nothing.
 /// The region is checked first.
-pub fn plan_job(store: &Store, id: &str, body: &[u8], region: Option<&str>) -> Result<Reply> {
-    check_region(store, region)?;
+pub fn plan_job(store: &Store, id: &str, body: &[u8], w: &WriteOptions) -> Result<Reply> {
+    check_region(store, w.region.as_deref())?;
     let req: JobPlanRequest = decode(body, &store.config().limits)?;
     if let Some(job) = req.job.as_ref() {
         if job.id != id {
             return Err(path_mismatch("Job ID does not match"));
         }
     }
-    let r = store.plan_job(req, &write_opts(region))?;
+    let r = store.plan_job(req, w)?;
     reply(&r, r.index)
 }
 
@@ -833,24 +875,32 @@ impl<T> Indexed for crate::Query<T> {
 /// before each further slice: `Continue` waits on, `Break` ends the wait
 /// with the last answer (as if the budget were spent), and an error ends it
 /// with that error.
+// Each argument is one the bindings pass through as they got it.
+#[allow(clippy::too_many_arguments)]
 pub fn read_in_slices<R: Indexed, E>(
     store: &Store,
     min_index: u64,
     wait_ms: u64,
     region: Option<&str>,
+    namespace: Option<&str>,
     slice: Duration,
     read: impl Fn(&QueryOptions) -> Result<R>,
     mut between: impl FnMut() -> std::result::Result<ControlFlow<()>, E>,
 ) -> std::result::Result<Result<R>, E> {
     if min_index == 0 {
-        return Ok(read(&query(0, 0, region)));
+        return Ok(read(&query(0, 0, region, namespace)));
     }
     let slice = slice.max(Duration::from_millis(1));
     let deadline = Instant::now() + wait_budget(wait_ms);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let this = left.min(slice).max(Duration::from_millis(1));
-        let answer = read(&query(min_index, this.as_millis() as u64, region));
+        let answer = read(&query(
+            min_index,
+            this.as_millis() as u64,
+            region,
+            namespace,
+        ));
         let index = match &answer {
             Ok(r) => r.index(),
             Err(Error::NotFound { index, .. }) => *index,
@@ -957,15 +1007,15 @@ mod tests {
         let r = register_job(
             &store,
             br#"{"Job":{"ID":"web","TaskGroups":[{"Name":"g","Tasks":[{"Name":"t","Driver":"exec"}]}]}}"#,
-            None,
+            &write_options(None, None),
         )
         .unwrap();
         assert_eq!(r.index, 1);
-        let got = job(&store, "web", &query(0, 0, None)).unwrap();
+        let got = job(&store, "web", &query(0, 0, None, None)).unwrap();
         let v: serde_json::Value = serde_json::from_str(&got.body).unwrap();
         assert_eq!(v["ID"], "web");
         assert_eq!(v["Priority"], 50);
-        let err = job(&store, "nope", &query(0, 0, None)).unwrap_err();
+        let err = job(&store, "nope", &query(0, 0, None, None)).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::NotFound);
     }
 
@@ -976,7 +1026,7 @@ mod tests {
     fn manual_mode_over_json() {
         let store = Store::new(config(br#"{"mode":"manual"}"#).unwrap());
         assert!(dequeue_evaluation(&store, &[], 0).is_none());
-        let w = register_job(&store, JOB, None).unwrap();
+        let w = register_job(&store, JOB, &write_options(None, None)).unwrap();
         assert!(dequeue_evaluation(&store, &["batch"], 0).is_none());
         let d = dequeue_evaluation(&store, &["service"], 1000).expect("the register's eval");
         let v: serde_json::Value = serde_json::from_str(&delivery(&d).unwrap().body).unwrap();
@@ -985,7 +1035,7 @@ mod tests {
         assert!(!v["Token"].as_str().unwrap().is_empty());
         let r = process_evaluation(&store, &d).unwrap();
         assert!(r.index > w.index);
-        let e = evaluation(&store, &d.eval.id, &query(0, 0, None)).unwrap();
+        let e = evaluation(&store, &d.eval.id, &query(0, 0, None, None)).unwrap();
         assert!(e.body.contains(r#""Status":"complete""#), "{}", e.body);
         // A second process of the same delivery no longer holds the token.
         assert_eq!(
@@ -997,7 +1047,8 @@ mod tests {
     #[test]
     fn path_ids_must_match_the_body() {
         let store = Store::default();
-        let err = register_job_at(&store, Some("other"), JOB, None).unwrap_err();
+        let err =
+            register_job_at(&store, Some("other"), JOB, &write_options(None, None)).unwrap_err();
         assert_eq!(err.http_status(false), 400);
         assert!(
             err.to_string().contains("Job ID does not match name"),
@@ -1005,7 +1056,7 @@ mod tests {
         );
         assert_eq!(store.index(), 0, "a mismatch writes nothing");
         assert_eq!(
-            register_job_at(&store, Some("web"), JOB, None)
+            register_job_at(&store, Some("web"), JOB, &write_options(None, None))
                 .unwrap()
                 .index,
             1
@@ -1013,14 +1064,20 @@ mod tests {
 
         let node = br#"{"Node":{"Name":"n","Datacenter":"dc1","Status":"ready"}}"#;
         register_node_at(&store, Some("n1"), node, None).unwrap();
-        let got = self::node(&store, "n1", &query(0, 0, None)).unwrap();
+        let got = self::node(&store, "n1", &query(0, 0, None, None)).unwrap();
         assert!(got.body.contains(r#""ID":"n1""#), "{}", got.body);
         let other = br#"{"ID":"n2","Name":"n","Datacenter":"dc1"}"#;
         let err = register_node_at(&store, Some("n1"), other, None).unwrap_err();
         assert!(err.to_string().contains("Node ID does not match"), "{err}");
         let err = register_node_at(&store, Some("n1"), node, Some("mars")).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Region);
-        let err = register_job_at(&store, Some("web"), b"not json", Some("mars")).unwrap_err();
+        let err = register_job_at(
+            &store,
+            Some("web"),
+            b"not json",
+            &write_options(Some("mars"), None),
+        )
+        .unwrap_err();
         assert_eq!(
             err.kind(),
             crate::ErrorKind::Region,
@@ -1045,9 +1102,9 @@ mod tests {
     #[test]
     fn slices_time_out_wake_and_stop() {
         let store = std::sync::Arc::new(Store::default());
-        register_job(&store, JOB, None).unwrap();
+        register_job(&store, JOB, &write_options(None, None)).unwrap();
         let read = |q: &QueryOptions| job(&store, "web", q);
-        let at = read(&query(0, 0, None)).unwrap().index;
+        let at = read(&query(0, 0, None, None)).unwrap().index;
         // Times out after the budget, with the current answer.
         let mut slices = 0;
         let started = Instant::now();
@@ -1055,6 +1112,7 @@ mod tests {
             &store,
             at,
             120,
+            None,
             None,
             Duration::from_millis(20),
             read,
@@ -1074,6 +1132,7 @@ mod tests {
             at,
             10_000,
             None,
+            None,
             Duration::from_millis(5),
             read,
             || Err("stop"),
@@ -1085,6 +1144,7 @@ mod tests {
             &store,
             at,
             10_000,
+            None,
             None,
             Duration::from_millis(5),
             read,
@@ -1100,13 +1160,14 @@ mod tests {
             std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(50));
                 let changed = br#"{"Job":{"ID":"web","Priority":60,"TaskGroups":[{"Name":"g","Tasks":[{"Name":"t","Driver":"exec"}]}]}}"#;
-                register_job(&store, changed, None).unwrap();
+                register_job(&store, changed, &write_options(None, None)).unwrap();
             })
         };
         let r = read_in_slices(
             &store,
             at,
             10_000,
+            None,
             None,
             Duration::from_millis(20),
             read,
@@ -1122,6 +1183,7 @@ mod tests {
             store.index(),
             60,
             None,
+            None,
             Duration::from_millis(20),
             |q: &QueryOptions| job(&store, "nope", q),
             || Ok::<_, ()>(ControlFlow::Continue(())),
@@ -1133,6 +1195,7 @@ mod tests {
             1,
             10_000,
             Some("mars"),
+            None,
             Duration::from_millis(20),
             read,
             || Ok::<_, ()>(ControlFlow::Continue(())),

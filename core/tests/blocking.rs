@@ -163,7 +163,7 @@ fn wait_defaults_to_5_minutes_and_is_capped_at_10() {
     let q = |wait: Option<Duration>| QueryOptions {
         min_index: 1,
         wait,
-        region: None,
+        ..QueryOptions::default()
     };
     assert_eq!(q(None).effective_wait(), Duration::from_secs(300));
     assert_eq!(
@@ -251,7 +251,7 @@ fn assert_send<T: Send>(_: &T) {}
 fn wait_async_resolves_at_once_without_min_index() {
     let store = manual_store();
     register(&store, &job("a", 1)).unwrap();
-    let (q, polls) = block_on(store.wait_async(reads::job("a"), &now()));
+    let (q, polls) = block_on(store.wait_async(reads::job("default", "a"), &now()));
     assert_eq!(q.unwrap().value.id, "a");
     assert_eq!(polls, 1);
 }
@@ -262,7 +262,7 @@ fn wait_async_wakes_on_a_write() {
     register(&store, &job("a", 1)).unwrap();
     let i = store.index();
     let opts = after(i, LONG);
-    let fut = store.wait_async(reads::job("a"), &opts);
+    let fut = store.wait_async(reads::job("default", "a"), &opts);
     assert_send(&fut);
     let w = later(&store, |s| {
         register(s, &job("a", 2)).unwrap();
@@ -284,7 +284,7 @@ fn wait_async_times_out_with_the_current_answer() {
     let i = store.index();
     let wait = Duration::from_millis(150);
     let start = Instant::now();
-    let (q, _) = block_on(store.wait_async(reads::job("a"), &after(i, wait)));
+    let (q, _) = block_on(store.wait_async(reads::job("default", "a"), &after(i, wait)));
     assert_eq!(q.unwrap().meta.index, i);
     assert!(start.elapsed() >= wait);
     assert!(start.elapsed() < wait + Duration::from_secs(2));
@@ -313,7 +313,7 @@ fn a_thousand_async_waits_on_one_thread() {
     let mut futs: Vec<Option<Pin<Box<dyn Future<Output = _>>>>> = (0..1000)
         .map(|n| {
             let f: Pin<Box<dyn Future<Output = _>>> =
-                Box::pin(store.wait_async(reads::job(&format!("j{}", n % 100)), &opts));
+                Box::pin(store.wait_async(reads::job("default", &format!("j{}", n % 100)), &opts));
             Some(f)
         })
         .collect();

@@ -159,7 +159,12 @@ fn a_checked_register_is_decided_at_its_commit() {
     register(&store, &job("web", 1)).unwrap();
     let with_index = |count: i64, index: u64| {
         let b = json!({"Job": job("web", count), "EnforceIndex": true, "JobModifyIndex": index});
-        ordu::host::check_register_job_at(&store, Some("web"), b.to_string().as_bytes(), None)
+        ordu::host::check_register_job_at(
+            &store,
+            Some("web"),
+            b.to_string().as_bytes(),
+            &ordu::host::write_options(None, None),
+        )
     };
     let checked = with_index(2, 1).unwrap();
     assert_eq!(checked.job().task_groups[0].count, 2);
@@ -176,8 +181,13 @@ fn a_checked_register_is_decided_at_its_commit() {
     assert_eq!(current, won.index);
     assert!(snapshot(&store) == before, "the loser changes nothing");
     // A body that fails its checks is refused before any write.
-    let err = ordu::host::check_register_job_at(&store, Some("api"), &body(&job("web", 1)), None)
-        .unwrap_err();
+    let err = ordu::host::check_register_job_at(
+        &store,
+        Some("api"),
+        &body(&job("web", 1)),
+        &ordu::host::write_options(None, None),
+    )
+    .unwrap_err();
     assert!(
         err.to_string().contains("Job ID does not match name"),
         "{err}"

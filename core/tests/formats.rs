@@ -12,6 +12,10 @@
 //! - `snapshot-v3.json`: snapshot format 3 (format 2 and the versions each
 //!   job keeps), which `log-v1-lifted.txt` replays to; a format 2 snapshot
 //!   restores to the same state without the kept versions.
+//! - `snapshot-v4.json`: snapshot format 4 (format 3 with namespaces: the
+//!   job tables as lists, `job_indexes` by `<Namespace>.<ID>`, and the
+//!   namespace table), which `log-v1-lifted.txt` now replays to; a format 3
+//!   snapshot restores to the same state.
 //!
 //! `ORDU_BLESS=1` writes the current pair again; do that only with a new
 //! format version, under new names, keeping the old files and their test.
@@ -22,7 +26,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use ordu::log::{decode_entry, encode_entry, EntryLog, LogError};
-use ordu::{ErrorKind, State, Store};
+use ordu::{ErrorKind, QueryOptions, State, Store};
 use support::*;
 
 fn golden(name: &str) -> PathBuf {
@@ -98,10 +102,10 @@ fn golden_log_and_snapshot_read_back() {
         // The log stays as written (its format did not change): the
         // current snapshot format is written from its replay.
         let replica = replay(&read_golden_log("log-v1-lifted.txt"));
-        std::fs::write(golden("snapshot-v3.json"), replica.snapshot()).unwrap();
+        std::fs::write(golden("snapshot-v4.json"), replica.snapshot()).unwrap();
     }
     let log = read_golden_log("log-v1-lifted.txt");
-    let snap = std::fs::read(golden("snapshot-v3.json")).unwrap();
+    let snap = std::fs::read(golden("snapshot-v4.json")).unwrap();
     assert!(log.len() >= 8, "{} entries", log.len());
 
     // The log replays into the snapshot's state, sharing jobs as the
@@ -128,7 +132,7 @@ fn golden_log_and_snapshot_read_back() {
 fn first_format_files_read_back_to_what_this_version_writes() {
     let old_log = read_golden_log("log-v1.txt");
     let old_snap = std::fs::read(golden("snapshot-v1.json")).unwrap();
-    let snap = std::fs::read(golden("snapshot-v3.json")).unwrap();
+    let snap = std::fs::read(golden("snapshot-v4.json")).unwrap();
     assert!(old_snap.starts_with(br#"{"version":1,"#));
 
     // Entries with a job in every placement replay to the state the
@@ -150,6 +154,29 @@ fn first_format_files_read_back_to_what_this_version_writes() {
         "snapshot-v1 restores to another state"
     );
     assert_jobs_shared(&store);
+}
+
+#[test]
+fn a_format_3_snapshot_restores_to_what_format_4_holds() {
+    let v3 = std::fs::read(golden("snapshot-v3.json")).unwrap();
+    let v4 = std::fs::read(golden("snapshot-v4.json")).unwrap();
+    assert!(v3.starts_with(br#"{"version":3,"#));
+    assert!(v4.starts_with(br#"{"version":4,"#));
+    let store = manual_store();
+    store.restore_snapshot(&v3).unwrap();
+    assert!(
+        store.snapshot() == v4,
+        "snapshot-v3 restores to another state"
+    );
+    assert_jobs_shared(&store);
+    // Its jobs are in `default`, and nowhere else.
+    let web = store.job("web", &now()).unwrap().value;
+    assert_eq!(web.namespace, "default");
+    let other = QueryOptions::default().in_namespace("other");
+    assert_eq!(
+        store.job("web", &other).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
 }
 
 #[test]
@@ -181,8 +208,8 @@ fn a_format_2_snapshot_restores_without_the_kept_versions() {
     );
     let mut a: serde_json::Value = serde_json::from_slice(&old.snapshot()).unwrap();
     let mut b: serde_json::Value = serde_json::from_slice(&new.snapshot()).unwrap();
-    a["state"]["job_versions"] = serde_json::json!({});
-    b["state"]["job_versions"] = serde_json::json!({});
+    a["state"]["job_versions"] = serde_json::json!([]);
+    b["state"]["job_versions"] = serde_json::json!([]);
     assert_eq!(a, b);
     assert_jobs_shared(&old);
 }
@@ -250,7 +277,13 @@ fn a_snapshot_naming_a_job_it_lacks_or_another_or_an_allocation_twice_is_refused
     // Every allocation here is of web; the seed job places nothing, so an
     // index into alloc_jobs of another job is made by adding one.
     let mut other = v.clone();
-    let seed = other["state"]["jobs"]["binstore-storagelocker"].clone();
+    let seed = other["state"]["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["ID"] == "binstore-storagelocker")
+        .unwrap()
+        .clone();
     let jobs = other["state"]["alloc_jobs"].as_array_mut().unwrap();
     jobs.push(seed);
     let n = jobs.len() - 1;
@@ -292,12 +325,12 @@ fn a_snapshot_of_another_version_is_refused_and_changes_nothing() {
     register(&store, &job("web", 1)).unwrap();
     let before = store.snapshot();
     let mut other: serde_json::Value = serde_json::from_slice(&before).unwrap();
-    other["version"] = 4.into();
+    other["version"] = 5.into();
     let err = store
         .restore_snapshot(other.to_string().as_bytes())
         .unwrap_err();
     assert!(
-        err.to_string().contains("snapshot: format version 4"),
+        err.to_string().contains("snapshot: format version 5"),
         "{err}"
     );
     let err = store.restore_snapshot(b"[1,2").unwrap_err();

@@ -67,7 +67,7 @@ fn reads_after_a_write_see_its_evaluation_processed() {
     store.with_state(|s| {
         assert!(s.evals().all(|e| e.status != "pending"));
         let live = s.allocs().filter(|a| !a.is_terminal()).count() as i64;
-        let count = s.job("web").unwrap().task_groups[0].count;
+        let count = s.job("default", "web").unwrap().task_groups[0].count;
         assert_eq!(live, count);
     });
 }
@@ -296,11 +296,15 @@ fn queued_reads_under_concurrent_writers_and_a_processing_thread() {
         assert!(s.evals().all(|e| e.status != "pending"));
         for id in ["web-0", "web-1"] {
             let live = s
-                .allocs_by_job(id)
+                .allocs_by_job("default", id)
                 .iter()
                 .filter(|a| !a.is_terminal())
                 .count() as i64;
-            assert_eq!(live, s.job(id).unwrap().task_groups[0].count, "{id}");
+            assert_eq!(
+                live,
+                s.job("default", id).unwrap().task_groups[0].count,
+                "{id}"
+            );
         }
     });
     for id in answered.lock().unwrap().iter() {

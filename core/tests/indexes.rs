@@ -109,8 +109,14 @@ fn indexes_never_go_backwards_across_delete_and_collection() {
     // index, not 0 and not an older one.
     let (evals, allocs) = store.with_state(|s| {
         (
-            s.evals_by_job("a").iter().map(|e| e.id.clone()).collect(),
-            s.allocs_by_job("a").iter().map(|a| a.id.clone()).collect(),
+            s.evals_by_job("default", "a")
+                .iter()
+                .map(|e| e.id.clone())
+                .collect(),
+            s.allocs_by_job("default", "a")
+                .iter()
+                .map(|a| a.id.clone())
+                .collect(),
         )
     });
     let gc = store

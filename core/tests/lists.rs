@@ -441,7 +441,8 @@ fn the_allocation_list_blocks_until_an_allocation_changes() {
                 .unwrap();
         })
     };
-    let (q, _) = block_on(store.wait_async(ordu::reads::allocations(&all), &after(at, LONG)));
+    let (q, _) =
+        block_on(store.wait_async(ordu::reads::allocations("default", &all), &after(at, LONG)));
     let q = q.unwrap();
     assert!(q.meta.index > at);
     assert!(q.value.items.iter().any(|a| a.client_status == "running"));

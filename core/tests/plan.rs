@@ -35,9 +35,9 @@ fn fingerprint(store: &Store, job: &str) -> (Vec<u8>, u64, String, [u64; 3]) {
             s.snapshot(),
             s.index(),
             [
-                s.job_index(job),
-                s.job_allocs_index(job),
-                s.job_evals_index(job),
+                s.job_index("default", job),
+                s.job_allocs_index("default", job),
+                s.job_evals_index("default", job),
             ],
         )
     });
@@ -60,7 +60,7 @@ fn a_plan_writes_nothing() {
                 plan(&s, &j, true);
                 assert_eq!(fingerprint(&s, "web"), before, "a plan changed the state");
             }
-            assert!(s.with_state(|st| st.job("new").is_none()));
+            assert!(s.with_state(|st| st.job("default", "new").is_none()));
         }
         // The next real writes draw the same IDs and seeds as without plans.
         register(&s, job_json("web", 4, 500, 256));
@@ -117,7 +117,7 @@ fn observed(
 /// index are what the register did.
 fn check_steps(s: &Store, id: &str, steps: &[Value]) {
     for (i, job) in steps.iter().enumerate() {
-        let stored_jmi = s.with_state(|st| st.job(id).map_or(0, |j| j.job_modify_index));
+        let stored_jmi = s.with_state(|st| st.job("default", id).map_or(0, |j| j.job_modify_index));
         let p = plan(s, job, true);
         assert_eq!(p.job_modify_index, stored_jmi, "step {i}");
         let before = allocs(s, id);

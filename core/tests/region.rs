@@ -21,6 +21,7 @@ fn eu_store() -> ordu::Store {
 fn other(region: &str) -> WriteOptions {
     WriteOptions {
         region: Some(region.into()),
+        ..WriteOptions::default()
     }
 }
 
@@ -107,6 +108,7 @@ fn reads_for_another_region_are_refused_at_once() {
         min_index: 1,
         wait: Some(Duration::from_secs(30)),
         region: Some("us-east".into()),
+        ..QueryOptions::default()
     };
     let start = Instant::now();
     assert_region_error(store.job("web", &q).unwrap_err(), "us-east");

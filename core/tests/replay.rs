@@ -270,6 +270,7 @@ fn refused() -> Vec<Command> {
             evals: vec![],
         },
         Command::JobStability {
+            namespace: "default".into(),
             job_id: "ghost".into(),
             version: 0,
             stable: true,

@@ -27,19 +27,19 @@ fn two_groups(id: &str, a: i64, b: i64) -> serde_json::Value {
 /// The summary as a count over the state's allocations and evaluations.
 fn counted(s: &State, id: &str) -> BTreeMap<String, TaskGroupSummary> {
     let mut out: BTreeMap<String, TaskGroupSummary> = s
-        .job(id)
+        .job("default", id)
         .unwrap()
         .task_groups
         .iter()
         .map(|g| (g.name.clone(), TaskGroupSummary::default()))
         .collect();
-    for a in s.allocs_by_job(id) {
+    for a in s.allocs_by_job("default", id) {
         out.entry(a.task_group.clone())
             .or_default()
             .count(a.client_status, true);
     }
     let mut latest: BTreeMap<String, (u64, String, i64)> = BTreeMap::new();
-    for e in s.evals_by_job(id) {
+    for e in s.evals_by_job("default", id) {
         for (g, n) in &e.queued_allocations {
             let cand = (e.modify_index, e.id.clone(), *n);
             if latest
@@ -61,14 +61,14 @@ fn check(store: &Store) {
     let restored = State::restore(&snap).unwrap();
     store.with_state(|s| {
         for id in JOBS {
-            let Some(live) = s.job_summary(id) else {
-                assert!(restored.job_summary(id).is_none());
+            let Some(live) = s.job_summary("default", id) else {
+                assert!(restored.job_summary("default", id).is_none());
                 continue;
             };
             assert_eq!(live.summary, counted(s, id), "summary of {id}");
             assert_eq!(
                 Some(&live),
-                restored.job_summary(id).as_ref(),
+                restored.job_summary("default", id).as_ref(),
                 "restored {id}"
             );
         }

@@ -40,5 +40,6 @@ pub fn store(config: Config) -> Store {
 
 /// One re-register of the job, through the host API as a front end calls it.
 pub fn reregister(s: &Store) {
-    ordu::host::register_job_at(s, Some(JOB_ID), JOB, None).unwrap();
+    ordu::host::register_job_at(s, Some(JOB_ID), JOB, &ordu::host::write_options(None, None))
+        .unwrap();
 }

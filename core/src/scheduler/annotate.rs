@@ -24,7 +24,7 @@ pub(crate) fn desired_updates(
         .iter()
         .map(|g| (g.name.clone(), DesiredUpdates::default()))
         .collect();
-    let allocs = state.allocs_by_job(&job.id);
+    let allocs = state.allocs_by_job(&job.namespace, &job.id);
     let live: HashMap<&str, &str> = allocs
         .iter()
         .filter(|a| !a.is_terminal())

@@ -85,7 +85,7 @@ impl Broker {
             // Being processed: a re-block comes back through `ack`.
             return Vec::new();
         }
-        match self.blocked.insert(eval.job_id.clone(), eval.clone()) {
+        match self.blocked.insert(eval.job_key(), eval.clone()) {
             Some(old) if old.id != eval.id => vec![old],
             _ => Vec::new(),
         }
@@ -95,16 +95,16 @@ impl Broker {
         if self.evals.contains_key(&eval.id) {
             return Vec::new();
         }
-        match self.in_flight.get(&eval.job_id) {
+        match self.in_flight.get(&eval.job_key()) {
             Some(current) if current != &eval.id => {
                 // Only the newest waiting evaluation matters; older ones are canceled.
-                match self.waiting.insert(eval.job_id.clone(), eval) {
+                match self.waiting.insert(eval.job_key(), eval) {
                     Some(old) => vec![old],
                     None => Vec::new(),
                 }
             }
             _ => {
-                self.in_flight.insert(eval.job_id.clone(), eval.id.clone());
+                self.in_flight.insert(eval.job_key(), eval.id.clone());
                 self.ready
                     .insert((Reverse(eval.priority), eval.create_index, eval.id.clone()));
                 self.evals.insert(eval.id.clone(), eval);
@@ -170,9 +170,9 @@ impl Broker {
         self.unacked.remove(eval_id);
         self.deliveries.remove(eval_id);
         let eval = self.evals.remove(eval_id).expect("unacked evals are known");
-        self.in_flight.remove(&eval.job_id);
+        self.in_flight.remove(&eval.job_key());
         let mut out = Outcome::default();
-        if let Some(next) = self.waiting.remove(&eval.job_id) {
+        if let Some(next) = self.waiting.remove(&eval.job_key()) {
             out.canceled.extend(self.make_ready(next));
         }
         Ok(out)
@@ -228,9 +228,9 @@ impl Broker {
     fn ack_unchecked(&mut self, eval: &Evaluation) -> Outcome {
         self.evals.remove(&eval.id);
         self.deliveries.remove(&eval.id);
-        self.in_flight.remove(&eval.job_id);
+        self.in_flight.remove(&eval.job_key());
         let mut out = Outcome::default();
-        if let Some(next) = self.waiting.remove(&eval.job_id) {
+        if let Some(next) = self.waiting.remove(&eval.job_key()) {
             out.canceled.extend(self.make_ready(next));
         }
         out
@@ -255,8 +255,8 @@ impl Broker {
     /// Capacity appeared that the job's blocked evaluation did not see:
     /// it goes back to the ready queue. Returns the evaluations this
     /// supersedes, to be canceled.
-    pub fn unblock(&mut self, job_id: &str) -> Vec<Arc<Evaluation>> {
-        match self.blocked.remove(job_id) {
+    pub fn unblock(&mut self, job_key: &str) -> Vec<Arc<Evaluation>> {
+        match self.blocked.remove(job_key) {
             Some(e) => self.make_ready(e),
             None => Vec::new(),
         }
@@ -264,13 +264,13 @@ impl Broker {
 
     /// Stops tracking the job's blocked evaluation (a newer evaluation placed
     /// everything, or the job is gone). Returns it, to be canceled.
-    pub fn untrack_blocked(&mut self, job_id: &str) -> Option<Arc<Evaluation>> {
-        self.blocked.remove(job_id)
+    pub fn untrack_blocked(&mut self, job_key: &str) -> Option<Arc<Evaluation>> {
+        self.blocked.remove(job_key)
     }
 
     /// The blocked evaluation tracked for a job.
-    pub fn blocked(&self, job_id: &str) -> Option<&Arc<Evaluation>> {
-        self.blocked.get(job_id)
+    pub fn blocked(&self, job_key: &str) -> Option<&Arc<Evaluation>> {
+        self.blocked.get(job_key)
     }
 
     /// Counts for tests and metrics: (ready, unacked, waiting, delayed, blocked).

@@ -29,7 +29,7 @@ pub(super) fn process(
     ctx: &mut Context<'_>,
 ) -> Plan {
     let job = job.filter(|j| !j.stop);
-    let allocs = state.allocs_by_job(&eval.job_id);
+    let allocs = state.allocs_by_job(&eval.namespace, &eval.job_id);
     let live: Vec<_> = allocs
         .iter()
         .filter(|a| !a.is_terminal())

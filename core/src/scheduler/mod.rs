@@ -101,7 +101,12 @@ const TRIGGERS: [&str; 9] = [
 /// one. Deterministic: the same state, evaluation, seed and IDs give the same
 /// plan.
 pub fn process(state: &State, eval: &Evaluation, ctx: &mut Context<'_>) -> Plan {
-    process_job(state, eval, state.job(&eval.job_id).cloned(), ctx)
+    process_job(
+        state,
+        eval,
+        state.job(&eval.namespace, &eval.job_id).cloned(),
+        ctx,
+    )
 }
 
 /// [`process`] with `job` standing for the state's job of the evaluation
@@ -871,7 +876,7 @@ mod tests {
             .unwrap();
         // Two distinct patterns: two compiles validating, two scheduling.
         assert_eq!(COMPILES.with(|n| n.get()) - before, 4);
-        let placed = store.with_state(|s| s.allocs_by_job("j").len());
+        let placed = store.with_state(|s| s.allocs_by_job("default", "j").len());
         assert_eq!(placed, 6, "the patterns match");
     }
 }

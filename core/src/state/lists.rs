@@ -5,7 +5,7 @@
 //!
 //! | list | order | token |
 //! |---|---|---|
-//! | jobs | ID | `<Namespace>.<ID>` |
+//! | jobs | namespace, then ID | `<Namespace>.<ID>` |
 //! | nodes | ID | `<ID>` |
 //! | evaluations, allocations | `CreateIndex`, then ID | `<CreateIndex>.<ID>` |
 //! | evaluations, allocations with `prefix` | ID | `<ID>` |
@@ -30,7 +30,10 @@ use std::sync::Arc;
 
 use super::State;
 use crate::error::{Error, FieldError, Result, Stage};
-use crate::structs::{AllocListStub, Allocation, Evaluation, Job, JobListStub, Node, NodeListStub};
+use crate::structs::{
+    job_key, AllocListStub, Allocation, Evaluation, Job, JobListStub, Node, NodeListStub,
+    ANY_NAMESPACE,
+};
 
 /// What part of a list a read asks for, and its filters: the query
 /// parameters of Nomad's list endpoints.
@@ -193,6 +196,7 @@ trait Created {
     fn id(&self) -> &str;
     fn create_index(&self) -> u64;
     fn job_id(&self) -> &str;
+    fn namespace(&self) -> &str;
     fn has_status(&self, status: &str) -> bool;
 }
 
@@ -205,6 +209,9 @@ impl Created for Evaluation {
     }
     fn job_id(&self) -> &str {
         &self.job_id
+    }
+    fn namespace(&self) -> &str {
+        &self.namespace
     }
     fn has_status(&self, status: &str) -> bool {
         self.status == status
@@ -221,6 +228,9 @@ impl Created for Allocation {
     fn job_id(&self) -> &str {
         &self.job_id
     }
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
     fn has_status(&self, status: &str) -> bool {
         self.client_status == status
     }
@@ -231,25 +241,31 @@ fn at<T: Created>(x: &T) -> (u64, &str) {
     (x.create_index(), x.id())
 }
 
-/// A page of evaluations or allocations: `table` by ID, `ordered` its
-/// `(CreateIndex, ID)` set, `of_job` the IDs of one job's.
+/// A page of evaluations or allocations of `namespace` (`*`: every one):
+/// `table` by ID, `ordered` its `(CreateIndex, ID)` set, `of_job` the IDs
+/// of one job's.
 fn created_page<T: Created, O>(
     table: &std::collections::HashMap<String, Arc<T>>,
     ordered: &BTreeSet<(u64, String)>,
     of_job: impl Fn(&str) -> Vec<Arc<T>>,
+    namespace: &str,
     opts: &ListOptions,
     out: impl Fn(&Arc<T>) -> O,
 ) -> Result<Page<O>> {
+    let every = namespace == ANY_NAMESPACE;
     let keep = |x: &T| {
         x.id().starts_with(&opts.prefix)
+            && (every || x.namespace() == namespace)
             && (opts.job.is_empty() || x.job_id() == opts.job)
             && (opts.status.is_empty() || x.has_status(&opts.status))
     };
+    // A job's index is by namespace: across all of them, filter the walk.
+    let by_job = !opts.job.is_empty() && !every;
     let token = (!opts.next_token.is_empty()).then_some(opts.next_token.as_str());
     if !opts.prefix.is_empty() {
         // Nomad's order for a prefix: by ID, the token the ID.
         let from_job;
-        let mut found: Vec<&Arc<T>> = if opts.job.is_empty() {
+        let mut found: Vec<&Arc<T>> = if !by_job {
             table.values().filter(|x| keep(x)).collect()
         } else {
             from_job = of_job(&opts.job);
@@ -277,7 +293,7 @@ fn created_page<T: Created, O>(
     }
     let token = token.map(create_token).transpose()?;
     let key = |x: &T| format!("{}.{}", x.create_index(), x.id());
-    if !opts.job.is_empty() {
+    if by_job {
         // A job's own are few next to the table: sort them.
         let mut found: Vec<Arc<T>> = of_job(&opts.job).into_iter().filter(|x| keep(x)).collect();
         found.sort_unstable_by(|a, b| at(&**a).cmp(&at(&**b)));
@@ -305,17 +321,26 @@ impl State {
     /// A page of the job list (stubs), in ID order; the token is
     /// `<Namespace>.<ID>` of the next page's first job, as Nomad's. A token
     /// without a `.` is an invalid-request error.
-    pub fn job_page(&self, opts: &ListOptions) -> Result<Page<JobListStub>> {
+    pub fn job_page(&self, namespace: &str, opts: &ListOptions) -> Result<Page<JobListStub>> {
         let token = match opts.next_token.as_str() {
             "" => None,
             // Namespaces have no `.`: the ID is what follows the first.
             t => Some(
                 t.split_once('.')
-                    .map(|(_, id)| id)
+                    .map(|(ns, id)| job_key(ns, id))
                     .ok_or_else(|| bad_token(t, "<Namespace>.<ID>"))?,
             ),
         };
-        let items = by_id(&self.jobs, &opts.prefix, token, opts.reverse);
+        // The table is by namespace, then ID: one namespace's jobs with the
+        // prefix are the keys with the prefix `<namespace>\0<prefix>`.
+        let every = namespace == ANY_NAMESPACE;
+        let prefix = if every {
+            String::new()
+        } else {
+            job_key(namespace, &opts.prefix)
+        };
+        let items = by_id(&self.jobs, &prefix, token.as_deref(), opts.reverse)
+            .filter(|j| !every || j.id.starts_with(&opts.prefix));
         Ok(page(
             items,
             opts.per_page,
@@ -340,11 +365,12 @@ impl State {
     /// A page of every evaluation (full objects), filtered by ID prefix,
     /// job and status, in the order and with the token of the module's
     /// table. A token of the wrong form is an invalid-request error.
-    pub fn eval_page(&self, opts: &ListOptions) -> Result<Page<Arc<Evaluation>>> {
+    pub fn eval_page(&self, namespace: &str, opts: &ListOptions) -> Result<Page<Arc<Evaluation>>> {
         created_page(
             &self.evals,
             &self.derived.evals_by_create,
-            |job| self.evals_by_job(job),
+            |job| self.evals_by_job(namespace, job),
+            namespace,
             opts,
             Arc::clone,
         )
@@ -352,11 +378,12 @@ impl State {
 
     /// A page of every allocation (list stubs), filtered by ID prefix, job
     /// and client status, as [`State::eval_page`].
-    pub fn alloc_page(&self, opts: &ListOptions) -> Result<Page<AllocListStub>> {
+    pub fn alloc_page(&self, namespace: &str, opts: &ListOptions) -> Result<Page<AllocListStub>> {
         created_page(
             &self.allocs,
             &self.derived.allocs_by_create,
-            |job| self.allocs_by_job(job),
+            |job| self.allocs_by_job(namespace, job),
+            namespace,
             opts,
             |a| a.stub(),
         )

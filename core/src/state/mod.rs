@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::Command;
 use crate::error::{Error, Result};
 
+use crate::structs::{job_key, split_job_key, Namespace, ANY_NAMESPACE, DEFAULT_NAMESPACE};
 use crate::structs::{
     AllocClientStatus, AllocClientUpdate, Allocation, DesiredTransition, Evaluation, Job, Node,
     NodeStatus, Plan, JOB_STATUS_DEAD, JOB_STATUS_PENDING, JOB_STATUS_RUNNING, JOB_TYPE_SYSTEM,
@@ -35,21 +36,25 @@ pub use usage::NodeUsage;
 pub mod keys {
     use super::Key;
 
-    /// One job.
-    pub fn job(id: &str) -> Key {
-        Key::new("job", id)
+    /// One job, by its table key ([`job_key`](super::job_key)).
+    pub fn job(key: &str) -> Key {
+        Key::new("job", key)
     }
     /// The job list.
     pub fn jobs() -> Key {
         Key::new("jobs", "")
     }
-    /// A job's allocations.
-    pub fn job_allocs(id: &str) -> Key {
-        Key::new("job-allocs", id)
+    /// A job's allocations, by the job's table key.
+    pub fn job_allocs(key: &str) -> Key {
+        Key::new("job-allocs", key)
     }
-    /// A job's evaluations.
-    pub fn job_evals(id: &str) -> Key {
-        Key::new("job-evals", id)
+    /// A job's evaluations, by the job's table key.
+    pub fn job_evals(key: &str) -> Key {
+        Key::new("job-evals", key)
+    }
+    /// The namespace list.
+    pub fn namespaces() -> Key {
+        Key::new("namespaces", "")
     }
     /// One evaluation.
     pub fn eval(id: &str) -> Key {
@@ -106,6 +111,9 @@ struct TableIndexes {
     evals: u64,
     allocs: u64,
     nodes: u64,
+    /// Absent from snapshots before format 4.
+    #[serde(default)]
+    namespaces: u64,
 }
 
 /// Lookups derived from the tables; rebuilt on restore, never serialised.
@@ -143,14 +151,15 @@ type QueuedBy = BTreeMap<(u64, String), i64>;
 
 impl Derived {
     fn count_alloc(&mut self, a: &Allocation, up: bool) {
-        let groups = entry_mut(&mut self.summaries, &a.job_id);
+        let key = a.job_key();
+        let groups = entry_mut(&mut self.summaries, &key);
         entry_mut_b(groups, &a.task_group).count(a.client_status, up);
         if !up {
             if groups.get(&a.task_group).is_some_and(|g| g.is_empty()) {
                 groups.remove(&a.task_group);
             }
             if groups.is_empty() {
-                self.summaries.remove(&a.job_id);
+                self.summaries.remove(&key);
             }
         }
     }
@@ -160,7 +169,8 @@ impl Derived {
             return;
         }
         let key = (e.modify_index, e.id.clone());
-        let groups = entry_mut(&mut self.queued, &e.job_id);
+        let job = e.job_key();
+        let groups = entry_mut(&mut self.queued, &job);
         for (g, n) in &e.queued_allocations {
             if up {
                 entry_mut_b(groups, g).insert(key.clone(), *n);
@@ -172,7 +182,7 @@ impl Derived {
             }
         }
         if groups.is_empty() {
-            self.queued.remove(&e.job_id);
+            self.queued.remove(&job);
         }
     }
 }
@@ -307,6 +317,9 @@ fn event_type(cmd: &Command) -> &'static str {
         Command::AllocClientUpdate { .. } => "AllocationUpdated",
         Command::AllocUpdateDesiredTransition { .. } => "AllocationUpdateDesiredStatus",
         Command::GarbageCollect { .. } => "JobBatchDeregistered",
+        // Nomad's stream has no namespace topic: these write no events.
+        Command::NamespaceUpsert { .. } => "NamespaceUpsert",
+        Command::NamespaceDelete { .. } => "NamespaceDelete",
     }
 }
 
@@ -315,7 +328,10 @@ fn event_type(cmd: &Command) -> &'static str {
 #[derive(Clone, Debug, Default)]
 pub struct State {
     index: u64,
+    /// By [`job_key`]: a namespace's jobs together, in ID order.
     jobs: BTreeMap<String, Arc<Job>>,
+    /// Created ones, by name; `default` only once a write changed it.
+    namespaces: BTreeMap<String, Arc<Namespace>>,
     /// Hashed, not ordered, as allocations are: a job re-registered all day
     /// piles up evaluations until they are collected, and every write would
     /// walk a deep tree of string keys. Written in ID order.
@@ -363,9 +379,9 @@ impl State {
         };
         for (id, e) in &self.evals {
             d.queue_eval(e, true);
-            entry_mut(&mut d.evals_by_job, &e.job_id).insert(id.clone());
+            entry_mut(&mut d.evals_by_job, &e.job_key()).insert(id.clone());
             if is_open(e) {
-                count(&mut d.open_evals, &e.job_id, true);
+                count(&mut d.open_evals, &e.job_key(), true);
             }
         }
         // By job here, by node on another thread when there are many: the
@@ -408,23 +424,28 @@ impl State {
 
     /// Every version kept of a job, newest (the job itself) first; empty
     /// when the job does not exist.
-    pub fn job_versions(&self, id: &str) -> Vec<Arc<Job>> {
-        let Some(job) = self.jobs.get(id) else {
+    pub fn job_versions(&self, namespace: &str, id: &str) -> Vec<Arc<Job>> {
+        let key = job_key(namespace, id);
+        let Some(job) = self.jobs.get(&key) else {
             return Vec::new();
         };
         let mut out = vec![job.clone()];
-        out.extend(self.job_versions.get(id).into_iter().flatten().cloned());
+        out.extend(self.job_versions.get(&key).into_iter().flatten().cloned());
         out
     }
 
     /// One version of a job, the current one or a kept one.
-    pub fn job_version(&self, id: &str, version: u64) -> Option<Arc<Job>> {
-        let job = self.jobs.get(id)?;
+    pub fn job_version(&self, namespace: &str, id: &str, version: u64) -> Option<Arc<Job>> {
+        self.job_version_by_key(&job_key(namespace, id), version)
+    }
+
+    fn job_version_by_key(&self, key: &str, version: u64) -> Option<Arc<Job>> {
+        let job = self.jobs.get(key)?;
         if job.version == version {
             return Some(job.clone());
         }
         self.job_versions
-            .get(id)?
+            .get(key)?
             .iter()
             .find(|j| j.version == version)
             .cloned()
@@ -435,18 +456,19 @@ impl State {
     /// allocations by client status, of every incarnation of the job ID,
     /// and `Queued` from the evaluation written last that names the group.
     /// `ModifyIndex` is [`State::job_summary_index`]. None without the job.
-    pub fn job_summary(&self, id: &str) -> Option<JobSummary> {
-        let job = self.jobs.get(id)?;
+    pub fn job_summary(&self, namespace: &str, id: &str) -> Option<JobSummary> {
+        let key = job_key(namespace, id);
+        let job = self.jobs.get(&key)?;
         let mut summary: BTreeMap<String, TaskGroupSummary> = job
             .task_groups
             .iter()
             .map(|g| (g.name.clone(), TaskGroupSummary::default()))
             .collect();
-        for (g, counts) in self.derived.summaries.get(id).into_iter().flatten() {
+        for (g, counts) in self.derived.summaries.get(&key).into_iter().flatten() {
             let queued = summary.get(g).map_or(0, |s| s.queued);
             summary.insert(g.clone(), TaskGroupSummary { queued, ..*counts });
         }
-        for (g, by_eval) in self.derived.queued.get(id).into_iter().flatten() {
+        for (g, by_eval) in self.derived.queued.get(&key).into_iter().flatten() {
             if let Some((_, n)) = by_eval.last_key_value() {
                 entry_mut_b(&mut summary, g).queued = *n;
             }
@@ -457,15 +479,15 @@ impl State {
             summary,
             children: Default::default(),
             create_index: job.create_index,
-            modify_index: self.job_summary_index(id),
+            modify_index: self.job_summary_index(namespace, id),
         })
     }
 
     /// The index of a job summary: the last change to the job, its
     /// allocations or its evaluations.
-    pub fn job_summary_index(&self, id: &str) -> u64 {
+    pub fn job_summary_index(&self, namespace: &str, id: &str) -> u64 {
         self.job_indexes
-            .get(id)
+            .get(&job_key(namespace, id))
             .map_or(0, |i| i.job.max(i.allocs).max(i.evals))
     }
 
@@ -473,8 +495,8 @@ impl State {
     /// `Count` and its allocations of the current incarnation that are
     /// neither terminal nor unknown (`Placed`), and of those the running.
     /// None without the job.
-    pub fn job_scale_status(&self, id: &str) -> Option<JobScaleStatus> {
-        let job = self.jobs.get(id)?;
+    pub fn job_scale_status(&self, namespace: &str, id: &str) -> Option<JobScaleStatus> {
+        let job = self.jobs.get(&job_key(namespace, id))?;
         let mut groups: BTreeMap<String, TaskGroupScaleStatus> = job
             .task_groups
             .iter()
@@ -486,7 +508,7 @@ impl State {
                 (g.name.clone(), status)
             })
             .collect();
-        for a in self.allocs_by_job(id) {
+        for a in self.allocs_by_job(namespace, id) {
             if a.job.create_index != job.create_index || a.is_terminal() {
                 continue;
             }
@@ -507,31 +529,74 @@ impl State {
         })
     }
 
-    /// A job by ID.
-    pub fn job(&self, id: &str) -> Option<&Arc<Job>> {
-        self.jobs.get(id)
+    /// A namespace; `default` always exists.
+    pub fn namespace(&self, name: &str) -> Option<Arc<Namespace>> {
+        match self.namespaces.get(name) {
+            Some(ns) => Some(ns.clone()),
+            None if name == DEFAULT_NAMESPACE => Some(Arc::new(Namespace::default_namespace())),
+            None => None,
+        }
+    }
+
+    /// Every namespace whose name starts with `prefix`, by name.
+    pub fn namespaces(&self, prefix: &str) -> Vec<Arc<Namespace>> {
+        let mut out: Vec<Arc<Namespace>> = self
+            .namespaces
+            .range(prefix.to_string()..)
+            .take_while(|(name, _)| name.starts_with(prefix))
+            .map(|(_, ns)| ns.clone())
+            .collect();
+        if DEFAULT_NAMESPACE.starts_with(prefix) && !self.namespaces.contains_key(DEFAULT_NAMESPACE)
+        {
+            let at = out.partition_point(|ns| ns.name.as_str() < DEFAULT_NAMESPACE);
+            out.insert(at, Arc::new(Namespace::default_namespace()));
+        }
+        out
+    }
+
+    /// Index of the last change to any namespace.
+    pub fn namespaces_index(&self) -> u64 {
+        self.tables.namespaces
+    }
+
+    /// Whether jobs of `namespace` may be registered: it exists.
+    pub fn has_namespace(&self, name: &str) -> bool {
+        name == DEFAULT_NAMESPACE || self.namespaces.contains_key(name)
+    }
+
+    /// A job by namespace and ID.
+    pub fn job(&self, namespace: &str, id: &str) -> Option<&Arc<Job>> {
+        self.jobs.get(&job_key(namespace, id))
     }
 
     /// The job as a register of `job` at `index` would store it, without
     /// storing it: the stored job when the spec is the same, else `job` with
     /// the indexes, version and status [`State::apply`] gives it.
     pub fn job_as_registered(&self, job: Job, index: u64) -> Arc<Job> {
-        let existing = self.jobs.get(&job.id);
+        let existing = self.jobs.get(&job.key());
         match as_registered(existing, Cow::Owned(job), index) {
             Some(j) => Arc::new(j),
             None => existing.expect("only a stored job is the same").clone(),
         }
     }
 
-    /// Jobs in ID order whose ID starts with `prefix`.
-    pub fn jobs_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a Arc<Job>> {
+    /// Jobs of `namespace` (`*`: of every namespace) whose ID starts with
+    /// `prefix`, in namespace and then ID order.
+    pub fn jobs_with_prefix<'a>(
+        &'a self,
+        namespace: &'a str,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<Job>> {
+        // In one namespace its keys with the prefix are one run of the map.
+        let run = (namespace != ANY_NAMESPACE).then(|| job_key(namespace, prefix));
         self.jobs
-            .range(prefix.to_string()..)
-            .take_while(move |(id, _)| id.starts_with(prefix))
+            .range(run.clone().unwrap_or_default()..)
+            .take_while(move |(k, _)| run.as_ref().is_none_or(|r| k.starts_with(r.as_str())))
+            .filter(move |(_, j)| j.id.starts_with(prefix))
             .map(|(_, j)| j)
     }
 
-    /// Every job, in ID order.
+    /// Every job, in namespace and then ID order.
     pub fn jobs(&self) -> impl Iterator<Item = &Arc<Job>> {
         self.jobs.values()
     }
@@ -549,8 +614,8 @@ impl State {
     }
 
     /// A job's evaluations, in ID order.
-    pub fn evals_by_job(&self, job_id: &str) -> Vec<Arc<Evaluation>> {
-        let Some(ids) = self.derived.evals_by_job.get(job_id) else {
+    pub fn evals_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Evaluation>> {
+        let Some(ids) = self.derived.evals_by_job.get(&job_key(namespace, job_id)) else {
             return Vec::new();
         };
         let mut evals: Vec<Arc<Evaluation>> = ids.iter().map(|id| self.evals[id].clone()).collect();
@@ -591,11 +656,11 @@ impl State {
     }
 
     /// A job's allocations (every incarnation), in ID order.
-    pub fn allocs_by_job(&self, job_id: &str) -> Vec<Arc<Allocation>> {
+    pub fn allocs_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Allocation>> {
         let mut out: Vec<Arc<Allocation>> = self
             .derived
             .allocs_by_job
-            .get(job_id)
+            .get(&job_key(namespace, job_id))
             .map(|ids| ids.iter().map(|id| self.allocs[id].clone()).collect())
             .unwrap_or_default();
         out.sort_unstable_by(|a, b| a.id.cmp(&b.id));
@@ -630,16 +695,23 @@ impl State {
     }
 
     /// Index of the last change to a job (also its removal).
-    pub fn job_index(&self, id: &str) -> u64 {
-        self.job_indexes.get(id).map_or(0, |i| i.job)
+    pub fn job_index(&self, namespace: &str, id: &str) -> u64 {
+        self.job_index_by_key(&job_key(namespace, id))
+    }
+    fn job_index_by_key(&self, key: &str) -> u64 {
+        self.job_indexes.get(key).map_or(0, |i| i.job)
     }
     /// Index of the last change to a job's allocations.
-    pub fn job_allocs_index(&self, id: &str) -> u64 {
-        self.job_indexes.get(id).map_or(0, |i| i.allocs)
+    pub fn job_allocs_index(&self, namespace: &str, id: &str) -> u64 {
+        self.job_indexes
+            .get(&job_key(namespace, id))
+            .map_or(0, |i| i.allocs)
     }
     /// Index of the last change to a job's evaluations.
-    pub fn job_evals_index(&self, id: &str) -> u64 {
-        self.job_indexes.get(id).map_or(0, |i| i.evals)
+    pub fn job_evals_index(&self, namespace: &str, id: &str) -> u64 {
+        self.job_indexes
+            .get(&job_key(namespace, id))
+            .map_or(0, |i| i.evals)
     }
     /// Index of the last change to the job list.
     pub fn jobs_index(&self) -> u64 {
@@ -738,21 +810,28 @@ impl State {
                 job,
                 enforce_index: Some(want),
                 ..
-            } => self.check_enforce_index(&job.id, *want),
-            Command::JobDeregister { job_id, .. } => self.require_job(job_id),
+            } => self.check_enforce_index(&job.key(), *want),
+            Command::JobDeregister { job_id, eval } => {
+                self.require_job(&job_key(&eval.namespace, job_id))
+            }
             Command::JobStability {
-                job_id, version, ..
+                namespace,
+                job_id,
+                version,
+                ..
             } => {
-                self.require_job(job_id)?;
-                match self.job_version(job_id, *version) {
+                let key = job_key(namespace, job_id);
+                self.require_job(&key)?;
+                match self.job_version_by_key(&key, *version) {
                     Some(_) => Ok(()),
                     None => Err(Error::NotFound {
                         what: "job version",
                         id: job_version_id(job_id, *version),
-                        index: self.job_index(job_id),
+                        index: self.job_index_by_key(&key),
                     }),
                 }
             }
+            Command::NamespaceDelete { names } => self.check_namespace_delete(names),
             Command::PlanApply { plan } => self.check_plan(plan),
             Command::NodeDeregister { node_id, .. }
             | Command::NodeUpdateStatus { node_id, .. }
@@ -787,16 +866,50 @@ impl State {
         }
     }
 
-    fn require_job(&self, id: &str) -> Result<()> {
-        if self.jobs.contains_key(id) {
+    /// The job of table key `key` exists (the error names its ID).
+    fn require_job(&self, key: &str) -> Result<()> {
+        if self.jobs.contains_key(key) {
             Ok(())
         } else {
             Err(Error::NotFound {
                 what: "job",
-                id: id.to_string(),
-                index: self.job_index(id),
+                id: split_job_key(key).1.to_string(),
+                index: self.job_index_by_key(key),
             })
         }
+    }
+
+    /// A namespace is removed only when it exists, is not `default`, and
+    /// holds no job (stopped ones included: purge them first).
+    fn check_namespace_delete(&self, names: &[String]) -> Result<()> {
+        for name in names {
+            if name == DEFAULT_NAMESPACE {
+                return Err(Error::Conflict {
+                    message: "the default namespace cannot be deleted".into(),
+                    current_index: self.tables.namespaces,
+                });
+            }
+            if !self.namespaces.contains_key(name) {
+                return Err(Error::NotFound {
+                    what: "namespace",
+                    id: name.clone(),
+                    index: self.tables.namespaces,
+                });
+            }
+            let run = job_key(name, "");
+            if let Some((key, _)) = self.jobs.range(run.clone()..).next() {
+                if key.starts_with(&run) {
+                    return Err(Error::Conflict {
+                        message: format!(
+                            "namespace {name:?} has jobs (job {:?}); deregister and purge them first",
+                            split_job_key(key).1
+                        ),
+                        current_index: self.tables.namespaces,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     fn require_node(&self, id: &str) -> Result<()> {
@@ -811,8 +924,8 @@ impl State {
         }
     }
 
-    fn check_enforce_index(&self, id: &str, want: u64) -> Result<()> {
-        let current = self.jobs.get(id).map(|j| j.job_modify_index);
+    fn check_enforce_index(&self, key: &str, want: u64) -> Result<()> {
+        let current = self.jobs.get(key).map(|j| j.job_modify_index);
         let message = match current {
             Some(_) if want == 0 => {
                 format!("Enforcing job modify index {want}: job already exists")
@@ -837,7 +950,7 @@ impl State {
     fn existing_alloc(&self, a: &Allocation) -> Option<&Arc<Allocation>> {
         self.derived
             .allocs_by_job
-            .get(&a.job_id)
+            .get(&a.job_key())
             .filter(|ids| ids.contains(&a.id))
             .and_then(|_| self.allocs.get(&a.id))
     }
@@ -853,7 +966,11 @@ impl State {
                     current_index: 0,
                 });
             };
-            if let Some(a) = plan.placements.iter().find(|a| a.job_id != job.id) {
+            if let Some(a) = plan
+                .placements
+                .iter()
+                .find(|a| a.job_id != job.id || a.namespace != job.namespace)
+            {
                 return Err(Error::Conflict {
                     message: format!(
                         "plan of job {:?} places allocation {} of job {:?}",
@@ -930,13 +1047,16 @@ fn by_create<T>(
 }
 
 fn group_ids(allocs: &HashMap<String, Arc<Allocation>>) -> HashMap<String, HashSet<String>> {
-    let mut groups: HashMap<&str, Vec<&String>> = HashMap::new();
+    let mut groups: HashMap<(&str, &str), Vec<&String>> = HashMap::new();
     for (id, a) in allocs {
-        groups.entry(a.job_id.as_str()).or_default().push(id);
+        groups
+            .entry((a.namespace.as_str(), a.job_id.as_str()))
+            .or_default()
+            .push(id);
     }
     groups
         .into_iter()
-        .map(|(k, ids)| (k.to_string(), ids.into_iter().cloned().collect()))
+        .map(|((ns, job), ids)| (job_key(ns, job), ids.into_iter().cloned().collect()))
         .collect()
 }
 
@@ -990,7 +1110,7 @@ fn ordered_entry_mut<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str
 /// `job`, or the stored job of its ID when that is the same job, so that
 /// allocations share the job table's copy.
 fn share_job(jobs: &BTreeMap<String, Arc<Job>>, job: Arc<Job>) -> Arc<Job> {
-    match jobs.get(&job.id) {
+    match jobs.get(&job.key()) {
         Some(stored) if Arc::ptr_eq(stored, &job) || **stored == *job => stored.clone(),
         _ => job,
     }
@@ -1037,11 +1157,12 @@ impl Tx<'_> {
                 self.job_register(Cow::Borrowed(job), eval.clone())
             }
             Command::JobDeregister { job_id, eval } => {
-                if let Some(old) = self.state.jobs.remove(job_id) {
+                let key = job_key(&eval.namespace, job_id);
+                if let Some(old) = self.state.jobs.remove(&key) {
                     self.applied.changes.push(Change::Job(old));
                 }
-                self.state.job_versions.remove(job_id);
-                self.touch_job(job_id);
+                self.state.job_versions.remove(&key);
+                self.touch_job(&key);
                 self.upsert_eval(eval.clone());
             }
             Command::EvalUpsert { evals } => self.upsert_evals(evals),
@@ -1129,10 +1250,21 @@ impl Tx<'_> {
                 self.upsert_evals(evals);
             }
             Command::JobStability {
+                namespace,
                 job_id,
                 version,
                 stable,
-            } => self.job_stability(job_id, *version, *stable),
+            } => self.job_stability(&job_key(namespace, job_id), *version, *stable),
+            Command::NamespaceUpsert { namespaces } => {
+                for n in namespaces {
+                    self.namespace_upsert(n);
+                }
+            }
+            Command::NamespaceDelete { names } => {
+                for name in names {
+                    self.namespace_delete(name);
+                }
+            }
             Command::GarbageCollect {
                 evals,
                 allocs,
@@ -1144,14 +1276,15 @@ impl Tx<'_> {
                 for id in allocs {
                     self.delete_alloc(id);
                 }
-                for id in jobs {
+                for job in jobs {
+                    let key = job.key();
                     // Registered again since it was chosen: it lives on.
-                    if self.state.jobs.get(id).is_some_and(|j| j.stop) {
-                        if let Some(old) = self.state.jobs.remove(id) {
+                    if self.state.jobs.get(&key).is_some_and(|j| j.stop) {
+                        if let Some(old) = self.state.jobs.remove(&key) {
                             self.applied.changes.push(Change::Job(old));
                         }
-                        self.state.job_versions.remove(id);
-                        self.touch_job(id);
+                        self.state.job_versions.remove(&key);
+                        self.touch_job(&key);
                     }
                 }
             }
@@ -1194,30 +1327,32 @@ impl Tx<'_> {
 
     // ---- indexes and keys ----
 
-    fn touch_job(&mut self, id: &str) {
+    /// `key`: the job's table key, as for every job-keyed table below.
+    fn touch_job(&mut self, key: &str) {
         self.state
             .job_indexes
-            .entry(id.to_string())
+            .entry(key.to_string())
             .or_default()
             .job = self.index;
         self.state.tables.jobs = self.index;
-        self.applied.keys.push(keys::job(id));
+        self.applied.keys.push(keys::job(key));
         self.applied.keys.push(keys::jobs());
     }
 
-    fn touch_job_evals(&mut self, job_id: &str) {
-        ordered_entry_mut(&mut self.state.job_indexes, job_id).evals = self.index;
+    fn touch_job_evals(&mut self, job_key: &str) {
+        ordered_entry_mut(&mut self.state.job_indexes, job_key).evals = self.index;
         self.state.tables.evals = self.index;
-        self.applied.keys.push(keys::job_evals(job_id));
+        self.applied.keys.push(keys::job_evals(job_key));
     }
 
     /// Runs for every allocation a command writes (a plan writes thousands
     /// of the same job): no key is cloned for an entry that exists.
     fn touch_alloc(&mut self, a: &Allocation) {
-        ordered_entry_mut(&mut self.state.job_indexes, &a.job_id).allocs = self.index;
+        let job = a.job_key();
+        ordered_entry_mut(&mut self.state.job_indexes, &job).allocs = self.index;
         self.state.tables.allocs = self.index;
         self.applied.keys.push(keys::alloc(&a.id));
-        self.applied.keys.push(keys::job_allocs(&a.job_id));
+        self.applied.keys.push(keys::job_allocs(&job));
         if !a.eval_id.is_empty() {
             self.applied.keys.push(keys::eval_allocs(&a.eval_id));
         }
@@ -1225,8 +1360,8 @@ impl Tx<'_> {
             ordered_entry_mut(&mut self.state.node_indexes, &a.node_id).allocs = self.index;
             self.applied.keys.push(keys::node_allocs(&a.node_id));
         }
-        if !self.jobs_to_status.contains(&a.job_id) {
-            self.jobs_to_status.insert(a.job_id.clone());
+        if !self.jobs_to_status.contains(&job) {
+            self.jobs_to_status.insert(job);
         }
     }
 
@@ -1244,10 +1379,18 @@ impl Tx<'_> {
     // ---- jobs ----
 
     fn job_register(&mut self, job: Cow<'_, Job>, mut eval: Evaluation) {
-        let existing = self.state.jobs.get(&job.id).cloned();
+        let key = job.key();
+        if !self.state.has_namespace(&job.namespace) {
+            // The store refuses a job of a namespace that does not exist;
+            // one deleted since (or a log written before namespaces) makes
+            // it here, and the namespace comes back rather than the job
+            // being refused on one replica's log and not on another's.
+            self.namespace_upsert(&Namespace::named(&job.namespace));
+        }
+        let existing = self.state.jobs.get(&key).cloned();
         let job_modify_index = match as_registered(existing.as_ref(), job, self.index) {
             Some(j) => {
-                let id = j.id.clone();
+                let id = key;
                 let j = Arc::new(j);
                 self.applied.changes.push(Change::Job(j.clone()));
                 if let Some(old) = self.state.jobs.insert(id.clone(), j) {
@@ -1294,6 +1437,28 @@ impl Tx<'_> {
             return;
         }
         self.touch_job(id);
+    }
+
+    // ---- namespaces ----
+
+    fn namespace_upsert(&mut self, ns: &Namespace) {
+        let mut ns = ns.clone();
+        ns.create_index = self
+            .state
+            .namespaces
+            .get(&ns.name)
+            .map_or(self.index, |old| old.create_index);
+        ns.modify_index = self.index;
+        self.state.tables.namespaces = self.index;
+        self.state.namespaces.insert(ns.name.clone(), Arc::new(ns));
+        self.applied.keys.push(keys::namespaces());
+    }
+
+    fn namespace_delete(&mut self, name: &str) {
+        if self.state.namespaces.remove(name).is_some() {
+            self.state.tables.namespaces = self.index;
+            self.applied.keys.push(keys::namespaces());
+        }
     }
 
     /// Job status as Nomad derives it: system jobs run unless stopped; any live
@@ -1369,11 +1534,11 @@ impl Tx<'_> {
             Some(old) => {
                 e.create_time = old.create_time;
                 if is_open(old) {
-                    count(&mut self.state.derived.open_evals, &old.job_id, false);
+                    count(&mut self.state.derived.open_evals, &old.job_key(), false);
                 }
-                if old.job_id != e.job_id {
+                if old.job_key() != e.job_key() {
                     // Moved to another job (a host's own command may do it).
-                    let (old_job, id) = (old.job_id.clone(), e.id.clone());
+                    let (old_job, id) = (old.job_key(), e.id.clone());
                     let sets = &mut self.state.derived.evals_by_job;
                     if let Some(set) = sets.get_mut(&old_job) {
                         set.remove(&id);
@@ -1381,13 +1546,13 @@ impl Tx<'_> {
                             sets.remove(&old_job);
                         }
                     }
-                    entry_mut(sets, &e.job_id).insert(id);
+                    entry_mut(sets, &e.job_key()).insert(id);
                     self.touch_job_evals(&old_job);
                     self.jobs_to_status.insert(old_job);
                 }
             }
             None => {
-                entry_mut(&mut self.state.derived.evals_by_job, &e.job_id).insert(e.id.clone());
+                entry_mut(&mut self.state.derived.evals_by_job, &e.job_key()).insert(e.id.clone());
                 self.state
                     .derived
                     .evals_by_create
@@ -1395,14 +1560,14 @@ impl Tx<'_> {
             }
         }
         if is_open(&e) {
-            count(&mut self.state.derived.open_evals, &e.job_id, true);
+            count(&mut self.state.derived.open_evals, &e.job_key(), true);
         }
         e.modify_index = self.index;
         self.state.derived.queue_eval(&e, true);
         self.applied.keys.push(keys::eval(&e.id));
-        self.touch_job_evals(&e.job_id);
-        if !self.jobs_to_status.contains(&e.job_id) {
-            self.jobs_to_status.insert(e.job_id.clone());
+        self.touch_job_evals(&e.job_key());
+        if !self.jobs_to_status.contains(&e.job_key()) {
+            self.jobs_to_status.insert(e.job_key());
         }
         let e = Arc::new(e);
         self.applied.changes.push(Change::Eval(e.clone()));
@@ -1416,18 +1581,18 @@ impl Tx<'_> {
                 .derived
                 .evals_by_create
                 .remove(&(e.create_index, e.id.clone()));
-            if let Some(set) = self.state.derived.evals_by_job.get_mut(&e.job_id) {
+            if let Some(set) = self.state.derived.evals_by_job.get_mut(&e.job_key()) {
                 set.remove(id);
                 if set.is_empty() {
-                    self.state.derived.evals_by_job.remove(&e.job_id);
+                    self.state.derived.evals_by_job.remove(&e.job_key());
                 }
             }
             if is_open(&e) {
-                count(&mut self.state.derived.open_evals, &e.job_id, false);
+                count(&mut self.state.derived.open_evals, &e.job_key(), false);
             }
             self.applied.keys.push(keys::eval(id));
-            self.touch_job_evals(&e.job_id);
-            self.jobs_to_status.insert(e.job_id.clone());
+            self.touch_job_evals(&e.job_key());
+            self.jobs_to_status.insert(e.job_key());
         }
     }
 
@@ -1463,8 +1628,8 @@ impl Tx<'_> {
                     set.remove(&old.id);
                 }
             }
-            if old.job_id != a.job_id {
-                if let Some(set) = d.allocs_by_job.get_mut(&old.job_id) {
+            if old.job_key() != a.job_key() {
+                if let Some(set) = d.allocs_by_job.get_mut(&old.job_key()) {
                     set.remove(&old.id);
                 }
             }
@@ -1476,7 +1641,7 @@ impl Tx<'_> {
         if !a.is_terminal() {
             entry_mut(&mut d.usage, &a.node_id).add(&a);
         }
-        entry_mut(&mut d.allocs_by_job, &a.job_id).insert(a.id.clone());
+        entry_mut(&mut d.allocs_by_job, &a.job_key()).insert(a.id.clone());
         if !a.node_id.is_empty() {
             entry_mut(&mut d.allocs_by_node, &a.node_id).insert(a.id.clone());
         }
@@ -1494,10 +1659,10 @@ impl Tx<'_> {
             d.usage.entry(a.node_id.clone()).or_default().remove(&a);
         }
         for map in [&mut d.allocs_by_job] {
-            if let Some(set) = map.get_mut(&a.job_id) {
+            if let Some(set) = map.get_mut(&a.job_key()) {
                 set.remove(id);
                 if set.is_empty() {
-                    map.remove(&a.job_id);
+                    map.remove(&a.job_key());
                 }
             }
         }

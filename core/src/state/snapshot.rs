@@ -10,9 +10,16 @@
 //! one copy per distinct job, and the job table's copy when it is the same
 //! job, so a restored state takes the memory the original did.
 //!
-//! Format 3 (written) is format 2 with `job_versions` last: the versions
+//! Format 3 (read) is format 2 with `job_versions` last: the versions
 //! each job replaced and still keeps, newest first. Format 2 (read) has
 //! none, so a state restored from it keeps only each job's current version.
+//!
+//! Format 4 (written) is format 3 with namespaces: `jobs` and
+//! `job_versions` become lists (each job names its namespace and ID, the
+//! key of its table), `job_indexes` is keyed by `<Namespace>.<ID>` (a
+//! namespace holds no `.`), and `namespaces` lists those created. Formats
+//! 1 to 3 (read) keyed jobs by ID alone; each goes to the namespace it
+//! names (created for it), and indexes of jobs no longer there to `default`.
 //!
 //! The layout is written out here rather than derived on [`State`], so that a
 //! field added to the state cannot change a format silently.
@@ -27,7 +34,7 @@ mod read2;
 
 /// The format version of [`State::snapshot`]; a change to the format that
 /// older code could not read takes the next number.
-pub const SNAPSHOT_VERSION: u32 = 3;
+pub const SNAPSHOT_VERSION: u32 = 4;
 
 /// The oldest format [`State::restore`] still reads.
 pub const OLDEST_SNAPSHOT_VERSION: u32 = 1;
@@ -41,6 +48,7 @@ struct Out<'a> {
 #[derive(Serialize)]
 struct StateOut<'a> {
     index: u64,
+    #[serde(serialize_with = "values")]
     jobs: &'a BTreeMap<String, Arc<Job>>,
     #[serde(serialize_with = "in_key_order")]
     evals: &'a HashMap<String, Arc<Evaluation>>,
@@ -48,10 +56,33 @@ struct StateOut<'a> {
     #[serde(serialize_with = "allocs_without_jobs")]
     allocs: Vec<(usize, &'a Allocation)>,
     nodes: &'a BTreeMap<String, Arc<Node>>,
+    #[serde(serialize_with = "by_dotted_key")]
     job_indexes: &'a BTreeMap<String, JobIndexes>,
     node_indexes: &'a BTreeMap<String, NodeIndexes>,
     tables: &'a TableIndexes,
+    #[serde(serialize_with = "values")]
     job_versions: &'a BTreeMap<String, VecDeque<Arc<Job>>>,
+    #[serde(serialize_with = "values")]
+    namespaces: &'a BTreeMap<String, Arc<Namespace>>,
+}
+
+/// A job-keyed table's values in key order: each names its job.
+fn values<S: serde::Serializer, V: Serialize>(
+    map: &&BTreeMap<String, V>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(map.values())
+}
+
+/// A job-keyed table as a map by `<Namespace>.<ID>`.
+fn by_dotted_key<S: serde::Serializer, V: Serialize>(
+    map: &&BTreeMap<String, V>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_map(map.iter().map(|(k, v)| {
+        let (ns, id) = split_job_key(k);
+        (format!("{ns}.{id}"), v)
+    }))
 }
 
 /// Format 1: the allocations a map by ID, each with its job.
@@ -76,7 +107,7 @@ struct Versioned<S> {
 /// job's equal compares few jobs in full.
 type JobKey<'a> = (&'a str, u64, u64);
 
-fn job_key(job: &Job) -> JobKey<'_> {
+fn share_key(job: &Job) -> JobKey<'_> {
     (job.id.as_str(), job.version, job.job_modify_index)
 }
 
@@ -107,6 +138,7 @@ impl State {
                 node_indexes: &self.node_indexes,
                 tables: &self.tables,
                 job_versions: &self.job_versions,
+                namespaces: &self.namespaces,
             },
         };
         serde_json::to_writer(w, &out).map_err(std::io::Error::from)
@@ -121,9 +153,9 @@ impl State {
                 let Versioned { state }: Versioned<In1> = decode(bytes)?;
                 from_v1(state)
             }
-            // Format 3 is format 2 and `job_versions`, which the same
-            // reader takes (a format 2 snapshot has none).
-            2 | 3 => from_v2(read2::read(bytes, read2::PARALLEL_BYTES)?),
+            // Formats 3 and 4 are format 2 with more, which the same
+            // reader takes.
+            v @ 2..=4 => from_v2(read2::read(bytes, read2::PARALLEL_BYTES)?, v),
             v => {
                 return Err(bad(format!(
                     "format version {v} is not one this ordu reads \
@@ -185,7 +217,7 @@ fn lift_jobs(allocs: &HashMap<String, Arc<Allocation>>) -> (Vec<&Job>, Vec<(usiz
             let n = match by_ptr.get(&ptr) {
                 Some(&n) => n,
                 None => {
-                    let same = by_key.entry(job_key(&a.job)).or_default();
+                    let same = by_key.entry(share_key(&a.job)).or_default();
                     let n = match same.iter().find(|&&n| *jobs[n] == *a.job) {
                         Some(&n) => n,
                         None => {
@@ -211,14 +243,26 @@ fn allocs_without_jobs<S: serde::Serializer>(
     without_jobs(|| allocs.serialize(s))
 }
 
-fn from_v2(s: read2::In2) -> State {
+fn from_v2(s: read2::In2, version: u32) -> State {
+    let job_indexes = if version >= 4 {
+        s.job_indexes
+            .into_iter()
+            .map(|(k, v)| match k.split_once('.') {
+                Some((ns, id)) => (job_key(ns, id), v),
+                None => (job_key(DEFAULT_NAMESPACE, &k), v),
+            })
+            .collect()
+    } else {
+        by_job_key(&s.jobs, s.job_indexes)
+    };
     State {
         index: s.index,
+        namespaces: namespaces_of(s.namespaces, &s.jobs, version),
+        job_indexes,
         jobs: s.jobs,
         evals: s.evals,
         allocs: s.allocs,
         nodes: s.nodes,
-        job_indexes: s.job_indexes,
         node_indexes: s.node_indexes,
         tables: s.tables,
         job_versions: s.job_versions,
@@ -227,7 +271,57 @@ fn from_v2(s: read2::In2) -> State {
     }
 }
 
+/// Before format 4 a job-keyed table was by ID alone: each entry goes to
+/// its job's namespace, or `default` for a job no longer there.
+fn by_job_key<V>(
+    jobs: &BTreeMap<String, Arc<Job>>,
+    by_id: BTreeMap<String, V>,
+) -> BTreeMap<String, V> {
+    let ns_of: HashMap<&str, &str> = jobs
+        .values()
+        .map(|j| (j.id.as_str(), j.namespace.as_str()))
+        .collect();
+    by_id
+        .into_iter()
+        .map(|(id, v)| {
+            let ns = ns_of.get(id.as_str()).copied().unwrap_or(DEFAULT_NAMESPACE);
+            (job_key(ns, &id), v)
+        })
+        .collect()
+}
+
+/// The namespace table: as written, or before format 4 (which had none)
+/// one for each namespace a job names, so that its jobs stay reachable.
+fn namespaces_of(
+    written: Vec<Namespace>,
+    jobs: &BTreeMap<String, Arc<Job>>,
+    version: u32,
+) -> BTreeMap<String, Arc<Namespace>> {
+    if version >= 4 {
+        return written
+            .into_iter()
+            .map(|ns| (ns.name.clone(), Arc::new(ns)))
+            .collect();
+    }
+    let mut out = BTreeMap::new();
+    for j in jobs.values() {
+        if j.namespace != DEFAULT_NAMESPACE && !out.contains_key(&j.namespace) {
+            let ns = Namespace {
+                create_index: j.create_index,
+                modify_index: j.create_index,
+                ..Namespace::named(&j.namespace)
+            };
+            out.insert(j.namespace.clone(), Arc::new(ns));
+        }
+    }
+    out
+}
+
 fn from_v1(mut s: In1) -> State {
+    let jobs: BTreeMap<String, Arc<Job>> = std::mem::take(&mut s.jobs)
+        .into_values()
+        .map(|j| (j.key(), j))
+        .collect();
     // Each allocation was read with its own copy of its job: equal copies
     // become one, the job table's when it is the same job.
     let mut seen: HashMap<String, Vec<Arc<Job>>> = HashMap::new();
@@ -235,11 +329,11 @@ fn from_v1(mut s: In1) -> State {
     for a in s.allocs.values_mut() {
         let a = Arc::make_mut(a);
         let same = entry_mut(&mut seen, &a.job.id);
-        let key = job_key(&a.job);
-        a.job = match same.iter().find(|j| job_key(j) == key && ***j == *a.job) {
+        let key = share_key(&a.job);
+        a.job = match same.iter().find(|j| share_key(j) == key && ***j == *a.job) {
             Some(j) => j.clone(),
             None => {
-                let j = share_job(&s.jobs, std::mem::replace(&mut a.job, lifted_job()));
+                let j = share_job(&jobs, std::mem::replace(&mut a.job, lifted_job()));
                 same.push(j.clone());
                 j
             }
@@ -248,11 +342,12 @@ fn from_v1(mut s: In1) -> State {
     }
     State {
         index: s.index,
-        jobs: s.jobs,
+        namespaces: namespaces_of(Vec::new(), &jobs, 1),
+        job_indexes: by_job_key(&jobs, s.job_indexes),
+        jobs,
         evals: s.evals,
         allocs: s.allocs,
         nodes: s.nodes,
-        job_indexes: s.job_indexes,
         node_indexes: s.node_indexes,
         tables: s.tables,
         job_versions: BTreeMap::new(),

@@ -23,7 +23,7 @@ impl Store {
                 // A failed or lost allocation is replaced; so is a finished
                 // one of a service or system job, which should be running. A
                 // finished batch allocation is done: nothing to evaluate.
-                if let Some(job) = s.job(&a.job_id) {
+                if let Some(job) = s.job(&a.namespace, &a.job_id) {
                     let finished = update.client_status == AllocClientStatus::Complete;
                     if !finished || job.job_type != crate::structs::JOB_TYPE_BATCH {
                         evals.push(self.new_eval(job, TRIGGER_ALLOC_FAILURE));
@@ -99,11 +99,14 @@ impl Store {
             // done go, with their evaluations and allocations.
             let mut jobs = Vec::new();
             for j in s.jobs().filter(|j| j.stop && j.submit_time < older_than) {
-                let (job_evals, job_allocs) = (s.evals_by_job(&j.id), s.allocs_by_job(&j.id));
+                let (job_evals, job_allocs) = (
+                    s.evals_by_job(&j.namespace, &j.id),
+                    s.allocs_by_job(&j.namespace, &j.id),
+                );
                 if job_evals.iter().all(|e| e.is_terminal())
                     && job_allocs.iter().all(|a| a.is_terminal())
                 {
-                    jobs.push(j.id.clone());
+                    jobs.push(JobRef::new(&j.namespace, &j.id));
                     evals.extend(job_evals.iter().map(|e| e.id.clone()));
                     allocs.extend(job_allocs.iter().map(|a| a.id.clone()));
                 }
@@ -116,7 +119,7 @@ impl Store {
                     continue;
                 }
                 let eval_allocs: Vec<_> = s
-                    .allocs_by_job(&e.job_id)
+                    .allocs_by_job(&e.namespace, &e.job_id)
                     .into_iter()
                     .filter(|a| a.eval_id == e.id)
                     .collect();
@@ -129,7 +132,10 @@ impl Store {
                 }
             }
             for a in s.allocs() {
-                if a.is_terminal() && a.modify_time < older_than && s.job(&a.job_id).is_none() {
+                if a.is_terminal()
+                    && a.modify_time < older_than
+                    && s.job(&a.namespace, &a.job_id).is_none()
+                {
                     allocs.push(a.id.clone());
                 }
             }
@@ -174,10 +180,13 @@ impl Store {
     /// The canceled evaluations without allocations beyond the newest kept
     /// per job, sorted.
     fn canceled_beyond_kept(&self, s: &State) -> Vec<String> {
-        let mut by_job: HashMap<&str, Vec<&Arc<Evaluation>>> = HashMap::new();
+        let mut by_job: HashMap<(&str, &str), Vec<&Arc<Evaluation>>> = HashMap::new();
         for e in s.evals() {
             if e.status == EvalStatus::Canceled {
-                by_job.entry(e.job_id.as_str()).or_default().push(e);
+                by_job
+                    .entry((e.namespace.as_str(), e.job_id.as_str()))
+                    .or_default()
+                    .push(e);
             }
         }
         let mut out = Vec::new();
@@ -188,7 +197,7 @@ impl Store {
             // Newest first; the ID breaks ties so the choice is the same
             // whatever order the table iterates in.
             canceled.sort_by(|a, b| (b.create_index, &b.id).cmp(&(a.create_index, &a.id)));
-            let allocs = s.allocs_by_job(job);
+            let allocs = s.allocs_by_job(job.0, job.1);
             out.extend(
                 canceled[self.config.canceled_evals_kept..]
                     .iter()

@@ -63,6 +63,10 @@ impl Store {
                 )],
             });
         };
+        // The job's own namespace wins over the request's, as in Nomad.
+        if job.namespace.is_empty() {
+            job.namespace = opts.namespace().to_string();
+        }
         job.canonicalize(&self.config.region);
         self.check_region(Some(&job.region))?;
         validate_job(&job, &self.config.limits)?;
@@ -80,6 +84,7 @@ impl Store {
             mut job,
             enforce_index,
         } = checked;
+        self.require_namespace(&job.namespace)?;
         job.submit_time = self.clock.now();
         let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER);
         let eval_id = eval.id.clone();
@@ -131,11 +136,12 @@ impl Store {
             opts,
         )?;
         let mut job = checked.job;
+        self.require_namespace(&job.namespace)?;
         job.submit_time = self.clock.now();
         // Read while the state is held, so that the seed and the state
         // belong together as far as a dry run can tell.
         let st = self.state.read();
-        let stored = st.job(&job.id).cloned();
+        let stored = st.job(&job.namespace, &job.id).cloned();
         let candidate = st.job_as_registered(job, st.index() + 1);
         let eval = Evaluation {
             id: PLAN_EVAL_ID.to_string(),
@@ -202,7 +208,7 @@ impl Store {
     /// [`Error::NotFound`].
     pub fn evaluate_job(&self, id: &str, opts: &WriteOptions) -> Result<JobWriteResponse> {
         self.check_region(opts.region.as_deref())?;
-        let job = self.existing_job(id)?;
+        let job = self.existing_job(opts.namespace(), id)?;
         let eval = self.new_eval(&job, TRIGGER_JOB_REGISTER);
         let eval_id = eval.id.clone();
         let applied = self.commit(Command::EvalUpsert { evals: vec![eval] })?;
@@ -230,9 +236,13 @@ impl Store {
         opts: &WriteOptions,
     ) -> Result<JobWriteResponse> {
         self.check_region(opts.region.as_deref())?;
-        let id = req.job_id.as_str();
-        let (cur, old) =
-            self.with_state(|s| (s.job(id).cloned(), s.job_version(id, req.job_version)));
+        let (ns, id) = (opts.namespace(), req.job_id.as_str());
+        let (cur, old) = self.with_state(|s| {
+            (
+                s.job(ns, id).cloned(),
+                s.job_version(ns, id, req.job_version),
+            )
+        });
         let cur = cur.ok_or_else(|| job_not_found(id))?;
         if req.job_version == cur.version {
             return Err(conflict("can't revert to current version".into()));
@@ -270,6 +280,7 @@ impl Store {
     ) -> Result<JobStabilityResponse> {
         self.check_region(opts.region.as_deref())?;
         let applied = self.commit(Command::JobStability {
+            namespace: opts.namespace().to_string(),
             job_id: req.job_id,
             version: req.job_version,
             stable: req.stable,
@@ -322,7 +333,7 @@ impl Store {
         }
         let mut tries = 0;
         loop {
-            let job = self.existing_job(id)?;
+            let job = self.existing_job(opts.namespace(), id)?;
             if job.job_type == JOB_TYPE_SYSTEM && req.count.is_some_and(|n| n > 1) {
                 return Err(bad(
                     r#"jobs of type "system" can only be scaled to 1 or 0"#.into()
@@ -381,7 +392,7 @@ impl Store {
     /// Nothing is written.
     pub fn force_periodic_job(&self, id: &str, opts: &WriteOptions) -> Result<JobWriteResponse> {
         self.check_region(opts.region.as_deref())?;
-        self.require_job(id)?;
+        self.existing_job(opts.namespace(), id)?;
         Err(conflict("can't force launch non-periodic job".into()))
     }
 
@@ -392,20 +403,33 @@ impl Store {
     /// `parameterized job not found`). Nothing is written.
     pub fn dispatch_job(&self, id: &str, opts: &WriteOptions) -> Result<JobWriteResponse> {
         self.check_region(opts.region.as_deref())?;
-        self.require_job(id)?;
+        self.existing_job(opts.namespace(), id)?;
         Err(conflict(format!(
             "Specified job {id:?} is not a parameterized job"
         )))
     }
 
-    fn require_job(&self, id: &str) -> Result<()> {
-        self.existing_job(id).map(drop)
+    /// The job `id` of `namespace` as it is now; not found is the write's
+    /// error.
+    fn existing_job(&self, namespace: &str, id: &str) -> Result<Arc<Job>> {
+        self.with_state(|s| s.job(namespace, id).cloned())
+            .ok_or_else(|| job_not_found(id))
     }
 
-    /// The job `id` as it is now; not found is the write's error.
-    fn existing_job(&self, id: &str) -> Result<Arc<Job>> {
-        self.with_state(|s| s.job(id).cloned())
-            .ok_or_else(|| job_not_found(id))
+    /// Jobs are registered only in a namespace that exists (as in Nomad,
+    /// where a namespace is created by a write). Checked before the write
+    /// is proposed, not when it applies: a namespace deleted in between
+    /// comes back with the job (see [`State::apply`]) rather than a log
+    /// entry being refused by one replica's state and not another's.
+    fn require_namespace(&self, namespace: &str) -> Result<()> {
+        if self.with_state(|s| s.has_namespace(namespace)) {
+            Ok(())
+        } else {
+            Err(Error::invalid_field(
+                "Namespace",
+                format!("namespace {namespace:?} does not exist"),
+            ))
+        }
     }
 
     /// Deregisters a job as [`Config::deregister`] says, without a purge:
@@ -433,12 +457,13 @@ impl Store {
         // job as it is now; each retry follows a write that got through.
         let mut tries = 0;
         let (eval_id, applied) = loop {
-            let Some(job) = self.with_state(|s| s.job(id).cloned()) else {
+            let Some(job) = self.with_state(|s| s.job(opts.namespace(), id).cloned()) else {
                 return Ok(JobWriteResponse::default());
             };
             let eval = self.new_eval(&job, TRIGGER_JOB_DEREGISTER);
             let eval_id = eval.id.clone();
             let cmd = if purge {
+                // The evaluation names the job's namespace.
                 Command::JobDeregister {
                     job_id: id.to_string(),
                     eval,
@@ -461,7 +486,10 @@ impl Store {
                 Err(e) => return Err(e),
             }
         };
-        let blocked = self.broker.lock().untrack_blocked(id);
+        let blocked = self
+            .broker
+            .lock()
+            .untrack_blocked(&job_key(opts.namespace(), id));
         self.cancel(blocked.into_iter().collect());
         self.run_inline();
         Ok(JobWriteResponse {

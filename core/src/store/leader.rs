@@ -312,7 +312,7 @@ impl Store {
             .iter()
             .find(|e| e.id == d.eval.id)
             .map_or(0, |e| e.snapshot_index);
-        let job_id = d.eval.job_id.clone();
+        let job_key = d.eval.job_key();
         // Stopped allocations give their room back at once (the scheduler
         // counts them out), whether or not a client ever reports them done.
         let frees = !plan.stops.is_empty();
@@ -339,14 +339,14 @@ impl Store {
         {
             let mut b = self.broker.lock();
             if placed_all && evals.iter().all(|e| e.status != EvalStatus::Blocked) {
-                canceled.extend(b.untrack_blocked(&job_id).filter(|e| e.id != d.eval.id));
+                canceled.extend(b.untrack_blocked(&job_key).filter(|e| e.id != d.eval.id));
             }
             let blocks = evals.iter().any(|e| e.status == EvalStatus::Blocked);
             for e in evals {
                 canceled.extend(b.enqueue(e));
             }
             if blocks && self.capacity_index.load(Ordering::SeqCst) > snapshot {
-                canceled.extend(b.unblock(&job_id));
+                canceled.extend(b.unblock(&job_key));
             }
         }
         self.cancel(canceled);
@@ -439,7 +439,12 @@ mod grouped_tests {
             std::thread::spawn(move || {
                 let body = br#"{"Job":{"ID":"web","Datacenters":["dc1"],"TaskGroups":[{"Name":"g",
                     "Tasks":[{"Name":"t","Driver":"exec"}]}]}}"#;
-                let reply = crate::host::register_job(&store, body, None).unwrap();
+                let reply = crate::host::register_job(
+                    &store,
+                    body,
+                    &crate::host::write_options(None, None),
+                )
+                .unwrap();
                 tx.send(reply.body).unwrap();
             });
         }

@@ -15,12 +15,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use crate::command::Command;
+use crate::command::{Command, JobRef};
 use crate::error::{Error, Result};
 use crate::log::{Log, MemoryLog};
 use crate::scheduler::broker::{Broker, Delivery, Outcome};
 use crate::scheduler::{self, Context};
 use crate::state::{keys, Applied, ListOptions, Page, State};
+use crate::structs::{job_key, validate_namespace, Namespace};
 use crate::structs::{
     validate_alloc_update, validate_job, validate_node, validate_node_status, AllocClientStatus,
     AllocClientUpdate, AllocListStub, Allocation, EvalStatus, Evaluation, Job, JobListStub,
@@ -42,6 +43,7 @@ use crate::watch::{Key, Watch};
 mod allocs;
 mod jobs;
 mod leader;
+mod namespaces;
 mod nodes;
 mod options;
 mod seam;
@@ -247,6 +249,8 @@ fn command_evals(cmd: &Command) -> Box<dyn Iterator<Item = &str> + '_> {
         | Command::AllocClientUpdate { evals, .. } => Box::new(evals.iter().map(|e| e.id.as_str())),
         Command::PlanApply { .. }
         | Command::GarbageCollect { .. }
-        | Command::JobStability { .. } => Box::new(std::iter::empty()),
+        | Command::JobStability { .. }
+        | Command::NamespaceUpsert { .. }
+        | Command::NamespaceDelete { .. } => Box::new(std::iter::empty()),
     }
 }

@@ -137,7 +137,7 @@ impl Store {
                     continue;
                 }
                 if !jobs.contains(&a.job_id.as_str()) {
-                    if let Some(job) = s.job(&a.job_id) {
+                    if let Some(job) = s.job(&a.namespace, &a.job_id) {
                         jobs.push(&job.id);
                         let mut e = self.new_eval(job, TRIGGER_NODE_DRAIN);
                         e.node_id = id.to_string();
@@ -258,15 +258,16 @@ impl Store {
 
     /// One `node-update` evaluation per job with live allocations on the node.
     fn node_job_evals(&self, s: &State, node_id: &str, trigger: &str, out: &mut Vec<Evaluation>) {
-        let mut jobs: Vec<&str> = Vec::new();
+        let mut jobs: Vec<(&str, &str)> = Vec::new();
         let allocs = s.allocs_by_node(node_id);
         for a in &allocs {
-            if !a.is_terminal() && !jobs.contains(&a.job_id.as_str()) {
-                jobs.push(&a.job_id);
+            let job = (a.namespace.as_str(), a.job_id.as_str());
+            if !a.is_terminal() && !jobs.contains(&job) {
+                jobs.push(job);
             }
         }
-        for job_id in jobs {
-            if let Some(job) = s.job(job_id) {
+        for (ns, job_id) in jobs {
+            if let Some(job) = s.job(ns, job_id) {
                 let mut e = self.new_eval(job, trigger);
                 e.node_id = node_id.to_string();
                 e.node_modify_index = s.node_index(node_id);
@@ -282,7 +283,10 @@ impl Store {
         let mut system = Vec::new();
         self.system_job_evals(s, node_id, &mut system);
         for e in system {
-            if !out.iter().any(|o| o.job_id == e.job_id) {
+            if !out
+                .iter()
+                .any(|o| o.job_id == e.job_id && o.namespace == e.namespace)
+            {
                 out.push(e);
             }
         }

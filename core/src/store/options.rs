@@ -142,9 +142,32 @@ pub struct QueryOptions {
     pub wait: Option<Duration>,
     /// The region asked for; another region than the store's is an error.
     pub region: Option<String>,
+    /// The namespace of the job a read names, or of a list (`*`: every
+    /// namespace); `None` or empty: `default`. Reads of an evaluation, an
+    /// allocation or a node by ID ignore it, as Nomad's do.
+    pub namespace: Option<String>,
+}
+
+/// `namespace`, or `default` when absent or empty.
+fn or_default(namespace: &Option<String>) -> &str {
+    match namespace.as_deref() {
+        None | Some("") => crate::structs::DEFAULT_NAMESPACE,
+        Some(ns) => ns,
+    }
 }
 
 impl QueryOptions {
+    /// The namespace the read is of ([`QueryOptions::namespace`]).
+    pub fn namespace(&self) -> &str {
+        or_default(&self.namespace)
+    }
+
+    /// These options in `namespace`.
+    pub fn in_namespace(mut self, namespace: &str) -> Self {
+        self.namespace = Some(namespace.to_string());
+        self
+    }
+
     /// How long a read with these options blocks at most, before jitter: `wait`,
     /// or [`DEFAULT_WAIT`] when it is absent or zero, capped at [`MAX_WAIT`].
     pub fn effective_wait(&self) -> Duration {
@@ -159,7 +182,7 @@ impl QueryOptions {
         QueryOptions {
             min_index,
             wait: Some(wait),
-            region: None,
+            ..Self::default()
         }
     }
 }
@@ -169,6 +192,22 @@ impl QueryOptions {
 pub struct WriteOptions {
     /// The region asked for; another region than the store's is an error.
     pub region: Option<String>,
+    /// The namespace of the job the write names (a register's job names
+    /// its own, which wins); `None` or empty: `default`.
+    pub namespace: Option<String>,
+}
+
+impl WriteOptions {
+    /// The namespace the write is in ([`WriteOptions::namespace`]).
+    pub fn namespace(&self) -> &str {
+        or_default(&self.namespace)
+    }
+
+    /// These options in `namespace`.
+    pub fn in_namespace(mut self, namespace: &str) -> Self {
+        self.namespace = Some(namespace.to_string());
+        self
+    }
 }
 
 /// What every read answers besides its value.

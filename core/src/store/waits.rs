@@ -23,13 +23,17 @@ pub mod reads {
     }
 
     /// One job; a missing job is [`Error::NotFound`] carrying the index.
-    pub fn job(id: &str) -> Reader<Arc<Job>> {
-        let id = id.to_string();
+    pub fn job(namespace: &str, id: &str) -> Reader<Arc<Job>> {
+        let (ns, id, key) = (
+            namespace.to_string(),
+            id.to_string(),
+            job_key(namespace, id),
+        );
         Reader {
-            keys: vec![keys::job(&id)],
+            keys: vec![keys::job(&key)],
             read: Box::new(move |s| {
-                let index = floor(s.job_index(&id), s);
-                let v = s.job(&id).cloned().ok_or_else(|| Error::NotFound {
+                let index = floor(s.job_index(&ns, &id), s);
+                let v = s.job(&ns, &id).cloned().ok_or_else(|| Error::NotFound {
                     what: "job",
                     id: id.clone(),
                     index,
@@ -42,13 +46,17 @@ pub mod reads {
     /// Every version a job keeps, newest (the job itself) first, as the
     /// versions endpoint answers them; a missing job is [`Error::NotFound`].
     /// The index is the job's: a register or a stability change wakes it.
-    pub fn job_versions(id: &str) -> Reader<JobVersionsResponse> {
-        let id = id.to_string();
+    pub fn job_versions(namespace: &str, id: &str) -> Reader<JobVersionsResponse> {
+        let (ns, id, key) = (
+            namespace.to_string(),
+            id.to_string(),
+            job_key(namespace, id),
+        );
         Reader {
-            keys: vec![keys::job(&id)],
+            keys: vec![keys::job(&key)],
             read: Box::new(move |s| {
-                let index = floor(s.job_index(&id), s);
-                let versions = s.job_versions(&id);
+                let index = floor(s.job_index(&ns, &id), s);
+                let versions = s.job_versions(&ns, &id);
                 let v = if versions.is_empty() {
                     Err(Error::NotFound {
                         what: "job",
@@ -69,13 +77,21 @@ pub mod reads {
     /// A job's summary (see [`State::job_summary`]); a missing job is
     /// [`Error::NotFound`]. Woken by any change to the job, its allocations
     /// or its evaluations; the index is the last of those.
-    pub fn job_summary(id: &str) -> Reader<JobSummary> {
-        let id = id.to_string();
+    pub fn job_summary(namespace: &str, id: &str) -> Reader<JobSummary> {
+        let (ns, id, key) = (
+            namespace.to_string(),
+            id.to_string(),
+            job_key(namespace, id),
+        );
         Reader {
-            keys: vec![keys::job(&id), keys::job_allocs(&id), keys::job_evals(&id)],
+            keys: vec![
+                keys::job(&key),
+                keys::job_allocs(&key),
+                keys::job_evals(&key),
+            ],
             read: Box::new(move |s| {
-                let index = floor(s.job_summary_index(&id), s);
-                let v = s.job_summary(&id).ok_or_else(|| Error::NotFound {
+                let index = floor(s.job_summary_index(&ns, &id), s);
+                let v = s.job_summary(&ns, &id).ok_or_else(|| Error::NotFound {
                     what: "job",
                     id: id.clone(),
                     index,
@@ -88,13 +104,17 @@ pub mod reads {
     /// A job's scale status (see [`State::job_scale_status`]); a missing
     /// job is [`Error::NotFound`]. Woken by any change to the job or its
     /// allocations; the index is the last of those.
-    pub fn job_scale_status(id: &str) -> Reader<JobScaleStatus> {
-        let id = id.to_string();
+    pub fn job_scale_status(namespace: &str, id: &str) -> Reader<JobScaleStatus> {
+        let (ns, id, key) = (
+            namespace.to_string(),
+            id.to_string(),
+            job_key(namespace, id),
+        );
         Reader {
-            keys: vec![keys::job(&id), keys::job_allocs(&id)],
+            keys: vec![keys::job(&key), keys::job_allocs(&key)],
             read: Box::new(move |s| {
-                let index = floor(s.job_index(&id).max(s.job_allocs_index(&id)), s);
-                let v = s.job_scale_status(&id).ok_or_else(|| Error::NotFound {
+                let index = floor(s.job_index(&ns, &id).max(s.job_allocs_index(&ns, &id)), s);
+                let v = s.job_scale_status(&ns, &id).ok_or_else(|| Error::NotFound {
                     what: "job",
                     id: id.clone(),
                     index,
@@ -107,31 +127,39 @@ pub mod reads {
     /// A job's deployments (Nomad's `GET /v1/job/<id>/deployments`): ordu
     /// has none, so always `[]`, as Nomad answers for a job without any
     /// (or no job); the index is the job's.
-    pub fn job_deployments(id: &str) -> Reader<Vec<serde_json::Value>> {
-        let id = id.to_string();
+    pub fn job_deployments(namespace: &str, id: &str) -> Reader<Vec<serde_json::Value>> {
+        let (ns, id, key) = (
+            namespace.to_string(),
+            id.to_string(),
+            job_key(namespace, id),
+        );
         Reader {
-            keys: vec![keys::job(&id)],
-            read: Box::new(move |s| (Ok(Vec::new()), floor(s.job_index(&id), s))),
+            keys: vec![keys::job(&key)],
+            read: Box::new(move |s| (Ok(Vec::new()), floor(s.job_index(&ns, &id), s))),
         }
     }
 
     /// A job's latest deployment (Nomad's `GET /v1/job/<id>/deployment`):
     /// always none (`null`); the index is the job's.
-    pub fn job_deployment(id: &str) -> Reader<Option<serde_json::Value>> {
-        let id = id.to_string();
+    pub fn job_deployment(namespace: &str, id: &str) -> Reader<Option<serde_json::Value>> {
+        let (ns, id, key) = (
+            namespace.to_string(),
+            id.to_string(),
+            job_key(namespace, id),
+        );
         Reader {
-            keys: vec![keys::job(&id)],
-            read: Box::new(move |s| (Ok(None), floor(s.job_index(&id), s))),
+            keys: vec![keys::job(&key)],
+            read: Box::new(move |s| (Ok(None), floor(s.job_index(&ns, &id), s))),
         }
     }
 
     /// Job list stubs in ID order, of the jobs whose ID starts with `prefix`.
-    pub fn jobs(prefix: &str) -> Reader<Vec<JobListStub>> {
-        let prefix = prefix.to_string();
+    pub fn jobs(namespace: &str, prefix: &str) -> Reader<Vec<JobListStub>> {
+        let (ns, prefix) = (namespace.to_string(), prefix.to_string());
         Reader {
             keys: vec![keys::jobs()],
             read: Box::new(move |s| {
-                let v = s.jobs_with_prefix(&prefix).map(|j| j.stub()).collect();
+                let v = s.jobs_with_prefix(&ns, &prefix).map(|j| j.stub()).collect();
                 (Ok(v), floor(s.jobs_index(), s))
             }),
         }
@@ -139,11 +167,11 @@ pub mod reads {
 
     /// A page of the job list (see [`State::job_page`]); the index is the job
     /// list's.
-    pub fn jobs_page(opts: &ListOptions) -> Reader<Page<JobListStub>> {
-        let opts = opts.clone();
+    pub fn jobs_page(namespace: &str, opts: &ListOptions) -> Reader<Page<JobListStub>> {
+        let (ns, opts) = (namespace.to_string(), opts.clone());
         Reader {
             keys: vec![keys::jobs()],
-            read: Box::new(move |s| (s.job_page(&opts), floor(s.jobs_index(), s))),
+            read: Box::new(move |s| (s.job_page(&ns, &opts), floor(s.jobs_index(), s))),
         }
     }
 
@@ -160,53 +188,93 @@ pub mod reads {
     /// A page of every evaluation (see [`State::eval_page`]). The index is
     /// that of the last change to any evaluation, as Nomad's (its `evals`
     /// table index), filtered or not; any evaluation write wakes it.
-    pub fn evaluations(opts: &ListOptions) -> Reader<Page<Arc<Evaluation>>> {
-        let opts = opts.clone();
+    pub fn evaluations(namespace: &str, opts: &ListOptions) -> Reader<Page<Arc<Evaluation>>> {
+        let (ns, opts) = (namespace.to_string(), opts.clone());
         Reader {
             keys: vec![keys::evals()],
-            read: Box::new(move |s| (s.eval_page(&opts), floor(s.evals_index(), s))),
+            read: Box::new(move |s| (s.eval_page(&ns, &opts), floor(s.evals_index(), s))),
         }
     }
 
     /// A page of every allocation's stub (see [`State::alloc_page`]). The
     /// index is that of the last change to any allocation, as Nomad's.
-    pub fn allocations(opts: &ListOptions) -> Reader<Page<AllocListStub>> {
-        let opts = opts.clone();
+    pub fn allocations(namespace: &str, opts: &ListOptions) -> Reader<Page<AllocListStub>> {
+        let (ns, opts) = (namespace.to_string(), opts.clone());
         Reader {
             keys: vec![keys::allocs()],
-            read: Box::new(move |s| (s.alloc_page(&opts), floor(s.allocs_index(), s))),
+            read: Box::new(move |s| (s.alloc_page(&ns, &opts), floor(s.allocs_index(), s))),
         }
     }
 
     /// A job's allocation stubs: of the current incarnation of the job, or of
     /// every incarnation with `all` (or when the job no longer exists).
-    pub fn job_allocations(id: &str, all: bool) -> Reader<Vec<AllocListStub>> {
-        let id = id.to_string();
+    pub fn job_allocations(namespace: &str, id: &str, all: bool) -> Reader<Vec<AllocListStub>> {
+        let (ns, id, key) = (
+            namespace.to_string(),
+            id.to_string(),
+            job_key(namespace, id),
+        );
         Reader {
-            keys: vec![keys::job_allocs(&id)],
+            keys: vec![keys::job_allocs(&key)],
             read: Box::new(move |s| {
                 let current = if all {
                     None
                 } else {
-                    s.job(&id).map(|j| j.create_index)
+                    s.job(&ns, &id).map(|j| j.create_index)
                 };
                 let v = s
-                    .allocs_by_job(&id)
+                    .allocs_by_job(&ns, &id)
                     .iter()
                     .filter(|a| current.is_none_or(|c| a.job.create_index == c))
                     .map(|a| a.stub())
                     .collect();
-                (Ok(v), floor(s.job_allocs_index(&id), s))
+                (Ok(v), floor(s.job_allocs_index(&ns, &id), s))
             }),
         }
     }
 
     /// A job's evaluations, in ID order.
-    pub fn job_evaluations(id: &str) -> Reader<Vec<Arc<Evaluation>>> {
-        let id = id.to_string();
+    pub fn job_evaluations(namespace: &str, id: &str) -> Reader<Vec<Arc<Evaluation>>> {
+        let (ns, id, key) = (
+            namespace.to_string(),
+            id.to_string(),
+            job_key(namespace, id),
+        );
         Reader {
-            keys: vec![keys::job_evals(&id)],
-            read: Box::new(move |s| (Ok(s.evals_by_job(&id)), floor(s.job_evals_index(&id), s))),
+            keys: vec![keys::job_evals(&key)],
+            read: Box::new(move |s| {
+                (
+                    Ok(s.evals_by_job(&ns, &id)),
+                    floor(s.job_evals_index(&ns, &id), s),
+                )
+            }),
+        }
+    }
+
+    /// Every namespace whose name starts with `prefix`, by name.
+    pub fn namespaces(prefix: &str) -> Reader<Vec<Arc<Namespace>>> {
+        let prefix = prefix.to_string();
+        Reader {
+            keys: vec![keys::namespaces()],
+            read: Box::new(move |s| (Ok(s.namespaces(&prefix)), floor(s.namespaces_index(), s))),
+        }
+    }
+
+    /// One namespace; a missing one is [`Error::NotFound`]. The index is
+    /// the namespace table's, as Nomad's.
+    pub fn namespace(name: &str) -> Reader<Arc<Namespace>> {
+        let name = name.to_string();
+        Reader {
+            keys: vec![keys::namespaces()],
+            read: Box::new(move |s| {
+                let index = floor(s.namespaces_index(), s);
+                let v = s.namespace(&name).ok_or_else(|| Error::NotFound {
+                    what: "namespace",
+                    id: name.clone(),
+                    index,
+                });
+                (v, index)
+            }),
         }
     }
 
@@ -305,7 +373,7 @@ pub mod reads {
             read: Box::new(move |s| {
                 let v = match s.eval(&id) {
                     Some(e) => s
-                        .allocs_by_job(&e.job_id)
+                        .allocs_by_job(&e.namespace, &e.job_id)
                         .iter()
                         .filter(|a| a.eval_id == id)
                         .map(|a| a.stub())
@@ -424,7 +492,7 @@ impl Store {
 
     /// A job.
     pub fn job(&self, id: &str, opts: &QueryOptions) -> Result<Query<Arc<Job>>> {
-        self.wait(reads::job(id), opts)
+        self.wait(reads::job(opts.namespace(), id), opts)
     }
 
     /// Every version a job keeps (see [`reads::job_versions`]).
@@ -433,22 +501,22 @@ impl Store {
         id: &str,
         opts: &QueryOptions,
     ) -> Result<Query<JobVersionsResponse>> {
-        self.wait(reads::job_versions(id), opts)
+        self.wait(reads::job_versions(opts.namespace(), id), opts)
     }
 
     /// A job's summary (see [`reads::job_summary`]).
     pub fn job_summary(&self, id: &str, opts: &QueryOptions) -> Result<Query<JobSummary>> {
-        self.wait(reads::job_summary(id), opts)
+        self.wait(reads::job_summary(opts.namespace(), id), opts)
     }
 
     /// A job's scale status (see [`reads::job_scale_status`]).
     pub fn job_scale_status(&self, id: &str, opts: &QueryOptions) -> Result<Query<JobScaleStatus>> {
-        self.wait(reads::job_scale_status(id), opts)
+        self.wait(reads::job_scale_status(opts.namespace(), id), opts)
     }
 
     /// The job list, sorted by ID, filtered by ID prefix.
     pub fn jobs(&self, prefix: &str, opts: &QueryOptions) -> Result<Query<Vec<JobListStub>>> {
-        self.wait(reads::jobs(prefix), opts)
+        self.wait(reads::jobs(opts.namespace(), prefix), opts)
     }
 
     /// A page of the job list (see [`reads::jobs_page`]).
@@ -457,7 +525,7 @@ impl Store {
         list: &ListOptions,
         opts: &QueryOptions,
     ) -> Result<Query<Page<JobListStub>>> {
-        self.wait(reads::jobs_page(list), opts)
+        self.wait(reads::jobs_page(opts.namespace(), list), opts)
     }
 
     /// A page of the node list (see [`reads::nodes_page`]).
@@ -475,7 +543,7 @@ impl Store {
         list: &ListOptions,
         opts: &QueryOptions,
     ) -> Result<Query<Page<Arc<Evaluation>>>> {
-        self.wait(reads::evaluations(list), opts)
+        self.wait(reads::evaluations(opts.namespace(), list), opts)
     }
 
     /// A page of every allocation's stub (see [`reads::allocations`]).
@@ -484,7 +552,7 @@ impl Store {
         list: &ListOptions,
         opts: &QueryOptions,
     ) -> Result<Query<Page<AllocListStub>>> {
-        self.wait(reads::allocations(list), opts)
+        self.wait(reads::allocations(opts.namespace(), list), opts)
     }
 
     /// A job's allocations (see [`reads::job_allocations`]).
@@ -494,7 +562,7 @@ impl Store {
         all: bool,
         opts: &QueryOptions,
     ) -> Result<Query<Vec<AllocListStub>>> {
-        self.wait(reads::job_allocations(id, all), opts)
+        self.wait(reads::job_allocations(opts.namespace(), id, all), opts)
     }
 
     /// A job's evaluations.
@@ -503,7 +571,21 @@ impl Store {
         id: &str,
         opts: &QueryOptions,
     ) -> Result<Query<Vec<Arc<Evaluation>>>> {
-        self.wait(reads::job_evaluations(id), opts)
+        self.wait(reads::job_evaluations(opts.namespace(), id), opts)
+    }
+
+    /// Every namespace whose name starts with `prefix`.
+    pub fn namespaces(
+        &self,
+        prefix: &str,
+        opts: &QueryOptions,
+    ) -> Result<Query<Vec<Arc<Namespace>>>> {
+        self.wait(reads::namespaces(prefix), opts)
+    }
+
+    /// A namespace by name.
+    pub fn namespace(&self, name: &str, opts: &QueryOptions) -> Result<Query<Arc<Namespace>>> {
+        self.wait(reads::namespace(name), opts)
     }
 
     /// An evaluation by ID.

@@ -116,6 +116,11 @@ impl DesiredTransition {
 }
 
 impl Allocation {
+    /// The table key of the allocation's job ([`super::job_key`]).
+    pub fn job_key(&self) -> String {
+        super::job_key(&self.namespace, &self.job_id)
+    }
+
     /// Stopped or evicted by the server.
     pub fn server_terminal(&self) -> bool {
         matches!(

@@ -90,6 +90,11 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// The table key of the evaluation's job ([`super::job_key`]).
+    pub fn job_key(&self) -> String {
+        super::job_key(&self.namespace, &self.job_id)
+    }
+
     /// Complete, failed or canceled: the status never changes again.
     pub fn is_terminal(&self) -> bool {
         self.status.is_terminal()

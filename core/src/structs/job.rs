@@ -129,6 +129,22 @@ pub fn routed_suffix(id: &str) -> Option<&'static str> {
 /// The namespace every job is in unless it says otherwise.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
+/// A job's key in the state's tables: its namespace and ID joined by a NUL,
+/// which neither may hold (validation refuses it), so that a namespace's
+/// jobs sort together and in ID order.
+pub fn job_key(namespace: &str, id: &str) -> String {
+    let mut key = String::with_capacity(namespace.len() + 1 + id.len());
+    key.push_str(namespace);
+    key.push('\0');
+    key.push_str(id);
+    key
+}
+
+/// The namespace and ID of a [`job_key`].
+pub fn split_job_key(key: &str) -> (&str, &str) {
+    key.split_once('\0').unwrap_or((DEFAULT_NAMESPACE, key))
+}
+
 fn default_job_type() -> String {
     JOB_TYPE_SERVICE.to_string()
 }
@@ -354,6 +370,11 @@ impl Default for Job {
 }
 
 impl Job {
+    /// This job's key in the state's tables ([`job_key`]).
+    pub fn key(&self) -> String {
+        job_key(&self.namespace, &self.id)
+    }
+
     /// Fills the defaults that depend on other fields or on the store: `Name` from
     /// `ID`, `Namespace`, `Region` (empty or `global` becomes `region`), and each
     /// group's `RestartPolicy` by job type, key by key where the client sent part.

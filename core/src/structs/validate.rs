@@ -263,6 +263,14 @@ fn job_rules(job: &Job, errs: &mut Vec<FieldError>) {
     }
     if job.namespace.is_empty() {
         err("Namespace", "job must be in a namespace".into());
+    } else if !super::valid_namespace_name(&job.namespace) {
+        err(
+            "Namespace",
+            format!(
+                "invalid namespace {:?}: 1 to 128 letters, digits and \"-\"",
+                job.namespace
+            ),
+        );
     }
     if job.job_type.is_empty() {
         err("Type", "missing job type".into());

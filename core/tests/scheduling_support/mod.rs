@@ -79,7 +79,7 @@ pub fn register(store: &Store, job: Value) -> String {
 
 /// Every allocation of a job (every incarnation).
 pub fn allocs(store: &Store, job: &str) -> Vec<Arc<Allocation>> {
-    store.with_state(|s| s.allocs_by_job(job))
+    store.with_state(|s| s.allocs_by_job("default", job))
 }
 
 /// The job's allocations the server wants running and the client has not ended.
@@ -108,14 +108,18 @@ pub fn eval(store: &Store, id: &str) -> Arc<Evaluation> {
 
 /// A job's evaluations, oldest first.
 pub fn evals(store: &Store, job: &str) -> Vec<Arc<Evaluation>> {
-    let mut v = store.with_state(|s| s.evals_by_job(job));
+    let mut v = store.with_state(|s| s.evals_by_job("default", job));
     v.sort_by_key(|e| (e.create_index, e.id.clone()));
     v
 }
 
 /// The job's status.
 pub fn job_status(store: &Store, job: &str) -> String {
-    store.with_state(|s| s.job(job).map(|j| j.status.clone()).unwrap_or_default())
+    store.with_state(|s| {
+        s.job("default", job)
+            .map(|j| j.status.clone())
+            .unwrap_or_default()
+    })
 }
 
 /// Reports a client status for an allocation.

@@ -31,6 +31,7 @@ const SPLIT_PERCENT: usize = 46;
 /// million of them are never held twice, decoded and then shared.
 pub(super) struct In2 {
     pub index: u64,
+    /// By [`job_key`](crate::structs::job_key), whatever the format wrote.
     pub jobs: BTreeMap<String, Arc<Job>>,
     pub evals: HashMap<String, Arc<Evaluation>>,
     pub allocs: HashMap<String, Arc<Allocation>>,
@@ -38,8 +39,10 @@ pub(super) struct In2 {
     pub job_indexes: BTreeMap<String, JobIndexes>,
     pub node_indexes: BTreeMap<String, NodeIndexes>,
     pub tables: TableIndexes,
-    /// Format 3's kept job versions (none in format 2).
+    /// Format 3's kept job versions (none in format 2), by job key.
     pub job_versions: BTreeMap<String, VecDeque<Arc<Job>>>,
+    /// Format 4's namespaces (none before).
+    pub namespaces: Vec<Namespace>,
     /// The second thread read the allocations from the split on.
     pub split_used: bool,
 }
@@ -214,8 +217,77 @@ enum Field2 {
     NodeIndexes,
     Tables,
     JobVersions,
+    Namespaces,
     #[serde(other)]
     Other,
+}
+
+/// Values of a job-keyed table, keyed by their job's [`Job::key`]: format 4
+/// writes them as a list (each value names its job), formats 2 and 3 as a
+/// map by job ID, whose keys are so not needed either.
+struct Keyed<V>(BTreeMap<String, V>);
+
+/// A value that names its job.
+trait OfJob {
+    /// `None`: nothing to key it by (an empty list of versions, never written).
+    fn job_key(&self) -> Option<String>;
+}
+
+impl OfJob for Arc<Job> {
+    fn job_key(&self) -> Option<String> {
+        Some(self.key())
+    }
+}
+
+impl OfJob for VecDeque<Arc<Job>> {
+    fn job_key(&self) -> Option<String> {
+        self.front().map(|j| j.key())
+    }
+}
+
+impl<'de, V: Deserialize<'de> + OfJob> Deserialize<'de> for Keyed<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct KeyedVisitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de> + OfJob> Visitor<'de> for KeyedVisitor<V> {
+            type Value = Keyed<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list, or a map by job ID")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Keyed<V>, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(v) = seq.next_element::<V>()? {
+                    put(&mut out, v)?;
+                }
+                Ok(Keyed(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Keyed<V>, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((_, v)) = map.next_entry::<IgnoredAny, V>()? {
+                    put(&mut out, v)?;
+                }
+                Ok(Keyed(out))
+            }
+        }
+        fn put<V: OfJob, E: serde::de::Error>(
+            out: &mut BTreeMap<String, V>,
+            v: V,
+        ) -> std::result::Result<(), E> {
+            let key = v
+                .job_key()
+                .ok_or_else(|| E::custom("an empty list of job versions"))?;
+            if out.insert(key, v).is_some() {
+                return Err(E::custom("a job twice"));
+            }
+            Ok(())
+        }
+        d.deserialize_any(KeyedVisitor(std::marker::PhantomData))
+    }
 }
 
 /// Sets a field read once, refusing a second.
@@ -249,7 +321,8 @@ impl<'de> Visitor<'de> for In2Seed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<In2, A::Error> {
         let (mut index, mut jobs, mut evals, mut nodes) = (None, None, None, None);
         let (mut job_indexes, mut node_indexes, mut tables) = (None, None, None);
-        let mut job_versions = None;
+        let mut job_versions: Option<Keyed<VecDeque<Arc<Job>>>> = None;
+        let mut namespaces = None;
         let mut alloc_jobs: Option<Vec<Job>> = None;
         let mut shared: Option<Vec<Arc<Job>>> = None;
         // Placed as read, or held (in another order) until the jobs are in.
@@ -259,7 +332,10 @@ impl<'de> Visitor<'de> for In2Seed {
         while let Some(field) = map.next_key::<Field2>()? {
             match field {
                 Field2::Index => once(&mut index, map.next_value()?, "index")?,
-                Field2::Jobs => once(&mut jobs, map.next_value()?, "jobs")?,
+                Field2::Jobs => {
+                    let keyed: Keyed<Arc<Job>> = map.next_value()?;
+                    once(&mut jobs, keyed.0, "jobs")?
+                }
                 Field2::Evals => once(&mut evals, map.next_value()?, "evals")?,
                 Field2::AllocJobs => {
                     if alloc_jobs.is_some() || shared.is_some() {
@@ -295,6 +371,7 @@ impl<'de> Visitor<'de> for In2Seed {
                 Field2::NodeIndexes => once(&mut node_indexes, map.next_value()?, "node_indexes")?,
                 Field2::Tables => once(&mut tables, map.next_value()?, "tables")?,
                 Field2::JobVersions => once(&mut job_versions, map.next_value()?, "job_versions")?,
+                Field2::Namespaces => once(&mut namespaces, map.next_value()?, "namespaces")?,
                 Field2::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -324,7 +401,8 @@ impl<'de> Visitor<'de> for In2Seed {
             job_indexes: job_indexes.ok_or_else(|| missing("job_indexes"))?,
             node_indexes: node_indexes.ok_or_else(|| missing("node_indexes"))?,
             tables: tables.ok_or_else(|| missing("tables"))?,
-            job_versions: job_versions.unwrap_or_default(),
+            job_versions: job_versions.map(|k| k.0).unwrap_or_default(),
+            namespaces: namespaces.unwrap_or_default(),
             split_used,
         })
     }
@@ -496,7 +574,7 @@ mod tests {
     }
 
     fn state(s: In2) -> State {
-        let mut s = from_v2(s);
+        let mut s = from_v2(s, SNAPSHOT_VERSION);
         s.rebuild();
         s
     }
