@@ -13,7 +13,13 @@ use proptest::prelude::*;
 use serde_json::json;
 use support::*;
 
-const JOBS: [&str; 2] = ["web", "api"];
+/// Jobs as (namespace, ID): one ID in two namespaces is two jobs, whose
+/// summaries must not mix.
+const JOBS: [(&str, &str); 3] = [("default", "web"), ("team", "web"), ("default", "api")];
+
+fn in_ns(ns: &str) -> WriteOptions {
+    WriteOptions::default().in_namespace(ns)
+}
 
 fn two_groups(id: &str, a: i64, b: i64) -> serde_json::Value {
     let group = |name: &str, count: i64| {
@@ -25,21 +31,21 @@ fn two_groups(id: &str, a: i64, b: i64) -> serde_json::Value {
 }
 
 /// The summary as a count over the state's allocations and evaluations.
-fn counted(s: &State, id: &str) -> BTreeMap<String, TaskGroupSummary> {
+fn counted(s: &State, ns: &str, id: &str) -> BTreeMap<String, TaskGroupSummary> {
     let mut out: BTreeMap<String, TaskGroupSummary> = s
-        .job("default", id)
+        .job(ns, id)
         .unwrap()
         .task_groups
         .iter()
         .map(|g| (g.name.clone(), TaskGroupSummary::default()))
         .collect();
-    for a in s.allocs_by_job("default", id) {
+    for a in s.allocs_by_job(ns, id) {
         out.entry(a.task_group.clone())
             .or_default()
             .count(a.client_status, true);
     }
     let mut latest: BTreeMap<String, (u64, String, i64)> = BTreeMap::new();
-    for e in s.evals_by_job("default", id) {
+    for e in s.evals_by_job(ns, id) {
         for (g, n) in &e.queued_allocations {
             let cand = (e.modify_index, e.id.clone(), *n);
             if latest
@@ -60,16 +66,16 @@ fn check(store: &Store) {
     let snap = store.snapshot();
     let restored = State::restore(&snap).unwrap();
     store.with_state(|s| {
-        for id in JOBS {
-            let Some(live) = s.job_summary("default", id) else {
-                assert!(restored.job_summary("default", id).is_none());
+        for (ns, id) in JOBS {
+            let Some(live) = s.job_summary(ns, id) else {
+                assert!(restored.job_summary(ns, id).is_none());
                 continue;
             };
-            assert_eq!(live.summary, counted(s, id), "summary of {id}");
+            assert_eq!(live.summary, counted(s, ns, id), "summary of {ns}/{id}");
             assert_eq!(
                 Some(&live),
-                restored.job_summary("default", id).as_ref(),
-                "restored {id}"
+                restored.job_summary(ns, id).as_ref(),
+                "restored {ns}/{id}"
             );
         }
     });
@@ -110,10 +116,12 @@ fn op() -> impl Strategy<Value = Op> {
 fn run(store: &Store, op: &Op) {
     match op {
         Op::Register { job, a, b } => {
-            let _ = register(store, &two_groups(JOBS[*job], *a, *b));
+            let (ns, id) = JOBS[*job];
+            let _ = store.register_job_json(&body(&two_groups(id, *a, *b)), &in_ns(ns));
         }
         Op::Deregister(job) => {
-            let _ = store.deregister_job(JOBS[*job], &WriteOptions::default());
+            let (ns, id) = JOBS[*job];
+            let _ = store.deregister_job(id, &in_ns(ns));
         }
         Op::Client { alloc, status } => {
             let ids: Vec<String> = store.with_state(|s| s.allocs().map(|a| a.id.clone()).collect());
@@ -138,7 +146,8 @@ fn run(store: &Store, op: &Op) {
                 target: [("Group".to_string(), "a".to_string())].into(),
                 ..JobScaleRequest::default()
             };
-            let _ = store.scale_job(JOBS[*job], req, &WriteOptions::default());
+            let (ns, id) = JOBS[*job];
+            let _ = store.scale_job(id, req, &in_ns(ns));
         }
         Op::Collect => {
             let _ = store.garbage_collect(0);
@@ -154,6 +163,9 @@ proptest! {
         let store = store_with(Config::default());
         add_node(&store, "n1");
         add_node(&store, "n2");
+        store
+            .upsert_namespace("team", Default::default(), &WriteOptions::default())
+            .unwrap();
         for op in &ops {
             run(&store, op);
             check(&store);
