@@ -326,8 +326,9 @@ class Api:
     def __init__(self, addr: str):
         self.addr = addr
         self._local = threading.local()
-        self._jobs: list[str] = []
+        self._jobs: list[tuple[str, str | None]] = []
         self._nodes: list[str] = []
+        self._namespaces: list[str] = []
         self._lock = threading.Lock()
 
     # ---- raw HTTP
@@ -375,12 +376,23 @@ class Api:
     def node_path(node_id: str, suffix: str = "") -> str:
         return "/v1/node/" + urllib.parse.quote(node_id, safe="") + suffix
 
+    @staticmethod
+    def namespace_path(name: str) -> str:
+        return "/v1/namespace/" + urllib.parse.quote(name, safe="")
+
     # ---- bookkeeping
 
-    def track_job(self, job_id: str):
+    def track_job(self, job_id: str, namespace: str | None = None):
+        """Deletes the job when the test ends (`namespace` None: `default`)."""
         with self._lock:
-            if job_id not in self._jobs:
-                self._jobs.append(job_id)
+            if (job_id, namespace) not in self._jobs:
+                self._jobs.append((job_id, namespace))
+
+    def track_namespace(self, name: str):
+        """Deletes the namespace when the test ends, after the jobs."""
+        with self._lock:
+            if name not in self._namespaces:
+                self._namespaces.append(name)
 
     def track_node(self, node_id: str):
         with self._lock:
@@ -388,10 +400,19 @@ class Api:
                 self._nodes.append(node_id)
 
     def cleanup(self):
-        """Best effort: the test's jobs first, then its nodes."""
-        for job_id in self._jobs:
+        """Best effort: the test's jobs first, then its namespaces (a namespace
+        holding a job cannot be deleted: the jobs of one are purged), then its
+        nodes."""
+        for job_id, namespace in self._jobs:
+            params = {"namespace": namespace, "purge": "true"} if namespace else None
             try:
-                self.session.delete(self.addr + self.job_path(job_id), timeout=(3, 10))
+                self.session.delete(self.addr + self.job_path(job_id), params=params,
+                                    timeout=(3, 10))
+            except requests.RequestException:
+                pass
+        for name in self._namespaces:
+            try:
+                self.session.delete(self.addr + self.namespace_path(name), timeout=(3, 10))
             except requests.RequestException:
                 pass
         for node_id in self._nodes:
@@ -400,6 +421,7 @@ class Api:
             except requests.RequestException:
                 pass
         self._jobs.clear()
+        self._namespaces.clear()
         self._nodes.clear()
 
     # ---- factories
@@ -477,7 +499,9 @@ class Api:
         if job is not None:
             body["Job"] = job
             if isinstance(job.get("ID"), str):
-                self.track_job(job["ID"])
+                # The job's own namespace wins over `?namespace=`.
+                namespace = job.get("Namespace") or (params or {}).get("namespace")
+                self.track_job(job["ID"], namespace if isinstance(namespace, str) else None)
         if path is None:
             path = self.job_path(job["ID"]) if job is not None else "/v1/jobs"
         return self.request(method, path, params=params, body=body)
@@ -517,6 +541,26 @@ class Api:
         body = r.ok()
         assert r.index == body["Index"], f"X-Nomad-Index != body Index: {r!r}"
         return body
+
+    # ---- namespaces
+
+    @staticmethod
+    def namespace_name(tag: str = "ns") -> str:
+        return f"ordu-test-{tag}-{uid()}"
+
+    def create_namespace(self, name: str | None = None, **fields) -> str:
+        """Creates a namespace (deleted when the test ends); returns its name."""
+        name = name or self.namespace_name()
+        body = {"Name": name}
+        body.update(fields)
+        self.track_namespace(name)
+        r = self.request("PUT", "/v1/namespace", body=body)
+        r.expect(200)
+        assert r.index > 0, f"a namespace write answers its index: {r!r}"
+        return name
+
+    def namespace(self, name: str) -> dict:
+        return self.get(self.namespace_path(name)).ok()
 
     # ---- nodes, evaluations, allocations
 
