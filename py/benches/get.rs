@@ -38,9 +38,9 @@ fn per_call(batches: usize, n: usize, mut f: impl FnMut()) -> f64 {
 fn main() {
     let store = Arc::new(Store::default());
     let body = format!(r#"{{"Job": {SEED}}}"#);
-    host::register_job(&store, body.as_bytes(), None).unwrap();
+    host::register_job(&store, body.as_bytes(), &host::write_options(None, None)).unwrap();
     let id = "binstore-storagelocker";
-    let q = host::query(0, 0, None);
+    let q = host::query(0, 0, None, None);
 
     let get = per_call(50, 2000, || {
         let r = host::job(&store, id, &q).unwrap();
@@ -56,7 +56,12 @@ fn main() {
         let mut job = seed.clone();
         job["ID"] = other.as_str().into();
         let body = serde_json::json!({ "Job": job }).to_string();
-        host::register_job(&many_store, body.as_bytes(), None).unwrap();
+        host::register_job(
+            &many_store,
+            body.as_bytes(),
+            &host::write_options(None, None),
+        )
+        .unwrap();
     }
     let mut turn = many.iter().cycle();
     let get_many = per_call(50, 2000, || {
@@ -80,8 +85,8 @@ fn main() {
             let store = store.clone();
             std::thread::spawn(move || {
                 tx.send(()).unwrap();
-                let r =
-                    host::job_evaluations(&store, id, &host::query(index, 10_000, None)).unwrap();
+                let r = host::job_evaluations(&store, id, &host::query(index, 10_000, None, None))
+                    .unwrap();
                 assert!(r.index > index);
                 Instant::now()
             })
@@ -89,7 +94,7 @@ fn main() {
         rx.recv().unwrap();
         std::thread::sleep(Duration::from_millis(2)); // let it block
         let t = Instant::now();
-        host::evaluate_job(&store, id, None).unwrap();
+        host::evaluate_job(&store, id, &host::write_options(None, None)).unwrap();
         let woke = reader.join().unwrap();
         wakes.push(woke.saturating_duration_since(t).as_nanos() as f64);
     }

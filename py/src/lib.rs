@@ -363,6 +363,13 @@ impl EventStream {
 ///     while True:
 ///         jobs, index = store.jobs(index=index, wait=60)
 ///
+/// Jobs live in namespaces (Nomad's): every method that names a job, and
+/// the job, evaluation and allocation lists, take `namespace` (None or "":
+/// "default"; "*" on lists: every namespace). Two jobs with one ID in two
+/// namespaces are two jobs. A register's job `Namespace` wins over
+/// `namespace`; registering into a namespace that `upsert_namespace` did
+/// not make is an InvalidError (path `Namespace`). "default" always exists.
+///
 /// Every method is safe to call from any thread. At interpreter exit
 /// (`atexit`), reads still waiting in other threads end with their current
 /// answer, and later reads do not wait, so daemon threads never hold exit up
@@ -392,6 +399,24 @@ impl Store {
         }
     }
 
+    /// A write whose reply has no body (Nomad answers nothing, the core
+    /// `null`): `{"Index": n}`, as the other writes carry their index.
+    fn write_index<'py>(
+        &self,
+        py: Python<'py>,
+        f: impl FnOnce(&ordu::Store) -> ordu::Result<Reply> + Send,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let store = &*self.inner;
+        match exit::detach(py, || f(store)) {
+            Ok(r) => {
+                let reply = PyDict::new(py);
+                reply.set_item("Index", r.index)?;
+                Ok(reply.into_any())
+            }
+            Err(e) => Err(to_py_err(py, e)),
+        }
+    }
+
     /// A read, blocking in slices when `index` > 0; answers `(value, index)`.
     /// The value goes straight into Python objects (no JSON text).
     fn read<'py, T: Serialize + Send>(
@@ -399,10 +424,10 @@ impl Store {
         py: Python<'py>,
         index: u64,
         wait: Option<f64>,
-        region: Option<String>,
+        scope: Scope,
         f: impl Fn(&ordu::Store, &QueryOptions) -> ordu::Result<Query<T>> + Send + Sync,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read_as(py, index, wait, region, f, |py, v| topy::to_py(py, v))
+        self.read_as(py, index, wait, scope, f, |py, v| topy::to_py(py, v))
     }
 
     /// [`Store::read`] with the value made into Python objects by `to_py`.
@@ -411,20 +436,20 @@ impl Store {
         py: Python<'py>,
         index: u64,
         wait: Option<f64>,
-        region: Option<String>,
+        scope: Scope,
         f: impl Fn(&ordu::Store, &QueryOptions) -> ordu::Result<Query<T>> + Send + Sync,
         to_py: impl FnOnce(Python<'py>, &T) -> PyResult<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let wait_ms = wait_ms(wait)?;
         let store = &*self.inner;
-        let region = region.as_deref();
+        let (region, namespace) = (scope.region.as_deref(), scope.namespace.as_deref());
         let answer = if index == 0 || exit::closing() {
             // Answers without waiting for a change, but the state's read lock
             // may be taken by a write for as long as the write applies: wait
             // for it without the GIL, so other Python threads run meanwhile
             // (a release and re-take of an uncontended GIL costs far less
             // than the read).
-            exit::detach(py, || f(store, &host::query(0, 0, region)))
+            exit::detach(py, || f(store, &host::query(0, 0, region, namespace)))
         } else {
             exit::detach(py, || {
                 host::read_in_slices(
@@ -432,6 +457,7 @@ impl Store {
                     index,
                     wait_ms,
                     region,
+                    namespace,
                     SLICE,
                     |q| f(store, q),
                     between_slices,
@@ -459,7 +485,7 @@ impl Store {
         list: ListArgs,
         index: u64,
         wait: Option<f64>,
-        region: Option<String>,
+        scope: Scope,
         f: impl Fn(&ordu::Store, &ordu::ListOptions, &QueryOptions) -> ordu::Result<Query<Page<T>>>
             + Send
             + Sync,
@@ -469,7 +495,7 @@ impl Store {
             py,
             index,
             wait,
-            region,
+            scope,
             |s, q| f(s, &opts, q),
             |py, page| {
                 let token = page.next_token.clone().into_pyobject(py)?.into_any();
@@ -648,20 +674,24 @@ impl Store {
     ///
     /// `request` is Nomad's register body: `{"Job": {...}}`, optionally with
     /// `"EnforceIndex": True, "JobModifyIndex": n` (check-and-set). With
-    /// `job_id`, the job's ID must be it (as `PUT /v1/job/<id>`). Returns
+    /// `job_id`, the job's ID must be it (as `PUT /v1/job/<id>`). The job
+    /// goes in its own `Namespace`, else in `namespace` (`?namespace=`),
+    /// else in "default"; that namespace must exist. Returns
     /// `{"EvalID", "EvalCreateIndex", "JobModifyIndex", "Index", ...}`.
     /// Raises InvalidError, ConflictError, RegionError, LimitError.
-    #[pyo3(signature = (request, *, job_id=None, region=None))]
+    #[pyo3(signature = (request, *, job_id=None, region=None, namespace=None))]
     fn register_job<'py>(
         &self,
         py: Python<'py>,
         request: &Bound<'py, PyAny>,
         job_id: Option<String>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let body = body_bytes(request)?;
+        let w = host::write_options(region.as_deref(), namespace.as_deref());
         self.write(py, |s| {
-            host::register_job_at(s, job_id.as_deref(), &body, region.as_deref())
+            host::register_job_at(s, job_id.as_deref(), &body, &w)
         })
     }
 
@@ -672,29 +702,33 @@ impl Store {
     /// {...}}, "FailedTGAllocs", "JobModifyIndex", "Diff", "Index", ...}`.
     /// Raises InvalidError (a job register would refuse, or another ID),
     /// RegionError, LimitError.
-    #[pyo3(signature = (job_id, request, *, region=None))]
+    #[pyo3(signature = (job_id, request, *, region=None, namespace=None))]
     fn plan_job<'py>(
         &self,
         py: Python<'py>,
         job_id: String,
         request: &Bound<'py, PyAny>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let body = body_bytes(request)?;
-        self.write(py, |s| host::plan_job(s, &job_id, &body, region.as_deref()))
+        let w = host::write_options(region.as_deref(), namespace.as_deref());
+        self.write(py, |s| host::plan_job(s, &job_id, &body, &w))
     }
 
     /// Creates a `job-register` evaluation for an existing job.
     /// Returns `{"EvalID", "EvalCreateIndex", "JobModifyIndex", "Index", ...}`;
     /// raises NotFoundError for a missing job.
-    #[pyo3(signature = (job_id, *, region=None))]
+    #[pyo3(signature = (job_id, *, region=None, namespace=None))]
     fn evaluate_job<'py>(
         &self,
         py: Python<'py>,
         job_id: String,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.write(py, |s| host::evaluate_job(s, &job_id, region.as_deref()))
+        let w = host::write_options(region.as_deref(), namespace.as_deref());
+        self.write(py, |s| host::evaluate_job(s, &job_id, &w))
     }
 
     /// Reverts a job to a version it keeps, from `{"JobID", "JobVersion",
@@ -702,107 +736,109 @@ impl Store {
     /// registered as a new version, with an evaluation. Answers as a
     /// register; ConflictError for the current version or another prior
     /// version than enforced, NotFoundError for a missing job or version.
-    #[pyo3(signature = (job_id, request, *, region=None))]
+    #[pyo3(signature = (job_id, request, *, region=None, namespace=None))]
     fn revert_job<'py>(
         &self,
         py: Python<'py>,
         job_id: String,
         request: &Bound<'py, PyAny>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.check_region(py, region.as_deref())?;
         let body = body_bytes(request)?;
-        self.write(py, |s| {
-            host::revert_job(s, &job_id, &body, region.as_deref())
-        })
+        let w = host::write_options(region.as_deref(), namespace.as_deref());
+        self.write(py, |s| host::revert_job(s, &job_id, &body, &w))
     }
 
     /// Marks a version of a job stable or not, from `{"JobID", "JobVersion",
     /// "Stable"}` (`JobID` must be `job_id`): `{"Index"}`. NotFoundError for
     /// a missing job or version.
-    #[pyo3(signature = (job_id, request, *, region=None))]
+    #[pyo3(signature = (job_id, request, *, region=None, namespace=None))]
     fn set_job_stability<'py>(
         &self,
         py: Python<'py>,
         job_id: String,
         request: &Bound<'py, PyAny>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.check_region(py, region.as_deref())?;
         let body = body_bytes(request)?;
-        self.write(py, |s| {
-            host::set_job_stability(s, &job_id, &body, region.as_deref())
-        })
+        let w = host::write_options(region.as_deref(), namespace.as_deref());
+        self.write(py, |s| host::set_job_stability(s, &job_id, &body, &w))
     }
 
     /// Scales a task group from `{"Count", "Target": {"Group"}, "Message",
     /// "PolicyOverride", "JobModifyIndex"}`: a new version with a
     /// `job-scaling` evaluation; answers as a register (without a `Count`
     /// nothing is written). InvalidError for an unknown group or a bad count.
-    #[pyo3(signature = (job_id, request, *, region=None))]
+    #[pyo3(signature = (job_id, request, *, region=None, namespace=None))]
     fn scale_job<'py>(
         &self,
         py: Python<'py>,
         job_id: String,
         request: &Bound<'py, PyAny>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.check_region(py, region.as_deref())?;
         let body = body_bytes(request)?;
-        self.write(py, |s| {
-            host::scale_job(s, &job_id, &body, region.as_deref())
-        })
+        let w = host::write_options(region.as_deref(), namespace.as_deref());
+        self.write(py, |s| host::scale_job(s, &job_id, &body, &w))
     }
 
     /// Nomad's periodic force launch: ordu has no periodic jobs, so this
     /// raises ConflictError (`can't force launch non-periodic job`), or
     /// NotFoundError for a missing job.
-    #[pyo3(signature = (job_id, *, region=None))]
+    #[pyo3(signature = (job_id, *, region=None, namespace=None))]
     fn force_periodic_job<'py>(
         &self,
         py: Python<'py>,
         job_id: String,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.write(py, |s| {
-            host::force_periodic_job(s, &job_id, region.as_deref())
-        })
+        let w = host::write_options(region.as_deref(), namespace.as_deref());
+        self.write(py, |s| host::force_periodic_job(s, &job_id, &w))
     }
 
     /// Nomad's dispatch: ordu has no parameterized jobs, so this raises
     /// ConflictError (`Specified job ... is not a parameterized job`), or
     /// NotFoundError for a missing job.
-    #[pyo3(signature = (job_id, *, region=None))]
+    #[pyo3(signature = (job_id, *, region=None, namespace=None))]
     fn dispatch_job<'py>(
         &self,
         py: Python<'py>,
         job_id: String,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.write(py, |s| host::dispatch_job(s, &job_id, region.as_deref()))
+        let w = host::write_options(region.as_deref(), namespace.as_deref());
+        self.write(py, |s| host::dispatch_job(s, &job_id, &w))
     }
 
     /// Deregisters a job, with the `job-deregister` evaluation that stops its
     /// allocations: removes it, or with a store configured
     /// `"deregister": "stop"` keeps it stopped unless `purge`. A missing job
     /// writes nothing: `EvalID` "" and `Index` 0.
-    #[pyo3(signature = (job_id, *, purge=false, region=None))]
+    #[pyo3(signature = (job_id, *, purge=false, region=None, namespace=None))]
     fn deregister_job<'py>(
         &self,
         py: Python<'py>,
         job_id: String,
         purge: bool,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.write(py, |s| {
-            host::deregister_job(s, &job_id, purge, region.as_deref())
-        })
+        let w = host::write_options(region.as_deref(), namespace.as_deref());
+        self.write(py, |s| host::deregister_job(s, &job_id, purge, &w))
     }
 
     /// The full job: `(job, index)`. Raises NotFoundError (its `index` is the
     /// read's) for a missing job; with `index=N` a missing job is waited for.
     /// The dict is the caller's own to change, at any depth.
-    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
+    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None, namespace=None))]
     fn job<'py>(
         &self,
         py: Python<'py>,
@@ -810,12 +846,13 @@ impl Store {
         index: u64,
         wait: Option<f64>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         self.read_as(
             py,
             index,
             wait,
-            region,
+            Scope::new(region, namespace),
             |s, q| s.job(&job_id, q),
             |py, job| self.jobs.to_py(py, job),
         )
@@ -823,7 +860,7 @@ impl Store {
 
     /// Job list stubs sorted by ID, of the jobs whose ID starts with `prefix`:
     /// `(stubs, index)`.
-    #[pyo3(signature = (*, prefix=String::new(), index=0, wait=None, region=None))]
+    #[pyo3(signature = (*, prefix=String::new(), index=0, wait=None, region=None, namespace=None))]
     fn jobs<'py>(
         &self,
         py: Python<'py>,
@@ -831,14 +868,17 @@ impl Store {
         index: u64,
         wait: Option<f64>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| s.jobs(&prefix, q))
+        self.read(py, index, wait, Scope::new(region, namespace), |s, q| {
+            s.jobs(&prefix, q)
+        })
     }
 
     /// A page of the job list: `(stubs, index, next_token)`, in ID order;
     /// `per_page` (0: all), `next_token` (a previous page's, of the form
     /// `<Namespace>.<ID>`) and `reverse` as Nomad's `GET /v1/jobs` takes them.
-    #[pyo3(signature = (*, prefix=String::new(), per_page=0, next_token=String::new(), reverse=false, index=0, wait=None, region=None))]
+    #[pyo3(signature = (*, prefix=String::new(), per_page=0, next_token=String::new(), reverse=false, index=0, wait=None, region=None, namespace=None))]
     #[allow(clippy::too_many_arguments)]
     fn jobs_page<'py>(
         &self,
@@ -850,9 +890,17 @@ impl Store {
         index: u64,
         wait: Option<f64>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let list = ListArgs::new(prefix, per_page, next_token, reverse);
-        self.read_page(py, list, index, wait, region, |s, l, q| s.jobs_page(l, q))
+        self.read_page(
+            py,
+            list,
+            index,
+            wait,
+            Scope::new(region, namespace),
+            |s, l, q| s.jobs_page(l, q),
+        )
     }
 
     /// A page of the node list: `(stubs, index, next_token)`, as
@@ -871,14 +919,16 @@ impl Store {
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let list = ListArgs::new(prefix, per_page, next_token, reverse);
-        self.read_page(py, list, index, wait, region, |s, l, q| s.nodes_page(l, q))
+        self.read_page(py, list, index, wait, Scope::region(region), |s, l, q| {
+            s.nodes_page(l, q)
+        })
     }
 
     /// Every evaluation (full objects), a page at a time: `(evaluations,
     /// index, next_token)`. Filtered by ID `prefix`, `job` (JobID) and
     /// `status`; in Nomad's order (CreateIndex then ID, or ID with a
     /// prefix). The index is that of the last change to any evaluation.
-    #[pyo3(signature = (*, prefix=String::new(), job=String::new(), status=String::new(), per_page=0, next_token=String::new(), reverse=false, index=0, wait=None, region=None))]
+    #[pyo3(signature = (*, prefix=String::new(), job=String::new(), status=String::new(), per_page=0, next_token=String::new(), reverse=false, index=0, wait=None, region=None, namespace=None))]
     #[allow(clippy::too_many_arguments)]
     fn evaluations<'py>(
         &self,
@@ -892,16 +942,24 @@ impl Store {
         index: u64,
         wait: Option<f64>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let mut list = ListArgs::new(prefix, per_page, next_token, reverse);
         (list.job, list.status) = (job, status);
-        self.read_page(py, list, index, wait, region, |s, l, q| s.evaluations(l, q))
+        self.read_page(
+            py,
+            list,
+            index,
+            wait,
+            Scope::new(region, namespace),
+            |s, l, q| s.evaluations(l, q),
+        )
     }
 
     /// Every allocation's stub, a page at a time: `(stubs, index,
     /// next_token)`, as [`Store::evaluations`] (`status` is the
     /// ClientStatus).
-    #[pyo3(signature = (*, prefix=String::new(), job=String::new(), status=String::new(), per_page=0, next_token=String::new(), reverse=false, index=0, wait=None, region=None))]
+    #[pyo3(signature = (*, prefix=String::new(), job=String::new(), status=String::new(), per_page=0, next_token=String::new(), reverse=false, index=0, wait=None, region=None, namespace=None))]
     #[allow(clippy::too_many_arguments)]
     fn allocations<'py>(
         &self,
@@ -915,15 +973,23 @@ impl Store {
         index: u64,
         wait: Option<f64>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let mut list = ListArgs::new(prefix, per_page, next_token, reverse);
         (list.job, list.status) = (job, status);
-        self.read_page(py, list, index, wait, region, |s, l, q| s.allocations(l, q))
+        self.read_page(
+            py,
+            list,
+            index,
+            wait,
+            Scope::new(region, namespace),
+            |s, l, q| s.allocations(l, q),
+        )
     }
 
     /// A job's allocation stubs: `(stubs, index)`. Those of the job's current
     /// incarnation, or of every incarnation with `all=True`.
-    #[pyo3(signature = (job_id, *, all=false, index=0, wait=None, region=None))]
+    #[pyo3(signature = (job_id, *, all=false, index=0, wait=None, region=None, namespace=None))]
     #[allow(clippy::too_many_arguments)]
     fn job_allocations<'py>(
         &self,
@@ -933,15 +999,16 @@ impl Store {
         index: u64,
         wait: Option<f64>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| {
+        self.read(py, index, wait, Scope::new(region, namespace), |s, q| {
             s.job_allocations(&job_id, all, q)
         })
     }
 
     /// The versions a job keeps, newest first: `({"Versions": [...],
     /// "Diffs": None}, index)`; NotFoundError for a missing job.
-    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
+    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None, namespace=None))]
     fn job_versions<'py>(
         &self,
         py: Python<'py>,
@@ -949,13 +1016,16 @@ impl Store {
         index: u64,
         wait: Option<f64>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| s.job_versions(&job_id, q))
+        self.read(py, index, wait, Scope::new(region, namespace), |s, q| {
+            s.job_versions(&job_id, q)
+        })
     }
 
     /// A job's summary (Nomad's `JobSummary`): `(summary, index)`;
     /// NotFoundError for a missing job.
-    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
+    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None, namespace=None))]
     fn job_summary<'py>(
         &self,
         py: Python<'py>,
@@ -963,13 +1033,16 @@ impl Store {
         index: u64,
         wait: Option<f64>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| s.job_summary(&job_id, q))
+        self.read(py, index, wait, Scope::new(region, namespace), |s, q| {
+            s.job_summary(&job_id, q)
+        })
     }
 
     /// A job's scale status (Nomad's `JobScaleStatus`): `(status, index)`;
     /// NotFoundError for a missing job.
-    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
+    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None, namespace=None))]
     fn job_scale_status<'py>(
         &self,
         py: Python<'py>,
@@ -977,14 +1050,15 @@ impl Store {
         index: u64,
         wait: Option<f64>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| {
+        self.read(py, index, wait, Scope::new(region, namespace), |s, q| {
             s.job_scale_status(&job_id, q)
         })
     }
 
     /// A job's deployments: `([], index)` (ordu has none).
-    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
+    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None, namespace=None))]
     fn job_deployments<'py>(
         &self,
         py: Python<'py>,
@@ -992,14 +1066,15 @@ impl Store {
         index: u64,
         wait: Option<f64>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| {
-            s.wait(ordu::reads::job_deployments(&job_id), q)
+        self.read(py, index, wait, Scope::new(region, namespace), |s, q| {
+            s.wait(ordu::reads::job_deployments(q.namespace(), &job_id), q)
         })
     }
 
     /// A job's latest deployment: `(None, index)` (ordu has none).
-    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
+    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None, namespace=None))]
     fn job_deployment<'py>(
         &self,
         py: Python<'py>,
@@ -1007,14 +1082,15 @@ impl Store {
         index: u64,
         wait: Option<f64>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| {
-            s.wait(ordu::reads::job_deployment(&job_id), q)
+        self.read(py, index, wait, Scope::new(region, namespace), |s, q| {
+            s.wait(ordu::reads::job_deployment(q.namespace(), &job_id), q)
         })
     }
 
     /// A job's evaluations (full objects): `(evaluations, index)`.
-    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None))]
+    #[pyo3(signature = (job_id, *, index=0, wait=None, region=None, namespace=None))]
     fn job_evaluations<'py>(
         &self,
         py: Python<'py>,
@@ -1022,8 +1098,9 @@ impl Store {
         index: u64,
         wait: Option<f64>,
         region: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| {
+        self.read(py, index, wait, Scope::new(region, namespace), |s, q| {
             s.job_evaluations(&job_id, q)
         })
     }
@@ -1038,7 +1115,9 @@ impl Store {
         wait: Option<f64>,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| s.evaluation(&eval_id, q))
+        self.read(py, index, wait, Scope::region(region), |s, q| {
+            s.evaluation(&eval_id, q)
+        })
     }
 
     /// The allocation stubs of an evaluation: `(stubs, index)`; `[]` for an
@@ -1052,7 +1131,7 @@ impl Store {
         wait: Option<f64>,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| {
+        self.read(py, index, wait, Scope::region(region), |s, q| {
             s.eval_allocations(&eval_id, q)
         })
     }
@@ -1092,7 +1171,87 @@ impl Store {
         wait: Option<f64>,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| s.allocation(&alloc_id, q))
+        self.read(py, index, wait, Scope::region(region), |s, q| {
+            s.allocation(&alloc_id, q)
+        })
+    }
+
+    // ---- namespaces
+
+    /// Every namespace whose name starts with `prefix`, sorted by name:
+    /// `(namespaces, index)`. `default` is always there; the others are
+    /// made by `upsert_namespace`. The index is the namespace table's.
+    #[pyo3(signature = (*, prefix=String::new(), index=0, wait=None, region=None))]
+    fn namespaces<'py>(
+        &self,
+        py: Python<'py>,
+        prefix: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, Scope::region(region), |s, q| {
+            s.namespaces(&prefix, q)
+        })
+    }
+
+    /// A namespace (`{"Name", "Description", "Quota", "Meta", "CreateIndex",
+    /// "ModifyIndex"}`): `(namespace, index)`; NotFoundError (`what`
+    /// 'namespace') when there is none; with `index=N` a missing one is
+    /// waited for.
+    #[pyo3(signature = (name, *, index=0, wait=None, region=None))]
+    fn namespace<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        index: u64,
+        wait: Option<f64>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.read(py, index, wait, Scope::region(region), |s, q| {
+            s.namespace(&name, q)
+        })
+    }
+
+    /// Creates or updates a namespace, as `PUT /v1/namespace[/<name>]`:
+    /// `namespace` is its body (`{"Name", "Description", "Meta", "Quota"}`,
+    /// a dict or JSON text), or a str that is not JSON text (does not start
+    /// with `{`): the name alone. With `name` (the path's), a body without a
+    /// Name takes it and another Name is an InvalidError. Returns `{"Index":
+    /// n}`; an update keeps CreateIndex. InvalidError (path `Name`) for a
+    /// name other than 1 to 128 letters, digits and `-`.
+    #[pyo3(signature = (namespace, *, name=None, region=None))]
+    fn upsert_namespace<'py>(
+        &self,
+        py: Python<'py>,
+        namespace: &Bound<'py, PyAny>,
+        name: Option<String>,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let body = match namespace.cast::<PyString>() {
+            Ok(text) if !text.to_cow()?.trim_start().starts_with('{') => {
+                let name = text.to_cow()?;
+                Cow::Owned(serde_json::json!({ "Name": name }).to_string().into_bytes())
+            }
+            _ => body_bytes(namespace)?,
+        };
+        let path = name.unwrap_or_default();
+        self.write_index(py, |s| {
+            host::upsert_namespace(s, &path, &body, region.as_deref())
+        })
+    }
+
+    /// Deletes a namespace: `{"Index": n}`. NotFoundError when there is
+    /// none; ConflictError for `default` and for a namespace that holds a
+    /// job, stopped or not (purge its jobs first).
+    #[pyo3(signature = (name, *, region=None))]
+    fn delete_namespace<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.write_index(py, |s| host::delete_namespace(s, &name, region.as_deref()))
     }
 
     // ---- nodes
@@ -1233,7 +1392,9 @@ impl Store {
         wait: Option<f64>,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| s.node(&node_id, q))
+        self.read(py, index, wait, Scope::region(region), |s, q| {
+            s.node(&node_id, q)
+        })
     }
 
     /// Node stubs sorted by ID, of the nodes whose ID starts with `prefix`:
@@ -1247,7 +1408,9 @@ impl Store {
         wait: Option<f64>,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| s.nodes(&prefix, q))
+        self.read(py, index, wait, Scope::region(region), |s, q| {
+            s.nodes(&prefix, q)
+        })
     }
 
     /// A node's allocations (full objects): `(allocations, index)`.
@@ -1260,7 +1423,7 @@ impl Store {
         wait: Option<f64>,
         region: Option<String>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.read(py, index, wait, region, |s, q| {
+        self.read(py, index, wait, Scope::region(region), |s, q| {
             s.node_allocations(&node_id, q)
         })
     }
@@ -1401,6 +1564,26 @@ impl Store {
             self.inner.config().region,
             self.index(py)
         )
+    }
+}
+
+/// Where a read looks, as Python passed it: a region (None: the store's)
+/// and a namespace (None or empty: `default`; `*`: every one, on lists).
+struct Scope {
+    region: Option<String>,
+    namespace: Option<String>,
+}
+
+impl Scope {
+    /// A read of a job, or of a list that namespaces divide.
+    fn new(region: Option<String>, namespace: Option<String>) -> Self {
+        Scope { region, namespace }
+    }
+
+    /// A read namespaces do not divide (nodes, namespaces, an evaluation
+    /// or allocation by ID).
+    fn region(region: Option<String>) -> Self {
+        Scope::new(region, None)
     }
 }
 

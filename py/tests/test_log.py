@@ -94,7 +94,7 @@ def test_snapshot_restore_and_leadership():
     store.register_node({"Node": node()})
     store.register_job({"Job": fitting_job("dc1", 2, "web")})
     snap = store.snapshot()
-    assert snap.startswith(b'{"version":3')
+    assert snap.startswith(b'{"version":4')
 
     follower = ordu.Store()
     follower.leader = False

@@ -22,7 +22,7 @@ class OrduError(Exception):
     http_status_lookup: int
 
 class NotFoundError(OrduError):
-    """The job, evaluation, allocation or node does not exist."""
+    """The job, evaluation, allocation, node or namespace does not exist."""
 
     what: str
     id: str
@@ -75,7 +75,9 @@ class Delivery:
         """``{"Eval", "Token", "Attempt"}``."""
 
 class Store:
-    """An embedded ordu store. Reads answer ``(value, index)`` and block with ``index=``."""
+    """An embedded ordu store. Reads answer ``(value, index)`` and block with ``index=``.
+    Methods naming a job, and the job, evaluation and allocation lists, take
+    ``namespace`` (None: ``default``; ``*`` on lists: every namespace)."""
 
     def __init__(
         self,
@@ -121,55 +123,67 @@ class Store:
         """Raises LimitError when a body of nbytes is over the store's bound."""
     # jobs
     def register_job(
-        self, request: Body, *, job_id: Optional[str] = None, region: Optional[str] = None
+        self, request: Body, *, job_id: Optional[str] = None, region: Optional[str] = None,
+        namespace: Optional[str] = None,
     ) -> Obj:
         """Registers ``{"Job": {...}}``; returns ``{"EvalID", "Index", ...}``."""
     def plan_job(
-        self, job_id: str, request: Body, *, region: Optional[str] = None
+        self, job_id: str, request: Body, *, region: Optional[str] = None,
+        namespace: Optional[str] = None,
     ) -> Obj:
         """A dry run of registering ``{"Job": {...}, "Diff": bool}``: Nomad's
         plan answer (``Annotations``, ``FailedTGAllocs``, ``JobModifyIndex``,
         ``Diff``); writes nothing."""
-    def evaluate_job(self, job_id: str, *, region: Optional[str] = None) -> Obj:
+    def evaluate_job(
+        self, job_id: str, *, region: Optional[str] = None, namespace: Optional[str] = None
+    ) -> Obj:
         """Creates a job-register evaluation for an existing job."""
     def revert_job(
-        self, job_id: str, request: Body, *, region: Optional[str] = None
+        self, job_id: str, request: Body, *, region: Optional[str] = None,
+        namespace: Optional[str] = None,
     ) -> Obj:
         """Registers a kept version's spec as a new version, from
         ``{"JobID", "JobVersion", "EnforcePriorVersion"}``; answers as a register."""
     def set_job_stability(
-        self, job_id: str, request: Body, *, region: Optional[str] = None
+        self, job_id: str, request: Body, *, region: Optional[str] = None,
+        namespace: Optional[str] = None,
     ) -> Obj:
         """Marks a version stable or not, from ``{"JobID", "JobVersion", "Stable"}``:
         ``{"Index"}``."""
     def scale_job(
-        self, job_id: str, request: Body, *, region: Optional[str] = None
+        self, job_id: str, request: Body, *, region: Optional[str] = None,
+        namespace: Optional[str] = None,
     ) -> Obj:
         """Scales a group from ``{"Count", "Target": {"Group"}, ...}``; answers as a
         register."""
-    def force_periodic_job(self, job_id: str, *, region: Optional[str] = None) -> Obj:
+    def force_periodic_job(
+        self, job_id: str, *, region: Optional[str] = None, namespace: Optional[str] = None
+    ) -> Obj:
         """Always raises: ordu has no periodic jobs (ConflictError, as Nomad's error)."""
-    def dispatch_job(self, job_id: str, *, region: Optional[str] = None) -> Obj:
+    def dispatch_job(
+        self, job_id: str, *, region: Optional[str] = None, namespace: Optional[str] = None
+    ) -> Obj:
         """Always raises: ordu has no parameterized jobs (ConflictError)."""
     def deregister_job(
-        self, job_id: str, *, purge: bool = False, region: Optional[str] = None
+        self, job_id: str, *, purge: bool = False, region: Optional[str] = None,
+        namespace: Optional[str] = None,
     ) -> Obj:
         """Removes a job and stops its allocations."""
     def job(
         self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
-        region: Optional[str] = None,
+        region: Optional[str] = None, namespace: Optional[str] = None,
     ) -> Tuple[Obj, int]:
         """The full job and the read's index. The dict is the caller's own to
         change, at any depth."""
     def jobs(
         self, *, prefix: str = "", index: int = 0, wait: Optional[float] = None,
-        region: Optional[str] = None,
+        region: Optional[str] = None, namespace: Optional[str] = None,
     ) -> Tuple[List[Obj], int]:
         """Job list stubs sorted by ID, filtered by ID prefix."""
     def jobs_page(
         self, *, prefix: str = "", per_page: int = 0, next_token: str = "",
         reverse: bool = False, index: int = 0, wait: Optional[float] = None,
-        region: Optional[str] = None,
+        region: Optional[str] = None, namespace: Optional[str] = None,
     ) -> Tuple[List[Obj], int, Optional[str]]:
         """A page of the job list in ID order: ``(stubs, index, next_token)``.
         ``per_page`` 0 is every job; ``next_token`` (``<Namespace>.<ID>``) is
@@ -178,6 +192,7 @@ class Store:
         self, *, prefix: str = "", job: str = "", status: str = "", per_page: int = 0,
         next_token: str = "", reverse: bool = False, index: int = 0,
         wait: Optional[float] = None, region: Optional[str] = None,
+        namespace: Optional[str] = None,
     ) -> Tuple[List[Obj], int, Optional[str]]:
         """Every evaluation, a page at a time: ``(evaluations, index,
         next_token)``, by CreateIndex then ID (token ``<CreateIndex>.<ID>``),
@@ -187,42 +202,44 @@ class Store:
         self, *, prefix: str = "", job: str = "", status: str = "", per_page: int = 0,
         next_token: str = "", reverse: bool = False, index: int = 0,
         wait: Optional[float] = None, region: Optional[str] = None,
+        namespace: Optional[str] = None,
     ) -> Tuple[List[Obj], int, Optional[str]]:
         """Every allocation's stub, a page at a time, as ``evaluations``
         (``status`` is the ClientStatus)."""
     def job_allocations(
         self, job_id: str, *, all: bool = False, index: int = 0,
         wait: Optional[float] = None, region: Optional[str] = None,
+        namespace: Optional[str] = None,
     ) -> Tuple[List[Obj], int]:
         """A job's allocation stubs."""
     def job_versions(
         self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
-        region: Optional[str] = None,
+        region: Optional[str] = None, namespace: Optional[str] = None,
     ) -> Tuple[Obj, int]:
         """``{"Versions": [newest first], "Diffs": None}``."""
     def job_summary(
         self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
-        region: Optional[str] = None,
+        region: Optional[str] = None, namespace: Optional[str] = None,
     ) -> Tuple[Obj, int]:
         """Nomad's ``JobSummary``: per group, allocations by client status and queued."""
     def job_scale_status(
         self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
-        region: Optional[str] = None,
+        region: Optional[str] = None, namespace: Optional[str] = None,
     ) -> Tuple[Obj, int]:
         """Nomad's ``JobScaleStatus``."""
     def job_deployments(
         self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
-        region: Optional[str] = None,
+        region: Optional[str] = None, namespace: Optional[str] = None,
     ) -> Tuple[List[Obj], int]:
         """Always ``[]``: ordu has no deployments."""
     def job_deployment(
         self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
-        region: Optional[str] = None,
+        region: Optional[str] = None, namespace: Optional[str] = None,
     ) -> Tuple[None, int]:
         """Always ``None``: ordu has no deployments."""
     def job_evaluations(
         self, job_id: str, *, index: int = 0, wait: Optional[float] = None,
-        region: Optional[str] = None,
+        region: Optional[str] = None, namespace: Optional[str] = None,
     ) -> Tuple[List[Obj], int]:
         """A job's evaluations."""
     def evaluation(
@@ -235,6 +252,27 @@ class Store:
         region: Optional[str] = None,
     ) -> Tuple[Obj, int]:
         """An allocation."""
+    # namespaces
+    def namespaces(
+        self, *, prefix: str = "", index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[List[Obj], int]:
+        """Every namespace whose name starts with ``prefix``, by name;
+        ``default`` always among them."""
+    def namespace(
+        self, name: str, *, index: int = 0, wait: Optional[float] = None,
+        region: Optional[str] = None,
+    ) -> Tuple[Obj, int]:
+        """A namespace; NotFoundError (``what`` ``namespace``) when missing."""
+    def upsert_namespace(
+        self, namespace: Body, *, name: Optional[str] = None, region: Optional[str] = None
+    ) -> Obj:
+        """Creates or updates a namespace from ``{"Name", "Description",
+        "Meta", "Quota"}``, or from a str that is only its name:
+        ``{"Index"}``. ``name`` is the path's (a body without Name takes it)."""
+    def delete_namespace(self, name: str, *, region: Optional[str] = None) -> Obj:
+        """Deletes a namespace: ``{"Index"}``. ConflictError for ``default``
+        and for one that holds a job; NotFoundError when missing."""
     # nodes
     def register_node(
         self, node: Body, *, node_id: Optional[str] = None, region: Optional[str] = None
