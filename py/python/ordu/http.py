@@ -4,12 +4,17 @@ Serves ``/v1/jobs``, ``/v1/job/<id>`` (``/allocations``, ``/evaluations``,
 ``/evaluate``, ``/plan``, ``DELETE``), ``/v1/nodes``, ``/v1/node/<id>`` (``/status``,
 ``/drain``, ``/eligibility``, ``/evaluate``, ``/allocations``),
 ``/v1/evaluations``, ``/v1/evaluation/<id>`` (``/allocations``),
-``/v1/allocations``, ``/v1/allocation/<id>`` (``/status``, ``/stop``), and
+``/v1/allocations``, ``/v1/allocation/<id>`` (``/status``, ``/stop``),
+``/v1/namespaces``, ``/v1/namespace[/<name>]`` (``GET``, ``PUT``/``POST``,
+``DELETE``), and
 the agent and status endpoints
 (``/v1/agent/self``, ``/v1/agent/members``, ``/v1/status/leader``,
 ``/v1/status/peers``, ``/v1/regions``) with Nomad's status codes, plain-text
 error bodies, the ``X-Nomad-*`` headers and ``?index=&wait=`` blocking
-queries; the lists (jobs, nodes, evaluations, allocations) take
+queries. Job routes and the job, evaluation and allocation lists take
+``?namespace=`` (absent: ``default``; ``*`` on lists: every namespace; a
+register's job ``Namespace`` wins); the lists (jobs, nodes, evaluations,
+allocations) take
 ``?per_page=&next_token=&reverse=`` and answer ``X-Nomad-NextToken`` when
 there is a next page. ``/v1/event/stream`` streams NDJSON frames (chunked)
 with ``?topic=&index=&namespace=``, a ``{}`` heartbeat every 30 s; an open
@@ -88,6 +93,11 @@ class Query:
 
     def region(self) -> Optional[str]:
         return self.params.get("region") or None
+
+    def namespace(self) -> Optional[str]:
+        """``?namespace=``: the namespace of the job a job route names, or of
+        a list (``*``: every one); None (``default``) when absent or empty."""
+        return self.params.get("namespace") or None
 
     def flag(self, key: str) -> bool:
         value = self.params.get(key)
@@ -395,7 +405,18 @@ class _Handler(BaseHTTPRequestHandler):
                 raise MethodNotAllowed
             read = self.store.evaluations if path == "/v1/evaluations" else self.store.allocations
             return self._read_page(q, lambda **kw: read(
-                job=q.get("job", ""), status=q.get("status", ""), **kw))
+                job=q.get("job", ""), status=q.get("status", ""), namespace=q.namespace(), **kw))
+        if path == "/v1/namespaces":
+            if method != "GET":
+                raise MethodNotAllowed
+            return self._read(q, lambda **kw: self.store.namespaces(
+                prefix=q.get("prefix", ""), **kw))
+        if path == "/v1/namespace":
+            self._writes(method)
+            return self._write(q, lambda region: self.store.upsert_namespace(
+                self.body(), region=region), body=False)
+        if path.startswith("/v1/namespace/"):
+            return self._namespace(method, urllib.parse.unquote(path[len("/v1/namespace/"):]), q)
         if path.startswith("/v1/node/"):
             return self._node(method, urllib.parse.unquote(path[len("/v1/node/"):]), q)
         if path in _AGENT_PATHS:
@@ -439,92 +460,115 @@ class _Handler(BaseHTTPRequestHandler):
             raise MethodNotAllowed
 
     def _jobs(self, method: str, q: Query) -> Answer:
+        ns = q.namespace()
         if method == "GET":
-            return self._read_page(q, lambda **kw: self.store.jobs_page(**kw))
+            return self._read_page(q, lambda **kw: self.store.jobs_page(namespace=ns, **kw))
         self._writes(method)
-        return self._write(q, lambda region: self.store.register_job(self.body(), region=region))
+        return self._write(q, lambda region: self.store.register_job(
+            self.body(), region=region, namespace=ns))
+
+    def _namespace(self, method: str, name: str, q: Query) -> Answer:
+        if "/" in name:
+            raise NotFound  # namespace names have no "/": a sub-path not served
+        if method == "GET":
+            return self._read(q, lambda **kw: self.store.namespace(name, **kw), lookup=True)
+        if method in ("PUT", "POST"):
+            return self._write(q, lambda region: self.store.upsert_namespace(
+                self.body(), name=name, region=region), body=False)
+        if method == "DELETE":
+            return self._write(q, lambda region: self.store.delete_namespace(
+                name, region=region), body=False)
+        raise MethodNotAllowed
 
     def _job(self, method: str, rest: str, q: Query) -> Answer:
+        # The job is in ?namespace= (a register's job names its own, which wins).
+        ns = q.namespace()
         if rest.endswith("/evaluate"):
             job_id = rest[: -len("/evaluate")]
             self._writes(method)
-            return self._write(q, lambda region: self.store.evaluate_job(job_id, region=region))
+            return self._write(q, lambda region: self.store.evaluate_job(
+                job_id, region=region, namespace=ns))
         if rest.endswith("/plan"):
             job_id = rest[: -len("/plan")]
             self._writes(method)
             return self._write(q, lambda region: self.store.plan_job(
-                job_id, self.body(), region=region))
+                job_id, self.body(), region=region, namespace=ns))
         if rest.endswith("/allocations"):
             job_id = rest[: -len("/allocations")]
             if method != "GET":
                 raise MethodNotAllowed
             return self._read(q, lambda **kw: self.store.job_allocations(
-                job_id, all=q.flag("all"), **kw))
+                job_id, all=q.flag("all"), namespace=ns, **kw))
         if rest.endswith("/evaluations"):
             job_id = rest[: -len("/evaluations")]
             if method != "GET":
                 raise MethodNotAllowed
-            return self._read(q, lambda **kw: self.store.job_evaluations(job_id, **kw))
+            return self._read(q, lambda **kw: self.store.job_evaluations(
+                job_id, namespace=ns, **kw))
         if rest.endswith("/versions"):
             job_id = rest[: -len("/versions")]
             if method != "GET":
                 raise MethodNotAllowed
-            return self._read(q, lambda **kw: self.store.job_versions(job_id, **kw),
-                              lookup=True)
+            return self._read(q, lambda **kw: self.store.job_versions(
+                job_id, namespace=ns, **kw), lookup=True)
         if rest.endswith("/revert"):
             job_id = rest[: -len("/revert")]
             self._writes(method)
             return self._write(q, lambda region: self.store.revert_job(
-                job_id, self.body(), region=region))
+                job_id, self.body(), region=region, namespace=ns))
         if rest.endswith("/stable"):
             job_id = rest[: -len("/stable")]
             self._writes(method)
             return self._write(q, lambda region: self.store.set_job_stability(
-                job_id, self.body(), region=region))
+                job_id, self.body(), region=region, namespace=ns))
         if rest.endswith("/summary"):
             job_id = rest[: -len("/summary")]
             if method != "GET":
                 raise MethodNotAllowed
-            return self._read(q, lambda **kw: self.store.job_summary(job_id, **kw),
-                              lookup=True)
+            return self._read(q, lambda **kw: self.store.job_summary(
+                job_id, namespace=ns, **kw), lookup=True)
         if rest.endswith("/scale"):
             job_id = rest[: -len("/scale")]
             if method == "GET":
-                return self._read(q, lambda **kw: self.store.job_scale_status(job_id, **kw),
-                                  lookup=True)
+                return self._read(q, lambda **kw: self.store.job_scale_status(
+                    job_id, namespace=ns, **kw), lookup=True)
             self._writes(method)
             return self._write(q, lambda region: self.store.scale_job(
-                job_id, self.body(), region=region))
+                job_id, self.body(), region=region, namespace=ns))
         if rest.endswith("/deployments"):
             job_id = rest[: -len("/deployments")]
             if method != "GET":
                 raise MethodNotAllowed
-            return self._read(q, lambda **kw: self.store.job_deployments(job_id, **kw))
+            return self._read(q, lambda **kw: self.store.job_deployments(
+                job_id, namespace=ns, **kw))
         if rest.endswith("/deployment"):
             job_id = rest[: -len("/deployment")]
             if method != "GET":
                 raise MethodNotAllowed
-            return self._read(q, lambda **kw: self.store.job_deployment(job_id, **kw))
+            return self._read(q, lambda **kw: self.store.job_deployment(
+                job_id, namespace=ns, **kw))
         if rest.endswith("/periodic/force"):
             job_id = rest[: -len("/periodic/force")]
             self._writes(method)
             return self._write(q, lambda region: self.store.force_periodic_job(
-                job_id, region=region))
+                job_id, region=region, namespace=ns))
         if rest.endswith("/dispatch"):
             job_id = rest[: -len("/dispatch")]
             self._writes(method)
-            return self._write(q, lambda region: self.store.dispatch_job(job_id, region=region))
+            return self._write(q, lambda region: self.store.dispatch_job(
+                job_id, region=region, namespace=ns))
         if _routed_suffix(rest):
             raise NotFound  # a sub-path Nomad serves and ordu does not (yet)
         if method == "GET":
-            return self._read(q, lambda **kw: self.store.job(rest, **kw), lookup=True)
+            return self._read(q, lambda **kw: self.store.job(
+                rest, namespace=ns, **kw), lookup=True)
         if method in ("PUT", "POST"):
             return self._write(q, lambda region: self.store.register_job(
-                self.body(), job_id=rest, region=region))
+                self.body(), job_id=rest, region=region, namespace=ns))
         if method == "DELETE":
             purge = q.flag("purge")
             return self._write(q, lambda region: self.store.deregister_job(
-                rest, purge=purge, region=region))
+                rest, purge=purge, region=region, namespace=ns))
         raise MethodNotAllowed
 
     def _node(self, method: str, rest: str, q: Query) -> Answer:
@@ -602,13 +646,16 @@ class _Handler(BaseHTTPRequestHandler):
             headers["X-Nomad-NextToken"] = token
         return 200, headers, _dumps(value, q.pretty()), "application/json"
 
-    def _write(self, q: Query, write: Callable[[Optional[str]], Dict[str, Any]]) -> Answer:
-        """A write: the region first (before any body is read), then the store."""
+    def _write(self, q: Query, write: Callable[[Optional[str]], Dict[str, Any]],
+               body: bool = True) -> Answer:
+        """A write: the region first (before any body is read), then the store.
+        Without ``body`` (namespace writes, which Nomad answers with nothing)
+        the answer is ``null``, the index only in its header."""
         region = q.region()
         self.store.check_region(region)
         reply = write(region)
         headers = {"X-Nomad-Index": str(reply.get("Index", 0))}
-        return 200, headers, _dumps(reply, q.pretty()), "application/json"
+        return 200, headers, _dumps(reply if body else None, q.pretty()), "application/json"
 
 
 def _routed_suffix(job_path: str) -> bool:
