@@ -118,6 +118,11 @@ def test_snapshot_every_takes_snapshots_on_its_own(tmp_path):
     for i in range(12):
         s.register_job({"Job": seed_job(f"j{i:02}")})
     index = s.index
+    # Snapshots are written by a thread beside the writes; a store closed
+    # before it is done keeps none, which a busy machine makes likely.
+    deadline = time.monotonic() + 10
+    while not list(tmp_path.glob("snapshot-*.snap")) and time.monotonic() < deadline:
+        time.sleep(0.01)
     del s  # the last reference: closes the directory
     gc.collect()
     s = durable(tmp_path, snapshot_every=5)
