@@ -695,6 +695,13 @@ pub fn update_alloc_client(store: &Store, id: Option<&str>, body: &[u8]) -> Resu
     reply(&serde_json::json!({ "Index": index }), index)
 }
 
+/// Carries drains on (see [`Store::advance_drains`]); a host calls it on a
+/// timer. Answers `{"Index": n}` (0 when there was nothing to do).
+pub fn advance_drains(store: &Store) -> Result<Reply> {
+    let index = store.advance_drains()?.unwrap_or(0);
+    reply(&serde_json::json!({ "Index": index }), index)
+}
+
 /// Collects terminal evaluations and allocations older than `older_than`
 /// (unix ns). Answers `{"Index": n}` (0 when nothing was collected).
 pub fn garbage_collect(store: &Store, older_than: i64) -> Result<Reply> {

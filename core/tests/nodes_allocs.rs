@@ -214,6 +214,108 @@ fn a_drain_ignoring_system_jobs_leaves_theirs() {
     assert_replays(&s, &log);
 }
 
+/// A drain whose work cannot move: the jobs of `node-000` on a cluster of
+/// that one node.
+fn stuck_drain(deadline: i64, ignore_system_jobs: bool) -> (Store, ManualClock) {
+    let (s, clock) = store_with(Config::default());
+    add_nodes(&s, 1, 4000, 4000);
+    register(&s, job_json("svc", 2, 100, 100));
+    register(&s, system_job("sys"));
+    let spec = DrainSpec {
+        deadline,
+        ignore_system_jobs,
+    };
+    s.drain_node("node-000", Some(&spec), false).unwrap();
+    (s, clock)
+}
+
+fn node0(s: &Store) -> Arc<ordu::structs::Node> {
+    s.with_state(|st| st.node("node-000").cloned()).unwrap()
+}
+
+#[test]
+fn a_drain_stops_what_could_not_move_at_its_deadline_then_ends() {
+    let (s, clock) = stuck_drain(3_600_000_000_000, false);
+    // No room elsewhere: the service allocations keep running; the system
+    // one is stopped by its scheduler at once.
+    assert_eq!(on_node(&s, "svc", "node-000"), 2);
+    assert_eq!(on_node(&s, "sys", "node-000"), 0);
+    assert_eq!(s.advance_drains().unwrap(), None);
+    clock.advance(std::time::Duration::from_secs(3599));
+    assert_eq!(s.advance_drains().unwrap(), None, "before the deadline");
+    assert_eq!(on_node(&s, "svc", "node-000"), 2);
+
+    clock.advance(std::time::Duration::from_secs(1));
+    let at = s
+        .advance_drains()
+        .unwrap()
+        .expect("the deadline stops them");
+    assert_eq!(on_node(&s, "svc", "node-000"), 0);
+    for a in allocs(&s, "svc") {
+        assert_eq!(a.desired_status, "stop");
+        assert_eq!(
+            a.desired_description,
+            "alloc is being migrated: node drain deadline reached"
+        );
+        assert_eq!(a.modify_index, at);
+    }
+    // Their replacements wait for room: the job's evaluation blocks.
+    let e = evals(&s, "svc");
+    assert!(e
+        .iter()
+        .any(|e| e.triggered_by == "node-drain" && e.status == "complete"));
+    assert!(e.iter().any(|e| e.status == "blocked"), "{e:?}");
+    assert!(node0(&s).drain, "the drain ends on the next pass");
+
+    // Nothing it moves runs there now: the drain ends, the node stays
+    // ineligible, as Nomad leaves it.
+    assert!(s.advance_drains().unwrap().is_some());
+    let n = node0(&s);
+    assert!(!n.drain && n.drain_strategy.is_none());
+    assert_eq!(n.scheduling_eligibility, "ineligible");
+    assert_eq!(s.advance_drains().unwrap(), None);
+}
+
+#[test]
+fn a_forced_drain_stops_at_once_and_one_without_deadline_waits() {
+    let (s, _) = stuck_drain(-1, false);
+    assert!(s.advance_drains().unwrap().is_some());
+    assert_eq!(on_node(&s, "svc", "node-000"), 0);
+
+    let (s, clock) = stuck_drain(0, false);
+    clock.advance(std::time::Duration::from_secs(1_000_000));
+    assert_eq!(s.advance_drains().unwrap(), None);
+    assert_eq!(on_node(&s, "svc", "node-000"), 2);
+    assert!(node0(&s).drain);
+}
+
+#[test]
+fn a_drain_ends_once_what_it_moves_is_gone() {
+    // Room elsewhere: everything moved at once, so the first pass ends it,
+    // long before the deadline; system work it leaves does not hold it.
+    let (s, log) = recorded();
+    add_nodes(&s, 2, 4000, 4000);
+    register(&s, system_job("sys"));
+    register(&s, job_json("svc", 4, 100, 100));
+    let spec = DrainSpec {
+        deadline: 3_600_000_000_000,
+        ignore_system_jobs: true,
+    };
+    s.drain_node("node-000", Some(&spec), false).unwrap();
+    assert_eq!(on_node(&s, "svc", "node-000"), 0);
+    assert_eq!(on_node(&s, "sys", "node-000"), 1);
+    assert!(s.advance_drains().unwrap().is_some());
+    let n = node0(&s);
+    assert!(!n.drain);
+    assert_eq!(on_node(&s, "sys", "node-000"), 1);
+    // A follower carries nothing on: the leader's writes reach it.
+    s.set_leader(false);
+    s.drain_node("node-000", Some(&spec), false).ok();
+    assert_eq!(s.advance_drains().unwrap(), None);
+    s.set_leader(true);
+    assert_replays(&s, &log);
+}
+
 #[test]
 fn the_v02_drain_flag_takes_the_same_path() {
     let s = store();

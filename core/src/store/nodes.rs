@@ -101,9 +101,10 @@ impl Store {
     /// live allocation on the node to migrate (those of system jobs too,
     /// unless `IgnoreSystemJobs`) and creates a `node-drain` evaluation per
     /// job concerned, so the schedulers move them at once, each job's no more
-    /// than its `Update.MaxParallel` at a time, like a forced drain. The
-    /// deadline is recorded, not waited for, and the drain stays on the node
-    /// until it is ended (Nomad ends it by itself once the node is empty).
+    /// than its `Update.MaxParallel` at a time. What cannot move yet (no
+    /// room elsewhere) keeps running until the deadline, when
+    /// [`Store::advance_drains`] stops it; that also ends the drain once
+    /// nothing it moves runs on the node, as Nomad's drainer does.
     /// Ending a drain evaluates the node's jobs and the system jobs, as
     /// capacity that appears.
     pub fn drain_node(
@@ -130,15 +131,15 @@ impl Store {
             if let Some(old) = &node.drain_strategy {
                 strategy.started_at = old.started_at.clone();
             }
-            let mut jobs: Vec<&str> = Vec::new();
+            let mut jobs: Vec<(&str, &str)> = Vec::new();
             for a in s.allocs_by_node(id) {
                 if a.is_terminal() || (spec.ignore_system_jobs && a.job.job_type == JOB_TYPE_SYSTEM)
                 {
                     continue;
                 }
-                if !jobs.contains(&a.job_id.as_str()) {
+                if !jobs.contains(&(a.namespace.as_str(), a.job_id.as_str())) {
                     if let Some(job) = s.job(&a.namespace, &a.job_id) {
-                        jobs.push(&job.id);
+                        jobs.push((&job.namespace, &job.id));
                         let mut e = self.new_eval(job, TRIGGER_NODE_DRAIN);
                         e.node_id = id.to_string();
                         e.node_modify_index = s.node_index(id);
@@ -160,6 +161,132 @@ impl Store {
             },
             id,
         )
+    }
+
+    /// Carries drains on, as Nomad's drainer does on the leader; a host calls
+    /// it on a timer (ordu-http: every second). A drain whose node no longer
+    /// runs anything it moves ends (the node stays ineligible, as in Nomad).
+    /// Past its deadline (a forced drain's at once), what it moves that still
+    /// runs is stopped, with a `node-drain` evaluation per job so that the
+    /// schedulers place it elsewhere or block until there is room; the next
+    /// call then ends the drain. One write per node. Returns the index of the
+    /// last write, or `None` when there was nothing to do (or this store is
+    /// not the leader).
+    pub fn advance_drains(&self) -> Result<Option<u64>> {
+        if !self.is_leader() {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let steps = self.with_state(|s| {
+            let mut steps = Vec::new();
+            for node in s.nodes() {
+                let Some(strategy) = &node.drain_strategy else {
+                    continue;
+                };
+                let moving: Vec<Arc<Allocation>> = s
+                    .allocs_by_node(&node.id)
+                    .into_iter()
+                    .filter(|a| {
+                        let left = strategy.ignore_system_jobs && a.job.job_type == JOB_TYPE_SYSTEM;
+                        !(a.is_terminal() || left)
+                    })
+                    .collect();
+                if moving.is_empty() {
+                    steps.push(Command::NodeUpdateDrainStrategy {
+                        node_id: node.id.clone(),
+                        drain_strategy: None,
+                        mark_eligible: false,
+                        migrate: Vec::new(),
+                        evals: Vec::new(),
+                        time: now,
+                    });
+                } else if strategy.deadline_passed(now) {
+                    steps.push(self.drain_deadline_plan(s, &node.id, &moving, now));
+                }
+            }
+            steps
+        });
+        let mut last = None;
+        for cmd in steps {
+            // A plan's evaluations are not queued by the write (a scheduler's
+            // plan queues its own once its evaluation is acked): these are.
+            let queue: Vec<String> = match &cmd {
+                Command::PlanApply { plan } => plan.evals.iter().map(|e| e.id.clone()).collect(),
+                _ => Vec::new(),
+            };
+            // The state may have moved on since it was read: a node gone or
+            // an allocation stopped meanwhile is skipped until the next call.
+            match self.commit(cmd) {
+                Ok(applied) => {
+                    if !queue.is_empty() {
+                        let evals: Vec<_> = self.with_state(|s| {
+                            queue.iter().filter_map(|id| s.eval(id).cloned()).collect()
+                        });
+                        let superseded: Vec<_> = {
+                            let mut b = self.broker.lock();
+                            evals.into_iter().flat_map(|e| b.enqueue(e)).collect()
+                        };
+                        self.cancel(superseded);
+                        self.capacity_added(applied.index);
+                    }
+                    last = Some(applied.index);
+                }
+                Err(Error::NotFound { .. } | Error::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if last.is_some() {
+            self.run_inline();
+        }
+        Ok(last)
+    }
+
+    /// The plan that stops what a drain moves and still runs once its
+    /// deadline has passed, with a `node-drain` evaluation per job.
+    fn drain_deadline_plan(
+        &self,
+        s: &State,
+        node_id: &str,
+        moving: &[Arc<Allocation>],
+        now: i64,
+    ) -> Command {
+        let mut evals: Vec<Evaluation> = Vec::new();
+        for a in moving {
+            if evals
+                .iter()
+                .any(|e| e.job_id == a.job_id && e.namespace == a.namespace)
+            {
+                continue;
+            }
+            if let Some(job) = s.job(&a.namespace, &a.job_id) {
+                let mut e = self.new_eval(job, TRIGGER_NODE_DRAIN);
+                e.node_id = node_id.to_string();
+                e.node_modify_index = s.node_index(node_id);
+                evals.push(e);
+            }
+        }
+        let stops = moving
+            .iter()
+            .map(|a| crate::structs::AllocStop {
+                id: a.id.clone(),
+                desired_status: crate::structs::AllocDesiredStatus::Stop,
+                desired_description: "alloc is being migrated: node drain deadline reached"
+                    .to_string(),
+                client_status: None,
+                next_allocation: String::new(),
+            })
+            .collect();
+        Command::PlanApply {
+            plan: Plan {
+                eval_id: evals.first().map(|e| e.id.clone()).unwrap_or_default(),
+                job: None,
+                all_at_once: false,
+                stops,
+                placements: Vec::new(),
+                evals,
+                time: now,
+            },
+        }
     }
 
     /// Sets a node's scheduling eligibility (`eligible` or `ineligible`;

@@ -140,10 +140,58 @@ pub fn rfc3339(ns: i64) -> String {
     out
 }
 
+/// Unix nanoseconds from RFC 3339 in UTC as [`rfc3339`] writes it; `None`
+/// for anything else (an offset, a bad field).
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let num = |t: &str| -> Option<i64> {
+        (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse().ok())?
+    };
+    let mut d = date.splitn(3, '-');
+    let (year, month, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.splitn(3, ':');
+    let (h, m, sec) = (num(t.next()?)?, num(t.next()?)?, num(t.next()?)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let nanos = if frac.is_empty() {
+        0
+    } else if frac.len() <= 9 {
+        num(frac)? * 10i64.pow(9 - frac.len() as u32)
+    } else {
+        return None;
+    };
+    // Days from 1970-01-01 of a civil date (the inverse of `rfc3339`'s).
+    let y = year - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days.checked_mul(86_400)?
+        .checked_add(h * 3600 + m * 60 + sec)?
+        .checked_mul(1_000_000_000)?
+        .checked_add(nanos)
+}
+
 /// Go's zero `time.Time` in JSON.
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 impl DrainStrategy {
+    /// Whether the drain's deadline has passed at `now` (unix ns): a forced
+    /// drain's (`Deadline` below 0) at once, one without a deadline (0)
+    /// never.
+    pub fn deadline_passed(&self, now: i64) -> bool {
+        match self.deadline {
+            d if d < 0 => true,
+            0 => false,
+            d => parse_rfc3339(&self.started_at).is_none_or(|start| now >= start.saturating_add(d)),
+        }
+    }
+
     /// The strategy of `spec` started at `now` (unix ns).
     pub fn new(spec: &DrainSpec, now: i64) -> Self {
         DrainStrategy {
@@ -228,5 +276,49 @@ mod tests {
             "2000-02-29T00:00:00.000000001Z"
         );
         assert_eq!(rfc3339(-1_000_000_000), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn times_parse_back_to_what_they_were() {
+        for ns in [
+            0,
+            1,
+            -1_000_000_000,
+            951_782_400_000_000_001,
+            1_700_000_000_500_000_000,
+            4_102_444_800_123_456_789,
+            -9_000_000_000_000_000_000,
+            i64::MAX,
+        ] {
+            assert_eq!(parse_rfc3339(&rfc3339(ns)), Some(ns), "{ns}");
+        }
+        for bad in [
+            "",
+            "Z",
+            "2023-11-14",
+            "2023-13-01T00:00:00Z",
+            "2023-11-14T22:13:20+01:00",
+            "2023-11-14T22:13:20.1234567890Z",
+            "99999999999999-01-01T00:00:00Z",
+            "2023-1x-14T00:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn drain_deadlines() {
+        let spec = |deadline| DrainSpec {
+            deadline,
+            ignore_system_jobs: false,
+        };
+        let t0 = 1_700_000_000_000_000_000;
+        assert!(DrainStrategy::new(&spec(-1), t0).deadline_passed(t0));
+        assert!(!DrainStrategy::new(&spec(0), t0).deadline_passed(i64::MAX));
+        let hour = DrainStrategy::new(&spec(3_600_000_000_000), t0);
+        assert!(!hour.deadline_passed(t0 + 3_599_999_999_999));
+        assert!(hour.deadline_passed(t0 + 3_600_000_000_000));
+        let far = DrainStrategy::new(&spec(i64::MAX), t0);
+        assert!(!far.deadline_passed(i64::MAX - 1));
     }
 }
