@@ -796,6 +796,8 @@ async fn run(args: Args) -> Result<(), String> {
                     // Cheap enough each second; keeps coalesced re-registers
                     // from piling up until the hourly age threshold.
                     let _ = store.collect_canceled();
+                    // Drain deadlines and drains that are done.
+                    let _ = store.advance_drains();
                     if let Some(after) = collect {
                         let _ = store.garbage_collect(unix_nanos_before(after));
                     }
@@ -1308,7 +1310,7 @@ mod tests {
         // An ordinary job places on them.
         let job = br#"{"Job":{"ID":"web","Datacenters":["dc1"],"TaskGroups":[{"Name":"g","Count":3,
             "Tasks":[{"Name":"t","Driver":"docker","Resources":{"CPU":500,"MemoryMB":256}}]}]}}"#;
-        ordu::host::register_job(&store, job, None).unwrap();
+        ordu::host::register_job(&store, job, &ordu::host::write_options(None, None)).unwrap();
         let allocs = store
             .job_allocations("web", false, &ordu::QueryOptions::default())
             .unwrap()
