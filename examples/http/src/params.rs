@@ -1,5 +1,5 @@
 //! Query parameters as Nomad's HTTP agent reads them: `index`, `wait` (Go
-//! duration syntax), `prefix`, `region`, `pretty`, the booleans `all`,
+//! duration syntax), `prefix`, `region`, `namespace`, `pretty`, the booleans `all`,
 //! `purge` and `reverse` (Go's `strconv.ParseBool` forms), and the lists'
 //! `per_page`, `next_token`, `job` and `status`.
 
@@ -20,14 +20,22 @@ pub struct Params {
     wait: Option<Box<str>>,
     prefix: Option<Box<str>>,
     region: Option<Box<str>>,
+    namespace: Option<Box<str>>,
     pretty: Option<Box<str>>,
     all: Option<Box<str>>,
-    purge: Option<Box<str>>,
-    enable: Option<Box<str>>,
     stale: Option<Box<str>>,
+    /// Boxed: only writes have them (see `list`).
+    write: Option<Box<WriteParams>>,
     /// Boxed: only lists have them, and an open long-poll holds its
     /// parameters in its future.
     list: Option<Box<ListParams>>,
+}
+
+/// The parameters only writes take.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct WriteParams {
+    purge: Option<Box<str>>,
+    enable: Option<Box<str>>,
 }
 
 /// The parameters only lists take.
@@ -61,10 +69,11 @@ impl Params {
                 "wait" => &mut p.wait,
                 "prefix" => &mut p.prefix,
                 "region" => &mut p.region,
+                "namespace" => &mut p.namespace,
                 "pretty" => &mut p.pretty,
                 "all" => &mut p.all,
-                "purge" => &mut p.purge,
-                "enable" => &mut p.enable,
+                "purge" => &mut p.write.get_or_insert_default().purge,
+                "enable" => &mut p.write.get_or_insert_default().enable,
                 "stale" => &mut p.stale,
                 "per_page" => &mut p.list.get_or_insert_default().per_page,
                 "next_token" => &mut p.list.get_or_insert_default().next_token,
@@ -108,6 +117,18 @@ impl Params {
         self.region.as_deref().filter(|r| !r.is_empty())
     }
 
+    /// `?namespace=`, when given and not empty: the namespace of the job a
+    /// job route names, or of a list (`*`: every namespace). Absent means
+    /// `default` (the core's rule, see [`ordu::QueryOptions::namespace`]).
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref().filter(|n| !n.is_empty())
+    }
+
+    /// [`Params::namespace`], or `default` when absent.
+    pub fn namespace_or_default(&self) -> &str {
+        self.namespace().unwrap_or(ordu::structs::DEFAULT_NAMESPACE)
+    }
+
     /// `?pretty` with any value but `0` (a bare `?pretty` too).
     pub fn pretty(&self) -> bool {
         self.pretty.as_deref().is_some_and(|v| v != "0")
@@ -120,7 +141,7 @@ impl Params {
 
     /// `?enable=` of a node drain, unparsed (the core checks it).
     pub fn enable(&self) -> Option<&str> {
-        self.enable.as_deref()
+        self.write.as_deref().and_then(|w| w.enable.as_deref())
     }
 
     /// `?stale` (bare, or any value but `false` or `0`): any server may
@@ -154,7 +175,10 @@ impl Params {
 
     /// `?purge=`: as [`Params::all`].
     pub fn purge(&self) -> Result<bool, BadParam> {
-        flag("purge", self.purge.as_deref())
+        flag(
+            "purge",
+            self.write.as_deref().and_then(|w| w.purge.as_deref()),
+        )
     }
 }
 
@@ -187,7 +211,13 @@ mod tests {
         );
         assert_eq!(p.prefix(), "a/b c");
         assert_eq!(p.region(), None);
+        assert_eq!(p.namespace(), None);
+        assert_eq!(p.namespace_or_default(), "default");
         assert!(p.pretty());
+        let p = Params::parse(Some("namespace=team-a&namespace=b"));
+        assert_eq!(p.namespace(), Some("team-a"));
+        assert_eq!(Params::parse(Some("namespace=%2A")).namespace(), Some("*"));
+        assert_eq!(Params::parse(Some("namespace=")).namespace(), None);
         assert!(!Params::parse(Some("pretty=0")).pretty());
         assert!(!Params::parse(None).pretty());
 

@@ -46,6 +46,14 @@ pub enum Op {
     /// `PUT|POST /v1/job/<id>/dispatch`: Nomad's error for a job that is not
     /// parameterized
     DispatchJob(String),
+    /// `GET /v1/namespaces`
+    ListNamespaces,
+    /// `GET /v1/namespace/<name>`
+    GetNamespace(String),
+    /// `PUT|POST /v1/namespace` (the body's `Name`) or `/v1/namespace/<name>`
+    UpsertNamespace(Option<String>),
+    /// `DELETE /v1/namespace/<name>`
+    DeleteNamespace(String),
     /// `GET /v1/nodes`
     ListNodes,
     /// `GET /v1/node/<id>`
@@ -113,6 +121,8 @@ impl Op {
                 | Op::JobScaleStatus(_)
                 | Op::JobDeployments(_)
                 | Op::JobDeployment(_)
+                | Op::ListNamespaces
+                | Op::GetNamespace(_)
                 | Op::ListNodes
                 | Op::ListEvaluations
                 | Op::ListAllocations
@@ -177,6 +187,8 @@ pub fn route(method: &Method, path: &str) -> Route {
             }
         }
         "/v1/nodes" => return pick(read, Op::ListNodes),
+        "/v1/namespaces" => return pick(read, Op::ListNamespaces),
+        "/v1/namespace" => return pick(write, Op::UpsertNamespace(None)),
         "/v1/evaluations" => return pick(read, Op::ListEvaluations),
         "/v1/allocations" => return pick(read, Op::ListAllocations),
         "/v1/agent/self" => return pick(read, Op::AgentSelf),
@@ -203,6 +215,8 @@ pub fn route(method: &Method, path: &str) -> Route {
         ("evaluation", r)
     } else if let Some(r) = path.strip_prefix("/v1/allocation/") {
         ("allocation", r)
+    } else if let Some(r) = path.strip_prefix("/v1/namespace/") {
+        ("namespace", r)
     } else {
         return Route::NotFound;
     };
@@ -276,6 +290,11 @@ pub fn route(method: &Method, path: &str) -> Route {
                 pick(delete, Op::DeregisterNode(rest))
             }
         }
+        // Namespace names have no `/` (letters, digits and `-`).
+        "namespace" if rest.contains('/') => Route::NotFound,
+        "namespace" if read => Route::Op(Op::GetNamespace(rest)),
+        "namespace" if write => Route::Op(Op::UpsertNamespace(Some(rest))),
+        "namespace" => pick(delete, Op::DeleteNamespace(rest)),
         "evaluation" if rest.ends_with("/allocations") => {
             match suffixed("/allocations").filter(|id| !id.contains('/')) {
                 Some(id) => pick(read, Op::EvalAllocations(id)),
@@ -517,6 +536,37 @@ mod tests {
             r(Method::GET, "/v1/allocation/a/status"),
             Route::MethodNotAllowed
         );
+    }
+
+    #[test]
+    fn namespaces() {
+        assert_eq!(r(Method::GET, "/v1/namespaces"), op(Op::ListNamespaces));
+        assert_eq!(r(Method::PUT, "/v1/namespaces"), Route::MethodNotAllowed);
+        for m in [Method::PUT, Method::POST] {
+            assert_eq!(r(m.clone(), "/v1/namespace"), op(Op::UpsertNamespace(None)));
+            assert_eq!(
+                r(m, "/v1/namespace/team-a"),
+                op(Op::UpsertNamespace(Some(s("team-a"))))
+            );
+        }
+        assert_eq!(r(Method::GET, "/v1/namespace"), Route::MethodNotAllowed);
+        assert_eq!(r(Method::DELETE, "/v1/namespace"), Route::MethodNotAllowed);
+        assert_eq!(
+            r(Method::GET, "/v1/namespace/team-a"),
+            op(Op::GetNamespace(s("team-a")))
+        );
+        assert_eq!(
+            r(Method::DELETE, "/v1/namespace/team-a"),
+            op(Op::DeleteNamespace(s("team-a")))
+        );
+        assert_eq!(
+            r(Method::PATCH, "/v1/namespace/team-a"),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(r(Method::GET, "/v1/namespace/a/b"), Route::NotFound);
+        assert!(Op::GetNamespace(s("a")).is_read() && Op::ListNamespaces.is_read());
+        assert!(!Op::UpsertNamespace(None).is_read());
+        assert!(!Op::DeleteNamespace(s("a")).is_read());
     }
 
     #[test]

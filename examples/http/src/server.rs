@@ -94,18 +94,28 @@ const JOB_JSON_MAX_BYTES: usize = 32 << 20;
 /// is unchanged: a get of one job (the commonest read, and the read every
 /// long-poll on a job answers with) is then a copy of a reference instead of
 /// a render, a large part of a get's cost (docs/benchmarks.md). An entry is the
-/// job's `CreateIndex` and `ModifyIndex` with its bytes: every change to a
+/// job's namespace, `CreateIndex` and `ModifyIndex` with its bytes: every change to a
 /// job moves its `ModifyIndex`, and a job deleted and registered again has a
 /// new `CreateIndex`. It holds bytes, not the job, so a replaced job is not
 /// kept alive.
 #[derive(Default)]
 struct JobJson(std::sync::Mutex<JobJsonMap>);
 
-/// The entries by job ID, and the sum of their bytes.
+/// The entries by job ID, and the sum of their bytes. An entry also holds
+/// its job's namespace: the jobs of one ID in two namespaces share a slot,
+/// the one last answered kept (a lookup by ID allocates nothing, and such
+/// twins are rare).
 #[derive(Default)]
 struct JobJsonMap {
-    jobs: std::collections::HashMap<String, (u64, u64, Bytes)>,
+    jobs: std::collections::HashMap<String, JobJsonEntry>,
     bytes: usize,
+}
+
+/// One job's JSON: its namespace, `CreateIndex` and `ModifyIndex`, bytes.
+struct JobJsonEntry {
+    namespace: String,
+    version: (u64, u64),
+    body: Bytes,
 }
 
 impl JobJson {
@@ -117,8 +127,8 @@ impl JobJson {
         let cached = |map: &JobJsonMap| {
             map.jobs
                 .get(&job.id)
-                .filter(|(c, m, _)| (*c, *m) == version)
-                .map(|(_, _, b)| b.clone())
+                .filter(|e| e.version == version && e.namespace == job.namespace)
+                .map(|e| e.body.clone())
         };
         if let Some(b) = self.0.lock().ok().and_then(|m| cached(&m)) {
             return Ok(b);
@@ -128,16 +138,20 @@ impl JobJson {
             return Ok(body);
         }
         if let Ok(mut map) = self.0.lock() {
-            if let Some((_, _, old)) = map.jobs.remove(&job.id) {
-                map.bytes -= old.len();
+            if let Some(old) = map.jobs.remove(&job.id) {
+                map.bytes -= old.body.len();
             }
             if map.jobs.len() >= JOB_JSON_MAX || map.bytes + body.len() > JOB_JSON_MAX_BYTES {
                 map.jobs.clear();
                 map.bytes = 0;
             }
             map.bytes += body.len();
-            map.jobs
-                .insert(job.id.clone(), (version.0, version.1, body.clone()));
+            let entry = JobJsonEntry {
+                namespace: job.namespace.clone(),
+                version,
+                body: body.clone(),
+            };
+            map.jobs.insert(job.id.clone(), entry);
         }
         Ok(body)
     }
@@ -394,8 +408,11 @@ impl App {
         if self.store.processing_behind() {
             self.process_queued().await;
         }
-        let region = params.region();
         let pretty = params.pretty();
+        // The namespace of the job a route names, or of a list (`*`: every
+        // one); reads by evaluation, allocation or node ID ignore it, as
+        // Nomad's do.
+        let ns = params.namespace_or_default();
         match op {
             Op::ListJobs | Op::ListNodes | Op::ListEvaluations | Op::ListAllocations => {
                 // Boxed: an open long-poll's future holds it.
@@ -405,15 +422,22 @@ impl App {
                 };
                 let l = &list;
                 match op {
-                    Op::ListJobs => self.page(|| reads::jobs_page(l), b, region, pretty).await,
-                    Op::ListNodes => self.page(|| reads::nodes_page(l), b, region, pretty).await,
-                    Op::ListEvaluations => {
-                        self.page(|| reads::evaluations(l), b, region, pretty).await
+                    Op::ListJobs => {
+                        self.page(|| reads::jobs_page(ns, l), b, params, pretty)
+                            .await
                     }
-                    _ => self.page(|| reads::allocations(l), b, region, pretty).await,
+                    Op::ListNodes => self.page(|| reads::nodes_page(l), b, params, pretty).await,
+                    Op::ListEvaluations => {
+                        self.page(|| reads::evaluations(ns, l), b, params, pretty)
+                            .await
+                    }
+                    _ => {
+                        self.page(|| reads::allocations(ns, l), b, params, pretty)
+                            .await
+                    }
                 }
             }
-            Op::GetJob(id) => match self.query(|| reads::job(id), b, region).await {
+            Op::GetJob(id) => match self.query(|| reads::job(ns, id), b, params).await {
                 Ok(q) => match self.job_json.render(&q.value, pretty) {
                     Ok(body) => ok(body, q.meta.index, true),
                     Err(fail) => fail.response(),
@@ -425,45 +449,46 @@ impl App {
                     Ok(all) => all,
                     Err(bad) => return text(StatusCode::BAD_REQUEST, &bad.0),
                 };
-                self.wait(|| reads::job_allocations(id, all), b, region, pretty, false)
+                self.wait(|| reads::job_allocations(ns, id, all), b, params, false)
                     .await
             }
             Op::JobEvaluations(id) => {
-                self.wait(|| reads::job_evaluations(id), b, region, pretty, false)
+                self.wait(|| reads::job_evaluations(ns, id), b, params, false)
                     .await
             }
             // Boxed, the reads issue 15 added: the future of every request
             // (an open long-poll's included) holds room for its largest arm.
             Op::JobVersions(id) => {
-                Box::pin(self.wait(|| reads::job_versions(id), b, region, pretty, true)).await
+                Box::pin(self.wait(|| reads::job_versions(ns, id), b, params, true)).await
             }
             Op::JobSummary(id) => {
-                Box::pin(self.wait(|| reads::job_summary(id), b, region, pretty, true)).await
+                Box::pin(self.wait(|| reads::job_summary(ns, id), b, params, true)).await
             }
             Op::JobScaleStatus(id) => {
-                Box::pin(self.wait(|| reads::job_scale_status(id), b, region, pretty, true)).await
+                Box::pin(self.wait(|| reads::job_scale_status(ns, id), b, params, true)).await
             }
             Op::JobDeployments(id) => {
-                Box::pin(self.wait(|| reads::job_deployments(id), b, region, pretty, false)).await
+                Box::pin(self.wait(|| reads::job_deployments(ns, id), b, params, false)).await
             }
             Op::JobDeployment(id) => {
-                Box::pin(self.wait(|| reads::job_deployment(id), b, region, pretty, false)).await
+                Box::pin(self.wait(|| reads::job_deployment(ns, id), b, params, false)).await
             }
-            Op::GetNode(id) => self.wait(|| reads::node(id), b, region, pretty, true).await,
+            Op::ListNamespaces => {
+                let prefix = params.prefix();
+                Box::pin(self.wait(|| reads::namespaces(prefix), b, params, false)).await
+            }
+            Op::GetNamespace(name) => {
+                Box::pin(self.wait(|| reads::namespace(name), b, params, true)).await
+            }
+            Op::GetNode(id) => self.wait(|| reads::node(id), b, params, true).await,
             Op::NodeAllocations(id) => {
-                self.wait(|| reads::node_allocations(id), b, region, pretty, false)
+                self.wait(|| reads::node_allocations(id), b, params, false)
                     .await
             }
-            Op::GetEvaluation(id) => {
-                self.wait(|| reads::evaluation(id), b, region, pretty, true)
-                    .await
-            }
-            Op::GetAllocation(id) => {
-                self.wait(|| reads::allocation(id), b, region, pretty, true)
-                    .await
-            }
+            Op::GetEvaluation(id) => self.wait(|| reads::evaluation(id), b, params, true).await,
+            Op::GetAllocation(id) => self.wait(|| reads::allocation(id), b, params, true).await,
             Op::EvalAllocations(id) => {
-                self.wait(|| reads::eval_allocations(id), b, region, pretty, false)
+                self.wait(|| reads::eval_allocations(id), b, params, false)
                     .await
             }
             _ => text(StatusCode::INTERNAL_SERVER_ERROR, "not a read"),
@@ -506,17 +531,17 @@ impl App {
         }
     }
 
-    /// Answers one read, blocking as `b` asks, in JSON.
+    /// Answers one read, blocking as `b` asks, in JSON (indented with
+    /// `?pretty`).
     async fn wait<T: Serialize>(
         &self,
         reader: impl Fn() -> Reader<T>,
         b: Blocking,
-        region: Option<&str>,
-        pretty: bool,
+        params: &Params,
         lookup: bool,
     ) -> Response {
-        match self.query(reader, b, region).await {
-            Ok(q) => match encode(&q.value, pretty) {
+        match self.query(reader, b, params).await {
+            Ok(q) => match encode(&q.value, params.pretty()) {
                 Ok(body) => ok(body, q.meta.index, true),
                 Err(fail) => fail.response(),
             },
@@ -530,10 +555,10 @@ impl App {
         &self,
         reader: impl Fn() -> Reader<ordu::Page<T>>,
         b: Blocking,
-        region: Option<&str>,
+        params: &Params,
         pretty: bool,
     ) -> Response {
-        match self.query(reader, b, region).await {
+        match self.query(reader, b, params).await {
             Ok(q) => match encode(&q.value.items, pretty) {
                 Ok(body) => {
                     let mut resp = ok(body, q.meta.index, true);
@@ -551,18 +576,20 @@ impl App {
         }
     }
 
-    /// One read, blocking as `b` asks; a server shutting down answers its
-    /// open long-polls at once with the current state.
+    /// One read, blocking as `b` asks, in the region and namespace of
+    /// `params`; a server shutting down answers its open long-polls at once
+    /// with the current state.
     async fn query<T>(
         &self,
         reader: impl Fn() -> Reader<T>,
         b: Blocking,
-        region: Option<&str>,
+        params: &Params,
     ) -> ordu::Result<ordu::Query<T>> {
         let opts = QueryOptions {
             min_index: b.index,
             wait: b.wait,
-            region: region.map(str::to_string),
+            region: params.region().map(str::to_string),
+            namespace: params.namespace().map(str::to_string),
         };
         if b.index == 0 {
             return self.store.wait(reader(), &opts);

@@ -296,7 +296,7 @@ async fn job_json_follows_the_job() {
         assert!(map.bytes <= JOB_JSON_MAX_BYTES, "{} bytes kept", map.bytes);
         assert_eq!(
             map.bytes,
-            map.jobs.values().map(|e| e.2.len()).sum::<usize>()
+            map.jobs.values().map(|e| e.body.len()).sum::<usize>()
         );
     }
     // A job over a sixteenth of the bound is never kept.
@@ -500,6 +500,77 @@ async fn an_oversized_body_is_400_and_writes_nothing() {
     assert_eq!(s, 400);
     assert!(body.contains("limit"), "{body}");
     assert_eq!(store.index(), 0);
+}
+
+/// Namespaces over the router: created by a write, `?namespace=` on job
+/// reads, writes and lists, and the job JSON kept per namespace (two jobs
+/// with one ID share the cache's slot, never each other's bytes).
+#[tokio::test]
+async fn namespaces_keep_jobs_with_one_id_apart() {
+    let (app, store, _tx) = app();
+    let (s, body, _) = call(&app, Method::PUT, "/v1/job/web?namespace=team-a", JOB).await;
+    assert_eq!(s, 500, "a missing namespace: {body}");
+    assert!(body.contains("Namespace: "), "{body}");
+    assert_eq!(store.index(), 0, "nothing written");
+
+    let (s, body, created) = call(&app, Method::PUT, "/v1/namespace", r#"{"Name":"team-a"}"#).await;
+    assert_eq!((s, body.as_str()), (200, "null"));
+    assert!(created > 0);
+    let (s, body, i) = call(&app, Method::GET, "/v1/namespace/team-a", "").await;
+    assert_eq!((s, i), (200, created), "{body}");
+    let (s, body, _) = call(&app, Method::GET, "/v1/namespaces?prefix=team", "").await;
+    assert_eq!(s, 200);
+    assert!(
+        body.contains(r#""Name":"team-a""#) && !body.contains("default"),
+        "{body}"
+    );
+    let (s, body, _) = call(&app, Method::GET, "/v1/namespace/nope", "").await;
+    assert_eq!((s, body.as_str()), (404, "namespace not found"));
+
+    call(&app, Method::PUT, "/v1/job/web", JOB).await;
+    let theirs = JOB.replace(r#""exec""#, r#""docker""#);
+    let (s, body, _) = call(&app, Method::PUT, "/v1/job/web?namespace=team-a", &theirs).await;
+    assert_eq!(s, 200, "{body}");
+    // Read each twice: the second answer comes from the cache.
+    for _ in 0..2 {
+        let (_, mine, _) = call(&app, Method::GET, "/v1/job/web", "").await;
+        assert!(mine.contains(r#""Namespace":"default""#) && mine.contains("exec"));
+        let (_, theirs, _) = call(&app, Method::GET, "/v1/job/web?namespace=team-a", "").await;
+        assert!(theirs.contains(r#""Namespace":"team-a""#) && theirs.contains("docker"));
+    }
+    let (_, body, _) = call(&app, Method::GET, "/v1/jobs?namespace=*", "").await;
+    let both: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    let keys: Vec<_> = both
+        .iter()
+        .map(|j| (j["Namespace"].clone(), j["ID"].clone()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("default".into(), "web".into()),
+            ("team-a".into(), "web".into())
+        ]
+    );
+    let (_, body, _) = call(&app, Method::GET, "/v1/jobs?namespace=*&per_page=1", "").await;
+    assert!(body.contains("default"), "{body}");
+
+    let (s, body, _) = call(&app, Method::DELETE, "/v1/namespace/team-a", "").await;
+    assert_eq!(s, 500, "a namespace holding a job: {body}");
+    let (s, _, _) = call(
+        &app,
+        Method::DELETE,
+        "/v1/job/web?namespace=team-a&purge=true",
+        "",
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _, _) = call(&app, Method::GET, "/v1/job/web?namespace=team-a", "").await;
+    assert_eq!(s, 404);
+    let (s, _, _) = call(&app, Method::GET, "/v1/job/web", "").await;
+    assert_eq!(s, 200, "default's job stays");
+    let (s, body, deleted) = call(&app, Method::DELETE, "/v1/namespace/team-a", "").await;
+    assert_eq!((s, body.as_str()), (200, "null"));
+    assert!(deleted > created);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

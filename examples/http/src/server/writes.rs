@@ -75,6 +75,9 @@ impl App {
         params: &Params,
     ) -> Response {
         let region = params.region().map(str::to_string);
+        // The job a job route names is in `?namespace=` (a register's job
+        // may name its own, which wins).
+        let w = host::write_options(params.region(), params.namespace());
         let dry_run = matches!(op, Op::PlanJob(_));
         let call: WriteCall = match op {
             Op::RegisterJob(id) => {
@@ -84,51 +87,45 @@ impl App {
                 // meanwhile; boxed, so that the future of every request
                 // (an open long-poll's included) does not hold room for it.
                 let checked = if body.len() > CHECK_APART_BYTES {
-                    Box::pin(self.check_register_apart(id, body, region.clone())).await
+                    Box::pin(self.check_register_apart(id, body, w)).await
                 } else {
-                    host::check_register_job_at(
-                        &self.store,
-                        id.as_deref(),
-                        &body,
-                        region.as_deref(),
-                    )
-                    .map_err(|e| error(&e, false))
+                    host::check_register_job_at(&self.store, id.as_deref(), &body, &w)
+                        .map_err(|e| error(&e, false))
                 };
                 match checked {
                     Ok(c) => Box::new(move |s: &Store| host::commit_register(s, c)),
                     Err(refused) => return refused,
                 }
             }
-            Op::PlanJob(id) => {
-                Box::new(move |s: &Store| host::plan_job(s, &id, &body, region.as_deref()))
-            }
+            Op::PlanJob(id) => Box::new(move |s: &Store| host::plan_job(s, &id, &body, &w)),
             Op::EvaluateJob(id) => {
                 if let Err(fail) = check_evaluate_body(&self.store, &id, &body) {
                     return fail.response();
                 }
-                Box::new(move |s: &Store| host::evaluate_job(s, &id, region.as_deref()))
+                Box::new(move |s: &Store| host::evaluate_job(s, &id, &w))
             }
-            Op::RevertJob(id) => {
-                Box::new(move |s: &Store| host::revert_job(s, &id, &body, region.as_deref()))
-            }
+            Op::RevertJob(id) => Box::new(move |s: &Store| host::revert_job(s, &id, &body, &w)),
             Op::JobStability(id) => {
-                Box::new(move |s: &Store| host::set_job_stability(s, &id, &body, region.as_deref()))
+                Box::new(move |s: &Store| host::set_job_stability(s, &id, &body, &w))
             }
-            Op::ScaleJob(id) => {
-                Box::new(move |s: &Store| host::scale_job(s, &id, &body, region.as_deref()))
-            }
+            Op::ScaleJob(id) => Box::new(move |s: &Store| host::scale_job(s, &id, &body, &w)),
             Op::PeriodicForce(id) => {
-                Box::new(move |s: &Store| host::force_periodic_job(s, &id, region.as_deref()))
+                Box::new(move |s: &Store| host::force_periodic_job(s, &id, &w))
             }
-            Op::DispatchJob(id) => {
-                Box::new(move |s: &Store| host::dispatch_job(s, &id, region.as_deref()))
-            }
+            Op::DispatchJob(id) => Box::new(move |s: &Store| host::dispatch_job(s, &id, &w)),
             Op::DeregisterJob(id) => {
                 let purge = match params.purge() {
                     Ok(p) => p,
                     Err(bad) => return text(StatusCode::BAD_REQUEST, &bad.0),
                 };
-                Box::new(move |s: &Store| host::deregister_job(s, &id, purge, region.as_deref()))
+                Box::new(move |s: &Store| host::deregister_job(s, &id, purge, &w))
+            }
+            // Namespace writes answer `null` with the write's index.
+            Op::UpsertNamespace(name) => Box::new(move |s: &Store| {
+                host::upsert_namespace(s, name.as_deref().unwrap_or(""), &body, region.as_deref())
+            }),
+            Op::DeleteNamespace(name) => {
+                Box::new(move |s: &Store| host::delete_namespace(s, &name, region.as_deref()))
             }
             Op::RegisterNode(id) => Box::new(move |s: &Store| {
                 host::register_node_at(s, Some(&id), &body, region.as_deref())
@@ -237,11 +234,11 @@ impl App {
         &self,
         id: Option<String>,
         body: Vec<u8>,
-        region: Option<String>,
+        w: ordu::WriteOptions,
     ) -> Result<ordu::CheckedRegister, Response> {
         let store = self.store.clone();
         let checked = tokio::task::spawn_blocking(move || {
-            host::check_register_job_at(&store, id.as_deref(), &body, region.as_deref())
+            host::check_register_job_at(&store, id.as_deref(), &body, &w)
         })
         .await;
         match checked {
