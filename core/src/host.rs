@@ -853,7 +853,7 @@ pub fn wait_budget(wait_ms: u64) -> Duration {
 }
 
 /// An answer that carries the index of its read: a [`Reply`], or a typed
-/// [`Query`](crate::Query) for hosts that render values themselves.
+/// [`crate::Query`] for hosts that render values themselves.
 pub trait Indexed {
     /// The index the read answered with.
     fn index(&self) -> u64;

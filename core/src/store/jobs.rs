@@ -121,7 +121,7 @@ impl Store {
     ///
     /// The answer has the annotations per group, `FailedTGAllocs` of the
     /// run, the stored job's `JobModifyIndex` (0 for a new job) for a later
-    /// check-and-set register, and with `req.diff` the [`JobDiff`] to the
+    /// check-and-set register, and with `req.diff` the [`JobDiff`](crate::structs::JobDiff) to the
     /// stored job.
     pub fn plan_job(&self, req: JobPlanRequest, opts: &WriteOptions) -> Result<JobPlanResponse> {
         // As a read: the evaluations of writes answered before are

@@ -76,7 +76,7 @@ pub struct JobPlanRequest {
     /// The job to plan; required.
     #[serde(default)]
     pub job: Option<Job>,
-    /// Whether the answer carries the [`JobDiff`] against the stored job.
+    /// Whether the answer carries the [`JobDiff`](super::JobDiff) against the stored job.
     #[serde(default)]
     pub diff: bool,
     /// Accepted and ignored: ordu has no Sentinel policies to override.

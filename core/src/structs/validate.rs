@@ -61,7 +61,7 @@ pub const OPERANDS: [&str; 16] = [
 
 /// Checks the limits first (a limit error wins), then every rule of the model.
 /// The `regexp` patterns are compiled last, within the bounds of
-/// [`regexp`](super::regexp), and only when nothing else is wrong: what a
+/// `regexp`, and only when nothing else is wrong: what a
 /// client cannot be refused cheaply is paid for only by a job that may run.
 pub fn validate_job(job: &Job, limits: &Limits) -> Result<(), Error> {
     check_limits(job, limits)?;
