@@ -361,3 +361,74 @@ fn a_server_joins_and_catches_up_and_another_is_removed() {
     c.settled(&more, Duration::from_secs(20));
     c.placed_once();
 }
+
+/// The namespace travels with a request a follower forwards: a namespace
+/// created and a job registered in it through followers are the leader's,
+/// a forwarded read of `?namespace=` answers that namespace's job, and
+/// every server holds both once settled.
+#[test]
+fn namespaced_writes_and_reads_through_followers() {
+    let c = Cluster::start(3, 10_000);
+    let all = c.live();
+    let leader = c.leader(&all, Duration::from_secs(15));
+    let (one, two) = (
+        c.members[(leader + 1) % 3].api,
+        c.members[(leader + 2) % 3].api,
+    );
+    let (status, body) = call(one, "PUT", "/v1/namespace", r#"{"Name":"team-a"}"#);
+    assert_eq!((status, body.as_str()), (200, "null"));
+    let (status, body) = call(one, "PUT", "/v1/job/web?namespace=team-a", &job("web"));
+    assert_eq!(status, 200, "{body}");
+    let theirs = write_index(&body);
+    let mine = job("web").replace("exec", "docker");
+    let (status, body) = call(two, "PUT", "/v1/job/web", &mine);
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = call(two, "GET", "/v1/job/web?namespace=team-a", "");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["Namespace"].as_str(), v["CreateIndex"].as_u64()),
+        (Some("team-a"), Some(theirs))
+    );
+    let (status, body) = call(one, "GET", "/v1/jobs?namespace=*", "");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let keys: Vec<(&str, &str)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["Namespace"].as_str().unwrap(), j["ID"].as_str().unwrap()))
+        .filter(|k| k.1 != "leader-probe")
+        .collect();
+    assert_eq!(keys, [("default", "web"), ("team-a", "web")]);
+
+    // Every server applies the same: its own state (`?stale`) has both.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for i in all {
+        let api = c.members[i].api;
+        loop {
+            let ns = get(api, "/v1/namespace/team-a?stale").map(|g| g.0);
+            let job = get(api, "/v1/job/web?namespace=team-a&stale");
+            if ns == Some(200) && job.as_ref().is_some_and(|j| j.1.contains("exec")) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server {} lacks team-a's job",
+                i + 1
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    // A refusal is the leader's too: the namespace holds a job.
+    let (status, body) = call(two, "DELETE", "/v1/namespace/team-a", "");
+    assert_eq!(status, 500, "{body}");
+}
+
+fn write_index(body: &str) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    v["Index"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no Index in {body}"))
+}

@@ -101,6 +101,63 @@ fn writes_answered_before_a_sigkill_are_there_after_a_restart() {
     assert!(write_index(&body) > index, "the index went back: {body}");
 }
 
+/// Namespaces and a namespaced job survive a SIGKILL: one namespace
+/// written before a snapshot (`--snapshot-every 40`) and one after it, in
+/// the log's tail, and two jobs with one ID kept apart.
+#[test]
+fn namespaces_and_their_jobs_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = start(dir.path());
+    let mut s = server.connect();
+    let mut put = |path: &str, body: &str| {
+        let (status, body) = request_on(&mut s, "PUT", path, body).unwrap();
+        assert_eq!(status, 200, "PUT {path}: {body}");
+        body
+    };
+    put(
+        "/v1/namespace",
+        r#"{"Name":"team-a","Description":"before the snapshot"}"#,
+    );
+    put("/v1/job/web?namespace=team-a", &job("web"));
+    put("/v1/job/web", &job("web").replace("exec", "docker"));
+    // Past a snapshot, then one more namespace in the log after it.
+    for n in 0..45 {
+        put("/v1/jobs", &job(&format!("filler-{n}")));
+    }
+    put(
+        "/v1/namespace/team-b",
+        r#"{"Description":"after the snapshot"}"#,
+    );
+    drop(put);
+    kill(server);
+
+    let (server, _) = start(dir.path());
+    let (status, body) = server.request("GET", "/v1/namespaces", "").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let names: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    let names: Vec<_> = names.iter().map(|n| n["Name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["default", "team-a", "team-b"]);
+    let (status, body) = server.request("GET", "/v1/namespace/team-b", "").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("after the snapshot"), "{body}");
+    let (status, body) = server
+        .request("GET", "/v1/job/web?namespace=team-a", "")
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""Namespace":"team-a""#) && body.contains("exec"));
+    let (_, body) = server.request("GET", "/v1/job/web", "").unwrap();
+    assert!(body.contains(r#""Namespace":"default""#) && body.contains("docker"));
+    // A namespace holding a job still cannot be deleted; an empty one can.
+    let (status, _) = server
+        .request("DELETE", "/v1/namespace/team-a", "")
+        .unwrap();
+    assert_eq!(status, 500);
+    let (status, body) = server
+        .request("DELETE", "/v1/namespace/team-b", "")
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+}
+
 /// A small xorshift: the kill's moment, from a seed the test prints.
 fn next(seed: &mut u64) -> u64 {
     *seed ^= *seed << 13;
