@@ -124,7 +124,7 @@ struct waiter {
 static void *wait_for_allocations(void *arg) {
   struct waiter *w = arg;
   ordu_string *allocs = NULL;
-  w->rc = ordu_job_allocations(w->store, JOB_ID, false, NULL, w->min_index, 10000, &allocs,
+  w->rc = ordu_job_allocations(w->store, JOB_ID, false, NULL, NULL, w->min_index, 10000, &allocs,
                                &w->index);
   if (w->rc == ORDU_OK) {
     w->allocs = count_allocs(ordu_string_ptr(allocs));
@@ -157,18 +157,19 @@ int main(int argc, char **argv) {
   size_t body_len = 0;
   char *body = register_body(job, &body_len);
   if (body == NULL) return 1;
-  TRY("ordu_job_register", ordu_job_register(store, body, body_len, NULL, &out, &index));
+  TRY("ordu_job_register", ordu_job_register(store, body, body_len, NULL, NULL, &out, &index));
   printf("seed job registered at index %llu: %s\n", (unsigned long long)index,
          ordu_string_ptr(out));
   ordu_string_free(out);
   free(body);
 
-  TRY("ordu_job_list", ordu_job_list(store, NULL, NULL, 0, 0, &out, &index));
+  TRY("ordu_job_list", ordu_job_list(store, NULL, NULL, NULL, 0, 0, &out, &index));
   printf("jobs (index %llu): %s\n", (unsigned long long)index, ordu_string_ptr(out));
   ordu_string_free(out);
 
   /* Where the job's allocations are now: the waiter blocks past this index. */
-  TRY("ordu_job_allocations", ordu_job_allocations(store, JOB_ID, false, NULL, 0, 0, &out, &index));
+  TRY("ordu_job_allocations",
+      ordu_job_allocations(store, JOB_ID, false, NULL, NULL, 0, 0, &out, &index));
   printf("allocations before the change: %d (index %llu)\n", count_allocs(ordu_string_ptr(out)),
          (unsigned long long)index);
   ordu_string_free(out);
@@ -189,7 +190,7 @@ int main(int argc, char **argv) {
   if (body == NULL) return 1;
   uint64_t changed = 0;
   TRY("ordu_job_register (changed)",
-      ordu_job_register(store, body, body_len, NULL, &out, &changed));
+      ordu_job_register(store, body, body_len, NULL, NULL, &out, &changed));
   printf("job changed at index %llu\n", (unsigned long long)changed);
   ordu_string_free(out);
   free(body);
@@ -205,13 +206,13 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  TRY("ordu_job_deregister", ordu_job_deregister(store, JOB_ID, NULL, &out, &index));
+  TRY("ordu_job_deregister", ordu_job_deregister(store, JOB_ID, NULL, NULL, &out, &index));
   printf("job deregistered at index %llu: %s\n", (unsigned long long)index, ordu_string_ptr(out));
   ordu_string_free(out);
 
   /* The deregister stopped the job's allocations (all=true: every version). */
   TRY("ordu_job_allocations (all)",
-      ordu_job_allocations(store, JOB_ID, true, NULL, 0, 0, &out, NULL));
+      ordu_job_allocations(store, JOB_ID, true, NULL, NULL, 0, 0, &out, NULL));
   int stopped = 0;
   for (const char *p = strstr(ordu_string_ptr(out), "\"DesiredStatus\":\"stop\""); p;
        p = strstr(p + 1, "\"DesiredStatus\":\"stop\""))
@@ -221,7 +222,7 @@ int main(int argc, char **argv) {
   ordu_string_free(out);
 
   /* A missing job is ORDU_NOT_FOUND, with the detail as JSON. */
-  ordu_result rc = ordu_job_get(store, "no-such-job", NULL, 0, 0, &out, NULL);
+  ordu_result rc = ordu_job_get(store, "no-such-job", NULL, NULL, 0, 0, &out, NULL);
   ordu_string *err = NULL;
   ordu_last_error(&err);
   printf("get of a missing job: %s %s\n", ordu_result_name(rc), ordu_string_ptr(err));

@@ -34,6 +34,7 @@ extern "C" {
         store: *const OrduStore,
         body: *const c_char,
         len: usize,
+        ns: *const c_char,
         region: *const c_char,
         out: *mut *mut OrduString,
         index_out: *mut u64,
@@ -41,6 +42,7 @@ extern "C" {
     fn ordu_job_get(
         store: *const OrduStore,
         job_id: *const c_char,
+        ns: *const c_char,
         region: *const c_char,
         min_index: u64,
         wait_ms: u64,
@@ -118,6 +120,7 @@ fn main() {
                 body.as_ptr().cast(),
                 body.len(),
                 ptr::null(),
+                ptr::null(),
                 &mut out,
                 ptr::null_mut()
             ),
@@ -128,7 +131,7 @@ fn main() {
     // The same store seen from Rust.
     let store: &ordu_core::Store = unsafe { (*(raw as *const ordu::ordu_store)).store() };
     let id = JOB_ID.to_str().unwrap();
-    let q = host::query(0, 0, None);
+    let q = host::query(0, 0, None, None);
     let rust_len = host::job(store, id, &q).unwrap().body.len();
 
     let mut c_len = 0;
@@ -142,6 +145,7 @@ fn main() {
         let rc = ordu_job_get(
             black_box(raw),
             JOB_ID.as_ptr(),
+            ptr::null(),
             ptr::null(),
             0,
             0,

@@ -11,6 +11,10 @@
  *   documented as allowed is ORDU_NULL_PARAMETER. C strings (IDs, prefixes,
  *   regions) are NUL-terminated UTF-8; JSON bodies are (pointer, length) UTF-8.
  *   Text that is not UTF-8 is ORDU_INVALID_UTF8. Nothing crashes on them.
+ * - A function that names a job, or lists jobs, evaluations or allocations,
+ *   takes the namespace as const char *ns, always right before region: NULL
+ *   or "" is "default", "*" is every namespace (lists only). Evaluations,
+ *   allocations and nodes read by ID take no namespace.
  * - JSON comes back as an ordu_string owned by ordu: read it with
  *   ordu_string_ptr / ordu_string_len, free it with ordu_string_free.
  * - Every function is a panic boundary: a panic inside ordu is ORDU_PANIC.
@@ -267,18 +271,20 @@ enum ordu_result ordu_store_index(const struct ordu_store *store,
 /**
  * Registers (creates or updates) a job from the JSON body of Nomad's
  * `PUT /v1/jobs`: `{"Job": {...}, "EnforceIndex": false,
- * "JobModifyIndex": 0}`. `region` may be NULL (the store's region).
+ * "JobModifyIndex": 0}`. `ns` may be NULL (`default`): the job's own
+ * `Namespace` wins over it. `region` may be NULL (the store's region).
  *
  * On `ORDU_OK` writes `{"EvalID", "EvalCreateIndex", "JobModifyIndex",
  * "Warnings", "Index", ...}` to `*json_out` and, when `index_out` is not
  * NULL, the write's index to `*index_out`. A body that does not decode is
  * `ORDU_INVALID_JSON`, a job that breaks a rule `ORDU_INVALID` (the error
- * JSON lists every problem with its path), an `EnforceIndex` mismatch
- * `ORDU_CONFLICT`.
+ * JSON lists every problem with its path; a namespace that does not exist
+ * is the path `Namespace`), an `EnforceIndex` mismatch `ORDU_CONFLICT`.
  */
 enum ordu_result ordu_job_register(const struct ordu_store *store,
                                    const char *body_json,
                                    size_t body_len,
+                                   const char *ns,
                                    const char *region,
                                    struct ordu_string **json_out,
                                    uint64_t *index_out);
@@ -287,7 +293,8 @@ enum ordu_result ordu_job_register(const struct ordu_store *store,
  * Plans a job (Nomad's `PUT /v1/job/<id>/plan`): a scheduler dry run that
  * writes nothing. `body_json` (`body_len` bytes, not NUL-terminated) is
  * `{"Job": {...}, "Diff": true}`; the job's ID must be `job_id` (else
- * `ORDU_INVALID_JSON`, `Job ID does not match`). `region` may be NULL. On
+ * `ORDU_INVALID_JSON`, `Job ID does not match`). `ns` and `region` may be
+ * NULL. On
  * `ORDU_OK` writes Nomad's plan answer (`{"Annotations": {"DesiredTGUpdates":
  * ...}, "FailedTGAllocs", "JobModifyIndex", "Diff", "Index", ...}`) and the
  * stored job's `JobModifyIndex` (0 for a new job) as the index. A job a
@@ -297,28 +304,31 @@ enum ordu_result ordu_job_plan(const struct ordu_store *store,
                                const char *job_id,
                                const char *body_json,
                                size_t body_len,
+                               const char *ns,
                                const char *region,
                                struct ordu_string **json_out,
                                uint64_t *index_out);
 
 /**
  * Creates an evaluation of a job (Nomad's `PUT /v1/job/<id>/evaluate`).
- * `region` may be NULL. On `ORDU_OK` writes `{"EvalID", "Index", ...}` and
- * the write's index. A missing job is `ORDU_NOT_FOUND`.
+ * `ns` and `region` may be NULL. On `ORDU_OK` writes `{"EvalID", "Index",
+ * ...}` and the write's index. A missing job (in `ns`) is `ORDU_NOT_FOUND`.
  */
 enum ordu_result ordu_job_evaluate(const struct ordu_store *store,
                                    const char *job_id,
+                                   const char *ns,
                                    const char *region,
                                    struct ordu_string **json_out,
                                    uint64_t *index_out);
 
 /**
- * Deregisters (stops) a job (Nomad's `DELETE /v1/job/<id>`). `region` may
- * be NULL. On `ORDU_OK` writes `{"EvalID", "Index", ...}` and the write's
+ * Deregisters (stops) a job (Nomad's `DELETE /v1/job/<id>`). `ns` and
+ * `region` may be NULL. On `ORDU_OK` writes `{"EvalID", "Index", ...}` and the write's
  * index (`EvalID` empty and index 0 when the job did not exist).
  */
 enum ordu_result ordu_job_deregister(const struct ordu_store *store,
                                      const char *job_id,
+                                     const char *ns,
                                      const char *region,
                                      struct ordu_string **json_out,
                                      uint64_t *index_out);
@@ -327,11 +337,12 @@ enum ordu_result ordu_job_deregister(const struct ordu_store *store,
  * Deregisters a job as [`ordu_job_deregister`] does, with Nomad's `purge`:
  * nonzero removes the job even from a store configured with
  * `"deregister": "stop"` (which otherwise keeps it, stopped). `store` and
- * `job_id` must not be NULL; `region` may be NULL.
+ * `job_id` must not be NULL; `ns` and `region` may be NULL.
  */
 enum ordu_result ordu_job_deregister_purge(const struct ordu_store *store,
                                            const char *job_id,
                                            bool purge,
+                                           const char *ns,
                                            const char *region,
                                            struct ordu_string **json_out,
                                            uint64_t *index_out);
@@ -342,14 +353,15 @@ enum ordu_result ordu_job_deregister_purge(const struct ordu_store *store,
  * Like every read, it blocks the calling thread while `min_index` > 0 and
  * the job's index is not above it, for at most `wait_ms` milliseconds (0:
  * the default 5 minutes; capped at 10 minutes, plus up to 1/16 jitter),
- * then answers with what it has. Many threads may block at once. `region`
- * may be NULL. On `ORDU_OK` writes the job's JSON to `*json_out` and, when
+ * then answers with what it has. Many threads may block at once. `ns`
+ * (the job's namespace) and `region` may be NULL. On `ORDU_OK` writes the job's JSON to `*json_out` and, when
  * `index_out` is not NULL, the read's index to `*index_out`; pass it as the
  * next `min_index` to wait for the next change. A missing job is
  * `ORDU_NOT_FOUND` (the error JSON's `index` is the read's index).
  */
 enum ordu_result ordu_job_get(const struct ordu_store *store,
                               const char *job_id,
+                              const char *ns,
                               const char *region,
                               uint64_t min_index,
                               uint64_t wait_ms,
@@ -357,11 +369,13 @@ enum ordu_result ordu_job_get(const struct ordu_store *store,
                               uint64_t *index_out);
 
 /**
- * Lists jobs whose ID starts with `prefix` (NULL or "": all), in ID order,
- * as Nomad's `GET /v1/jobs` stubs. Blocks as `ordu_job_get` does.
+ * Lists the jobs of `ns` (NULL: `default`; `"*"`: every namespace) whose
+ * ID starts with `prefix` (NULL or "": all), in namespace and then ID
+ * order, as Nomad's `GET /v1/jobs` stubs. Blocks as `ordu_job_get` does.
  */
 enum ordu_result ordu_job_list(const struct ordu_store *store,
                                const char *prefix,
+                               const char *ns,
                                const char *region,
                                uint64_t min_index,
                                uint64_t wait_ms,
@@ -377,6 +391,7 @@ enum ordu_result ordu_job_list(const struct ordu_store *store,
 enum ordu_result ordu_job_allocations(const struct ordu_store *store,
                                       const char *job_id,
                                       bool all,
+                                      const char *ns,
                                       const char *region,
                                       uint64_t min_index,
                                       uint64_t wait_ms,
@@ -389,6 +404,7 @@ enum ordu_result ordu_job_allocations(const struct ordu_store *store,
  */
 enum ordu_result ordu_job_evaluations(const struct ordu_store *store,
                                       const char *job_id,
+                                      const char *ns,
                                       const char *region,
                                       uint64_t min_index,
                                       uint64_t wait_ms,
@@ -402,6 +418,7 @@ enum ordu_result ordu_job_evaluations(const struct ordu_store *store,
  */
 enum ordu_result ordu_job_versions(const struct ordu_store *store,
                                    const char *job_id,
+                                   const char *ns,
                                    const char *region,
                                    uint64_t min_index,
                                    uint64_t wait_ms,
@@ -411,7 +428,8 @@ enum ordu_result ordu_job_versions(const struct ordu_store *store,
 /**
  * Reverts a job to a version it keeps (Nomad's `POST /v1/job/<id>/revert`)
  * from `{"JobID", "JobVersion", "EnforcePriorVersion"}`; `JobID` must be
- * `job_id`. `region` may be NULL. On `ORDU_OK` writes a register's answer
+ * `job_id`. `ns` and `region` may be NULL. On `ORDU_OK` writes a register's
+ * answer
  * (`{"EvalID", "JobModifyIndex", "Index", ...}`) and the write's index. The
  * current version, or another current version than `EnforcePriorVersion`,
  * is `ORDU_CONFLICT`; a missing job or version `ORDU_NOT_FOUND`.
@@ -420,6 +438,7 @@ enum ordu_result ordu_job_revert(const struct ordu_store *store,
                                  const char *job_id,
                                  const char *body_json,
                                  size_t body_len,
+                                 const char *ns,
                                  const char *region,
                                  struct ordu_string **json_out,
                                  uint64_t *index_out);
@@ -427,7 +446,8 @@ enum ordu_result ordu_job_revert(const struct ordu_store *store,
 /**
  * Marks a version of a job stable or not (Nomad's
  * `POST /v1/job/<id>/stable`) from `{"JobID", "JobVersion", "Stable"}`;
- * `JobID` must be `job_id`. `region` may be NULL. On `ORDU_OK` writes
+ * `JobID` must be `job_id`. `ns` and `region` may be NULL. On `ORDU_OK`
+ * writes
  * `{"Index"}` and the write's index. A missing job or version is
  * `ORDU_NOT_FOUND`.
  */
@@ -435,6 +455,7 @@ enum ordu_result ordu_job_stable(const struct ordu_store *store,
                                  const char *job_id,
                                  const char *body_json,
                                  size_t body_len,
+                                 const char *ns,
                                  const char *region,
                                  struct ordu_string **json_out,
                                  uint64_t *index_out);
@@ -449,6 +470,7 @@ enum ordu_result ordu_job_stable(const struct ordu_store *store,
  */
 enum ordu_result ordu_job_summary(const struct ordu_store *store,
                                   const char *job_id,
+                                  const char *ns,
                                   const char *region,
                                   uint64_t min_index,
                                   uint64_t wait_ms,
@@ -461,6 +483,7 @@ enum ordu_result ordu_job_summary(const struct ordu_store *store,
  */
 enum ordu_result ordu_job_scale_status(const struct ordu_store *store,
                                        const char *job_id,
+                                       const char *ns,
                                        const char *region,
                                        uint64_t min_index,
                                        uint64_t wait_ms,
@@ -471,7 +494,7 @@ enum ordu_result ordu_job_scale_status(const struct ordu_store *store,
  * Scales a task group (Nomad's `POST /v1/job/<id>/scale`) from `{"Count",
  * "Target": {"Group": "<g>"}, "Message", "PolicyOverride",
  * "JobModifyIndex"}`: a new version with a `job-scaling` evaluation.
- * `region` may be NULL. On `ORDU_OK` writes a register's answer and the
+ * `ns` and `region` may be NULL. On `ORDU_OK` writes a register's answer and the
  * write's index (0, nothing written, without a `Count`). An unknown group or
  * a bad count is `ORDU_INVALID_JSON` (Nomad's 400), a count over the
  * store's limits `ORDU_LIMIT`, a missing job `ORDU_NOT_FOUND`.
@@ -480,6 +503,7 @@ enum ordu_result ordu_job_scale(const struct ordu_store *store,
                                 const char *job_id,
                                 const char *body_json,
                                 size_t body_len,
+                                const char *ns,
                                 const char *region,
                                 struct ordu_string **json_out,
                                 uint64_t *index_out);
@@ -669,8 +693,9 @@ enum ordu_result ordu_node_allocations(const struct ordu_store *store,
                                        uint64_t *index_out);
 
 /**
- * Lists every evaluation, full objects (Nomad's `GET /v1/evaluations`),
- * a page at a time.
+ * Lists the evaluations of `ns` (NULL: `default`; `"*"`: every
+ * namespace), full objects (Nomad's `GET /v1/evaluations`), a page at a
+ * time.
  *
  * `options_json` (`options_len` bytes; NULL or blank: the whole list) is
  * `{"prefix": "", "job": "", "status": "", "per_page": 0, "next_token": "",
@@ -690,6 +715,7 @@ enum ordu_result ordu_node_allocations(const struct ordu_store *store,
 enum ordu_result ordu_evaluation_list(const struct ordu_store *store,
                                       const char *options_json,
                                       size_t options_len,
+                                      const char *ns,
                                       const char *region,
                                       uint64_t min_index,
                                       uint64_t wait_ms,
@@ -698,14 +724,15 @@ enum ordu_result ordu_evaluation_list(const struct ordu_store *store,
                                       struct ordu_string **next_token_out);
 
 /**
- * Lists every allocation, list stubs (Nomad's `GET /v1/allocations`), a
- * page at a time, as `ordu_evaluation_list` does (`status` filters on
+ * Lists the allocations of `ns` (NULL: `default`; `"*"`: every
+ * namespace), list stubs (Nomad's `GET /v1/allocations`), a page at a time, as `ordu_evaluation_list` does (`status` filters on
  * `ClientStatus`); the index is that of the last change to any
  * allocation.
  */
 enum ordu_result ordu_allocation_list(const struct ordu_store *store,
                                       const char *options_json,
                                       size_t options_len,
+                                      const char *ns,
                                       const char *region,
                                       uint64_t min_index,
                                       uint64_t wait_ms,
@@ -716,12 +743,13 @@ enum ordu_result ordu_allocation_list(const struct ordu_store *store,
 /**
  * `ordu_job_list` a page at a time, with the options of
  * `ordu_evaluation_list` (`prefix`, `per_page`, `next_token`, `reverse`;
- * `job` and `status` are ignored). Jobs are in ID order and the token is
- * `<Namespace>.<ID>`, as Nomad's.
+ * `job` and `status` are ignored). Jobs are in namespace and then ID order
+ * and the token is `<Namespace>.<ID>`, as Nomad's.
  */
 enum ordu_result ordu_job_list_page(const struct ordu_store *store,
                                     const char *options_json,
                                     size_t options_len,
+                                    const char *ns,
                                     const char *region,
                                     uint64_t min_index,
                                     uint64_t wait_ms,

@@ -13,6 +13,9 @@
 //! - A NULL pointer that is not documented as optional is
 //!   `ORDU_NULL_PARAMETER`, a C string that is not UTF-8 is
 //!   `ORDU_INVALID_UTF8`; neither crashes.
+//! - A function that names a job, or lists jobs, evaluations or
+//!   allocations, takes the namespace `ns` right before `region` (NULL or
+//!   "": `default`; `"*"`: every namespace, on lists).
 //! - Every export is a panic boundary: a panic inside ordu is
 //!   `ORDU_PANIC`, never an unwind into C.
 //! - The calling thread's last error, as JSON, is read with
@@ -541,22 +544,28 @@ pub unsafe extern "C" fn ordu_store_index(
 }
 
 // ---- jobs ----
+//
+// Every function that names a job, or lists jobs, evaluations or
+// allocations, takes the namespace `ns` right before `region`: NULL or ""
+// is `default`, and `"*"` (lists only) is every namespace.
 
 /// Registers (creates or updates) a job from the JSON body of Nomad's
 /// `PUT /v1/jobs`: `{"Job": {...}, "EnforceIndex": false,
-/// "JobModifyIndex": 0}`. `region` may be NULL (the store's region).
+/// "JobModifyIndex": 0}`. `ns` may be NULL (`default`): the job's own
+/// `Namespace` wins over it. `region` may be NULL (the store's region).
 ///
 /// On `ORDU_OK` writes `{"EvalID", "EvalCreateIndex", "JobModifyIndex",
 /// "Warnings", "Index", ...}` to `*json_out` and, when `index_out` is not
 /// NULL, the write's index to `*index_out`. A body that does not decode is
 /// `ORDU_INVALID_JSON`, a job that breaks a rule `ORDU_INVALID` (the error
-/// JSON lists every problem with its path), an `EnforceIndex` mismatch
-/// `ORDU_CONFLICT`.
+/// JSON lists every problem with its path; a namespace that does not exist
+/// is the path `Namespace`), an `EnforceIndex` mismatch `ORDU_CONFLICT`.
 #[no_mangle]
 pub unsafe extern "C" fn ordu_job_register(
     store: *const ordu_store,
     body_json: *const c_char,
     body_len: usize,
+    ns: *const c_char,
     region: *const c_char,
     json_out: *mut *mut ordu_string,
     index_out: *mut u64,
@@ -564,15 +573,17 @@ pub unsafe extern "C" fn ordu_job_register(
     const F: &str = "ordu_job_register";
     run(F, store, json_out, index_out, |s| {
         let b = body(F, "body_json", body_json, body_len)?;
+        let ns = opt_cstr(F, "ns", ns)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(host::register_job(s, b, region)?)
+        Ok(host::register_job(s, b, &host::write_options(region, ns))?)
     })
 }
 
 /// Plans a job (Nomad's `PUT /v1/job/<id>/plan`): a scheduler dry run that
 /// writes nothing. `body_json` (`body_len` bytes, not NUL-terminated) is
 /// `{"Job": {...}, "Diff": true}`; the job's ID must be `job_id` (else
-/// `ORDU_INVALID_JSON`, `Job ID does not match`). `region` may be NULL. On
+/// `ORDU_INVALID_JSON`, `Job ID does not match`). `ns` and `region` may be
+/// NULL. On
 /// `ORDU_OK` writes Nomad's plan answer (`{"Annotations": {"DesiredTGUpdates":
 /// ...}, "FailedTGAllocs", "JobModifyIndex", "Diff", "Index", ...}`) and the
 /// stored job's `JobModifyIndex` (0 for a new job) as the index. A job a
@@ -583,6 +594,7 @@ pub unsafe extern "C" fn ordu_job_plan(
     job_id: *const c_char,
     body_json: *const c_char,
     body_len: usize,
+    ns: *const c_char,
     region: *const c_char,
     json_out: *mut *mut ordu_string,
     index_out: *mut u64,
@@ -591,18 +603,20 @@ pub unsafe extern "C" fn ordu_job_plan(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
         let b = body(F, "body_json", body_json, body_len)?;
+        let ns = opt_cstr(F, "ns", ns)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(host::plan_job(s, id, b, region)?)
+        Ok(host::plan_job(s, id, b, &host::write_options(region, ns))?)
     })
 }
 
 /// Creates an evaluation of a job (Nomad's `PUT /v1/job/<id>/evaluate`).
-/// `region` may be NULL. On `ORDU_OK` writes `{"EvalID", "Index", ...}` and
-/// the write's index. A missing job is `ORDU_NOT_FOUND`.
+/// `ns` and `region` may be NULL. On `ORDU_OK` writes `{"EvalID", "Index",
+/// ...}` and the write's index. A missing job (in `ns`) is `ORDU_NOT_FOUND`.
 #[no_mangle]
 pub unsafe extern "C" fn ordu_job_evaluate(
     store: *const ordu_store,
     job_id: *const c_char,
+    ns: *const c_char,
     region: *const c_char,
     json_out: *mut *mut ordu_string,
     index_out: *mut u64,
@@ -610,18 +624,20 @@ pub unsafe extern "C" fn ordu_job_evaluate(
     const F: &str = "ordu_job_evaluate";
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
+        let ns = opt_cstr(F, "ns", ns)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(host::evaluate_job(s, id, region)?)
+        Ok(host::evaluate_job(s, id, &host::write_options(region, ns))?)
     })
 }
 
-/// Deregisters (stops) a job (Nomad's `DELETE /v1/job/<id>`). `region` may
-/// be NULL. On `ORDU_OK` writes `{"EvalID", "Index", ...}` and the write's
+/// Deregisters (stops) a job (Nomad's `DELETE /v1/job/<id>`). `ns` and
+/// `region` may be NULL. On `ORDU_OK` writes `{"EvalID", "Index", ...}` and the write's
 /// index (`EvalID` empty and index 0 when the job did not exist).
 #[no_mangle]
 pub unsafe extern "C" fn ordu_job_deregister(
     store: *const ordu_store,
     job_id: *const c_char,
+    ns: *const c_char,
     region: *const c_char,
     json_out: *mut *mut ordu_string,
     index_out: *mut u64,
@@ -629,20 +645,27 @@ pub unsafe extern "C" fn ordu_job_deregister(
     const F: &str = "ordu_job_deregister";
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
+        let ns = opt_cstr(F, "ns", ns)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(host::deregister_job(s, id, false, region)?)
+        Ok(host::deregister_job(
+            s,
+            id,
+            false,
+            &host::write_options(region, ns),
+        )?)
     })
 }
 
 /// Deregisters a job as [`ordu_job_deregister`] does, with Nomad's `purge`:
 /// nonzero removes the job even from a store configured with
 /// `"deregister": "stop"` (which otherwise keeps it, stopped). `store` and
-/// `job_id` must not be NULL; `region` may be NULL.
+/// `job_id` must not be NULL; `ns` and `region` may be NULL.
 #[no_mangle]
 pub unsafe extern "C" fn ordu_job_deregister_purge(
     store: *const ordu_store,
     job_id: *const c_char,
     purge: bool,
+    ns: *const c_char,
     region: *const c_char,
     json_out: *mut *mut ordu_string,
     index_out: *mut u64,
@@ -650,8 +673,14 @@ pub unsafe extern "C" fn ordu_job_deregister_purge(
     const F: &str = "ordu_job_deregister_purge";
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
+        let ns = opt_cstr(F, "ns", ns)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(host::deregister_job(s, id, purge, region)?)
+        Ok(host::deregister_job(
+            s,
+            id,
+            purge,
+            &host::write_options(region, ns),
+        )?)
     })
 }
 
@@ -660,8 +689,8 @@ pub unsafe extern "C" fn ordu_job_deregister_purge(
 /// Like every read, it blocks the calling thread while `min_index` > 0 and
 /// the job's index is not above it, for at most `wait_ms` milliseconds (0:
 /// the default 5 minutes; capped at 10 minutes, plus up to 1/16 jitter),
-/// then answers with what it has. Many threads may block at once. `region`
-/// may be NULL. On `ORDU_OK` writes the job's JSON to `*json_out` and, when
+/// then answers with what it has. Many threads may block at once. `ns`
+/// (the job's namespace) and `region` may be NULL. On `ORDU_OK` writes the job's JSON to `*json_out` and, when
 /// `index_out` is not NULL, the read's index to `*index_out`; pass it as the
 /// next `min_index` to wait for the next change. A missing job is
 /// `ORDU_NOT_FOUND` (the error JSON's `index` is the read's index).
@@ -669,6 +698,7 @@ pub unsafe extern "C" fn ordu_job_deregister_purge(
 pub unsafe extern "C" fn ordu_job_get(
     store: *const ordu_store,
     job_id: *const c_char,
+    ns: *const c_char,
     region: *const c_char,
     min_index: u64,
     wait_ms: u64,
@@ -678,17 +708,24 @@ pub unsafe extern "C" fn ordu_job_get(
     const F: &str = "ordu_job_get";
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
+        let ns = opt_cstr(F, "ns", ns)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(host::job(s, id, &host::query(min_index, wait_ms, region))?)
+        Ok(host::job(
+            s,
+            id,
+            &host::query(min_index, wait_ms, region, ns),
+        )?)
     })
 }
 
-/// Lists jobs whose ID starts with `prefix` (NULL or "": all), in ID order,
-/// as Nomad's `GET /v1/jobs` stubs. Blocks as `ordu_job_get` does.
+/// Lists the jobs of `ns` (NULL: `default`; `"*"`: every namespace) whose
+/// ID starts with `prefix` (NULL or "": all), in namespace and then ID
+/// order, as Nomad's `GET /v1/jobs` stubs. Blocks as `ordu_job_get` does.
 #[no_mangle]
 pub unsafe extern "C" fn ordu_job_list(
     store: *const ordu_store,
     prefix: *const c_char,
+    ns: *const c_char,
     region: *const c_char,
     min_index: u64,
     wait_ms: u64,
@@ -698,11 +735,12 @@ pub unsafe extern "C" fn ordu_job_list(
     const F: &str = "ordu_job_list";
     run(F, store, json_out, index_out, |s| {
         let prefix = opt_cstr(F, "prefix", prefix)?.unwrap_or("");
+        let ns = opt_cstr(F, "ns", ns)?;
         let region = opt_cstr(F, "region", region)?;
         Ok(host::jobs(
             s,
             prefix,
-            &host::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region, ns),
         )?)
     })
 }
@@ -716,6 +754,7 @@ pub unsafe extern "C" fn ordu_job_allocations(
     store: *const ordu_store,
     job_id: *const c_char,
     all: bool,
+    ns: *const c_char,
     region: *const c_char,
     min_index: u64,
     wait_ms: u64,
@@ -725,12 +764,13 @@ pub unsafe extern "C" fn ordu_job_allocations(
     const F: &str = "ordu_job_allocations";
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
+        let ns = opt_cstr(F, "ns", ns)?;
         let region = opt_cstr(F, "region", region)?;
         Ok(host::job_allocations(
             s,
             id,
             all,
-            &host::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region, ns),
         )?)
     })
 }
@@ -741,6 +781,7 @@ pub unsafe extern "C" fn ordu_job_allocations(
 pub unsafe extern "C" fn ordu_job_evaluations(
     store: *const ordu_store,
     job_id: *const c_char,
+    ns: *const c_char,
     region: *const c_char,
     min_index: u64,
     wait_ms: u64,
@@ -750,11 +791,12 @@ pub unsafe extern "C" fn ordu_job_evaluations(
     const F: &str = "ordu_job_evaluations";
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
+        let ns = opt_cstr(F, "ns", ns)?;
         let region = opt_cstr(F, "region", region)?;
         Ok(host::job_evaluations(
             s,
             id,
-            &host::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region, ns),
         )?)
     })
 }
@@ -766,6 +808,7 @@ pub unsafe extern "C" fn ordu_job_evaluations(
 pub unsafe extern "C" fn ordu_job_versions(
     store: *const ordu_store,
     job_id: *const c_char,
+    ns: *const c_char,
     region: *const c_char,
     min_index: u64,
     wait_ms: u64,
@@ -775,18 +818,20 @@ pub unsafe extern "C" fn ordu_job_versions(
     const F: &str = "ordu_job_versions";
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
+        let ns = opt_cstr(F, "ns", ns)?;
         let region = opt_cstr(F, "region", region)?;
         Ok(host::job_versions(
             s,
             id,
-            &host::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region, ns),
         )?)
     })
 }
 
 /// Reverts a job to a version it keeps (Nomad's `POST /v1/job/<id>/revert`)
 /// from `{"JobID", "JobVersion", "EnforcePriorVersion"}`; `JobID` must be
-/// `job_id`. `region` may be NULL. On `ORDU_OK` writes a register's answer
+/// `job_id`. `ns` and `region` may be NULL. On `ORDU_OK` writes a register's
+/// answer
 /// (`{"EvalID", "JobModifyIndex", "Index", ...}`) and the write's index. The
 /// current version, or another current version than `EnforcePriorVersion`,
 /// is `ORDU_CONFLICT`; a missing job or version `ORDU_NOT_FOUND`.
@@ -796,6 +841,7 @@ pub unsafe extern "C" fn ordu_job_revert(
     job_id: *const c_char,
     body_json: *const c_char,
     body_len: usize,
+    ns: *const c_char,
     region: *const c_char,
     json_out: *mut *mut ordu_string,
     index_out: *mut u64,
@@ -804,14 +850,21 @@ pub unsafe extern "C" fn ordu_job_revert(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
         let b = body(F, "body_json", body_json, body_len)?;
+        let ns = opt_cstr(F, "ns", ns)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(host::revert_job(s, id, b, region)?)
+        Ok(host::revert_job(
+            s,
+            id,
+            b,
+            &host::write_options(region, ns),
+        )?)
     })
 }
 
 /// Marks a version of a job stable or not (Nomad's
 /// `POST /v1/job/<id>/stable`) from `{"JobID", "JobVersion", "Stable"}`;
-/// `JobID` must be `job_id`. `region` may be NULL. On `ORDU_OK` writes
+/// `JobID` must be `job_id`. `ns` and `region` may be NULL. On `ORDU_OK`
+/// writes
 /// `{"Index"}` and the write's index. A missing job or version is
 /// `ORDU_NOT_FOUND`.
 #[no_mangle]
@@ -820,6 +873,7 @@ pub unsafe extern "C" fn ordu_job_stable(
     job_id: *const c_char,
     body_json: *const c_char,
     body_len: usize,
+    ns: *const c_char,
     region: *const c_char,
     json_out: *mut *mut ordu_string,
     index_out: *mut u64,
@@ -828,8 +882,14 @@ pub unsafe extern "C" fn ordu_job_stable(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
         let b = body(F, "body_json", body_json, body_len)?;
+        let ns = opt_cstr(F, "ns", ns)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(host::set_job_stability(s, id, b, region)?)
+        Ok(host::set_job_stability(
+            s,
+            id,
+            b,
+            &host::write_options(region, ns),
+        )?)
     })
 }
 
@@ -843,6 +903,7 @@ pub unsafe extern "C" fn ordu_job_stable(
 pub unsafe extern "C" fn ordu_job_summary(
     store: *const ordu_store,
     job_id: *const c_char,
+    ns: *const c_char,
     region: *const c_char,
     min_index: u64,
     wait_ms: u64,
@@ -852,11 +913,12 @@ pub unsafe extern "C" fn ordu_job_summary(
     const F: &str = "ordu_job_summary";
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
+        let ns = opt_cstr(F, "ns", ns)?;
         let region = opt_cstr(F, "region", region)?;
         Ok(host::job_summary(
             s,
             id,
-            &host::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region, ns),
         )?)
     })
 }
@@ -867,6 +929,7 @@ pub unsafe extern "C" fn ordu_job_summary(
 pub unsafe extern "C" fn ordu_job_scale_status(
     store: *const ordu_store,
     job_id: *const c_char,
+    ns: *const c_char,
     region: *const c_char,
     min_index: u64,
     wait_ms: u64,
@@ -876,11 +939,12 @@ pub unsafe extern "C" fn ordu_job_scale_status(
     const F: &str = "ordu_job_scale_status";
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
+        let ns = opt_cstr(F, "ns", ns)?;
         let region = opt_cstr(F, "region", region)?;
         Ok(host::job_scale_status(
             s,
             id,
-            &host::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region, ns),
         )?)
     })
 }
@@ -888,7 +952,7 @@ pub unsafe extern "C" fn ordu_job_scale_status(
 /// Scales a task group (Nomad's `POST /v1/job/<id>/scale`) from `{"Count",
 /// "Target": {"Group": "<g>"}, "Message", "PolicyOverride",
 /// "JobModifyIndex"}`: a new version with a `job-scaling` evaluation.
-/// `region` may be NULL. On `ORDU_OK` writes a register's answer and the
+/// `ns` and `region` may be NULL. On `ORDU_OK` writes a register's answer and the
 /// write's index (0, nothing written, without a `Count`). An unknown group or
 /// a bad count is `ORDU_INVALID_JSON` (Nomad's 400), a count over the
 /// store's limits `ORDU_LIMIT`, a missing job `ORDU_NOT_FOUND`.
@@ -898,6 +962,7 @@ pub unsafe extern "C" fn ordu_job_scale(
     job_id: *const c_char,
     body_json: *const c_char,
     body_len: usize,
+    ns: *const c_char,
     region: *const c_char,
     json_out: *mut *mut ordu_string,
     index_out: *mut u64,
@@ -906,8 +971,9 @@ pub unsafe extern "C" fn ordu_job_scale(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "job_id", job_id)?;
         let b = body(F, "body_json", body_json, body_len)?;
+        let ns = opt_cstr(F, "ns", ns)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(host::scale_job(s, id, b, region)?)
+        Ok(host::scale_job(s, id, b, &host::write_options(region, ns))?)
     })
 }
 
@@ -932,7 +998,7 @@ pub unsafe extern "C" fn ordu_evaluation_get(
         Ok(host::evaluation(
             s,
             id,
-            &host::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region, None),
         )?)
     })
 }
@@ -958,7 +1024,7 @@ pub unsafe extern "C" fn ordu_evaluation_allocations(
         Ok(host::eval_allocations(
             s,
             id,
-            &host::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region, None),
         )?)
     })
 }
@@ -982,7 +1048,7 @@ pub unsafe extern "C" fn ordu_allocation_get(
         Ok(host::allocation(
             s,
             id,
-            &host::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region, None),
         )?)
     })
 }
@@ -1184,7 +1250,11 @@ pub unsafe extern "C" fn ordu_node_get(
     run(F, store, json_out, index_out, |s| {
         let id = cstr(F, "node_id", node_id)?;
         let region = opt_cstr(F, "region", region)?;
-        Ok(host::node(s, id, &host::query(min_index, wait_ms, region))?)
+        Ok(host::node(
+            s,
+            id,
+            &host::query(min_index, wait_ms, region, None),
+        )?)
     })
 }
 
@@ -1207,7 +1277,7 @@ pub unsafe extern "C" fn ordu_node_list(
         Ok(host::nodes(
             s,
             prefix,
-            &host::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region, None),
         )?)
     })
 }
@@ -1231,7 +1301,7 @@ pub unsafe extern "C" fn ordu_node_allocations(
         Ok(host::node_allocations(
             s,
             id,
-            &host::query(min_index, wait_ms, region),
+            &host::query(min_index, wait_ms, region, None),
         )?)
     })
 }
@@ -1247,6 +1317,7 @@ unsafe fn list(
     store: *const ordu_store,
     options_json: *const c_char,
     options_len: usize,
+    ns: *const c_char,
     region: *const c_char,
     min_index: u64,
     wait_ms: u64,
@@ -1263,8 +1334,13 @@ unsafe fn list(
         } else {
             host::list_options(body(func, "options_json", options_json, options_len)?)?
         };
+        let ns = opt_cstr(func, "ns", ns)?;
         let region = opt_cstr(func, "region", region)?;
-        let mut reply = op(store, &options, &host::query(min_index, wait_ms, region))?;
+        let mut reply = op(
+            store,
+            &options,
+            &host::query(min_index, wait_ms, region, ns),
+        )?;
         if !next_token_out.is_null() {
             *next_token_out = match reply.next_token.take() {
                 Some(t) => Box::into_raw(ordu_string::new(t)),
@@ -1276,8 +1352,9 @@ unsafe fn list(
     })
 }
 
-/// Lists every evaluation, full objects (Nomad's `GET /v1/evaluations`),
-/// a page at a time.
+/// Lists the evaluations of `ns` (NULL: `default`; `"*"`: every
+/// namespace), full objects (Nomad's `GET /v1/evaluations`), a page at a
+/// time.
 ///
 /// `options_json` (`options_len` bytes; NULL or blank: the whole list) is
 /// `{"prefix": "", "job": "", "status": "", "per_page": 0, "next_token": "",
@@ -1298,6 +1375,7 @@ pub unsafe extern "C" fn ordu_evaluation_list(
     store: *const ordu_store,
     options_json: *const c_char,
     options_len: usize,
+    ns: *const c_char,
     region: *const c_char,
     min_index: u64,
     wait_ms: u64,
@@ -1310,6 +1388,7 @@ pub unsafe extern "C" fn ordu_evaluation_list(
         store,
         options_json,
         options_len,
+        ns,
         region,
         min_index,
         wait_ms,
@@ -1320,8 +1399,8 @@ pub unsafe extern "C" fn ordu_evaluation_list(
     )
 }
 
-/// Lists every allocation, list stubs (Nomad's `GET /v1/allocations`), a
-/// page at a time, as `ordu_evaluation_list` does (`status` filters on
+/// Lists the allocations of `ns` (NULL: `default`; `"*"`: every
+/// namespace), list stubs (Nomad's `GET /v1/allocations`), a page at a time, as `ordu_evaluation_list` does (`status` filters on
 /// `ClientStatus`); the index is that of the last change to any
 /// allocation.
 #[no_mangle]
@@ -1329,6 +1408,7 @@ pub unsafe extern "C" fn ordu_allocation_list(
     store: *const ordu_store,
     options_json: *const c_char,
     options_len: usize,
+    ns: *const c_char,
     region: *const c_char,
     min_index: u64,
     wait_ms: u64,
@@ -1341,6 +1421,7 @@ pub unsafe extern "C" fn ordu_allocation_list(
         store,
         options_json,
         options_len,
+        ns,
         region,
         min_index,
         wait_ms,
@@ -1353,13 +1434,14 @@ pub unsafe extern "C" fn ordu_allocation_list(
 
 /// `ordu_job_list` a page at a time, with the options of
 /// `ordu_evaluation_list` (`prefix`, `per_page`, `next_token`, `reverse`;
-/// `job` and `status` are ignored). Jobs are in ID order and the token is
-/// `<Namespace>.<ID>`, as Nomad's.
+/// `job` and `status` are ignored). Jobs are in namespace and then ID order
+/// and the token is `<Namespace>.<ID>`, as Nomad's.
 #[no_mangle]
 pub unsafe extern "C" fn ordu_job_list_page(
     store: *const ordu_store,
     options_json: *const c_char,
     options_len: usize,
+    ns: *const c_char,
     region: *const c_char,
     min_index: u64,
     wait_ms: u64,
@@ -1372,6 +1454,7 @@ pub unsafe extern "C" fn ordu_job_list_page(
         store,
         options_json,
         options_len,
+        ns,
         region,
         min_index,
         wait_ms,
@@ -1401,6 +1484,7 @@ pub unsafe extern "C" fn ordu_node_list_page(
         store,
         options_json,
         options_len,
+        ptr::null(),
         region,
         min_index,
         wait_ms,

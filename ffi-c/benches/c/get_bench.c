@@ -44,7 +44,7 @@ int main(int argc, char **argv) {
   if (ordu_store_new(NULL, 0, &s) != ORDU_OK) return 1;
   if (ordu_node_register(s, NODE, strlen(NODE), &out, NULL) != ORDU_OK) return 1;
   ordu_string_free(out);
-  if (ordu_job_register(s, body, (size_t)len, NULL, &out, NULL) != ORDU_OK) return 1;
+  if (ordu_job_register(s, body, (size_t)len, NULL, NULL, &out, NULL) != ORDU_OK) return 1;
   ordu_string_free(out);
 
   enum { ROUNDS = 101, BATCH = 2000 };
@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
     double start = now_ns();
     for (int i = 0; i < BATCH; i++) {
       uint64_t index = 0;
-      if (ordu_job_get(s, "binstore-storagelocker", NULL, 0, 0, &out, &index) != ORDU_OK)
+      if (ordu_job_get(s, "binstore-storagelocker", NULL, NULL, 0, 0, &out, &index) != ORDU_OK)
         return 1;
       json_len = ordu_string_len(out);
       ordu_string_free(out);

@@ -99,7 +99,7 @@ static inline ordu_store *new_store(void) {
 static inline uint64_t register_job(const ordu_store *s, const char *body) {
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_job_register(s, body, strlen(body), NULL, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_register(s, body, strlen(body), NULL, NULL, &out, &index), ORDU_OK);
   ordu_string_free(out);
   return index;
 }

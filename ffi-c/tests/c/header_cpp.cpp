@@ -11,7 +11,7 @@ int main() {
   if (rc != ORDU_OK) return 1;
   ordu_string *out = nullptr;
   uint64_t index = 0;
-  rc = ordu_job_list(store, nullptr, nullptr, 0, 0, &out, &index);
+  rc = ordu_job_list(store, nullptr, nullptr, nullptr, 0, 0, &out, &index);
   bool ok = rc == ORDU_OK && std::strcmp(ordu_string_ptr(out), "[]") == 0;
   ordu_string_free(out);
   ordu_store_free(store);

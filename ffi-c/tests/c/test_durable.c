@@ -68,8 +68,8 @@ static uint64_t index_of(const ordu_store *s) {
  * node, all as JSON in one text (the caller frees it). */
 static char *state_of(const ordu_store *s) {
   ordu_string *job = NULL, *allocs = NULL, *nodes = NULL;
-  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, &job, NULL), ORDU_OK);
-  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, 0, 0, &allocs, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_get(s, "web", NULL, NULL, 0, 0, &job, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, NULL, 0, 0, &allocs, NULL), ORDU_OK);
   CHECK_RC(ordu_node_list(s, NULL, NULL, 0, 0, &nodes, NULL), ORDU_OK);
   size_t n = ordu_string_len(job) + ordu_string_len(allocs) + ordu_string_len(nodes) + 3;
   char *text = malloc(n);
@@ -120,7 +120,7 @@ static void test_restart_keeps_state_and_index(void) {
   /* The next write follows the recovered index. */
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_job_deregister(s, "web", NULL, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_deregister(s, "web", NULL, NULL, &out, &index), ORDU_OK);
   ordu_string_free(out);
   CHECK(index > before);
   uint64_t after = index_of(s);
@@ -130,7 +130,7 @@ static void test_restart_keeps_state_and_index(void) {
   s = open_durable(dir, "");
   CHECK(recovery_of(s).index == after);
   ordu_string *job = SENTINEL;
-  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, &job, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_get(s, "web", NULL, NULL, 0, 0, &job, NULL), ORDU_NOT_FOUND);
   CHECK(job == SENTINEL);
   ordu_store_free(s);
   free(want);
@@ -188,7 +188,7 @@ static void test_snapshot_then_restart(void) {
   /* A write after it is replayed on top of the snapshot. */
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_job_evaluate(s, "web", NULL, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_evaluate(s, "web", NULL, NULL, &out, &index), ORDU_OK);
   ordu_string_free(out);
   CHECK(index > before);
   uint64_t after = index_of(s);
@@ -227,7 +227,7 @@ static void *write_jobs(void *arg) {
              w->id, i);
     ordu_string *out = NULL;
     uint64_t index = 0;
-    if (ordu_job_register(w->s, body, strlen(body), NULL, &out, &index) == ORDU_OK &&
+    if (ordu_job_register(w->s, body, strlen(body), NULL, NULL, &out, &index) == ORDU_OK &&
         index > 0)
       w->ok++;
     ordu_string_free(out);
@@ -255,7 +255,7 @@ static void test_writes_from_threads_are_all_kept(void) {
   s = open_durable(dir, "");
   CHECK(index_of(s) == before);
   ordu_string *list = NULL;
-  CHECK_RC(ordu_job_list(s, "t", NULL, 0, 0, &list, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_list(s, "t", NULL, NULL, 0, 0, &list, NULL), ORDU_OK);
   CHECK(count(ordu_string_ptr(list), "\"JobModifyIndex\"") == THREADS * JOBS_PER_THREAD);
   for (int t = 0; t < THREADS; t++)
     for (int i = 0; i < JOBS_PER_THREAD; i++) {

@@ -74,8 +74,8 @@ static ordu_store *open_store(struct file_log *log, const char *path) {
 /* The job's JSON and its allocations' count, as a client reads them. */
 static char *job_json(const ordu_store *s, int *allocs, uint64_t *index) {
   ordu_string *job = NULL, *list = NULL;
-  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, &job, index), ORDU_OK);
-  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, 0, 0, &list, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_get(s, "web", NULL, NULL, 0, 0, &job, index), ORDU_OK);
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, NULL, 0, 0, &list, NULL), ORDU_OK);
   *allocs = 0;
   for (const char *p = ordu_string_ptr(list); (p = strstr(p, "\"EvalID\"")) != NULL; p++)
     (*allocs)++;
@@ -107,7 +107,7 @@ static void test_file_log_restart(void) {
   /* A refused append: ORDU_UNAVAILABLE, nothing visible. */
   log.refuse = 1;
   out = NULL;
-  CHECK_RC(ordu_job_deregister(s, "web", NULL, &out, &index), ORDU_UNAVAILABLE);
+  CHECK_RC(ordu_job_deregister(s, "web", NULL, NULL, &out, &index), ORDU_UNAVAILABLE);
   CHECK(out == NULL);
   uint64_t after_refusal = 0;
   CHECK_RC(ordu_store_index(s, &after_refusal), ORDU_OK);
@@ -133,7 +133,7 @@ static void test_file_log_restart(void) {
   CHECK(allocs2 == 2 && job_index2 == job_index && strcmp(got, want) == 0);
   free(got);
   /* The next write follows the replayed index, and reaches the file. */
-  CHECK_RC(ordu_job_deregister(r, "web", NULL, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_deregister(r, "web", NULL, NULL, &out, &index), ORDU_OK);
   ordu_string_free(out);
   CHECK(index > before && log2.appends >= 1);
   /* An entry at an index already applied is refused. */
@@ -157,7 +157,7 @@ static void test_snapshot_and_leadership(void) {
   ordu_string *snap = NULL;
   uint64_t snap_index = 0;
   CHECK_RC(ordu_store_snapshot(s, &snap, &snap_index), ORDU_OK);
-  CHECK(strstr(ordu_string_ptr(snap), "\"version\":3") != NULL);
+  CHECK(strstr(ordu_string_ptr(snap), "\"version\":4") != NULL);
 
   ordu_store *r = NULL;
   CHECK_RC(ordu_store_new(NULL, 0, &r), ORDU_OK);
@@ -177,7 +177,7 @@ static void test_snapshot_and_leadership(void) {
   free(j2);
   /* A follower takes no writes of its own. */
   out = NULL;
-  CHECK_RC(ordu_job_register(r, JOB, strlen(JOB), NULL, &out, &index), ORDU_UNAVAILABLE);
+  CHECK_RC(ordu_job_register(r, JOB, strlen(JOB), NULL, NULL, &out, &index), ORDU_UNAVAILABLE);
   CHECK(out == NULL);
   /* Bad snapshot bytes change nothing. */
   CHECK_RC(ordu_store_restore(r, "{\"version\":7}", 13), ORDU_INVALID_JSON);

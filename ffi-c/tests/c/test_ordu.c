@@ -20,7 +20,7 @@ static const char JOB_COUNT_3[] =
 static uint64_t job_index(const ordu_store *s, const char *id) {
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_job_get(s, id, NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_get(s, id, NULL, NULL, 0, 0, &out, &index), ORDU_OK);
   ordu_string_free(out);
   return index;
 }
@@ -71,7 +71,7 @@ static void test_last_error(void) {
   CHECK(e == NULL);
   /* After a failure it holds that failure, and reading it does not clear it. */
   ordu_string *out = NULL;
-  CHECK_RC(ordu_job_get(s, "nope", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_get(s, "nope", NULL, NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
   CHECK(error_has("\"kind\":\"not_found\""));
   CHECK(error_has("\"result\":1"));
   CHECK(error_has("\"message\":\"job not found\""));
@@ -90,17 +90,17 @@ static void test_store_new(void) {
   CHECK(s != NULL);
   /* The region holds: another is ORDU_REGION. */
   ordu_string *out = NULL;
-  CHECK_RC(ordu_job_list(s, NULL, "eu", 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_list(s, NULL, NULL, "eu", 0, 0, &out, NULL), ORDU_OK);
   ordu_string_free(out);
   out = SENTINEL;
-  CHECK_RC(ordu_job_list(s, NULL, "us", 0, 0, &out, NULL), ORDU_REGION);
+  CHECK_RC(ordu_job_list(s, NULL, NULL, "us", 0, 0, &out, NULL), ORDU_REGION);
   CHECK(out == SENTINEL);
   CHECK(error_has("\"requested\":\"us\""));
   /* The limit holds: a group of 6 is over it. */
   const char big[] =
       "{\"Job\":{\"ID\":\"big\",\"Region\":\"eu\",\"TaskGroups\":[{\"Name\":\"g\",\"Count\":6,"
       "\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"exec\"}]}]}}";
-  CHECK_RC(ordu_job_register(s, big, strlen(big), NULL, &out, NULL), ORDU_LIMIT);
+  CHECK_RC(ordu_job_register(s, big, strlen(big), NULL, NULL, &out, NULL), ORDU_LIMIT);
   CHECK(error_has("\"path\":\"TaskGroups[0].Count\""));
   uint64_t index = SENTINEL_INDEX;
   CHECK_RC(ordu_store_index(s, &index), ORDU_OK);
@@ -137,18 +137,18 @@ static void test_job_register_and_get(void) {
   ordu_store *s = new_store();
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, NULL, &out, &index), ORDU_OK);
   CHECK(index > 0);
   CHECK(has(out, "\"EvalID\":\""));
   CHECK(has(out, "\"JobModifyIndex\":"));
   ordu_string_free(out);
 
   /* index_out may be NULL. */
-  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_get(s, "web", NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   ordu_string_free(out);
 
   uint64_t got_index = 0;
-  CHECK_RC(ordu_job_get(s, "web", "global", 0, 0, &out, &got_index), ORDU_OK);
+  CHECK_RC(ordu_job_get(s, "web", NULL, "global", 0, 0, &out, &got_index), ORDU_OK);
   /* The job's index is its last change: the write, or the scheduling after it. */
   CHECK(got_index >= index);
   CHECK(has(out, "\"ID\":\"web\""));
@@ -164,52 +164,52 @@ static void test_job_register_errors(void) {
   uint64_t index = SENTINEL_INDEX;
 
   /* NULL store, body and output. */
-  CHECK_RC(ordu_job_register(NULL, JOB, strlen(JOB), NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_register(NULL, JOB, strlen(JOB), NULL, NULL, &out, &index), ORDU_NULL_PARAMETER);
   CHECK(error_has("store is NULL"));
-  CHECK_RC(ordu_job_register(s, NULL, 3, NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_register(s, NULL, 3, NULL, NULL, &out, &index), ORDU_NULL_PARAMETER);
   CHECK(error_has("body_json is NULL"));
-  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, NULL, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, NULL, NULL, &index), ORDU_NULL_PARAMETER);
   CHECK(error_has("json_out is NULL"));
 
   /* Not UTF-8: in the body, in the region. */
   const char bad_utf8[] = "{\"Job\":{\"ID\":\"w\xc3\x28\"}}";
-  CHECK_RC(ordu_job_register(s, bad_utf8, strlen(bad_utf8), NULL, &out, &index),
+  CHECK_RC(ordu_job_register(s, bad_utf8, strlen(bad_utf8), NULL, NULL, &out, &index),
            ORDU_INVALID_UTF8);
   CHECK(error_has("\"kind\":\"invalid_utf8\""));
   CHECK(error_has("offset 15"));
-  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), "gl\xfe", &out, &index), ORDU_INVALID_UTF8);
+  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, "gl\xfe", &out, &index), ORDU_INVALID_UTF8);
   CHECK(error_has("region is not UTF-8"));
 
   /* Not JSON; JSON of the wrong shape; no Job. */
-  CHECK_RC(ordu_job_register(s, "{\"Job\":", 7, NULL, &out, &index), ORDU_INVALID_JSON);
+  CHECK_RC(ordu_job_register(s, "{\"Job\":", 7, NULL, NULL, &out, &index), ORDU_INVALID_JSON);
   CHECK(error_has("\"stage\":\"decode\""));
   const char wrong_type[] = "{\"Job\":{\"ID\":\"x\",\"TaskGroups\":[{\"Name\":\"g\",\"Count\":\"many\"}]}}";
-  CHECK_RC(ordu_job_register(s, wrong_type, strlen(wrong_type), NULL, &out, &index),
+  CHECK_RC(ordu_job_register(s, wrong_type, strlen(wrong_type), NULL, NULL, &out, &index),
            ORDU_INVALID_JSON);
   CHECK(error_has("\"path\":\"Job.TaskGroups[0].Count\""));
-  CHECK_RC(ordu_job_register(s, "{}", 2, NULL, &out, &index), ORDU_INVALID_JSON);
+  CHECK_RC(ordu_job_register(s, "{}", 2, NULL, NULL, &out, &index), ORDU_INVALID_JSON);
   /* A body cut short by its length is not the whole JSON. */
-  CHECK_RC(ordu_job_register(s, JOB, 10, NULL, &out, &index), ORDU_INVALID_JSON);
+  CHECK_RC(ordu_job_register(s, JOB, 10, NULL, NULL, &out, &index), ORDU_INVALID_JSON);
 
   /* An invalid job: every problem listed with its path. */
   const char invalid[] =
       "{\"Job\":{\"ID\":\"has space\",\"Type\":\"batchy\",\"TaskGroups\":[{\"Name\":\"g\","
       "\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"exec\"}]}]}}";
-  CHECK_RC(ordu_job_register(s, invalid, strlen(invalid), NULL, &out, &index), ORDU_INVALID);
+  CHECK_RC(ordu_job_register(s, invalid, strlen(invalid), NULL, NULL, &out, &index), ORDU_INVALID);
   CHECK(error_has("\"stage\":\"validate\""));
   CHECK(error_has("{\"message\":\"job ID contains a space\",\"path\":\"ID\"}"));
   CHECK(error_has("\"path\":\"Type\""));
   CHECK(error_has("2 errors occurred"));
 
   /* Another region. */
-  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), "mars", &out, &index), ORDU_REGION);
+  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, "mars", &out, &index), ORDU_REGION);
 
   /* Check-and-set: the job must not exist yet with JobModifyIndex 0. */
   register_job(s, JOB);
   const char cas[] =
       "{\"EnforceIndex\":true,\"JobModifyIndex\":0,\"Job\":{\"ID\":\"web\",\"TaskGroups\":"
       "[{\"Name\":\"g\",\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"exec\"}]}]}}";
-  CHECK_RC(ordu_job_register(s, cas, strlen(cas), NULL, &out, &index), ORDU_CONFLICT);
+  CHECK_RC(ordu_job_register(s, cas, strlen(cas), NULL, NULL, &out, &index), ORDU_CONFLICT);
   CHECK(error_has("\"kind\":\"conflict\""));
   CHECK(error_has("\"current_index\":"));
 
@@ -224,16 +224,16 @@ static void test_job_get_errors(void) {
   uint64_t w = register_job(s, JOB);
   ordu_string *out = SENTINEL;
   uint64_t index = SENTINEL_INDEX;
-  CHECK_RC(ordu_job_get(s, "nope", NULL, 0, 0, &out, &index), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_get(s, "nope", NULL, NULL, 0, 0, &out, &index), ORDU_NOT_FOUND);
   CHECK(error_has("\"what\":\"job\""));
   CHECK(error_has("\"id\":\"nope\""));
   CHECK(error_has("\"code\":1"));
   (void)w;
-  CHECK_RC(ordu_job_get(NULL, "web", NULL, 0, 0, &out, &index), ORDU_NULL_PARAMETER);
-  CHECK_RC(ordu_job_get(s, NULL, NULL, 0, 0, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_get(NULL, "web", NULL, NULL, 0, 0, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_get(s, NULL, NULL, NULL, 0, 0, &out, &index), ORDU_NULL_PARAMETER);
   CHECK(error_has("job_id is NULL"));
-  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, NULL, &index), ORDU_NULL_PARAMETER);
-  CHECK_RC(ordu_job_get(s, "w\x80", NULL, 0, 0, &out, &index), ORDU_INVALID_UTF8);
+  CHECK_RC(ordu_job_get(s, "web", NULL, NULL, 0, 0, NULL, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_get(s, "w\x80", NULL, NULL, 0, 0, &out, &index), ORDU_INVALID_UTF8);
   CHECK(error_has("job_id is not UTF-8"));
   CHECK(out == SENTINEL && index == SENTINEL_INDEX);
   ordu_store_free(s);
@@ -243,26 +243,26 @@ static void test_job_list(void) {
   ordu_store *s = new_store();
   ordu_string *out = NULL;
   uint64_t index = SENTINEL_INDEX;
-  CHECK_RC(ordu_job_list(s, NULL, NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_list(s, NULL, NULL, NULL, 0, 0, &out, &index), ORDU_OK);
   CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);
   CHECK(index == 0);
   ordu_string_free(out);
 
   uint64_t w = register_job(s, JOB);
-  CHECK_RC(ordu_job_list(s, "", NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_list(s, "", NULL, NULL, 0, 0, &out, &index), ORDU_OK);
   CHECK(has(out, "\"ID\":\"web\""));
   CHECK(index >= w);
   ordu_string_free(out);
-  CHECK_RC(ordu_job_list(s, "we", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_list(s, "we", NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   CHECK(has(out, "\"ID\":\"web\""));
   ordu_string_free(out);
-  CHECK_RC(ordu_job_list(s, "x", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_list(s, "x", NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);
   ordu_string_free(out);
   out = SENTINEL;
-  CHECK_RC(ordu_job_list(NULL, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
-  CHECK_RC(ordu_job_list(s, "\xff", NULL, 0, 0, &out, NULL), ORDU_INVALID_UTF8);
-  CHECK_RC(ordu_job_list(s, NULL, NULL, 0, 0, NULL, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_list(NULL, NULL, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_list(s, "\xff", NULL, NULL, 0, 0, &out, NULL), ORDU_INVALID_UTF8);
+  CHECK_RC(ordu_job_list(s, NULL, NULL, NULL, 0, 0, NULL, NULL), ORDU_NULL_PARAMETER);
   CHECK(out == SENTINEL);
   ordu_store_free(s);
 }
@@ -272,14 +272,14 @@ static void test_job_evaluate_and_evaluations(void) {
   register_job(s, JOB);
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_job_evaluate(s, "web", NULL, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_evaluate(s, "web", NULL, NULL, &out, &index), ORDU_OK);
   char eval_id[64] = "";
   CHECK(json_string_field(ordu_string_ptr(out), "EvalID", eval_id, sizeof eval_id));
   CHECK(index > 0);
   ordu_string_free(out);
 
   uint64_t evals_index = 0;
-  CHECK_RC(ordu_job_evaluations(s, "web", NULL, 0, 0, &out, &evals_index), ORDU_OK);
+  CHECK_RC(ordu_job_evaluations(s, "web", NULL, NULL, 0, 0, &out, &evals_index), ORDU_OK);
   CHECK(has(out, eval_id));
   CHECK(has(out, "\"JobID\":\"web\""));
   CHECK(evals_index >= index);
@@ -290,11 +290,11 @@ static void test_job_evaluate_and_evaluations(void) {
   ordu_string_free(out);
 
   out = SENTINEL;
-  CHECK_RC(ordu_job_evaluate(s, "nope", NULL, &out, &index), ORDU_NOT_FOUND);
-  CHECK_RC(ordu_job_evaluate(s, NULL, NULL, &out, &index), ORDU_NULL_PARAMETER);
-  CHECK_RC(ordu_job_evaluate(s, "web", "\xc0", &out, &index), ORDU_INVALID_UTF8);
-  CHECK_RC(ordu_job_evaluate(s, "web", NULL, NULL, &index), ORDU_NULL_PARAMETER);
-  CHECK_RC(ordu_job_evaluations(s, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_evaluate(s, "nope", NULL, NULL, &out, &index), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_evaluate(s, NULL, NULL, NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_evaluate(s, "web", NULL, "\xc0", &out, &index), ORDU_INVALID_UTF8);
+  CHECK_RC(ordu_job_evaluate(s, "web", NULL, NULL, NULL, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_evaluations(s, NULL, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
   CHECK_RC(ordu_evaluation_get(s, "no-such-eval", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
   CHECK(error_has("\"what\":\"eval\""));
   CHECK_RC(ordu_evaluation_get(s, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
@@ -302,7 +302,7 @@ static void test_job_evaluate_and_evaluations(void) {
   CHECK(out == SENTINEL);
 
   /* A job with no evaluations answers []. */
-  CHECK_RC(ordu_job_evaluations(s, "other", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_evaluations(s, "other", NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);
   ordu_string_free(out);
   ordu_store_free(s);
@@ -322,7 +322,7 @@ static void test_job_plan(void) {
       "\"Resources\":{\"CPU\":100,\"MemoryMB\":64}}]}]}}";
   ordu_string *out = NULL;
   uint64_t index = SENTINEL_INDEX;
-  CHECK_RC(ordu_job_plan(s, "web", PLAN, strlen(PLAN), NULL, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_plan(s, "web", PLAN, strlen(PLAN), NULL, NULL, &out, &index), ORDU_OK);
   CHECK(index == w); /* the stored job's JobModifyIndex */
   CHECK(has(out, "\"DesiredTGUpdates\":{\"g\":{"));
   CHECK(has(out, "\"Place\":1"));
@@ -335,19 +335,19 @@ static void test_job_plan(void) {
   /* Nothing was written. */
   CHECK_RC(ordu_store_index(s, &after), ORDU_OK);
   CHECK(after == before);
-  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   CHECK(strstr(ordu_string_ptr(out), "web.g[2]") == NULL);
   ordu_string_free(out);
 
   /* The path's ID must be the job's; a job a register refuses is refused. */
   out = SENTINEL;
-  CHECK_RC(ordu_job_plan(s, "other", PLAN, strlen(PLAN), NULL, &out, &index), ORDU_INVALID_JSON);
+  CHECK_RC(ordu_job_plan(s, "other", PLAN, strlen(PLAN), NULL, NULL, &out, &index), ORDU_INVALID_JSON);
   CHECK(error_has("Job ID does not match"));
   static const char BAD[] = "{\"Job\":{\"ID\":\"web\",\"TaskGroups\":[]}}";
-  CHECK_RC(ordu_job_plan(s, "web", BAD, strlen(BAD), NULL, &out, &index), ORDU_INVALID);
-  CHECK_RC(ordu_job_plan(s, NULL, PLAN, strlen(PLAN), NULL, &out, &index), ORDU_NULL_PARAMETER);
-  CHECK_RC(ordu_job_plan(s, "web", NULL, 0, NULL, &out, &index), ORDU_NULL_PARAMETER);
-  CHECK_RC(ordu_job_plan(s, "web", PLAN, strlen(PLAN), NULL, NULL, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_plan(s, "web", BAD, strlen(BAD), NULL, NULL, &out, &index), ORDU_INVALID);
+  CHECK_RC(ordu_job_plan(s, NULL, PLAN, strlen(PLAN), NULL, NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_plan(s, "web", NULL, 0, NULL, NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_plan(s, "web", PLAN, strlen(PLAN), NULL, NULL, NULL, &index), ORDU_NULL_PARAMETER);
   CHECK(out == SENTINEL);
   CHECK_RC(ordu_store_index(s, &after), ORDU_OK);
   CHECK(after == before);
@@ -359,15 +359,15 @@ static void test_job_deregister(void) {
   uint64_t w = register_job(s, JOB);
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_job_deregister(s, "web", NULL, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_deregister(s, "web", NULL, NULL, &out, &index), ORDU_OK);
   CHECK(index > w);
   CHECK(has(out, "\"EvalID\":\""));
   ordu_string_free(out);
   out = SENTINEL;
-  CHECK_RC(ordu_job_deregister(NULL, "web", NULL, &out, &index), ORDU_NULL_PARAMETER);
-  CHECK_RC(ordu_job_deregister(s, NULL, NULL, &out, &index), ORDU_NULL_PARAMETER);
-  CHECK_RC(ordu_job_deregister(s, "\xff", NULL, &out, &index), ORDU_INVALID_UTF8);
-  CHECK_RC(ordu_job_deregister(s, "web", "moon", &out, &index), ORDU_REGION);
+  CHECK_RC(ordu_job_deregister(NULL, "web", NULL, NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_deregister(s, NULL, NULL, NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_deregister(s, "\xff", NULL, NULL, &out, &index), ORDU_INVALID_UTF8);
+  CHECK_RC(ordu_job_deregister(s, "web", NULL, "moon", &out, &index), ORDU_REGION);
   CHECK(out == SENTINEL);
   ordu_store_free(s);
 }
@@ -381,18 +381,18 @@ static void test_job_stop_and_purge(void) {
   register_job(s, JOB);
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_job_deregister_purge(s, "web", false, NULL, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_deregister_purge(s, "web", false, NULL, NULL, &out, &index), ORDU_OK);
   ordu_string_free(out);
-  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_get(s, "web", NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   CHECK(has(out, "\"Stop\":true"));
   CHECK(has(out, "\"Version\":1"));
   ordu_string_free(out);
-  CHECK_RC(ordu_job_deregister_purge(s, "web", true, NULL, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_deregister_purge(s, "web", true, NULL, NULL, &out, &index), ORDU_OK);
   ordu_string_free(out);
   out = SENTINEL;
-  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_get(s, "web", NULL, NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
   CHECK(out == SENTINEL);
-  CHECK_RC(ordu_job_deregister_purge(s, NULL, true, NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_deregister_purge(s, NULL, true, NULL, NULL, &out, &index), ORDU_NULL_PARAMETER);
   const char *bad = "{\"deregister\": \"soft\"}";
   ordu_store *t = NULL;
   CHECK_RC(ordu_store_new(bad, strlen(bad), &t), ORDU_INVALID);
@@ -409,7 +409,7 @@ static void test_job_versions_revert_and_stable(void) {
   register_job(s, JOB_COUNT_3);
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_job_versions(s, "web", NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_versions(s, "web", NULL, NULL, 0, 0, &out, &index), ORDU_OK);
   CHECK(has(out, "\"Diffs\":null"));
   CHECK(has(out, "\"Version\":1"));
   CHECK(has(out, "\"Version\":0"));
@@ -418,40 +418,40 @@ static void test_job_versions_revert_and_stable(void) {
   ordu_string_free(out);
 
   const char *rev = "{\"JobID\":\"web\",\"JobVersion\":0,\"EnforcePriorVersion\":1}";
-  CHECK_RC(ordu_job_revert(s, "web", rev, strlen(rev), NULL, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_revert(s, "web", rev, strlen(rev), NULL, NULL, &out, &index), ORDU_OK);
   CHECK(has(out, "\"EvalID\":\""));
   ordu_string_free(out);
-  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_get(s, "web", NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   CHECK(has(out, "\"Version\":2"));
   ordu_string_free(out);
   /* Two versions kept: 2 and 1; 0 went. */
-  CHECK_RC(ordu_job_versions(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_versions(s, "web", NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   CHECK(!has(out, "\"Version\":0"));
   ordu_string_free(out);
 
   const char *st = "{\"JobID\":\"web\",\"JobVersion\":1,\"Stable\":true}";
   uint64_t st_index = 0;
-  CHECK_RC(ordu_job_stable(s, "web", st, strlen(st), NULL, &out, &st_index), ORDU_OK);
+  CHECK_RC(ordu_job_stable(s, "web", st, strlen(st), NULL, NULL, &out, &st_index), ORDU_OK);
   CHECK(has(out, "\"Index\":"));
   CHECK(st_index > index);
   ordu_string_free(out);
-  CHECK_RC(ordu_job_versions(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_versions(s, "web", NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   CHECK(has(out, "\"Stable\":true"));
   ordu_string_free(out);
 
   out = SENTINEL;
   const char *cur = "{\"JobID\":\"web\",\"JobVersion\":2}";
-  CHECK_RC(ordu_job_revert(s, "web", cur, strlen(cur), NULL, &out, NULL), ORDU_CONFLICT);
+  CHECK_RC(ordu_job_revert(s, "web", cur, strlen(cur), NULL, NULL, &out, NULL), ORDU_CONFLICT);
   CHECK(error_has("can't revert to current version"));
   const char *gone = "{\"JobID\":\"web\",\"JobVersion\":0}";
-  CHECK_RC(ordu_job_revert(s, "web", gone, strlen(gone), NULL, &out, NULL), ORDU_NOT_FOUND);
-  CHECK_RC(ordu_job_stable(s, "web", gone, strlen(gone), NULL, &out, NULL), ORDU_NOT_FOUND);
-  CHECK_RC(ordu_job_revert(s, "other", cur, strlen(cur), NULL, &out, NULL),
+  CHECK_RC(ordu_job_revert(s, "web", gone, strlen(gone), NULL, NULL, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_stable(s, "web", gone, strlen(gone), NULL, NULL, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_revert(s, "other", cur, strlen(cur), NULL, NULL, &out, NULL),
            ORDU_INVALID_JSON);
-  CHECK_RC(ordu_job_versions(s, "nope", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
-  CHECK_RC(ordu_job_versions(s, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
-  CHECK_RC(ordu_job_revert(s, "web", NULL, 0, NULL, &out, NULL), ORDU_NULL_PARAMETER);
-  CHECK_RC(ordu_job_stable(NULL, "web", st, strlen(st), NULL, &out, NULL),
+  CHECK_RC(ordu_job_versions(s, "nope", NULL, NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_versions(s, NULL, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_revert(s, "web", NULL, 0, NULL, NULL, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_stable(NULL, "web", st, strlen(st), NULL, NULL, &out, NULL),
            ORDU_NULL_PARAMETER);
   CHECK(out == SENTINEL);
   const char *bad = "{\"job_tracked_versions\": 0}";
@@ -467,7 +467,7 @@ static void test_job_summary_and_scale(void) {
   register_job(s, JOB_COUNT_3);
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_job_summary(s, "web", NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_summary(s, "web", NULL, NULL, 0, 0, &out, &index), ORDU_OK);
   CHECK(has(out, "\"JobID\":\"web\""));
   CHECK(has(out, "\"Children\":{\"Pending\":0,\"Running\":0,\"Dead\":0}"));
   CHECK(has(out, "\"Starting\":3"));
@@ -476,27 +476,27 @@ static void test_job_summary_and_scale(void) {
 
   const char *up = "{\"Count\":4,\"Target\":{\"Group\":\"g\"},\"Message\":\"more\"}";
   uint64_t w = 0;
-  CHECK_RC(ordu_job_scale(s, "web", up, strlen(up), NULL, &out, &w), ORDU_OK);
+  CHECK_RC(ordu_job_scale(s, "web", up, strlen(up), NULL, NULL, &out, &w), ORDU_OK);
   CHECK(has(out, "\"EvalID\":\""));
   CHECK(w > index);
   ordu_string_free(out);
-  CHECK_RC(ordu_job_scale_status(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_scale_status(s, "web", NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   CHECK(has(out, "\"Desired\":4"));
   CHECK(has(out, "\"Placed\":4"));
   CHECK(has(out, "\"JobStopped\":false"));
   ordu_string_free(out);
-  CHECK_RC(ordu_job_summary(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_summary(s, "web", NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   CHECK(has(out, "\"Starting\":4"));
   ordu_string_free(out);
 
   out = SENTINEL;
   const char *bad = "{\"Count\":1,\"Target\":{\"Group\":\"zz\"}}";
-  CHECK_RC(ordu_job_scale(s, "web", bad, strlen(bad), NULL, &out, NULL), ORDU_INVALID_JSON);
+  CHECK_RC(ordu_job_scale(s, "web", bad, strlen(bad), NULL, NULL, &out, NULL), ORDU_INVALID_JSON);
   CHECK(error_has("does not exist in job"));
-  CHECK_RC(ordu_job_scale(s, "nope", up, strlen(up), NULL, &out, NULL), ORDU_NOT_FOUND);
-  CHECK_RC(ordu_job_summary(s, "nope", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
-  CHECK_RC(ordu_job_scale_status(s, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
-  CHECK_RC(ordu_job_scale(s, "web", NULL, 0, NULL, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_scale(s, "nope", up, strlen(up), NULL, NULL, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_summary(s, "nope", NULL, NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_scale_status(s, NULL, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_scale(s, "web", NULL, 0, NULL, NULL, &out, NULL), ORDU_NULL_PARAMETER);
   CHECK(out == SENTINEL);
   ordu_store_free(s);
 }
@@ -509,7 +509,7 @@ static void test_allocations(void) {
   register_job(s, JOB);
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, NULL, 0, 0, &out, &index), ORDU_OK);
   CHECK(ordu_string_ptr(out)[0] == '[');
   /* The node fits both allocations of the job: read and update the first. */
   char alloc_id[64] = "";
@@ -517,7 +517,7 @@ static void test_allocations(void) {
   CHECK(placed);
   CHECK(has(out, "\"NodeID\":\"node-1\""));
   ordu_string_free(out);
-  CHECK_RC(ordu_job_allocations(s, "web", true, NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_allocations(s, "web", true, NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   CHECK(has(out, alloc_id));
   ordu_string_free(out);
   CHECK_RC(ordu_node_allocations(s, "node-1", NULL, 0, 0, &out, NULL), ORDU_OK);
@@ -564,8 +564,8 @@ static void test_allocations(void) {
   CHECK(error_has("missing allocation ID"));
   CHECK_RC(ordu_allocation_update_client(s, "a", NULL, 0, &out, NULL), ORDU_NULL_PARAMETER);
   CHECK_RC(ordu_allocation_update_client(s, "a", "{", 1, &out, NULL), ORDU_INVALID_JSON);
-  CHECK_RC(ordu_job_allocations(s, NULL, false, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
-  CHECK_RC(ordu_job_allocations(s, "web", false, "x", 0, 0, &out, NULL), ORDU_REGION);
+  CHECK_RC(ordu_job_allocations(s, NULL, false, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, "x", 0, 0, &out, NULL), ORDU_REGION);
   CHECK(out == SENTINEL);
   ordu_store_free(s);
 }
@@ -669,7 +669,7 @@ static void test_limits(void) {
   const char cfg[] = "{\"limits\":{\"max_request_bytes\":64}}";
   CHECK_RC(ordu_store_new(cfg, strlen(cfg), &s), ORDU_OK);
   ordu_string *out = SENTINEL;
-  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, &out, NULL), ORDU_LIMIT);
+  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, NULL, &out, NULL), ORDU_LIMIT);
   CHECK(error_has("\"path\":\"body\""));
   CHECK(error_has("\"limit\":64"));
   CHECK(out == SENTINEL);
@@ -687,12 +687,12 @@ static void test_garbage_collect(void) {
 
   /* A job's evaluations complete at once; far in the future they are old. */
   register_job(s, JOB);
-  ordu_job_deregister(s, "web", NULL, &out, NULL);
+  ordu_job_deregister(s, "web", NULL, NULL, &out, NULL);
   ordu_string_free(out);
   CHECK_RC(ordu_garbage_collect(s, INT64_MAX, &out, &index), ORDU_OK);
   CHECK(index > 0);
   ordu_string_free(out);
-  CHECK_RC(ordu_job_evaluations(s, "web", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_evaluations(s, "web", NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);
   ordu_string_free(out);
 
@@ -722,7 +722,7 @@ static void test_manual_mode_process(void) {
   uint64_t wrote = register_job(s, JOB);
   /* In manual mode the write schedules nothing: no allocations yet. */
   ordu_string *out = NULL;
-  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);
   ordu_string_free(out);
 
@@ -746,7 +746,7 @@ static void test_manual_mode_process(void) {
   CHECK(planned > wrote);
   CHECK(has(out, "\"Index\":"));
   ordu_string_free(out);
-  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, NULL, 0, 0, &out, &index), ORDU_OK);
   CHECK(has(out, "\"NodeID\":\"node-1\""));
   CHECK(index == planned);
   ordu_string_free(out);
@@ -879,7 +879,7 @@ static uint64_t register_job_eval(const ordu_store *s, const char *body, char *e
                                   size_t cap) {
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_job_register(s, body, strlen(body), NULL, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_register(s, body, strlen(body), NULL, NULL, &out, &index), ORDU_OK);
   CHECK(out != NULL && json_string_field(ordu_string_ptr(out), "EvalID", eval_id, cap));
   ordu_string_free(out);
   return index;
@@ -900,7 +900,7 @@ static void test_queued_mode(void) {
   CHECK(upto >= wrote);
   CHECK(behind(s) == 0);
   ordu_string *out = NULL;
-  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   CHECK(has(out, "\"NodeID\":\"node-1\""));
   ordu_string_free(out);
 
@@ -1005,7 +1005,7 @@ static void *wait_for_job(void *arg) {
   struct waiter *w = arg;
   ordu_string *out = NULL;
   double start = now_ms();
-  w->rc = ordu_job_get(w->store, "web", NULL, w->min_index, w->wait_ms, &out, &w->index);
+  w->rc = ordu_job_get(w->store, "web", NULL, NULL, w->min_index, w->wait_ms, &out, &w->index);
   w->waited_ms = now_ms() - start;
   w->woke_after_write = w->written != NULL && atomic_load(w->written);
   ordu_string_free(out);
@@ -1070,7 +1070,7 @@ static void test_blocking_read_on_missing_job(void) {
   register_node(s);
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_get(s, "web", NULL, NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
   CHECK_RC(ordu_store_index(s, &index), ORDU_OK);
   atomic_int written = 0;
   struct waiter w = {s, index, 30000, &written, ORDU_PANIC, 0, 0, 0};
@@ -1105,7 +1105,7 @@ static void *follow(void *arg) {
     if (final != 0 && last >= final) break;
     ordu_string *out = NULL;
     uint64_t index = 0;
-    if (ordu_job_get(f->store, "web", NULL, last, 10000, &out, &index) != ORDU_OK) {
+    if (ordu_job_get(f->store, "web", NULL, NULL, last, 10000, &out, &index) != ORDU_OK) {
       f->bad++;
       break;
     }
@@ -1164,20 +1164,20 @@ static void *work(void *arg) {
                      job_id, 1 + i % 3);
     ordu_string *out = NULL;
     uint64_t wrote = 0, read = 0;
-    if (ordu_job_register(w->store, body, (size_t)n, NULL, &out, &wrote) != ORDU_OK) w->errors++;
+    if (ordu_job_register(w->store, body, (size_t)n, NULL, NULL, &out, &wrote) != ORDU_OK) w->errors++;
     ordu_string_free(out);
     out = NULL;
-    if (ordu_job_get(w->store, job_id, NULL, 0, 0, &out, &read) != ORDU_OK) w->errors++;
+    if (ordu_job_get(w->store, job_id, NULL, NULL, 0, 0, &out, &read) != ORDU_OK) w->errors++;
     if (read < wrote) w->errors++;
     ordu_string_free(out);
     out = NULL;
     /* An error of this thread's own kind, read back at once. */
     if (w->id % 2 == 0) {
-      if (ordu_job_get(w->store, "missing", NULL, 0, 0, &out, NULL) != ORDU_NOT_FOUND)
+      if (ordu_job_get(w->store, "missing", NULL, NULL, 0, 0, &out, NULL) != ORDU_NOT_FOUND)
         w->errors++;
       if (!error_has("\"kind\":\"not_found\"")) w->errors++;
     } else {
-      if (ordu_job_register(w->store, "[", 1, NULL, &out, NULL) != ORDU_INVALID_JSON)
+      if (ordu_job_register(w->store, "[", 1, NULL, NULL, &out, NULL) != ORDU_INVALID_JSON)
         w->errors++;
       if (!error_has("\"result\":102")) w->errors++;
     }
@@ -1199,7 +1199,7 @@ static void test_concurrent_writers_and_readers(void) {
     CHECK(ws[i].errors == 0);
   }
   ordu_string *out = NULL;
-  CHECK_RC(ordu_job_list(s, "job-", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_list(s, "job-", NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   for (int i = 0; i < N; i++) {
     char id[32];
     snprintf(id, sizeof id, "\"ID\":\"job-%d\"", i);
@@ -1216,7 +1216,7 @@ static void test_evaluation_allocations(void) {
   register_node(s);
   ordu_string *out = NULL;
   uint64_t index = 0;
-  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, &out, &index), ORDU_OK);
+  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, NULL, &out, &index), ORDU_OK);
   char eval_id[64] = "";
   CHECK(json_string_field(ordu_string_ptr(out), "EvalID", eval_id, sizeof eval_id));
   ordu_string_free(out);
@@ -1246,9 +1246,9 @@ static void test_trailing_garbage_is_refused(void) {
   snprintf(body, sizeof body, "%s garbage {]]", JOB);
   ordu_string *out = SENTINEL;
   uint64_t index = 0;
-  CHECK_RC(ordu_job_register(s, body, strlen(body), NULL, &out, &index), ORDU_INVALID_JSON);
+  CHECK_RC(ordu_job_register(s, body, strlen(body), NULL, NULL, &out, &index), ORDU_INVALID_JSON);
   CHECK(out == SENTINEL);
-  CHECK_RC(ordu_job_get(s, "web", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_get(s, "web", NULL, NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
   ordu_store_free(s);
 }
 
@@ -1269,7 +1269,7 @@ static void test_node_eligibility_drain_evaluate_and_alloc_stop(void) {
   ordu_string_free(out);
 
   /* Stop an allocation: it is replaced. */
-  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
   char alloc_id[64] = "";
   int placed = json_string_field(ordu_string_ptr(out), "ID", alloc_id, sizeof alloc_id);
   CHECK(placed);
@@ -1347,8 +1347,19 @@ static int count_ids(const ordu_string *s, const char *key) {
   return n;
 }
 
-typedef ordu_result (*list_fn)(const ordu_store *, const char *, size_t, const char *, uint64_t,
-                               uint64_t, ordu_string **, uint64_t *, ordu_string **);
+/* The shape of the paged lists of jobs, evaluations and allocations. */
+typedef ordu_result (*list_fn)(const ordu_store *, const char *, size_t, const char *,
+                               const char *, uint64_t, uint64_t, ordu_string **, uint64_t *,
+                               ordu_string **);
+
+/* ordu_node_list_page in that shape: nodes have no namespace. */
+static ordu_result node_list_page(const ordu_store *s, const char *options, size_t len,
+                                  const char *ns, const char *region, uint64_t min_index,
+                                  uint64_t wait_ms, ordu_string **out, uint64_t *index,
+                                  ordu_string **next) {
+  (void)ns;
+  return ordu_node_list_page(s, options, len, region, min_index, wait_ms, out, index, next);
+}
 
 /* Walks a list `per_page` at a time; answers how many items it saw, in how
  * many pages (every token freed). */
@@ -1360,7 +1371,7 @@ static int walk_list(const ordu_store *s, list_fn fn, const char *key, int per_p
   for (int guard = 0; guard < 100; guard++) {
     snprintf(opts, sizeof opts, "{\"per_page\":%d,\"next_token\":\"%s\"}", per_page, token);
     ordu_string *out = NULL, *next = SENTINEL;
-    CHECK_RC(fn(s, opts, strlen(opts), NULL, 0, 0, &out, NULL, &next), ORDU_OK);
+    CHECK_RC(fn(s, opts, strlen(opts), NULL, NULL, 0, 0, &out, NULL, &next), ORDU_OK);
     if (out == NULL) return seen;
     int n = count_ids(out, key);
     CHECK(n <= per_page);
@@ -1394,12 +1405,12 @@ static void test_lists(void) {
   /* The whole lists: NULL options, no next page. */
   ordu_string *out = NULL, *next = SENTINEL;
   uint64_t index = SENTINEL_INDEX;
-  CHECK_RC(ordu_evaluation_list(s, NULL, 0, NULL, 0, 0, &out, &index, &next), ORDU_OK);
+  CHECK_RC(ordu_evaluation_list(s, NULL, 0, NULL, NULL, 0, 0, &out, &index, &next), ORDU_OK);
   CHECK(count_ids(out, "\"TriggeredBy\":") == 3);
   CHECK(next == NULL);
   CHECK(index > 0 && index != SENTINEL_INDEX);
   ordu_string_free(out);
-  CHECK_RC(ordu_allocation_list(s, "  ", 2, NULL, 0, 0, &out, NULL, NULL), ORDU_OK);
+  CHECK_RC(ordu_allocation_list(s, "  ", 2, NULL, NULL, 0, 0, &out, NULL, NULL), ORDU_OK);
   CHECK(count_ids(out, "\"EvalID\":") == 6);
   ordu_string_free(out);
 
@@ -1410,17 +1421,17 @@ static void test_lists(void) {
   CHECK(walk_list(s, ordu_allocation_list, "\"EvalID\":", 4, &pages) == 6);
   CHECK(pages == 2);
   CHECK(walk_list(s, ordu_job_list_page, "\"JobModifyIndex\":", 2, &pages) == 3);
-  CHECK(walk_list(s, ordu_node_list_page, "\"Datacenter\":", 1, &pages) == 1);
+  CHECK(walk_list(s, node_list_page, "\"Datacenter\":", 1, &pages) == 1);
 
   /* Jobs: ID order, a token of <Namespace>.<ID>, and reverse. */
   const char *two = "{\"per_page\":2}";
-  CHECK_RC(ordu_job_list_page(s, two, strlen(two), NULL, 0, 0, &out, NULL, &next), ORDU_OK);
+  CHECK_RC(ordu_job_list_page(s, two, strlen(two), NULL, NULL, 0, 0, &out, NULL, &next), ORDU_OK);
   CHECK(has(out, "\"ID\":\"a\"") && has(out, "\"ID\":\"b\""));
   CHECK(next != NULL && strcmp(ordu_string_ptr(next), "default.c") == 0);
   ordu_string_free(out);
   ordu_string_free(next);
   const char *rev = "{\"per_page\":1,\"reverse\":true}";
-  CHECK_RC(ordu_job_list_page(s, rev, strlen(rev), NULL, 0, 0, &out, NULL, &next), ORDU_OK);
+  CHECK_RC(ordu_job_list_page(s, rev, strlen(rev), NULL, NULL, 0, 0, &out, NULL, &next), ORDU_OK);
   CHECK(has(out, "\"ID\":\"c\""));
   CHECK(next != NULL && strcmp(ordu_string_ptr(next), "default.b") == 0);
   ordu_string_free(out);
@@ -1428,18 +1439,18 @@ static void test_lists(void) {
 
   /* Filters: job and status. */
   const char *of_b = "{\"job\":\"b\",\"status\":\"complete\"}";
-  CHECK_RC(ordu_evaluation_list(s, of_b, strlen(of_b), NULL, 0, 0, &out, NULL, NULL), ORDU_OK);
+  CHECK_RC(ordu_evaluation_list(s, of_b, strlen(of_b), NULL, NULL, 0, 0, &out, NULL, NULL), ORDU_OK);
   CHECK(count_ids(out, "\"TriggeredBy\":") == 1);
   CHECK(has(out, "\"JobID\":\"b\""));
   ordu_string_free(out);
-  CHECK_RC(ordu_allocation_list(s, of_b, strlen(of_b), NULL, 0, 0, &out, NULL, NULL), ORDU_OK);
+  CHECK_RC(ordu_allocation_list(s, of_b, strlen(of_b), NULL, NULL, 0, 0, &out, NULL, NULL), ORDU_OK);
   CHECK(strcmp(ordu_string_ptr(out), "[]") == 0);  /* none complete yet */
   ordu_string_free(out);
 
   /* A blocking read of the list times out at the same index when no
    * evaluation changes. */
   uint64_t again = 0;
-  CHECK_RC(ordu_evaluation_list(s, NULL, 0, NULL, index, 100, &out, &again, NULL), ORDU_OK);
+  CHECK_RC(ordu_evaluation_list(s, NULL, 0, NULL, NULL, index, 100, &out, &again, NULL), ORDU_OK);
   CHECK(again == index);
   ordu_string_free(out);
 
@@ -1449,17 +1460,17 @@ static void test_lists(void) {
   const char *bad[] = {"{\"per_page\":-1}", "{\"per_page\":\"x\"}", "{\"perpage\":1}", "{",
                        "{\"next_token\":\"nodot\"}"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    CHECK_RC(ordu_evaluation_list(s, bad[i], strlen(bad[i]), NULL, 0, 0, &out, NULL, &next),
+    CHECK_RC(ordu_evaluation_list(s, bad[i], strlen(bad[i]), NULL, NULL, 0, 0, &out, NULL, &next),
              ORDU_INVALID_JSON);
   }
   CHECK(error_has("\"path\":\"next_token\""));
-  CHECK_RC(ordu_job_list_page(s, "{\"next_token\":\"web\"}", 20, NULL, 0, 0, &out, NULL, &next),
+  CHECK_RC(ordu_job_list_page(s, "{\"next_token\":\"web\"}", 20, NULL, NULL, 0, 0, &out, NULL, &next),
            ORDU_INVALID_JSON);
-  CHECK_RC(ordu_allocation_list(NULL, NULL, 0, NULL, 0, 0, &out, NULL, &next),
+  CHECK_RC(ordu_allocation_list(NULL, NULL, 0, NULL, NULL, 0, 0, &out, NULL, &next),
            ORDU_NULL_PARAMETER);
   CHECK_RC(ordu_node_list_page(s, NULL, 0, NULL, 0, 0, NULL, NULL, &next), ORDU_NULL_PARAMETER);
   CHECK_RC(ordu_node_list_page(s, "\xff", 1, NULL, 0, 0, &out, NULL, &next), ORDU_INVALID_UTF8);
-  CHECK_RC(ordu_evaluation_list(s, NULL, 0, "mars", 0, 0, &out, NULL, &next), ORDU_REGION);
+  CHECK_RC(ordu_evaluation_list(s, NULL, 0, NULL, "mars", 0, 0, &out, NULL, &next), ORDU_REGION);
   CHECK(out == SENTINEL && next == SENTINEL);
   ordu_store_free(s);
 }
