@@ -118,14 +118,26 @@ def test_snapshot_every_takes_snapshots_on_its_own(tmp_path):
     for i in range(12):
         s.register_job({"Job": seed_job(f"j{i:02}")})
     index = s.index
-    # Snapshots are written by a thread beside the writes; a store closed
-    # before it is done keeps none, which a busy machine makes likely.
+    # Snapshots are written by a thread beside the writes: a store closed
+    # before it is done keeps fewer (a busy machine makes it likely), so
+    # wait for the one within 5 + 2 entries of the end.
+    def latest():
+        return max((int(p.name[9:29]) for p in tmp_path.glob("snapshot-*.snap")), default=0)
+
     deadline = time.monotonic() + 10
-    while not list(tmp_path.glob("snapshot-*.snap")) and time.monotonic() < deadline:
+    while latest() <= index - (5 + 2) and time.monotonic() < deadline:
         time.sleep(0.01)
     del s  # the last reference: closes the directory
     gc.collect()
-    s = durable(tmp_path, snapshot_every=5)
+    # ... once that thread, which may still be compacting, lets it go.
+    while True:
+        try:
+            s = durable(tmp_path, snapshot_every=5)
+            break
+        except ordu.UnavailableError as e:
+            if e.reason != "locked" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
     r = s.recovery
     assert r["snapshot_index"] > 0 and r["index"] == index
     # Only the entries after the last snapshot are replayed.
