@@ -128,7 +128,6 @@ fn namespaces_and_their_jobs_survive_a_restart() {
         "/v1/namespace/team-b",
         r#"{"Description":"after the snapshot"}"#,
     );
-    drop(put);
     kill(server);
 
     let (server, _) = start(dir.path());
