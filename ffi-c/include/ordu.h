@@ -13,7 +13,8 @@
  *   Text that is not UTF-8 is ORDU_INVALID_UTF8. Nothing crashes on them.
  * - A function that names a job, or lists jobs, evaluations or allocations,
  *   takes the namespace as const char *ns, always right before region: NULL
- *   or "" is "default", "*" is every namespace (lists only). Evaluations,
+ *   or "" is "default", "*" is every namespace (lists only). Namespaces
+ *   other than "default" are made with ordu_namespace_upsert. Evaluations,
  *   allocations and nodes read by ID take no namespace.
  * - JSON comes back as an ordu_string owned by ordu: read it with
  *   ordu_string_ptr / ordu_string_len, free it with ordu_string_free.
@@ -507,6 +508,63 @@ enum ordu_result ordu_job_scale(const struct ordu_store *store,
                                 const char *region,
                                 struct ordu_string **json_out,
                                 uint64_t *index_out);
+
+/**
+ * Lists the namespaces whose name starts with `prefix` (NULL or "": all),
+ * in name order, as Nomad's `GET /v1/namespaces`: `[{"Name",
+ * "Description", "Quota", "Meta", "CreateIndex", "ModifyIndex"}, ...]`.
+ * `default` is always there. Blocks as `ordu_job_get` does; the index is
+ * that of the last change to any namespace.
+ */
+enum ordu_result ordu_namespace_list(const struct ordu_store *store,
+                                     const char *prefix,
+                                     const char *region,
+                                     uint64_t min_index,
+                                     uint64_t wait_ms,
+                                     struct ordu_string **json_out,
+                                     uint64_t *index_out);
+
+/**
+ * Reads a namespace (Nomad's `GET /v1/namespace/<name>`). Blocks as
+ * `ordu_job_get` does; the index is that of the namespaces. A missing
+ * namespace is `ORDU_NOT_FOUND`.
+ */
+enum ordu_result ordu_namespace_get(const struct ordu_store *store,
+                                    const char *name,
+                                    const char *region,
+                                    uint64_t min_index,
+                                    uint64_t wait_ms,
+                                    struct ordu_string **json_out,
+                                    uint64_t *index_out);
+
+/**
+ * Creates or updates a namespace (Nomad's `PUT /v1/namespace/<name>`)
+ * from `{"Name", "Description", "Quota", "Meta"}`. `name` may be NULL (or
+ * ""): the body's `Name` is taken; when both are given they must agree.
+ * `region` may be NULL. On `ORDU_OK` writes `null` (Nomad answers no
+ * body) and the write's index. A name that is not 1 to 128 letters,
+ * digits and `-`, or a description over 256 bytes, is `ORDU_INVALID`
+ * (the error JSON's `errors` name `Name` or `Description`).
+ */
+enum ordu_result ordu_namespace_upsert(const struct ordu_store *store,
+                                       const char *name,
+                                       const char *body_json,
+                                       size_t body_len,
+                                       const char *region,
+                                       struct ordu_string **json_out,
+                                       uint64_t *index_out);
+
+/**
+ * Deletes a namespace (Nomad's `DELETE /v1/namespace/<name>`). `region`
+ * may be NULL. On `ORDU_OK` writes `null` and the write's index. A
+ * missing namespace is `ORDU_NOT_FOUND`; `default`, or a namespace that
+ * still holds a job (stopped or not: purge it first), is `ORDU_CONFLICT`.
+ */
+enum ordu_result ordu_namespace_delete(const struct ordu_store *store,
+                                       const char *name,
+                                       const char *region,
+                                       struct ordu_string **json_out,
+                                       uint64_t *index_out);
 
 /**
  * Reads an evaluation by ID (Nomad's `GET /v1/evaluation/<id>`). Blocks as

@@ -1475,6 +1475,181 @@ static void test_lists(void) {
   ordu_store_free(s);
 }
 
+/* ---- namespaces ---- */
+
+/* How many times `needle` occurs in `s`. */
+static int count_of(const ordu_string *s, const char *needle) {
+  int n = 0;
+  for (const char *p = ordu_string_ptr(s); (p = strstr(p, needle)) != NULL; p += strlen(needle))
+    n++;
+  return n;
+}
+
+static void test_namespaces(void) {
+  ordu_store *s = new_store();
+  register_node(s);
+  ordu_string *out = NULL;
+  uint64_t index = 0;
+
+  /* `default` always exists, and only it at first. */
+  CHECK_RC(ordu_namespace_list(s, NULL, NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(count_of(out, "\"Name\":") == 1 && has(out, "\"Name\":\"default\""));
+  ordu_string_free(out);
+  CHECK_RC(ordu_namespace_get(s, "default", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Name\":\"default\""));
+  ordu_string_free(out);
+
+  /* A register into a namespace that does not exist is refused, naming
+   * the field, and writes nothing. */
+  out = SENTINEL;
+  index = SENTINEL_INDEX;
+  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), "prod", NULL, &out, &index), ORDU_INVALID);
+  CHECK(error_has("\"path\":\"Namespace\""));
+  CHECK(out == SENTINEL && index == SENTINEL_INDEX);
+  CHECK_RC(ordu_namespace_get(s, "prod", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK(out == SENTINEL);
+
+  /* Created by a write: the name from the body (NULL name), then updated
+   * by name. Writes answer null at their index. */
+  const char prod[] = "{\"Name\":\"prod\",\"Description\":\"production\"}";
+  uint64_t created = 0;
+  CHECK_RC(ordu_namespace_upsert(s, NULL, prod, strlen(prod), NULL, &out, &created), ORDU_OK);
+  CHECK(strcmp(ordu_string_ptr(out), "null") == 0);
+  CHECK(created > 0);
+  ordu_string_free(out);
+  const char desc[] = "{\"Description\":\"the real thing\"}";
+  uint64_t updated = 0;
+  CHECK_RC(ordu_namespace_upsert(s, "prod", desc, strlen(desc), NULL, &out, &updated), ORDU_OK);
+  CHECK(updated > created);
+  ordu_string_free(out);
+  CHECK_RC(ordu_namespace_get(s, "prod", NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(has(out, "\"Description\":\"the real thing\""));
+  CHECK(index == updated);
+  ordu_string_free(out);
+  CHECK_RC(ordu_namespace_list(s, "pr", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(count_of(out, "\"Name\":") == 1 && has(out, "\"Name\":\"prod\""));
+  ordu_string_free(out);
+
+  /* The same job ID in `default` (NULL and "" name it) and in `prod`:
+   * two jobs. */
+  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), NULL, NULL, &out, NULL), ORDU_OK);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_register(s, JOB, strlen(JOB), "prod", NULL, &out, NULL), ORDU_OK);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_get(s, "web", NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Namespace\":\"default\""));
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_get(s, "web", "", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Namespace\":\"default\""));
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_get(s, "web", "prod", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Namespace\":\"prod\""));
+  ordu_string_free(out);
+
+  /* A job's own Namespace wins over the call's. */
+  const char api[] =
+      "{\"Job\":{\"ID\":\"api\",\"Namespace\":\"prod\",\"TaskGroups\":[{\"Name\":\"g\","
+      "\"Tasks\":[{\"Name\":\"t\",\"Driver\":\"exec\"}]}]}}";
+  CHECK_RC(ordu_job_register(s, api, strlen(api), NULL, NULL, &out, NULL), ORDU_OK);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_get(s, "api", "prod", NULL, 0, 0, &out, NULL), ORDU_OK);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_get(s, "api", NULL, NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+
+  /* Each namespace lists its own; "*" lists every one. */
+  CHECK_RC(ordu_job_list(s, NULL, NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(count_of(out, "\"ID\":") == 1 && has(out, "\"Namespace\":\"default\""));
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_list(s, NULL, "prod", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(count_of(out, "\"ID\":") == 2 && count_of(out, "\"Namespace\":\"prod\"") == 2);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_list(s, "we", "*", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(count_of(out, "\"ID\":\"web\"") == 2);
+  CHECK(has(out, "\"Namespace\":\"default\"") && has(out, "\"Namespace\":\"prod\""));
+  ordu_string_free(out);
+  ordu_string *next = SENTINEL;
+  const char *one = "{\"per_page\":1}";
+  CHECK_RC(ordu_job_list_page(s, one, strlen(one), "*", NULL, 0, 0, &out, NULL, &next), ORDU_OK);
+  CHECK(has(out, "\"Namespace\":\"default\""));
+  CHECK(next != NULL && strcmp(ordu_string_ptr(next), "prod.api") == 0);
+  ordu_string_free(out);
+  ordu_string_free(next);
+
+  /* So do evaluations and allocations (web's two in each namespace). */
+  CHECK_RC(ordu_evaluation_list(s, NULL, 0, "prod", NULL, 0, 0, &out, NULL, NULL), ORDU_OK);
+  CHECK(count_of(out, "\"TriggeredBy\":") == 2);
+  CHECK(count_of(out, "\"Namespace\":\"default\"") == 0);
+  ordu_string_free(out);
+  CHECK_RC(ordu_evaluation_list(s, NULL, 0, "*", NULL, 0, 0, &out, NULL, NULL), ORDU_OK);
+  CHECK(count_of(out, "\"TriggeredBy\":") == 3);
+  ordu_string_free(out);
+  CHECK_RC(ordu_allocation_list(s, NULL, 0, NULL, NULL, 0, 0, &out, NULL, NULL), ORDU_OK);
+  CHECK(count_of(out, "\"EvalID\":") == 2);
+  ordu_string_free(out);
+  CHECK_RC(ordu_allocation_list(s, NULL, 0, "*", NULL, 0, 0, &out, NULL, NULL), ORDU_OK);
+  CHECK(count_of(out, "\"EvalID\":") == 5);  /* web 2 + 2, api 1 */
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_allocations(s, "web", false, "prod", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(count_of(out, "\"EvalID\":") == 2 && !strstr(ordu_string_ptr(out), "\"default\""));
+  ordu_string_free(out);
+
+  /* A namespace that is not UTF-8 is an error like any string's. */
+  out = SENTINEL;
+  CHECK_RC(ordu_job_get(s, "web", "pr\xff", NULL, 0, 0, &out, NULL), ORDU_INVALID_UTF8);
+  CHECK(error_has("ns is not UTF-8"));
+  CHECK_RC(ordu_job_list(s, NULL, "\xc0", NULL, 0, 0, &out, NULL), ORDU_INVALID_UTF8);
+  CHECK_RC(ordu_evaluation_list(s, NULL, 0, "\x80", NULL, 0, 0, &out, NULL, NULL),
+           ORDU_INVALID_UTF8);
+  CHECK_RC(ordu_job_deregister(s, "web", "\xfe", NULL, &out, NULL), ORDU_INVALID_UTF8);
+
+  /* Bad namespace writes. */
+  const char bad_name[] = "{\"Name\":\"has space\"}";
+  CHECK_RC(ordu_namespace_upsert(s, NULL, bad_name, strlen(bad_name), NULL, &out, NULL),
+           ORDU_INVALID);
+  CHECK(error_has("\"path\":\"Name\""));
+  CHECK_RC(ordu_namespace_upsert(s, "qa", prod, strlen(prod), NULL, &out, NULL), ORDU_INVALID);
+  CHECK(error_has("\"path\":\"Name\""));
+  CHECK_RC(ordu_namespace_upsert(s, NULL, "{\"Name\":", 8, NULL, &out, NULL), ORDU_INVALID_JSON);
+  CHECK_RC(ordu_namespace_upsert(s, NULL, NULL, 0, NULL, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_namespace_upsert(s, "q\xff", prod, strlen(prod), NULL, &out, NULL),
+           ORDU_INVALID_UTF8);
+  CHECK_RC(ordu_namespace_upsert(s, NULL, prod, strlen(prod), "mars", &out, NULL), ORDU_REGION);
+  CHECK_RC(ordu_namespace_get(s, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_namespace_list(NULL, NULL, NULL, 0, 0, &out, NULL), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_namespace_delete(s, NULL, NULL, &out, NULL), ORDU_NULL_PARAMETER);
+
+  /* Deleting: never `default`, not a namespace that holds a job, not one
+   * that does not exist. */
+  CHECK_RC(ordu_namespace_delete(s, "default", NULL, &out, NULL), ORDU_CONFLICT);
+  CHECK_RC(ordu_namespace_delete(s, "prod", NULL, &out, NULL), ORDU_CONFLICT);
+  CHECK_RC(ordu_namespace_delete(s, "nope", NULL, &out, NULL), ORDU_NOT_FOUND);
+  CHECK(out == SENTINEL);
+
+  /* Purging prod's web leaves default's; once prod holds no job it goes. */
+  CHECK_RC(ordu_job_deregister_purge(s, "web", true, "prod", NULL, &out, NULL), ORDU_OK);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_get(s, "web", "prod", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_job_get(s, "web", NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
+  ordu_string_free(out);
+  CHECK_RC(ordu_namespace_delete(s, "prod", NULL, &out, NULL), ORDU_CONFLICT);  /* api */
+  CHECK_RC(ordu_job_deregister(s, "api", "prod", NULL, &out, NULL), ORDU_OK);
+  ordu_string_free(out);
+  uint64_t deleted = 0;
+  CHECK_RC(ordu_namespace_delete(s, "prod", NULL, &out, &deleted), ORDU_OK);
+  CHECK(strcmp(ordu_string_ptr(out), "null") == 0);
+  CHECK(deleted > updated);
+  ordu_string_free(out);
+  CHECK_RC(ordu_namespace_get(s, "prod", NULL, 0, 0, &out, NULL), ORDU_NOT_FOUND);
+  CHECK_RC(ordu_namespace_list(s, NULL, NULL, 0, 0, &out, &index), ORDU_OK);
+  CHECK(count_of(out, "\"Name\":") == 1 && has(out, "\"Name\":\"default\""));
+  CHECK(index == deleted);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_list(s, NULL, "*", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(count_of(out, "\"ID\":") == 1 && has(out, "\"Namespace\":\"default\""));
+  ordu_string_free(out);
+  ordu_store_free(s);
+}
+
 /* ---- the event stream ---- */
 
 static void test_event_stream(void) {
@@ -1587,6 +1762,7 @@ static const struct test tests[] = {
     T(test_allocations),
     T(test_evaluation_allocations),
     T(test_lists),
+    T(test_namespaces),
     T(test_trailing_garbage_is_refused),
     T(test_nodes),
     T(test_node_errors),
