@@ -841,6 +841,18 @@ enum ordu_result ordu_garbage_collect(const struct ordu_store *store,
                                       uint64_t *index_out);
 
 /**
+ * Carries drains on, as Nomad's drainer does; a host calls it on a timer
+ * (every second, say). What a drain moves that still runs once its
+ * deadline has passed is stopped (its replacements placed elsewhere or
+ * blocked), and a drain whose node no longer runs anything it moves ends
+ * (the node stays ineligible). On `ORDU_OK` writes `{"Index": n}` and `n`,
+ * the last write's index (0 when there was nothing to do).
+ */
+enum ordu_result ordu_advance_drains(const struct ordu_store *store,
+                                     struct ordu_string **json_out,
+                                     uint64_t *index_out);
+
+/**
  * Queued mode (`{"mode": "queued"}`): processes on this thread, as one
  * group, the evaluations of every write answered so far. A write in this
  * mode returns once applied, its evaluations queued; the host calls this

@@ -1614,6 +1614,22 @@ pub unsafe extern "C" fn ordu_garbage_collect(
     })
 }
 
+/// Carries drains on, as Nomad's drainer does; a host calls it on a timer
+/// (every second, say). What a drain moves that still runs once its
+/// deadline has passed is stopped (its replacements placed elsewhere or
+/// blocked), and a drain whose node no longer runs anything it moves ends
+/// (the node stays ineligible). On `ORDU_OK` writes `{"Index": n}` and `n`,
+/// the last write's index (0 when there was nothing to do).
+#[no_mangle]
+pub unsafe extern "C" fn ordu_advance_drains(
+    store: *const ordu_store,
+    json_out: *mut *mut ordu_string,
+    index_out: *mut u64,
+) -> ordu_result {
+    const F: &str = "ordu_advance_drains";
+    run(F, store, json_out, index_out, |s| Ok(host::advance_drains(s)?))
+}
+
 // ---- queued scheduling mode ----
 
 /// Queued mode (`{"mode": "queued"}`): processes on this thread, as one

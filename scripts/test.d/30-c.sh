@@ -28,15 +28,15 @@ make -C examples/c-host check
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 make -C ffi-c install PREFIX="$prefix" PROFILE=debug
-readelf -d "$prefix/lib/libordu.so" | grep -q 'SONAME.*\[libordu\.so\.0\]' ||
-  { echo "libordu.so has no SONAME libordu.so.0" >&2; exit 1; }
+readelf -d "$prefix/lib/libordu.so" | grep -q 'SONAME.*\[libordu\.so\.1\]' ||
+  { echo "libordu.so has no SONAME libordu.so.1" >&2; exit 1; }
 # The example host through pkg-config against the installed prefix: shared
-# (it needs libordu.so.0 and finds it by rpath, no LD_LIBRARY_PATH) and
+# (it needs libordu.so.1 and finds it by rpath, no LD_LIBRARY_PATH) and
 # static (no libordu.so at all).
 pc=$prefix/lib/pkgconfig
 env -u LD_LIBRARY_PATH make -C examples/c-host check PKG_CONFIG_PATH="$pc" LINK=shared OUT="$prefix/host-shared"
-readelf -d "$prefix/host-shared" | grep -q 'NEEDED.*\[libordu\.so\.0\]' ||
-  { echo "the shared pkg-config build does not depend on libordu.so.0" >&2; exit 1; }
+readelf -d "$prefix/host-shared" | grep -q 'NEEDED.*\[libordu\.so\.1\]' ||
+  { echo "the shared pkg-config build does not depend on libordu.so.1" >&2; exit 1; }
 make -C examples/c-host check PKG_CONFIG_PATH="$pc" LINK=static OUT="$prefix/host-static"
 if readelf -d "$prefix/host-static" | grep -q 'NEEDED.*libordu'; then
   echo "the static pkg-config build depends on libordu.so" >&2

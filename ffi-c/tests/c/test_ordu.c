@@ -703,6 +703,46 @@ static void test_garbage_collect(void) {
   ordu_store_free(s);
 }
 
+static void test_advance_drains(void) {
+  ordu_store *s = new_store();
+  ordu_string *out = NULL;
+  uint64_t index = SENTINEL_INDEX;
+  CHECK_RC(ordu_advance_drains(s, &out, &index), ORDU_OK);
+  CHECK(strcmp(ordu_string_ptr(out), "{\"Index\":0}") == 0);
+  CHECK(index == 0);
+  ordu_string_free(out);
+
+  /* A forced drain of the only node: its allocation cannot move, so the
+     first pass stops it and the second ends the drain. */
+  register_node(s);
+  register_job(s, JOB);
+  const char force[] = "{\"DrainSpec\":{\"Deadline\":-1}}";
+  CHECK_RC(ordu_node_drain(s, "node-1", force, strlen(force), &out, NULL), ORDU_OK);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"DesiredStatus\":\"run\""));
+  ordu_string_free(out);
+  CHECK_RC(ordu_advance_drains(s, &out, &index), ORDU_OK);
+  CHECK(index > 0);
+  ordu_string_free(out);
+  CHECK_RC(ordu_job_allocations(s, "web", false, NULL, NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(!has(out, "\"DesiredStatus\":\"run\""));
+  ordu_string_free(out);
+  CHECK_RC(ordu_advance_drains(s, &out, &index), ORDU_OK);
+  CHECK(index > 0);
+  ordu_string_free(out);
+  CHECK_RC(ordu_node_get(s, "node-1", NULL, 0, 0, &out, NULL), ORDU_OK);
+  CHECK(has(out, "\"Drain\":false"));
+  CHECK(has(out, "\"SchedulingEligibility\":\"ineligible\""));
+  ordu_string_free(out);
+
+  out = SENTINEL;
+  CHECK_RC(ordu_advance_drains(NULL, &out, &index), ORDU_NULL_PARAMETER);
+  CHECK_RC(ordu_advance_drains(s, NULL, &index), ORDU_NULL_PARAMETER);
+  CHECK(out == SENTINEL);
+  ordu_store_free(s);
+}
+
 /* ---- manual scheduling mode ---- */
 
 static ordu_store *new_manual_store(void) {
@@ -1769,6 +1809,7 @@ static const struct test tests[] = {
     T(test_node_eligibility_drain_evaluate_and_alloc_stop),
     T(test_limits),
     T(test_garbage_collect),
+    T(test_advance_drains),
     T(test_manual_mode_process),
     T(test_manual_mode_nack_and_ack),
     T(test_manual_mode_errors),
