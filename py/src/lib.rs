@@ -1458,6 +1458,14 @@ impl Store {
         self.write(py, |s| host::garbage_collect(s, older_than))
     }
 
+    /// Carries drains on (a host's duty on a timer, every second say): what a
+    /// drain moves that still runs past its deadline is stopped, and a drain
+    /// whose node runs nothing it moves ends. Returns `{"Index": n}` (0:
+    /// nothing to do).
+    fn advance_drains<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.write(py, host::advance_drains)
+    }
+
     // ---- grouped and queued scheduling modes
 
     /// Queued mode (`Store({"mode": "queued"})`): processes, as one group,

@@ -494,3 +494,25 @@ def test_manual_mode_dequeue_waits_and_wakes():
     d = store.dequeue_evaluation(wait=10)
     assert d is not None and time.monotonic() - started < 2.0
     t.join()
+
+
+def test_advance_drains_stops_at_the_deadline_and_ends_the_drain(store):
+    assert store.advance_drains() == {"Index": 0}
+    n = node()
+    store.register_node(n)
+    job = fitting_job("dc1", count=2)
+    store.register_job({"Job": job})
+    # Forced, on the only node: nothing can move, so the first pass stops
+    # what runs and the second ends the drain.
+    store.drain_node(n["ID"], {"DrainSpec": {"Deadline": -1}})
+    job_id = job["ID"]
+    live = lambda: [a for a in store.job_allocations(job_id)[0]
+                    if a["DesiredStatus"] == "run"]
+    assert len(live()) == 2
+    assert store.advance_drains()["Index"] > 0
+    assert live() == []
+    assert store.node(n["ID"])[0]["Drain"] is True
+    assert store.advance_drains()["Index"] > 0
+    got = store.node(n["ID"])[0]
+    assert got["Drain"] is False and got["SchedulingEligibility"] == "ineligible"
+    assert store.advance_drains() == {"Index": 0}

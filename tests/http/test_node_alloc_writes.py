@@ -94,13 +94,14 @@ def test_eligibility_errors(api, h):
     api.request("GET", api.node_path(node["ID"], "/eligibility")).error(405)
 
 
-def test_a_drain_with_a_spec_migrates_and_ends_with_mark_eligible(api, h):
+def test_a_drain_with_a_spec_migrates_ends_by_itself_and_mark_eligible(api, h):
     dc = api.dc()
     first = api.add_node(dc)
     job = api.fitting_job(dc, count=2)
     api.register(job)
     placed(api, h, job["ID"], 2)
-    second = api.add_node(dc)
+    # No room elsewhere yet: the allocations stay, marked to migrate, and
+    # the drain waits for its deadline.
     spec = {"Deadline": 3_600_000_000_000, "IgnoreSystemJobs": False}
     node_write(api, "POST", first["ID"], "/drain",
                {"NodeID": first["ID"], "DrainSpec": spec})
@@ -111,15 +112,41 @@ def test_a_drain_with_a_spec_migrates_and_ends_with_mark_eligible(api, h):
     assert d["Deadline"] == spec["Deadline"]
     assert d["IgnoreSystemJobs"] is False
     assert d["ForceDeadline"] > d["StartedAt"]
+    assert len(live(api, job["ID"])) == 2
+    # Room appears: they move, and the server ends the drain by itself
+    # (its duty runs each second); the node stays ineligible.
+    second = api.add_node(dc)
     h.wait_until(lambda: all(a["NodeID"] == second["ID"] for a in live(api, job["ID"]))
                  and len(live(api, job["ID"])) == 2, what="the allocations moved")
+    h.wait_until(lambda: api.get_node(first["ID"])["Drain"] is False,
+                 what="the drain ended", timeout=10)
+    n = api.get_node(first["ID"])
+    assert n.get("DrainStrategy") is None
+    assert n["SchedulingEligibility"] == "ineligible"
 
     node_write(api, "POST", first["ID"], "/drain",
                {"NodeID": first["ID"], "DrainSpec": None, "MarkEligible": True})
     n = api.get_node(first["ID"])
     assert n["Drain"] is False
-    assert n.get("DrainStrategy") is None
     assert n["SchedulingEligibility"] == "eligible"
+
+
+def test_a_forced_drain_stops_what_cannot_move(api, h):
+    dc = api.dc()
+    node = api.add_node(dc)
+    job = api.fitting_job(dc, count=2)
+    api.register(job)
+    placed(api, h, job["ID"], 2)
+    node_write(api, "POST", node["ID"], "/drain", {"DrainSpec": {"Deadline": -1}})
+    # Past its deadline at once: the server stops what runs there (its
+    # replacements block: no room), then ends the drain.
+    h.wait_until(lambda: live(api, job["ID"]) == [], what="the allocations stopped",
+                 timeout=10)
+    stopped = [a for a in api.job_allocs(job["ID"]) if a["NodeID"] == node["ID"]]
+    assert stopped and all(a["DesiredStatus"] == "stop" for a in stopped)
+    h.wait_until(lambda: api.get_node(node["ID"])["Drain"] is False,
+                 what="the drain ended", timeout=10)
+    assert any(e["Status"] == "blocked" for e in api.job_evals(job["ID"]))
 
 
 def test_a_drain_ignoring_system_jobs_leaves_theirs(api, h):

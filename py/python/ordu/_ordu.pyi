@@ -340,6 +340,9 @@ class Store:
         """Records a client's report on an allocation; returns ``{"Index": n}``."""
     def garbage_collect(self, older_than: int) -> Obj:
         """Collects terminal evaluations and allocations older than a unix-ns time."""
+    def advance_drains(self) -> Obj:
+        """Stops what drains past their deadline still move, and ends drains
+        whose node runs nothing they move; a duty for a timer."""
     # grouped and queued scheduling modes
     def process_queued(self) -> int:
         """Queued mode: processes the evaluations of the writes answered so far

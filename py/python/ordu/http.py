@@ -962,6 +962,8 @@ class Server:
         self._httpd.verbose = verbose
         self._httpd.datacenter = datacenter
         self._thread: Optional[threading.Thread] = None
+        self._stopping = threading.Event()
+        self._duties: Optional[threading.Thread] = None
 
     @property
     def host(self) -> str:
@@ -998,20 +1000,44 @@ class Server:
                 target=self._httpd.serve, name=f"ordu-http-{self.port}", daemon=True
             )
             self._thread.start()
+        self._start_duties()
         return self
 
     def serve_forever(self) -> None:
         """Serves from this thread until :meth:`stop` (or Ctrl-C)."""
+        self._start_duties()
         self._httpd.serve()
+
+    def _start_duties(self) -> None:
+        """What the server does on its own, each second, as ordu-http does:
+        drain deadlines and drains that are done."""
+        if self._duties is not None:
+            return
+
+        def run() -> None:
+            while not self._stopping.wait(1.0):
+                try:
+                    self.store.advance_drains()
+                except Exception:  # a follower's or a closed store's refusal
+                    pass
+
+        self._duties = threading.Thread(
+            target=run, name=f"ordu-duties-{self.port}", daemon=True
+        )
+        self._duties.start()
 
     def stop(self) -> None:
         """Stops serving, closes the socket and every connection. Requests
         still blocked in a long poll end by themselves (their threads are
         daemons)."""
+        self._stopping.set()
         self._httpd.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self._duties is not None:
+            self._duties.join(timeout=5)
+            self._duties = None
 
     def __enter__(self) -> "Server":
         return self.start()
