@@ -296,7 +296,9 @@ fn main() {
         ("a1000", "on, 1,000 async subscribers", buffer, 1000, a, false, None),
         ("later", "on, 1,000 threads reading after", buffer, 1000, t, true, None),
         ("on0p", "paced: on, 0 subscribers", buffer, 0, t, false, p),
+        ("t1p", "paced: 1 subscriber thread", buffer, 1, t, false, p),
         ("t1000p", "paced: 1,000 subscriber threads", buffer, 1000, t, false, p),
+        ("a1p", "paced: 1 async subscriber", buffer, 1, a, false, p),
         ("a1000p", "paced: 1,000 async subscribers", buffer, 1000, a, false, p),
     ];
     for (id, name, buf, subs, waiting, later, pace) in cases {
