@@ -9,30 +9,35 @@
 //! The store keeps the last [`Config::event_buffer_size`](crate::Config)
 //! batches. An [`EventSubscription`] reads them from an index on, filtered
 //! by topic and key, and waits for new ones as reads do (blocking, or a
-//! `Future`). A subscription holds only its position, so subscribers cost
-//! a write nothing beyond waking those that wait; one that falls behind the
-//! buffer is told so ([`Error::Limit`] naming the oldest index held) rather
-//! than silently skipping ahead, and so is one that asks to start from an
-//! index the buffer no longer holds: Nomad starts it from the oldest it has.
+//! `Future`). A subscription holds only its position. A write does not
+//! wake the subscribers that wait itself: it marks them to be woken by one
+//! notifier thread shared by the process, so its own work does not grow
+//! with their number (on a machine with few CPUs, the CPU they take still
+//! slows it). A subscriber woken once reads every batch published while it
+//! slept. One that falls behind the buffer is told so ([`Error::Limit`]
+//! naming the oldest index held) rather than silently skipping ahead, and
+//! so is one that asks to start from an index the buffer no longer holds:
+//! Nomad starts it from the oldest it has.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::RwLock;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use crate::error::{Error, FieldError, Result, Stage};
 use crate::state::{Applied, Change, Key};
 use crate::structs::{Allocation, Evaluation, Job, Node};
-use crate::watch::Watch;
+use crate::watch::{Crowd, Watch};
 
 /// The topics ordu's events come in, as Nomad names them.
 pub const TOPICS: [&str; 4] = ["Job", "Evaluation", "Allocation", "Node"];
 
-/// The watch key subscribers wait on: any batch published.
+/// The watch key of any batch published (subscribers wait on the buffer's
+/// own [`Crowd`] instead).
 pub(crate) fn key() -> Key {
     Key::new("events", "")
 }
@@ -287,21 +292,18 @@ impl TopicFilter {
 
 /// The last batches, oldest first; see the module's doc.
 ///
-/// Blocking subscribers sleep on one condition variable rather than on
-/// the store's watch keys: a write wakes all of them with one call, and a
-/// thousand subscribers re-arming after each batch do not queue on the
-/// watch's lock that every write takes. Async subscribers use the watch
-/// (their wakers are per task).
+/// Subscribers, blocking or async, wait in one [`Crowd`] rather than on
+/// the store's watch keys: a write marks it and the notifier thread wakes
+/// them, so the writer does not pay for each, and a thousand subscribers
+/// re-arming after each batch do not queue on the watch's lock that every
+/// write takes.
 pub(crate) struct EventBuffer {
     /// Read-locked by subscribers, which read side by side.
     ring: RwLock<Ring>,
     capacity: usize,
-    /// Batches published so far: a sleeper that saw it unchanged sleeps.
-    epoch: AtomicU64,
-    /// Blocking subscribers asleep or about to be.
-    sleepers: AtomicUsize,
-    sleep: Mutex<()>,
-    wake: Condvar,
+    waiting: Arc<Crowd>,
+    /// The next subscription's number, its place in `waiting`.
+    next_subscriber: AtomicU64,
 }
 
 struct Ring {
@@ -318,10 +320,8 @@ impl EventBuffer {
                 dropped_upto: 0,
             }),
             capacity: capacity.max(1),
-            epoch: AtomicU64::new(0),
-            sleepers: AtomicUsize::new(0),
-            sleep: Mutex::new(()),
-            wake: Condvar::new(),
+            waiting: Arc::default(),
+            next_subscriber: AtomicU64::new(0),
         }
     }
 
@@ -337,13 +337,7 @@ impl EventBuffer {
             }
             r.batches.push_back(Arc::new(batch));
         }
-        // SeqCst with the sleeper's count and look (see `sleep_until`):
-        // either it sees the new epoch, or this sees it counted.
-        self.epoch.fetch_add(1, SeqCst);
-        if self.sleepers.load(SeqCst) > 0 {
-            let _g = self.sleep.lock();
-            self.wake.notify_all();
-        }
+        self.waiting.wake();
     }
 
     /// The state was replaced at `index` (a snapshot restored): the writes
@@ -355,23 +349,7 @@ impl EventBuffer {
             r.batches.retain(|b| b.index > index);
             r.dropped_upto = r.dropped_upto.max(index);
         }
-        self.epoch.fetch_add(1, SeqCst);
-        if self.sleepers.load(SeqCst) > 0 {
-            let _g = self.sleep.lock();
-            self.wake.notify_all();
-        }
-    }
-
-    /// Sleeps while nothing was published since `seen`, until `deadline`.
-    fn sleep_until(&self, seen: u64, deadline: Instant) {
-        let mut g = self.sleep.lock();
-        self.sleepers.fetch_add(1, SeqCst);
-        while self.epoch.load(SeqCst) == seen {
-            if self.wake.wait_until(&mut g, deadline).timed_out() {
-                break;
-            }
-        }
-        self.sleepers.fetch_sub(1, SeqCst);
+        self.waiting.wake();
     }
 
     /// The oldest index a subscription may start from.
@@ -399,7 +377,8 @@ impl EventBuffer {
 /// [`EventSubscription::next_async`].
 pub struct EventSubscription {
     buffer: Arc<EventBuffer>,
-    watch: Arc<Watch>,
+    /// Its place in the buffer's crowd of waiters.
+    id: u64,
     filter: TopicFilter,
     /// Index of the last batch handed out (or passed over).
     after: u64,
@@ -409,9 +388,10 @@ impl EventSubscription {
     /// From the batch at index `start` on (`start` 0: from the next
     /// command). `current`: the store's index. A start the buffer no
     /// longer holds is [`Error::Limit`] with the oldest index it holds.
+    /// `_watch`, the store's, is not waited on (see [`EventBuffer`]).
     pub(crate) fn new(
         buffer: Arc<EventBuffer>,
-        watch: Arc<Watch>,
+        _watch: Arc<Watch>,
         filter: TopicFilter,
         start: u64,
         current: u64,
@@ -424,8 +404,8 @@ impl EventSubscription {
             }
         }
         Ok(EventSubscription {
+            id: buffer.next_subscriber.fetch_add(1, Relaxed),
             buffer,
-            watch,
             filter,
             after,
         })
@@ -471,28 +451,36 @@ impl EventSubscription {
 
     /// Blocks until the next batch, or `deadline` (then `Ok(None)`).
     pub fn next(&mut self, deadline: Instant) -> Result<Option<Arc<EventBatch>>> {
+        let buffer = self.buffer.clone();
         loop {
-            // Read before looking: a batch published in between changes
-            // it, and the sleep below does not begin.
-            let seen = self.buffer.epoch.load(SeqCst);
             if let Some(b) = self.try_next()? {
                 return Ok(Some(b));
             }
             if Instant::now() >= deadline {
                 return Ok(None);
             }
-            self.buffer.sleep_until(seen, deadline);
+            // Registered before looking again: a batch published after the
+            // look wakes it.
+            let wait = buffer.waiting.wait(self.id);
+            if let Some(b) = self.try_next()? {
+                return Ok(Some(b));
+            }
+            wait.wait_until(deadline);
         }
     }
 
     /// [`EventSubscription::next`] as a `Future`, on any executor.
     pub async fn next_async(&mut self, deadline: Instant) -> Result<Option<Arc<EventBatch>>> {
+        let buffer = self.buffer.clone();
         loop {
-            let sub = self.watch.subscribe(&[key()]);
             if let Some(b) = self.try_next()? {
                 return Ok(Some(b));
             }
-            if !sub.changed(deadline).await {
+            let wait = buffer.waiting.wait(self.id);
+            if let Some(b) = self.try_next()? {
+                return Ok(Some(b));
+            }
+            if !wait.changed(deadline).await {
                 return self.try_next();
             }
         }

@@ -9,16 +9,21 @@
 //! Two ways to wait over one signal: [`Subscription::wait_until`] blocks the
 //! thread; [`Subscription::changed`] is a `Future` that needs no particular
 //! runtime (its timeout is served by one shared timer thread).
+//!
+//! A crowd (crate-internal) is for many waiters on one thing that every
+//! write changes, the event stream: the writer only marks it changed and
+//! one notifier thread, shared by the process, wakes the waiters, so the
+//! writer's work is the same with a thousand of them as with one.
 
 use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 /// The key a waiter waits on: what the state says an apply touched.
 pub use crate::state::Key;
@@ -83,7 +88,7 @@ impl Watch {
             watch: self.clone(),
             keys: keys.to_vec(),
             id,
-            signal,
+            waiter: Waiter { signal },
         }
     }
 
@@ -139,12 +144,36 @@ pub struct Subscription {
     watch: Arc<Watch>,
     keys: Vec<Key>,
     id: u64,
-    signal: Arc<Signal>,
+    waiter: Waiter,
 }
 
 impl Subscription {
     /// Blocks until a key fires or `deadline` passes. True if a key fired.
     pub fn wait_until(&self, deadline: Instant) -> bool {
+        self.waiter.wait_until(deadline)
+    }
+
+    /// Resolves to true when a key fires, or to false once `deadline` passes.
+    /// Works on any executor.
+    pub fn changed(&self, deadline: Instant) -> Changed<'_> {
+        self.waiter.changed(deadline)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.watch.unsubscribe(&self.keys, self.id);
+    }
+}
+
+/// One wait's signal, fired once (by a write, or by its deadline for a
+/// future).
+struct Waiter {
+    signal: Arc<Signal>,
+}
+
+impl Waiter {
+    fn wait_until(&self, deadline: Instant) -> bool {
         let mut s = self.signal.state.lock();
         while !s.fired {
             if self.signal.cond.wait_until(&mut s, deadline).timed_out() {
@@ -154,20 +183,17 @@ impl Subscription {
         true
     }
 
-    /// Resolves to true when a key fires, or to false once `deadline` passes.
-    /// Works on any executor.
-    pub fn changed(&self, deadline: Instant) -> Changed<'_> {
+    fn changed(&self, deadline: Instant) -> Changed<'_> {
         Changed {
-            sub: self,
+            signal: &self.signal,
             deadline,
             armed: false,
         }
     }
 }
 
-impl Drop for Subscription {
+impl Drop for Waiter {
     fn drop(&mut self) {
-        self.watch.unsubscribe(&self.keys, self.id);
         let left_behind = {
             let s = self.signal.state.lock();
             // A deadline the timer fired is out of its heap already.
@@ -180,9 +206,153 @@ impl Drop for Subscription {
     }
 }
 
+/// Waiters on one thing that every write changes, woken together: the
+/// event stream's subscribers.
+///
+/// The writer's part is constant: after its write is visible it calls
+/// [`Crowd::wake`], which reads one counter and, when someone waits and
+/// no wake-up is pending, queues the crowd for the notifier thread (one
+/// for the process) and wakes that thread. The notifier takes every wait
+/// registered and fires each. A waiter wakes once however many writes
+/// came while it slept, reads all of them, and registers again only when
+/// there is nothing left to read.
+#[derive(Default)]
+pub(crate) struct Crowd {
+    /// The registered waits, one per owner (a subscription).
+    waiting: Mutex<HashMap<u64, Arc<Signal>>>,
+    /// `waiting`'s length, read by writers without the lock.
+    count: AtomicUsize,
+    /// Queued for the notifier and not yet taken by it.
+    queued: AtomicBool,
+}
+
+impl Crowd {
+    /// Registers a wait of `owner`'s (replacing any it left), to be made
+    /// *before* looking at what the writes change: a write that lands
+    /// after the look wakes it. Dropped, it unregisters.
+    pub(crate) fn wait(&self, owner: u64) -> CrowdWait<'_> {
+        let signal = Arc::new(Signal::default());
+        {
+            let mut w = self.waiting.lock();
+            w.insert(owner, signal.clone());
+            self.count.store(w.len(), Ordering::SeqCst);
+        }
+        // Paired with the writer's fence in `wake`: either the writer sees
+        // this count, or the look that follows sees its write.
+        fence(Ordering::SeqCst);
+        CrowdWait {
+            crowd: self,
+            owner,
+            waiter: Waiter { signal },
+        }
+    }
+
+    /// Wakes every registered wait, off the caller's thread. Call after the
+    /// write is visible (its lock released).
+    pub(crate) fn wake(self: &Arc<Self>) {
+        fence(Ordering::SeqCst);
+        if self.count.load(Ordering::SeqCst) == 0 || self.queued.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        notifier().queue(self.clone());
+    }
+
+    /// The notifier's part: takes the registered waits and fires them.
+    fn fire(&self) {
+        // Cleared before taking: a write after the take queues again.
+        self.queued.store(false, Ordering::SeqCst);
+        let taken = {
+            let mut w = self.waiting.lock();
+            self.count.store(0, Ordering::SeqCst);
+            std::mem::take(&mut *w)
+        };
+        for s in taken.into_values() {
+            s.fire(false);
+        }
+    }
+}
+
+/// A wait registered in a [`Crowd`]; see [`Crowd::wait`].
+pub(crate) struct CrowdWait<'a> {
+    crowd: &'a Crowd,
+    owner: u64,
+    waiter: Waiter,
+}
+
+impl CrowdWait<'_> {
+    /// Blocks until the crowd is woken or `deadline` passes. True if woken.
+    pub(crate) fn wait_until(&self, deadline: Instant) -> bool {
+        self.waiter.wait_until(deadline)
+    }
+
+    /// Resolves to true when the crowd is woken, or to false once
+    /// `deadline` passes. Works on any executor.
+    pub(crate) fn changed(&self, deadline: Instant) -> Changed<'_> {
+        self.waiter.changed(deadline)
+    }
+}
+
+impl Drop for CrowdWait<'_> {
+    fn drop(&mut self) {
+        let mut w = self.crowd.waiting.lock();
+        // Still there unless the notifier took it.
+        if w.get(&self.owner)
+            .is_some_and(|s| Arc::ptr_eq(s, &self.waiter.signal))
+        {
+            w.remove(&self.owner);
+            self.crowd.count.store(w.len(), Ordering::SeqCst);
+        }
+    }
+}
+
+/// One thread for the whole process that wakes crowds, so that writers
+/// do not.
+struct Notifier {
+    queue: Mutex<Vec<Arc<Crowd>>>,
+    cond: Condvar,
+}
+
+fn notifier() -> &'static Notifier {
+    static NOTIFIER: OnceLock<&'static Notifier> = OnceLock::new();
+    NOTIFIER.get_or_init(|| {
+        let n: &'static Notifier = Box::leak(Box::new(Notifier {
+            queue: Mutex::new(Vec::new()),
+            cond: Condvar::new(),
+        }));
+        std::thread::Builder::new()
+            .name("ordu-notifier".into())
+            .spawn(move || n.run())
+            .expect("spawn the ordu notifier thread");
+        n
+    })
+}
+
+impl Notifier {
+    /// Queues `crowd` to be woken (once: see `Crowd::queued`).
+    fn queue(&self, crowd: Arc<Crowd>) {
+        self.queue.lock().push(crowd);
+        self.cond.notify_one();
+    }
+
+    fn run(&self) {
+        let mut q = self.queue.lock();
+        loop {
+            while q.is_empty() {
+                self.cond.wait(&mut q);
+            }
+            let crowds = std::mem::take(&mut *q);
+            MutexGuard::unlocked(&mut q, || {
+                for c in crowds {
+                    c.fire();
+                }
+            });
+        }
+    }
+}
+
 /// The future of [`Subscription::changed`].
 pub struct Changed<'a> {
-    sub: &'a Subscription,
+    signal: &'a Arc<Signal>,
     deadline: Instant,
     armed: bool,
 }
@@ -194,7 +364,7 @@ impl Future for Changed<'_> {
         // `Changed` holds a reference and plain data, so it is `Unpin`.
         let this = self.get_mut();
         {
-            let mut s = this.sub.signal.state.lock();
+            let mut s = this.signal.state.lock();
             if s.fired {
                 return Poll::Ready(true);
             }
@@ -208,7 +378,7 @@ impl Future for Changed<'_> {
         }
         if !this.armed {
             this.armed = true;
-            timer().schedule(this.deadline, Arc::downgrade(&this.sub.signal));
+            timer().schedule(this.deadline, Arc::downgrade(this.signal));
         }
         Poll::Pending
     }
@@ -368,6 +538,32 @@ mod tests {
             std::thread::park_timeout(Duration::from_secs(5));
         }
         assert!(started.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[test]
+    fn a_crowd_wakes_its_waits_off_the_writer_and_forgets_ended_ones() {
+        let c = Arc::new(Crowd::default());
+        // Waits that end without a wake-up leave nothing behind.
+        for _ in 0..1000 {
+            drop(c.wait(7));
+        }
+        assert_eq!(c.waiting.lock().len(), 0);
+        assert_eq!(c.count.load(Ordering::SeqCst), 0);
+        // No one waits: a wake queues nothing.
+        c.wake();
+        assert!(!c.queued.load(Ordering::SeqCst));
+
+        let a = c.wait(1);
+        let b = c.wait(2);
+        let far = Instant::now() + Duration::from_secs(10);
+        c.wake();
+        assert!(a.wait_until(far));
+        assert!(b.wait_until(far));
+        drop((a, b));
+        assert_eq!(c.waiting.lock().len(), 0);
+        // A wait registered after a wake-up is not ended by it.
+        let d = c.wait(1);
+        assert!(!d.wait_until(Instant::now() + Duration::from_millis(20)));
     }
 
     #[test]

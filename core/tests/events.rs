@@ -2,7 +2,7 @@
 //! 5): every applied change appears once, in index order; topic filters;
 //! the start index; a bounded buffer that says when it dropped what a
 //! subscriber wanted; a replayed log gives the same events; both ways to
-//! wait.
+//! wait, with many waiters at once.
 
 mod support;
 
@@ -284,6 +284,54 @@ fn both_ways_to_wait() {
     assert_eq!(got.unwrap().unwrap().events[0].key(), "n2");
     let (none, _) = block_on(sub.next_async(soon()));
     assert!(none.unwrap().is_none());
+}
+
+#[test]
+fn many_waiting_subscribers_of_both_kinds_take_every_batch() {
+    // Threads blocked in `next` and futures awaiting `next_async`, all
+    // waiting while a writer writes as fast as it can: each takes every
+    // batch once, in order, and none is left waiting for a batch that came
+    // (a lost wake-up would hold a subscriber until its wait's deadline:
+    // `next` then finds the batch, late).
+    const WRITES: u64 = 300;
+    let store = Arc::new(inline_store());
+    let first = store.index() + 1;
+    let take_all = |mut sub: EventSubscription, future: bool| {
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            while got.len() < WRITES as usize {
+                let deadline = Instant::now() + Duration::from_secs(60);
+                let b = if future {
+                    block_on(sub.next_async(deadline)).0
+                } else {
+                    sub.next(deadline)
+                };
+                got.push(b.unwrap().expect("a batch before the deadline").index);
+            }
+            got
+        })
+    };
+    let subscribers: Vec<_> = (0..64)
+        .map(|i| {
+            let sub = store.subscribe_events(TopicFilter::all(), 0).unwrap();
+            take_all(sub, i % 2 == 1)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    for i in 0..WRITES {
+        add_node(&store, &format!("n{i}"));
+    }
+    let want: Vec<u64> = (first..first + WRITES).collect();
+    for s in subscribers {
+        assert_eq!(s.join().unwrap(), want);
+    }
+    // Some 0.1 s here; a lost wake-up, a minute.
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(30),
+        "took {took:?}: a wake-up was lost"
+    );
 }
 
 #[test]
