@@ -29,18 +29,12 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use crate::error::{Error, FieldError, Result, Stage};
-use crate::state::{Applied, Change, Key};
+use crate::state::{Applied, Change};
 use crate::structs::{Allocation, Evaluation, Job, Node};
-use crate::watch::{Crowd, Watch};
+use crate::watch::Crowd;
 
 /// The topics ordu's events come in, as Nomad names them.
 pub const TOPICS: [&str; 4] = ["Job", "Evaluation", "Allocation", "Node"];
-
-/// The watch key of any batch published (subscribers wait on the buffer's
-/// own [`Crowd`] instead).
-pub(crate) fn key() -> Key {
-    Key::new("events", "")
-}
 
 /// One event: an object a command wrote, at the command's index.
 #[derive(Clone, Debug)]
@@ -388,10 +382,8 @@ impl EventSubscription {
     /// From the batch at index `start` on (`start` 0: from the next
     /// command). `current`: the store's index. A start the buffer no
     /// longer holds is [`Error::Limit`] with the oldest index it holds.
-    /// `_watch`, the store's, is not waited on (see [`EventBuffer`]).
     pub(crate) fn new(
         buffer: Arc<EventBuffer>,
-        _watch: Arc<Watch>,
         filter: TopicFilter,
         start: u64,
         current: u64,

@@ -183,7 +183,6 @@ impl Store {
         }
         crate::events::EventSubscription::new(
             self.events.clone(),
-            self.watch.clone(),
             filter,
             start,
             self.index(),

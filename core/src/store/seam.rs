@@ -164,7 +164,6 @@ impl Store {
             applied.changes = Vec::new();
         } else if let Some(batch) = crate::events::EventBatch::take_from(&mut applied) {
             self.events.publish(batch);
-            applied.keys.push(crate::events::key());
         }
         self.watch.notify(applied.keys.iter().copied());
         // A follower keeps no broker: a leader it becomes rebuilds one.
