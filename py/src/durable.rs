@@ -8,7 +8,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::to_py_err;
+use crate::errors::to_py_err;
 
 /// An open data directory and what its recovery restored.
 pub(crate) struct Kept {
