@@ -8,7 +8,9 @@ use std::path::Path;
 use ordu_core::{Config, Error};
 use ordu_durable::{Durable, Options};
 
-use super::{guard, ordu_result, ordu_store, out, Failure};
+use crate::args::out;
+use crate::error::{guard, ordu_result, Failure};
+use crate::store::ordu_store;
 
 /// What opening a durable store restored from its data directory, written
 /// by `ordu_store_recovery`. For a store without a data directory every

@@ -9,7 +9,10 @@ use std::sync::Mutex;
 use ordu_core::events::EventSubscription;
 use ordu_core::host;
 
-use crate::{cstr, guard, opt_cstr, ordu_result, ordu_store, ordu_string, out, store_ref, Failure};
+use crate::args::{cstr, opt_cstr, out, store_ref};
+use crate::error::{guard, ordu_result, Failure};
+use crate::store::ordu_store;
+use crate::string::ordu_string;
 
 /// A place in a store's event stream, made by `ordu_event_subscribe` and
 /// freed by `ordu_event_unsubscribe`. It may be used from any thread (one

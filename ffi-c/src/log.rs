@@ -5,10 +5,13 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use ordu_core::{host, Error, Store};
 use ordu_core::{EntryLog, LogError};
-use ordu_core::{Error, Store};
 
-use super::{body, guard, host, ordu_result, ordu_store, ordu_string, out, store_ref, Failure};
+use crate::args::{body, out, store_ref};
+use crate::error::{guard, ordu_result, Failure};
+use crate::store::ordu_store;
+use crate::string::ordu_string;
 
 /// A host's log: called with each entry (JSON bytes, not NUL-terminated)
 /// before the write it carries applies, and with `after`, the index the entry
