@@ -127,10 +127,11 @@ pub struct EventBatch {
     pub index: u64,
     /// Its events, in the order apply last wrote each object.
     pub events: Vec<Event>,
-    /// The frame's JSON, made by the first subscriber that asks for it and
-    /// shared by the others: a thousand streams serialise a write once.
+    /// The frame's JSON and a newline, made by the first subscriber that
+    /// asks for it and shared by the others: a thousand streams serialise a
+    /// write once, and a host that writes it out need not copy it.
     #[serde(skip)]
-    json: std::sync::OnceLock<Box<str>>,
+    line: std::sync::OnceLock<Arc<str>>,
 }
 
 impl EventBatch {
@@ -140,7 +141,7 @@ impl EventBatch {
             return None;
         }
         Some(EventBatch {
-            json: Default::default(),
+            line: Default::default(),
             index: applied.index,
             events: applied
                 .changes
@@ -162,7 +163,7 @@ impl EventBatch {
         }
         let (event_type, index) = (applied.event_type, applied.index);
         Some(EventBatch {
-            json: Default::default(),
+            line: Default::default(),
             index,
             events: std::mem::take(&mut applied.changes)
                 .into_iter()
@@ -180,17 +181,24 @@ impl EventBatch {
         EventBatch {
             index,
             events,
-            json: Default::default(),
+            line: Default::default(),
         }
     }
 
     /// The frame as one line of JSON (without its newline), made once per
     /// batch however many subscribers ask.
     pub fn json(&self) -> &str {
-        self.json.get_or_init(|| {
-            serde_json::to_string(self)
-                .expect("events serialise")
-                .into()
+        let line = self.line();
+        &line[..line.len() - 1]
+    }
+
+    /// The frame as NDJSON: [`EventBatch::json`] and a newline, shared (a
+    /// stream writes it without a copy of its own).
+    pub fn line(&self) -> &Arc<str> {
+        self.line.get_or_init(|| {
+            let mut s = serde_json::to_string(self).expect("events serialise");
+            s.push('\n');
+            s.into()
         })
     }
 

@@ -108,6 +108,45 @@ fn next(mut sub: EventSubscription, mut shutdown: Watching) -> Pending {
     })
 }
 
+/// Most bytes of batches already held that one frame carries together.
+const COALESCE_BYTES: usize = 256 << 10;
+
+/// `first`'s line, and those of the batches held right behind it, as one
+/// frame: a stream that is behind (its writes come faster than its socket
+/// takes them) writes them with one call, not one each. A lone batch is
+/// its shared line, not copied. A subscription that fell behind the buffer
+/// stops the gathering; its next wait reports it.
+fn coalesce(first: Arc<str>, sub: &mut EventSubscription) -> Bytes {
+    let mut more: Vec<Arc<str>> = Vec::new();
+    let mut size = first.len();
+    while size < COALESCE_BYTES {
+        match sub.try_next() {
+            Ok(Some(b)) => {
+                size += b.line().len();
+                more.push(b.line().clone());
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    if more.is_empty() {
+        return Bytes::from_owner(Line(first));
+    }
+    let mut all = Vec::with_capacity(size);
+    for line in std::iter::once(&first).chain(&more) {
+        all.extend_from_slice(line.as_bytes());
+    }
+    Bytes::from(all)
+}
+
+/// A batch's shared NDJSON line as the bytes of a frame.
+struct Line(Arc<str>);
+
+impl AsRef<[u8]> for Line {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
 struct EventBody {
     /// `None` once the stream ended.
     pending: Option<Pending>,
@@ -124,18 +163,15 @@ impl hyper::body::Body for EventBody {
         let Some(pending) = self.pending.as_mut() else {
             return Poll::Ready(None);
         };
-        let (sub, shutdown, step) = match pending.as_mut().poll(cx) {
+        let (mut sub, shutdown, step) = match pending.as_mut().poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(done) => done,
         };
         let line = match step {
             Step::Batch(b) => {
-                // The batch's JSON is shared by every stream; one copy here.
-                let json = b.json();
-                let mut line = String::with_capacity(json.len() + 1);
-                line.push_str(json);
-                line.push('\n');
-                line
+                let data = coalesce(b.line().clone(), &mut sub);
+                self.pending = Some(next(sub, shutdown));
+                return Poll::Ready(Some(Ok(Frame::data(data))));
             }
             Step::Heartbeat => "{}\n".to_string(),
             Step::Lost(e) => {
@@ -155,5 +191,56 @@ impl hyper::body::Body for EventBody {
 
     fn is_end_stream(&self) -> bool {
         self.pending.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn register(store: &Store, id: &str) {
+        let body = format!(
+            r#"{{"Job":{{"ID":"{id}","TaskGroups":[{{"Name":"g","Tasks":[{{"Name":"t","Driver":"exec"}}]}}]}}}}"#
+        );
+        store
+            .register_job_json(body.as_bytes(), &Default::default())
+            .unwrap();
+    }
+
+    /// Batches held behind the first go out with it, in order, one line
+    /// each; a lone batch is its shared line.
+    #[test]
+    fn batches_held_go_out_in_one_frame() {
+        let store = Store::default();
+        register(&store, "a");
+        let mut sub = store.subscribe_events(TopicFilter::default(), 1).unwrap();
+        for id in ["b", "c"] {
+            register(&store, id);
+        }
+        let first = sub.try_next().unwrap().unwrap();
+        let data = coalesce(first.line().clone(), &mut sub);
+        let text = std::str::from_utf8(&data).unwrap();
+        let indexes: Vec<u64> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["Index"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert!(indexes.len() >= 3, "{indexes:?}");
+        assert!(indexes.windows(2).all(|w| w[0] < w[1]), "{indexes:?}");
+        assert_eq!(indexes.last().copied(), Some(store.index()));
+        assert!(text.ends_with('\n'));
+        assert!(sub.try_next().unwrap().is_none(), "all were taken");
+
+        register(&store, "d");
+        let mut last = None;
+        while let Some(b) = sub.try_next().unwrap() {
+            last = Some(b);
+        }
+        let line = last.unwrap().line().clone();
+        let data = coalesce(line.clone(), &mut sub);
+        assert_eq!(data.as_ptr(), line.as_ptr(), "a lone batch is not copied");
     }
 }
