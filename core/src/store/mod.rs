@@ -181,12 +181,7 @@ impl Store {
                 message: "the event stream is off (event_buffer_size 0)".into(),
             });
         }
-        crate::events::EventSubscription::new(
-            self.events.clone(),
-            filter,
-            start,
-            self.index(),
-        )
+        crate::events::EventSubscription::new(self.events.clone(), filter, start, self.index())
     }
 
     /// The oldest index an event subscription may start from.
