@@ -4,7 +4,8 @@
 //! commands into a fresh `State` gives byte-identical `snapshot()`s; a
 //! rejected request or command leaves the snapshot unchanged; indexes only
 //! grow, the global one and every per-key one; the event stream of the run
-//! is the one a replay gives.
+//! is the one a replay gives. One job ID is in two namespaces, and the
+//! second namespace comes and goes.
 
 mod support;
 
@@ -12,14 +13,25 @@ use ordu::structs::EvalStatus;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ordu::structs::Namespace;
 use ordu::structs::{AllocClientUpdate, Allocation, Evaluation, Job, Plan};
 use ordu::structs::{JobRevertRequest, JobScaleRequest, JobStabilityRequest};
-use ordu::{Command, Config, Error, ManualClock, SequentialIds, State, Store};
+use ordu::{
+    Command, Config, Error, ManualClock, QueryOptions, SequentialIds, State, Store, WriteOptions,
+};
 use proptest::prelude::*;
 use serde_json::json;
 use support::*;
 
-const JOBS: [&str; 3] = ["web", "batch", "sys"];
+/// Jobs as (namespace, ID): `web` twice, the second in a namespace that the
+/// operations create and delete.
+const JOBS: [(&str, &str); 4] = [
+    ("default", "web"),
+    ("default", "batch"),
+    ("default", "sys"),
+    ("team", "web"),
+];
+const KINDS: [&str; 4] = ["service", "batch", "system", "service"];
 const NODES: [&str; 3] = ["n1", "n2", "n3"];
 
 #[derive(Clone, Copy, Debug)]
@@ -70,6 +82,10 @@ enum Op {
         job: usize,
         count: i64,
     },
+    /// Create (or update) the `team` namespace, or delete it.
+    Namespace(bool),
+    /// The drain duty a host runs on a timer.
+    AdvanceDrains,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -97,13 +113,16 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..JOBS.len(), 0u64..4, any::<bool>())
             .prop_map(|(job, version, revert)| Op::Version { job, version, revert }),
         1 => (0..JOBS.len(), 0i64..4).prop_map(|(job, count)| Op::Scale { job, count }),
+        1 => any::<bool>().prop_map(Op::Namespace),
+        1 => Just(Op::AdvanceDrains),
     ]
 }
 
 fn job_json(i: usize, count: i64, cpu: i64, valid: bool) -> serde_json::Value {
-    let kind = ["service", "batch", "system"][i];
+    let kind = KINDS[i];
+    let (ns, id) = JOBS[i];
     let mut j = json!({
-        "ID": JOBS[i], "Type": kind, "Datacenters": ["dc1"],
+        "ID": id, "Namespace": ns, "Type": kind, "Datacenters": ["dc1"],
         "TaskGroups": [{"Name": "g", "Count": if kind == "system" { count.min(1) } else { count },
                         "Tasks": [{"Name": "t", "Driver": "exec",
                                    "Resources": {"CPU": cpu, "MemoryMB": 128}}]}]
@@ -126,8 +145,13 @@ fn node_json(i: usize, cpu: i64) -> Vec<u8> {
 /// The index every read a client could block on answers.
 fn read_indexes(store: &Store) -> Vec<u64> {
     let q = now();
-    let mut out = vec![store.index(), store.jobs("", &q).unwrap().meta.index];
-    for id in JOBS {
+    let mut out = vec![
+        store.index(),
+        store.jobs("", &q).unwrap().meta.index,
+        store.namespaces("", &q).unwrap().meta.index,
+    ];
+    for (ns, id) in JOBS {
+        let q = in_ns_q(ns);
         out.push(match store.job(id, &q) {
             Ok(r) => r.meta.index,
             Err(Error::NotFound { index, .. }) => index,
@@ -139,8 +163,17 @@ fn read_indexes(store: &Store) -> Vec<u64> {
     out
 }
 
+fn in_ns_q(ns: &str) -> QueryOptions {
+    QueryOptions::default().in_namespace(ns)
+}
+
+/// The write options of job `i` (its namespace).
+fn w_of(i: usize) -> WriteOptions {
+    let ns = JOBS.get(i).map_or("default", |j| j.0);
+    WriteOptions::default().in_namespace(ns)
+}
+
 fn run(store: &Store, clock: &ManualClock, op: &Op) -> Result<(), Error> {
-    let w = Default::default();
     match op {
         Op::Register {
             job,
@@ -150,8 +183,9 @@ fn run(store: &Store, clock: &ManualClock, op: &Op) -> Result<(), Error> {
             cas,
         } => {
             let j = job_json(*job, *count, *cpu, *valid);
+            let (ns, id) = JOBS[*job];
             let current = store
-                .job(JOBS[*job], &now())
+                .job(id, &in_ns_q(ns))
                 .map_or(0, |q| q.value.job_modify_index);
             let index = match cas {
                 Cas::Off => return register(store, &j).map(drop),
@@ -161,9 +195,9 @@ fn run(store: &Store, clock: &ManualClock, op: &Op) -> Result<(), Error> {
             };
             register_cas(store, &j, index).map(drop)
         }
-        Op::Evaluate(i) => store.evaluate_job(JOBS[*i], &w).map(drop),
+        Op::Evaluate(i) => store.evaluate_job(JOBS[*i].1, &w_of(*i)).map(drop),
         Op::Deregister(i) => store
-            .deregister_job(JOBS.get(*i).copied().unwrap_or("ghost"), &w)
+            .deregister_job(JOBS.get(*i).map_or("ghost", |j| j.1), &w_of(*i))
             .map(drop),
         Op::Node { node, cpu } => store.register_node_json(&node_json(*node, *cpu)).map(drop),
         Op::NodeStatus { node, status } => store
@@ -199,7 +233,8 @@ fn run(store: &Store, clock: &ManualClock, op: &Op) -> Result<(), Error> {
             version,
             revert,
         } => {
-            let job_id = JOBS[*job].to_string();
+            let job_id = JOBS[*job].1.to_string();
+            let w = w_of(*job);
             if *revert {
                 let req = JobRevertRequest {
                     job_id,
@@ -222,8 +257,15 @@ fn run(store: &Store, clock: &ManualClock, op: &Op) -> Result<(), Error> {
                 target: [("Group".to_string(), "g".to_string())].into(),
                 ..JobScaleRequest::default()
             };
-            store.scale_job(JOBS[*job], req, &w).map(drop)
+            store.scale_job(JOBS[*job].1, req, &w_of(*job)).map(drop)
         }
+        Op::Namespace(true) => store
+            .upsert_namespace("team", Namespace::default(), &WriteOptions::default())
+            .map(drop),
+        Op::Namespace(false) => store
+            .delete_namespace("team", &WriteOptions::default())
+            .map(drop),
+        Op::AdvanceDrains => store.advance_drains().map(drop),
     }
 }
 
