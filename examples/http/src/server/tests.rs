@@ -46,7 +46,7 @@ fn queued_app() -> (Service, Arc<Store>, watch::Sender<bool>) {
         mode: ordu::SchedulingMode::Queued,
         ..ordu::Config::default()
     }));
-    crate::register_demo_nodes(&store, 3).unwrap();
+    crate::demo::register_demo_nodes(&store, 3).unwrap();
     store.process_queued();
     let (tx, rx) = watch::channel(false);
     (
