@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::eval::AllocMetric;
-use super::job::{Job, Resources};
+use super::job::Job;
+use super::resources::Resources;
 use super::status::{AllocClientStatus, AllocDesiredStatus};
 
 /// A task group of a job, placed on a node.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::job::Extra;
+use super::extra::Extra;
 use super::status::EvalStatus;
 
 /// A job was registered, updated or evaluated on demand.

@@ -2,29 +2,39 @@
 //! validation.
 
 mod alloc;
+mod constraint;
 mod diff;
 mod eval;
+mod extra;
 mod job;
 mod namespace;
 mod node;
 mod plan;
+mod policies;
 pub(crate) mod regexp;
+mod resources;
 mod serde_util;
 mod status;
 mod summary;
+mod task;
 mod validate;
 pub mod version;
 
 pub use alloc::*;
+pub use constraint::*;
 pub use diff::*;
 pub use eval::*;
+pub use extra::*;
 pub use job::*;
 pub use namespace::*;
 pub use node::*;
 pub use plan::*;
+pub use policies::*;
 pub use regexp::{JOB_REGEX_BUDGET, MAX_PATTERN_BYTES, PATTERN_SIZE_LIMIT};
+pub use resources::*;
 pub use status::{AllocClientStatus, AllocDesiredStatus, EvalStatus, NodeStatus};
 pub use summary::*;
+pub use task::*;
 pub use validate::{
     check_constraint, validate_alloc_update, validate_job, validate_node, validate_node_status,
     Limits, MAX_RESOURCE, OPERANDS,

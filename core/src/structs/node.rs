@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::job::{Extra, Resources};
+use super::extra::Extra;
+use super::resources::Resources;
 use super::serde_util::null_default;
 use super::status::NodeStatus;
 

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use crate::error::{Error, FieldError};
 
 use super::alloc::AllocClientUpdate;
-use super::job::{
-    routed_suffix, Constraint, Job, NetworkResource, Resources, RestartPolicy, TaskGroup,
-    JOB_TYPES, JOB_TYPE_SYSTEM, MAX_ID_BYTES,
-};
+use super::constraint::Constraint;
+use super::job::{routed_suffix, Job, JOB_TYPES, JOB_TYPE_SYSTEM, MAX_ID_BYTES};
 use super::node::Node;
+use super::policies::RestartPolicy;
 use super::regexp::{self, Regexes};
+use super::resources::{NetworkResource, Resources};
 use super::status::{AllocClientStatus, NodeStatus};
+use super::task::TaskGroup;
 use super::version::VersionConstraint;
 
 /// Bounds that keep a hostile request from hurting the host.
