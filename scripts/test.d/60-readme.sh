@@ -70,11 +70,17 @@ while read -r name; do
         { echo "the example job did not place three allocations" >&2; exit 1; }
       ;;
     2) expect '"Status":"blocked"' ;;
+    3)
+      expect '"Namespace":"team"'
+      expect '"Namespace":"default"'
+      curl -s localhost:4646/v1/namespace/team | grep -q 'namespace not found' ||
+        { echo "the README's namespace was not deleted" >&2; exit 1; }
+      ;;
     esac
     ;;
   esac
 done <"$tmp/list"
-[ "$curls" -ge 2 ] || { echo "README has $curls curl blocks, expected 2" >&2; exit 1; }
+[ "$curls" -ge 3 ] || { echo "README has $curls curl blocks, expected 3" >&2; exit 1; }
 stop_server
 
 # The durable run: the example job survives a SIGKILL. The data directory is

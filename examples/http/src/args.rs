@@ -106,7 +106,7 @@ pub(crate) struct Args {
     pub(crate) gc_after: Option<Duration>,
     /// Serving threads; `None`: half the CPUs.
     pub(crate) threads: Option<usize>,
-    /// How long a serving thread spins before it sleeps (see [`spin`]).
+    /// How long a serving thread spins before it sleeps (see [`crate::spin`]).
     pub(crate) spin: Duration,
     /// How long a request's head, then its body, may take.
     pub(crate) read_timeout: Duration,
