@@ -390,3 +390,19 @@ fn a_client_re_registering_keeps_the_servers_drain_and_eligibility() {
     let n = s.with_state(|st| st.node("node-000").cloned()).unwrap();
     assert_eq!(n.scheduling_eligibility, "ineligible");
 }
+
+#[test]
+fn a_node_with_a_drain_start_that_is_not_a_time_is_refused() {
+    let s = store();
+    let mut n = node_json("n-bad", "dc1", 1000, 1000);
+    n["DrainStrategy"] = json!({"Deadline": 60_000_000_000i64, "StartedAt": "yesterday"});
+    let before = s.snapshot();
+    let err = s.register_node_json(n.to_string().as_bytes()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert_eq!(err.field_errors()[0].path, "DrainStrategy.StartedAt");
+    assert!(err.to_string().contains("\"yesterday\""), "{err}");
+    assert!(s.snapshot() == before);
+    // A forced drain or none needs no start.
+    n["DrainStrategy"] = json!({"Deadline": -1});
+    s.register_node_json(n.to_string().as_bytes()).unwrap();
+}

@@ -189,7 +189,9 @@ impl DrainStrategy {
         match self.deadline {
             d if d < 0 => true,
             0 => false,
-            d => parse_rfc3339(&self.started_at).is_none_or(|start| now >= start.saturating_add(d)),
+            // Validation refuses a start that does not parse; were one
+            // stored anyway, the drain waits rather than stopping work.
+            d => parse_rfc3339(&self.started_at).is_some_and(|start| now >= start.saturating_add(d)),
         }
     }
 

@@ -526,6 +526,20 @@ pub fn validate_node(node: &Node) -> Result<(), Error> {
     if let Some(r) = &node.reserved {
         resources_rules(At::root("Reserved"), r, &mut errs);
     }
+    // A drain's deadline counts from its start: a start that does not read
+    // as a time would leave the deadline undecided.
+    if let Some(d) = &node.drain_strategy {
+        if d.deadline > 0 && super::node::parse_rfc3339(&d.started_at).is_none() {
+            errs.push(FieldError::new(
+                "DrainStrategy.StartedAt",
+                format!(
+                    "{:?} is not an RFC 3339 time in UTC (e.g. 2026-01-01T00:00:00Z), \
+                     which a drain with a deadline needs",
+                    d.started_at
+                ),
+            ));
+        }
+    }
     if errs.is_empty() {
         Ok(())
     } else {
