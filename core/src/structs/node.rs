@@ -191,7 +191,9 @@ impl DrainStrategy {
             0 => false,
             // Validation refuses a start that does not parse; were one
             // stored anyway, the drain waits rather than stopping work.
-            d => parse_rfc3339(&self.started_at).is_some_and(|start| now >= start.saturating_add(d)),
+            d => {
+                parse_rfc3339(&self.started_at).is_some_and(|start| now >= start.saturating_add(d))
+            }
         }
     }
 
